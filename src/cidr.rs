@@ -1,0 +1,1 @@
+//! CIDR handling: parse, merge, sort, classify. Pure.

@@ -1,0 +1,10 @@
+//! `binderctl dashboard`.
+
+use anyhow::Result;
+
+use crate::cli::{GlobalArgs, DashboardCmd};
+use crate::error::Outcome;
+
+pub async fn run(_global: &GlobalArgs, _cmd: &DashboardCmd) -> Result<Outcome> {
+    anyhow::bail!("`binderctl dashboard` is not implemented yet")
+}

@@ -1,0 +1,10 @@
+//! `binderctl deploy`.
+
+use anyhow::Result;
+
+use crate::cli::{GlobalArgs, DeployCmd};
+use crate::error::Outcome;
+
+pub async fn run(_global: &GlobalArgs, _cmd: &DeployCmd) -> Result<Outcome> {
+    anyhow::bail!("`binderctl deploy` is not implemented yet")
+}

@@ -1,0 +1,44 @@
+//! One module per subcommand. `run` builds the async runtime and dispatches.
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use crate::error::Outcome;
+
+pub mod dashboard;
+pub mod deploy;
+pub mod images;
+pub mod nodes;
+pub mod pods;
+pub mod quota;
+pub mod render;
+pub mod status;
+pub mod storage;
+pub mod uninstall;
+pub mod versions;
+
+/// Run the parsed command line to completion.
+pub fn run(cli: Cli) -> Result<Outcome> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(dispatch(cli))
+}
+
+async fn dispatch(cli: Cli) -> Result<Outcome> {
+    let global = &cli.global;
+    match &cli.command {
+        Command::Render(cmd) => render::run(global, cmd).await,
+        Command::Deploy(cmd) => deploy::run(global, cmd).await,
+        Command::Versions(cmd) => versions::run(global, cmd).await,
+        Command::Pods(cmd) => pods::run(global, cmd).await,
+        Command::Images(cmd) => images::run(global, cmd).await,
+        Command::Quota(cmd) => quota::run(global, cmd).await,
+        Command::Storage(cmd) => storage::run(global, cmd).await,
+        Command::Dashboard(cmd) => dashboard::run(global, cmd).await,
+        Command::Nodes(cmd) => nodes::run(global, cmd).await,
+        Command::Status(cmd) => status::run(global, cmd).await,
+        Command::Uninstall(cmd) => uninstall::run(global, cmd).await,
+    }
+}

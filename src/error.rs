@@ -1,0 +1,120 @@
+//! How failures reach the operator: one message per problem on stderr and an
+//! exit code that scripts can rely on.
+//!
+//! Exit codes: 0 success; 1 `render --check` found that the output would
+//! change; 2 any error; an external tool's own non-zero code when it failed;
+//! 130 when interrupted.
+
+use std::fmt;
+
+/// What a successful command has to say to the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done; exit 0.
+    Success,
+    /// `--check` found differences; exit 1.
+    Changed,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Success => 0,
+            Outcome::Changed => 1,
+        }
+    }
+}
+
+/// Several independent problems found at once (every unresolvable host,
+/// every bad key), reported one per line.
+#[derive(Debug)]
+pub struct Problems(pub Vec<String>);
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            f.write_str(p)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}
+
+/// An external command exited non-zero; binderctl exits with the same code.
+#[derive(Debug)]
+pub struct ToolFailed {
+    /// The command line, shell-quoted, for the message.
+    pub command: String,
+    /// The child's exit code (128 + signal when it was killed).
+    pub code: i32,
+}
+
+impl fmt::Display for ToolFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` failed with exit code {}", self.command, self.code)
+    }
+}
+
+impl std::error::Error for ToolFailed {}
+
+/// The operator pressed Ctrl-C (or the process got SIGINT/SIGTERM).
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// The exit code for an error.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if let Some(failed) = err.downcast_ref::<ToolFailed>() {
+        return u8::try_from(failed.code).ok().filter(|c| *c != 0).unwrap_or(2);
+    }
+    if err.downcast_ref::<Interrupted>().is_some() {
+        return 130;
+    }
+    2
+}
+
+/// Print an error to stderr: every line prefixed, the context chain joined.
+pub fn report(err: &anyhow::Error) {
+    let text = format!("{err:#}");
+    for line in text.lines() {
+        eprintln!("binderctl: error: {line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_failure_propagates_its_code() {
+        let err = anyhow::Error::new(ToolFailed { command: "helm x".into(), code: 3 });
+        assert_eq!(exit_code(&err), 3);
+        let err = anyhow::Error::new(ToolFailed { command: "helm x".into(), code: 300 });
+        assert_eq!(exit_code(&err), 2);
+    }
+
+    #[test]
+    fn other_errors_exit_2_and_interrupts_130() {
+        assert_eq!(exit_code(&anyhow::anyhow!("bad")), 2);
+        assert_eq!(exit_code(&anyhow::Error::new(Interrupted)), 130);
+        let ctx = anyhow::Error::new(Interrupted).context("while waiting");
+        assert_eq!(exit_code(&ctx), 130);
+    }
+
+    #[test]
+    fn problems_print_one_per_line() {
+        let p = Problems(vec!["a: bad".into(), "b: worse".into()]);
+        assert_eq!(p.to_string(), "a: bad\nb: worse");
+    }
+}

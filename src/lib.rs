@@ -1,0 +1,13 @@
+//! binderctl: render and operate a self-hosted BinderHub.
+//!
+//! The pure core (values transformation, CIDR handling, YAML writing,
+//! kubelet arguments) does no I/O; the edges (address sources, the command
+//! runner, the subcommands) are thin and each lives in its own module.
+
+pub mod cidr;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod fsutil;
+pub mod sources;
+pub mod yaml_out;

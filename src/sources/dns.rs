@@ -1,0 +1,1 @@
+//! DNS lookups of the whitelisted hosts (A and AAAA).

@@ -1,0 +1,1 @@
+//! Published address lists (GitHub's meta API, Fastly's public IP list).
