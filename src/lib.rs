@@ -11,3 +11,7 @@ pub mod error;
 pub mod fsutil;
 pub mod sources;
 pub mod yaml_out;
+pub mod egress;
+pub mod render;
+pub mod settings;
+pub mod transform;

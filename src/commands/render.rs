@@ -1,10 +1,118 @@
-//! `binderctl render`.
+//! `binderctl render`: binder.yaml in, _binder.yaml out (or `--check` it).
 
-use anyhow::Result;
+use std::io::Write;
 
-use crate::cli::{GlobalArgs, RenderCmd};
+use anyhow::{Context, Result};
+
+use crate::cli::{GlobalArgs, RenderArgs, RenderCmd};
+use crate::egress;
 use crate::error::Outcome;
+use crate::fsutil;
+use crate::render::{self, Rendered};
+use crate::transform;
 
-pub async fn run(_global: &GlobalArgs, _cmd: &RenderCmd) -> Result<Outcome> {
-    anyhow::bail!("`binderctl render` is not implemented yet")
+pub async fn run(_global: &GlobalArgs, cmd: &RenderCmd) -> Result<Outcome> {
+    let args = &cmd.render;
+    refuse_overwriting_input(args)?;
+    let rendered = render::render(args).await.map_err(|e| nothing_written(e, args))?;
+
+    if cmd.check {
+        return check(args, &rendered);
+    }
+    if cmd.stdout {
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(rendered.text.as_bytes())
+            .and_then(|_| stdout.flush())
+            .context("cannot write to standard output")?;
+        eprintln!("binderctl: {}", rendered.summary);
+        return Ok(Outcome::Success);
+    }
+    fsutil::write_atomic(&args.output, rendered.text.as_bytes())?;
+    eprintln!("binderctl: {} → {}", rendered.summary, args.output.display());
+    Ok(Outcome::Success)
 }
+
+/// The output must never replace the operator's own file.
+pub fn refuse_overwriting_input(args: &RenderArgs) -> Result<()> {
+    let same = match (args.input.canonicalize(), args.output.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => args.input == args.output,
+    };
+    if same {
+        anyhow::bail!(
+            "{}: the output file is the input file; choose another with -o",
+            args.output.display()
+        );
+    }
+    Ok(())
+}
+
+/// Say, after the problems, that the previous output is intact.
+fn nothing_written(err: anyhow::Error, args: &RenderArgs) -> anyhow::Error {
+    if args.output.exists() {
+        err.context(format!(
+            "nothing written; {} is unchanged",
+            args.output.display()
+        ))
+    } else {
+        err.context("nothing written")
+    }
+}
+
+/// Compare a fresh render with the existing output: exit 0 when it would not
+/// change, 1 (with the changes per source) when it would.
+fn check(args: &RenderArgs, rendered: &Rendered) -> Result<Outcome> {
+    let path = args.output.display();
+    let existing = match std::fs::read_to_string(&args.output) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            println!("{path} does not exist yet; `binderctl render` would create it");
+            return Ok(Outcome::Changed);
+        }
+        Err(e) => return Err(e).with_context(|| format!("{path}: cannot read")),
+    };
+    if existing == rendered.text {
+        eprintln!("binderctl: {}", rendered.summary);
+        println!("{path} is up to date");
+        return Ok(Outcome::Success);
+    }
+
+    let old_record = egress::parse_record(&existing).unwrap_or_else(|| {
+        // Written by something else (the old script): all its ranges under one name.
+        let old_values: Option<serde_yaml::Value> = serde_yaml::from_str(&existing).ok();
+        let cidrs = old_values
+            .and_then(|v| transform::generated_cidrs(&v, rendered.user_egress_rules))
+            .unwrap_or_default();
+        let mut record = egress::Record::new();
+        record.insert(UNKNOWN_SOURCE.to_string(), cidrs);
+        record
+    });
+    let new_record = if old_record.contains_key(UNKNOWN_SOURCE) {
+        let merged = rendered.merged.iter().map(|n| n.to_string()).collect();
+        let mut record = egress::Record::new();
+        record.insert(UNKNOWN_SOURCE.to_string(), merged);
+        record
+    } else {
+        rendered.record.clone()
+    };
+
+    println!("{path} would change:");
+    let changes = egress::compare(&old_record, &new_record);
+    for change in &changes {
+        println!("  {}:", change.label);
+        for net in &change.added {
+            println!("    + {net}");
+        }
+        for net in &change.removed {
+            println!("    - {net}");
+        }
+    }
+    if changes.is_empty() {
+        println!("  the egress ranges are the same; other values differ (binder.yaml edited since the last render?)");
+    }
+    eprintln!("binderctl: {}", rendered.summary);
+    Ok(Outcome::Changed)
+}
+
+const UNKNOWN_SOURCE: &str = "egress rule (no source record in the existing file)";
