@@ -1,1 +1,448 @@
 //! DNS lookups of the whitelisted hosts (A and AAAA).
+//!
+//! Every host is looked up for both families at once through one shared
+//! resolver: all queries are in flight together, so a run costs about one
+//! round trip however many hosts there are.
+//!
+//! Behaviour worth knowing:
+//! - Names are made absolute (a trailing dot is added), so the search domains
+//!   of `/etc/resolv.conf` never apply: `github.com` is never tried as
+//!   `github.com.corp.example`.
+//! - `/etc/hosts` is never consulted, with explicit nameservers or with the
+//!   system configuration. The addresses end up in the egress policy of pods
+//!   in the cluster, and those pods resolve through DNS, not through the
+//!   operator's hosts file; an override there must not leak into the policy.
+//! - With the system configuration, the nameservers and options come from
+//!   `/etc/resolv.conf`, but the timeout and retry count are always ours.
+//! - Queries go over UDP; TCP is used only when an answer comes back
+//!   truncated (hickory's own behaviour), never as a fallback on timeout.
+//! - A literal IP address given as a host resolves to itself, without a query.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::{Name, RData};
+use hickory_resolver::{Resolver, TokioResolver};
+
+/// How to reach DNS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsOptions {
+    /// Servers to query; empty means the system configuration (`/etc/resolv.conf`).
+    pub nameservers: Vec<SocketAddr>,
+    /// How long to wait for one answer.
+    pub timeout: Duration,
+    /// Extra attempts after a query failed for a passing reason (timeout,
+    /// SERVFAIL, REFUSED). Negative answers (NXDOMAIN, no records) are final.
+    pub retries: u32,
+}
+
+/// Parse a `--nameserver` value: `IP` or `IP:PORT`, IPv6 in brackets when a
+/// port is given (`[2001:db8::53]:5353`). The port defaults to 53.
+pub fn parse_nameserver(text: &str) -> Result<SocketAddr, String> {
+    let trimmed = text.trim();
+    if let Ok(ip) = trimmed.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    if let Ok(addr) = trimmed.parse::<SocketAddr>() {
+        if addr.port() == 0 {
+            return Err(format!(
+                "nameserver `{text}`: port 0 is not a valid DNS port (leave the port out for 53)"
+            ));
+        }
+        return Ok(addr);
+    }
+    // `[2001:db8::53]` without a port.
+    if let Some(inner) = trimmed.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+        if let Ok(ip) = inner.parse::<std::net::Ipv6Addr>() {
+            return Ok(SocketAddr::new(IpAddr::V6(ip), 53));
+        }
+    }
+    Err(format!(
+        "nameserver `{text}` is not an IP address or IP:PORT \
+         (examples: 192.0.2.53, 192.0.2.53:5353, 2001:db8::53, [2001:db8::53]:5353)"
+    ))
+}
+
+/// Why a host gave no usable addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DnsFailure {
+    /// The name does not exist (NXDOMAIN for both A and AAAA).
+    NxDomain,
+    /// The name exists but has neither A nor AAAA records.
+    NoAddresses,
+    /// The server answered SERVFAIL (after all retries).
+    ServFail,
+    /// The server refused the query (after all retries).
+    Refused,
+    /// No answer within the timeout, on every attempt.
+    Timeout {
+        /// How many times the query was sent (1 + retries).
+        attempts: u32,
+    },
+    /// Anything else: an invalid name, a network error, an odd response code.
+    Other(String),
+}
+
+impl fmt::Display for DnsFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DnsFailure::NxDomain => f.write_str("does not exist (NXDOMAIN)"),
+            DnsFailure::NoAddresses => f.write_str("has no A or AAAA records"),
+            DnsFailure::ServFail => f.write_str("server failure (SERVFAIL)"),
+            DnsFailure::Refused => f.write_str("the DNS server refused the query (REFUSED)"),
+            DnsFailure::Timeout { attempts } => {
+                let plural = if *attempts == 1 { "" } else { "s" };
+                write!(
+                    f,
+                    "timed out after {attempts} attempt{plural} \
+                     (check the nameserver, or raise --timeout or --retries)"
+                )
+            }
+            DnsFailure::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+/// The outcome for one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostLookup {
+    pub host: String,
+    /// Sorted, without duplicates, never empty when `Ok`.
+    pub result: Result<Vec<IpAddr>, DnsFailure>,
+}
+
+/// Resolve every host (A and AAAA) concurrently. Results come back in the
+/// order of `hosts`. The outer error means the resolver could not be set up
+/// at all (for instance an unreadable `/etc/resolv.conf`).
+pub async fn resolve_all(hosts: &[String], opts: &DnsOptions) -> Result<Vec<HostLookup>, String> {
+    let resolver = build_resolver(opts)?;
+    let attempts = opts.retries.saturating_add(1);
+
+    // Spawn every lookup before awaiting any, so all queries are in flight at once.
+    let handles: Vec<_> = hosts
+        .iter()
+        .map(|host| {
+            let resolver = resolver.clone();
+            let host = host.clone();
+            tokio::spawn(async move { resolve_host(&resolver, &host, attempts).await })
+        })
+        .collect();
+
+    let mut lookups = Vec::with_capacity(hosts.len());
+    for (host, handle) in hosts.iter().zip(handles) {
+        let result = match handle.await {
+            Ok(result) => result,
+            Err(err) => Err(DnsFailure::Other(format!("lookup task failed: {err}"))),
+        };
+        lookups.push(HostLookup {
+            host: host.clone(),
+            result,
+        });
+    }
+    Ok(lookups)
+}
+
+fn build_resolver(opts: &DnsOptions) -> Result<TokioResolver, String> {
+    let provider = TokioRuntimeProvider::default();
+    let mut builder = if opts.nameservers.is_empty() {
+        Resolver::builder(provider).map_err(|err| {
+            format!(
+                "could not read the system DNS configuration (/etc/resolv.conf): {err}; \
+                 fix it or name a DNS server with --nameserver"
+            )
+        })?
+    } else {
+        let servers = opts.nameservers.iter().map(|addr| {
+            let mut server = NameServerConfig::udp_and_tcp(addr.ip());
+            for connection in &mut server.connections {
+                connection.port = addr.port();
+            }
+            server
+        });
+        Resolver::builder_with_config(
+            ResolverConfig::from_parts(None, Vec::new(), servers.collect()),
+            provider,
+        )
+    };
+    configure(builder.options_mut(), opts);
+    builder
+        .build()
+        .map_err(|err| format!("could not set up the DNS resolver: {err}"))
+}
+
+fn configure(options: &mut ResolverOpts, opts: &DnsOptions) {
+    options.timeout = opts.timeout;
+    options.attempts = usize::try_from(opts.retries).unwrap_or(usize::MAX);
+    options.use_hosts_file = ResolveHosts::Never;
+    // hickory retries immediately on "busy" (more in flight than one TCP
+    // connection allows); give it room for every query we send at once.
+    options.max_active_requests = options.max_active_requests.max(1024);
+}
+
+/// The answer for one family.
+enum Family {
+    Addresses(Vec<IpAddr>),
+    NxDomain,
+    NoRecords,
+    Failed(DnsFailure),
+}
+
+async fn resolve_host(
+    resolver: &TokioResolver,
+    host: &str,
+    attempts: u32,
+) -> Result<Vec<IpAddr>, DnsFailure> {
+    if let Ok(ip) = host.trim().parse::<IpAddr>() {
+        return Ok(vec![ip]);
+    }
+    let name = absolute_name(host)?;
+    let (v4, v6) = tokio::join!(
+        resolver.ipv4_lookup(name.clone()),
+        resolver.ipv6_lookup(name)
+    );
+    let v4 = classify(v4, attempts);
+    let v6 = classify(v6, attempts);
+    combine(v4, v6)
+}
+
+fn absolute_name(host: &str) -> Result<Name, DnsFailure> {
+    let trimmed = host.trim();
+    if trimmed.is_empty() || trimmed == "." {
+        return Err(DnsFailure::Other("is an empty host name".to_string()));
+    }
+    let absolute = if trimmed.ends_with('.') {
+        trimmed.to_string()
+    } else {
+        format!("{trimmed}.")
+    };
+    let parsed = if absolute.is_ascii() {
+        Name::from_ascii(&absolute)
+    } else {
+        Name::from_utf8(&absolute)
+    };
+    parsed.map_err(|err| DnsFailure::Other(format!("is not a valid DNS name: {err}")))
+}
+
+fn classify(answer: Result<hickory_resolver::lookup::Lookup, NetError>, attempts: u32) -> Family {
+    match answer {
+        Ok(lookup) => {
+            // Answers may hold a CNAME chain; keep only the addresses.
+            let addresses: Vec<IpAddr> = lookup
+                .answers()
+                .iter()
+                .filter_map(|record| match &record.data {
+                    RData::A(a) => Some(IpAddr::V4(a.0)),
+                    RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),
+                    _ => None,
+                })
+                .collect();
+            if addresses.is_empty() {
+                Family::NoRecords
+            } else {
+                Family::Addresses(addresses)
+            }
+        }
+        Err(NetError::Dns(DnsError::NoRecordsFound(no_records))) => {
+            if no_records.response_code == ResponseCode::NXDomain {
+                Family::NxDomain
+            } else {
+                Family::NoRecords
+            }
+        }
+        Err(NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail))) => {
+            Family::Failed(DnsFailure::ServFail)
+        }
+        Err(NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused))) => {
+            Family::Failed(DnsFailure::Refused)
+        }
+        Err(NetError::Dns(DnsError::ResponseCode(code))) => Family::Failed(DnsFailure::Other(
+            format!("the DNS server answered with error code {code}"),
+        )),
+        Err(NetError::Timeout) => Family::Failed(DnsFailure::Timeout { attempts }),
+        Err(err) => Family::Failed(DnsFailure::Other(format!("lookup failed: {err}"))),
+    }
+}
+
+/// Merge the A and AAAA outcomes. A failure of either query wins: returning
+/// only the other family would silently drop addresses from the policy.
+fn combine(v4: Family, v6: Family) -> Result<Vec<IpAddr>, DnsFailure> {
+    match (v4, v6) {
+        (Family::Failed(failure), _) | (_, Family::Failed(failure)) => Err(failure),
+        (Family::NxDomain, Family::NxDomain) => Err(DnsFailure::NxDomain),
+        (v4, v6) => {
+            let mut addresses: Vec<IpAddr> = [v4, v6]
+                .into_iter()
+                .flat_map(|family| match family {
+                    Family::Addresses(list) => list,
+                    _ => Vec::new(),
+                })
+                .collect();
+            addresses.sort();
+            addresses.dedup();
+            if addresses.is_empty() {
+                Err(DnsFailure::NoAddresses)
+            } else {
+                Ok(addresses)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nameserver_defaults_to_port_53() {
+        assert_eq!(
+            parse_nameserver("192.0.2.53").unwrap(),
+            "192.0.2.53:53".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            parse_nameserver("2001:db8::53").unwrap(),
+            "[2001:db8::53]:53".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            parse_nameserver("[2001:db8::53]").unwrap(),
+            "[2001:db8::53]:53".parse::<SocketAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn nameserver_keeps_an_explicit_port() {
+        assert_eq!(
+            parse_nameserver("192.0.2.53:5353").unwrap(),
+            "192.0.2.53:5353".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            parse_nameserver(" [2001:db8::53]:5353 ").unwrap(),
+            "[2001:db8::53]:5353".parse::<SocketAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn bad_nameservers_are_named_in_the_error() {
+        for bad in [
+            "",
+            "ns.example",
+            "192.0.2.256",
+            "192.0.2.53:",
+            "192.0.2.53:70000",
+            "2001:db8::53:5353:zz",
+            "[2001:db8::53",
+        ] {
+            let err = parse_nameserver(bad).unwrap_err();
+            assert!(err.contains(&format!("`{bad}`")), "{bad}: {err}");
+        }
+        let err = parse_nameserver("192.0.2.53:0").unwrap_err();
+        assert!(err.contains("port 0"), "{err}");
+    }
+
+    #[test]
+    fn names_are_made_absolute() {
+        let name = absolute_name("github.test").unwrap();
+        assert!(name.is_fqdn());
+        assert_eq!(name.to_string(), "github.test.");
+        assert_eq!(
+            absolute_name("github.test.").unwrap().to_string(),
+            "github.test."
+        );
+        assert!(absolute_name("").is_err());
+        assert!(absolute_name(".").is_err());
+        assert!(absolute_name(&"a".repeat(64)).is_err());
+    }
+
+    fn ips(list: &[&str]) -> Vec<IpAddr> {
+        list.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn combine_merges_sorts_and_dedups() {
+        let v4 = Family::Addresses(ips(&["192.0.2.20", "192.0.2.10", "192.0.2.20"]));
+        let v6 = Family::Addresses(ips(&["2001:db8::1"]));
+        assert_eq!(
+            combine(v4, v6).unwrap(),
+            ips(&["192.0.2.10", "192.0.2.20", "2001:db8::1"])
+        );
+    }
+
+    #[test]
+    fn one_family_is_enough() {
+        let only_v6 = combine(Family::NoRecords, Family::Addresses(ips(&["2001:db8::1"])));
+        assert_eq!(only_v6.unwrap(), ips(&["2001:db8::1"]));
+        let only_v4 = combine(Family::Addresses(ips(&["192.0.2.1"])), Family::NoRecords);
+        assert_eq!(only_v4.unwrap(), ips(&["192.0.2.1"]));
+    }
+
+    #[test]
+    fn a_failed_family_is_never_dropped_silently() {
+        let result = combine(
+            Family::Addresses(ips(&["192.0.2.1"])),
+            Family::Failed(DnsFailure::ServFail),
+        );
+        assert_eq!(result, Err(DnsFailure::ServFail));
+        let result = combine(
+            Family::Failed(DnsFailure::Timeout { attempts: 2 }),
+            Family::Addresses(ips(&["2001:db8::1"])),
+        );
+        assert_eq!(result, Err(DnsFailure::Timeout { attempts: 2 }));
+    }
+
+    #[test]
+    fn negative_answers() {
+        assert_eq!(
+            combine(Family::NxDomain, Family::NxDomain),
+            Err(DnsFailure::NxDomain)
+        );
+        assert_eq!(
+            combine(Family::NoRecords, Family::NoRecords),
+            Err(DnsFailure::NoAddresses)
+        );
+        assert_eq!(
+            combine(Family::NxDomain, Family::NoRecords),
+            Err(DnsFailure::NoAddresses)
+        );
+    }
+
+    #[test]
+    fn failures_read_well() {
+        assert_eq!(
+            DnsFailure::NxDomain.to_string(),
+            "does not exist (NXDOMAIN)"
+        );
+        assert_eq!(
+            DnsFailure::NoAddresses.to_string(),
+            "has no A or AAAA records"
+        );
+        assert_eq!(
+            DnsFailure::ServFail.to_string(),
+            "server failure (SERVFAIL)"
+        );
+        let timeout = DnsFailure::Timeout { attempts: 3 }.to_string();
+        assert!(
+            timeout.starts_with("timed out after 3 attempts"),
+            "{timeout}"
+        );
+        let once = DnsFailure::Timeout { attempts: 1 }.to_string();
+        assert!(once.starts_with("timed out after 1 attempt "), "{once}");
+    }
+
+    #[tokio::test]
+    async fn literal_addresses_resolve_to_themselves() {
+        let opts = DnsOptions {
+            // Never contacted: literals need no query.
+            nameservers: vec!["127.0.0.1:9".parse().unwrap()],
+            timeout: Duration::from_millis(100),
+            retries: 0,
+        };
+        let hosts = vec!["192.0.2.7".to_string(), "2001:db8::7".to_string()];
+        let lookups = resolve_all(&hosts, &opts).await.unwrap();
+        assert_eq!(lookups[0].result, Ok(ips(&["192.0.2.7"])));
+        assert_eq!(lookups[1].result, Ok(ips(&["2001:db8::7"])));
+    }
+}
