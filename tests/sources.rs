@@ -75,9 +75,9 @@ async fn dns_returns_a_and_aaaa_sorted_and_deduplicated() {
 
 #[tokio::test]
 async fn dns_names_are_absolute_and_trailing_dots_are_accepted() {
-    let server = DnsServer::start(Zone::new().a("pypi.test", ["203.0.113.5"]));
-    let lookups = resolve(&server, &["pypi.test."], 2000, 0).await;
-    assert_eq!(lookups[0].host, "pypi.test.");
+    let server = DnsServer::start(Zone::new().a("packages.test", ["203.0.113.5"]));
+    let lookups = resolve(&server, &["packages.test."], 2000, 0).await;
+    assert_eq!(lookups[0].host, "packages.test.");
     assert_eq!(lookups[0].result, Ok(ips(&["203.0.113.5"])));
     // Only the name itself was asked: no search-domain variants.
     assert_eq!(server.query_count(), 2);
