@@ -104,10 +104,12 @@ impl fmt::Display for ListFailure {
                 write!(f, "key \"{key}\" is not a list of CIDR strings")
             }
             ListFailure::InvalidCidr { key, value, reason } => {
-                write!(
-                    f,
-                    "key \"{key}\": \"{value}\" is not a valid CIDR: {reason}"
-                )
+                // The reason usually quotes the value already.
+                if !value.is_empty() && reason.contains(value.as_str()) {
+                    write!(f, "key \"{key}\": {reason}")
+                } else {
+                    write!(f, "key \"{key}\": \"{value}\": {reason}")
+                }
             }
             ListFailure::Empty(key) => write!(f, "key \"{key}\" is an empty list"),
         }
@@ -123,7 +125,8 @@ pub struct ListResult {
 }
 
 /// Read the requested keys from a published list. The top level must be a
-/// JSON object; each key must hold a non-empty array of CIDR strings.
+/// JSON object; each key must hold a non-empty array of CIDR strings (see
+/// [`crate::cidr::parse`]).
 pub fn parse_list(body: &[u8], keys: &[String]) -> Result<Vec<(String, IpNet)>, ListFailure> {
     let document: Value =
         serde_json::from_slice(body).map_err(|err| ListFailure::NotJson(err.to_string()))?;
@@ -148,10 +151,11 @@ pub fn parse_list(body: &[u8], keys: &[String]) -> Result<Vec<(String, IpNet)>, 
             let Value::String(text) = item else {
                 return Err(ListFailure::NotAList(key.clone()));
             };
-            let network = parse_cidr(text).map_err(|reason| ListFailure::InvalidCidr {
+            // A bare address counts as its /32 or /128, as everywhere in binderctl.
+            let network = crate::cidr::parse(text).map_err(|err| ListFailure::InvalidCidr {
                 key: key.clone(),
                 value: text.clone(),
-                reason,
+                reason: err.to_string(),
             })?;
             networks.push((key.clone(), network));
         }
@@ -168,24 +172,6 @@ fn json_kind(value: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
-}
-
-// TODO(merge): use crate::cidr::parse
-/// A strict CIDR: an address, a slash and a prefix length, no host bits set.
-fn parse_cidr(text: &str) -> Result<IpNet, String> {
-    if !text.contains('/') {
-        return Err("no prefix length (expected ADDRESS/LENGTH)".to_string());
-    }
-    let network: IpNet = text
-        .parse()
-        .map_err(|_| "expected ADDRESS/LENGTH with a valid address and length".to_string())?;
-    if network.trunc() != network {
-        return Err(format!(
-            "host bits are set (the network is {})",
-            network.trunc()
-        ));
-    }
-    Ok(network)
 }
 
 /// The HTTP client for the lists: rustls, our user agent (GitHub's API
@@ -382,7 +368,6 @@ mod tests {
         for bad in [
             "192.0.2.0/33",
             "192.0.2.1/24",
-            "192.0.2.0",
             "2001:db8::/129",
             "not-a-network/8",
             "",
@@ -397,12 +382,37 @@ mod tests {
                 other => panic!("{bad}: expected InvalidCidr, got {other:?}"),
             }
         }
-        let Err(ListFailure::InvalidCidr { reason, .. }) =
+        let Err(failure @ ListFailure::InvalidCidr { .. }) =
             parse_list(br#"{"web": ["192.0.2.1/24"]}"#, &keys(&["web"]))
         else {
             panic!("host bits must be rejected");
         };
-        assert!(reason.contains("192.0.2.0/24"), "{reason}");
+        let message = failure.to_string();
+        assert!(message.starts_with("key \"web\": "), "{message}");
+        assert!(message.contains("192.0.2.1/24"), "{message}");
+        assert!(message.contains("192.0.2.0/24"), "{message}");
+    }
+
+    #[test]
+    fn a_bare_address_is_a_host_route() {
+        let parsed = parse_list(
+            br#"{"addresses": ["192.0.2.9", "2001:db8::9"]}"#,
+            &keys(&["addresses"]),
+        );
+        assert_eq!(
+            parsed.unwrap(),
+            vec![
+                ("addresses".to_string(), net("192.0.2.9/32")),
+                ("addresses".to_string(), net("2001:db8::9/128")),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_empty_entry_is_named_with_its_key() {
+        let failure = parse_list(br#"{"web": [""]}"#, &keys(&["web"])).unwrap_err();
+        let message = failure.to_string();
+        assert!(message.starts_with("key \"web\": \"\": "), "{message}");
     }
 
     #[test]

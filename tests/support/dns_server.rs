@@ -1,0 +1,405 @@
+//! A real DNS server on 127.0.0.1 (UDP only: answers are small, so the
+//! resolver never needs to fall back to TCP).
+//!
+//! It runs on its own thread with its own tokio runtime, so it keeps serving
+//! while a test blocks on a child process, and it stops when dropped.
+//!
+//! ```ignore
+//! let server = DnsServer::start(
+//!     Zone::new()
+//!         .a("github.test", ["192.0.2.10"])
+//!         .aaaa("github.test", ["2001:db8::10"])
+//!         .nxdomain("gone.test")
+//!         .servfail("broken.test")
+//!         .silent("void.test")
+//!         .delay(Duration::from_millis(20)),
+//! );
+//! // server.addr is the nameserver to use.
+//! ```
+//!
+//! Names not in the zone get NXDOMAIN. A name with only A records gets an
+//! empty NOERROR answer (NODATA) for AAAA, and the other way round.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use hickory_proto::op::{Message, MessageType, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use tokio::net::UdpSocket;
+use tokio::sync::oneshot;
+
+/// What the server knows about one name.
+#[derive(Debug, Clone, Default)]
+struct Entry {
+    a: Vec<Ipv4Addr>,
+    aaaa: Vec<Ipv6Addr>,
+    cname: Option<String>,
+    behaviour: Behaviour,
+    /// Overrides `behaviour` for one record type.
+    type_behaviour: HashMap<RecordType, Behaviour>,
+    /// Drop the first N queries of each type for this name, then answer.
+    drop_first: usize,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Behaviour {
+    #[default]
+    Answer,
+    NxDomain,
+    ServFail,
+    Refused,
+    /// Never answer.
+    Silent,
+}
+
+impl Entry {
+    fn behaviour_for(&self, record_type: RecordType) -> Behaviour {
+        self.type_behaviour
+            .get(&record_type)
+            .copied()
+            .unwrap_or(self.behaviour)
+    }
+}
+
+/// The names a [`DnsServer`] serves and how.
+#[derive(Debug, Clone, Default)]
+pub struct Zone {
+    entries: HashMap<String, Entry>,
+    delay: Duration,
+}
+
+/// Lowercase, without the trailing dot.
+fn key(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+impl Zone {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn entry(&mut self, name: &str) -> &mut Entry {
+        self.entries.entry(key(name)).or_default()
+    }
+
+    /// A records for `name` (panics on a bad address: test data).
+    pub fn a<'a>(mut self, name: &str, addrs: impl IntoIterator<Item = &'a str>) -> Self {
+        let parsed: Vec<Ipv4Addr> = addrs.into_iter().map(|a| a.parse().unwrap()).collect();
+        self.entry(name).a.extend(parsed);
+        self
+    }
+
+    /// AAAA records for `name`.
+    pub fn aaaa<'a>(mut self, name: &str, addrs: impl IntoIterator<Item = &'a str>) -> Self {
+        let parsed: Vec<Ipv6Addr> = addrs.into_iter().map(|a| a.parse().unwrap()).collect();
+        self.entry(name).aaaa.extend(parsed);
+        self
+    }
+
+    /// `alias` is a CNAME for `target`; the answer carries the CNAME and the
+    /// target's records, as a recursive server would send.
+    pub fn cname(mut self, alias: &str, target: &str) -> Self {
+        self.entry(alias).cname = Some(key(target));
+        self
+    }
+
+    /// Answer NXDOMAIN for `name` (also the default for unknown names).
+    pub fn nxdomain(mut self, name: &str) -> Self {
+        self.entry(name).behaviour = Behaviour::NxDomain;
+        self
+    }
+
+    pub fn servfail(mut self, name: &str) -> Self {
+        self.entry(name).behaviour = Behaviour::ServFail;
+        self
+    }
+
+    pub fn refused(mut self, name: &str) -> Self {
+        self.entry(name).behaviour = Behaviour::Refused;
+        self
+    }
+
+    /// Never answer queries for `name`.
+    pub fn silent(mut self, name: &str) -> Self {
+        self.entry(name).behaviour = Behaviour::Silent;
+        self
+    }
+
+    /// `name` exists but has no address records (NOERROR, empty answer).
+    pub fn no_addresses(mut self, name: &str) -> Self {
+        self.entry(name);
+        self
+    }
+
+    /// SERVFAIL for one record type of `name` only.
+    pub fn servfail_type(mut self, name: &str, record_type: RecordType) -> Self {
+        self.entry(name)
+            .type_behaviour
+            .insert(record_type, Behaviour::ServFail);
+        self
+    }
+
+    /// Never answer one record type of `name`.
+    pub fn silent_type(mut self, name: &str, record_type: RecordType) -> Self {
+        self.entry(name)
+            .type_behaviour
+            .insert(record_type, Behaviour::Silent);
+        self
+    }
+
+    /// Ignore the first `count` queries of each type for `name`, then answer
+    /// normally (to exercise retries).
+    pub fn drop_first(mut self, name: &str, count: usize) -> Self {
+        self.entry(name).drop_first = count;
+        self
+    }
+
+    /// Wait this long before sending every answer.
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    /// Every query received, by (name, type), including dropped ones.
+    queries: HashMap<(String, RecordType), usize>,
+    total: usize,
+    /// Distinct questions received and not yet answered.
+    pending: HashMap<(String, RecordType), usize>,
+    max_in_flight: usize,
+    answered: usize,
+}
+
+/// A running DNS server; stops when dropped.
+pub struct DnsServer {
+    /// The address to give the resolver.
+    pub addr: SocketAddr,
+    stats: Arc<Mutex<Stats>>,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl DnsServer {
+    pub fn start(zone: Zone) -> DnsServer {
+        let stats = Arc::new(Mutex::new(Stats::default()));
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (shutdown_tx, shutdown_rx) = oneshot::channel();
+        let thread_stats = Arc::clone(&stats);
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("DNS test server runtime");
+            runtime.block_on(async move {
+                let socket = UdpSocket::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind DNS test server");
+                addr_tx
+                    .send(socket.local_addr().expect("DNS test server address"))
+                    .expect("report DNS test server address");
+                serve(Arc::new(socket), Arc::new(zone), thread_stats, shutdown_rx).await;
+            });
+        });
+        let addr = addr_rx.recv().expect("DNS test server did not start");
+        DnsServer {
+            addr,
+            stats,
+            shutdown: Some(shutdown_tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// All queries received so far (every name and type, dropped ones too).
+    pub fn query_count(&self) -> usize {
+        self.stats.lock().unwrap().total
+    }
+
+    /// Queries received for one name and type.
+    pub fn queries_for(&self, name: &str, record_type: RecordType) -> usize {
+        let stats = self.stats.lock().unwrap();
+        stats
+            .queries
+            .get(&(key(name), record_type))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Queries received for one name, any type.
+    pub fn queries_for_name(&self, name: &str) -> usize {
+        let wanted = key(name);
+        let stats = self.stats.lock().unwrap();
+        stats
+            .queries
+            .iter()
+            .filter(|((name, _), _)| *name == wanted)
+            .map(|(_, count)| count)
+            .sum()
+    }
+
+    /// The most distinct questions (name, type) that were waiting for their
+    /// answer at the same time. With a delay on every answer, this equals
+    /// the number of questions exactly when all of them arrived before the
+    /// first answer left.
+    pub fn max_in_flight(&self) -> usize {
+        self.stats.lock().unwrap().max_in_flight
+    }
+
+    /// Answers sent so far.
+    pub fn answered(&self) -> usize {
+        self.stats.lock().unwrap().answered
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn serve(
+    socket: Arc<UdpSocket>,
+    zone: Arc<Zone>,
+    stats: Arc<Mutex<Stats>>,
+    mut shutdown: oneshot::Receiver<()>,
+) {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let (len, peer) = tokio::select! {
+            _ = &mut shutdown => return,
+            received = socket.recv_from(&mut buf) => match received {
+                Ok(received) => received,
+                Err(_) => continue,
+            },
+        };
+        let Some(request) = buf
+            .get(..len)
+            .and_then(|bytes| Message::from_vec(bytes).ok())
+        else {
+            continue;
+        };
+        let Some(query) = request.queries.first().cloned() else {
+            continue;
+        };
+        let question = (key(&query.name().to_string()), query.query_type());
+        let entry = zone.entries.get(&question.0);
+
+        let seen_before = {
+            let mut stats = stats.lock().unwrap();
+            stats.total += 1;
+            let count = stats.queries.entry(question.clone()).or_insert(0);
+            *count += 1;
+            *count - 1
+        };
+        let dropped = entry.is_some_and(|e| seen_before < e.drop_first);
+        let silent = entry.is_some_and(|e| e.behaviour_for(question.1) == Behaviour::Silent);
+        if dropped || silent {
+            continue;
+        }
+
+        {
+            let mut stats = stats.lock().unwrap();
+            *stats.pending.entry(question.clone()).or_insert(0) += 1;
+            let in_flight = stats.pending.len();
+            stats.max_in_flight = stats.max_in_flight.max(in_flight);
+        }
+
+        let response = build_response(&zone, &request);
+        let socket = Arc::clone(&socket);
+        let stats = Arc::clone(&stats);
+        let delay = zone.delay;
+        tokio::spawn(async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            {
+                let mut stats = stats.lock().unwrap();
+                if let Some(count) = stats.pending.get_mut(&question) {
+                    *count -= 1;
+                    if *count == 0 {
+                        stats.pending.remove(&question);
+                    }
+                }
+                stats.answered += 1;
+            }
+            if let Some(bytes) = response {
+                let _ = socket.send_to(&bytes, peer).await;
+            }
+        });
+    }
+}
+
+fn build_response(zone: &Zone, request: &Message) -> Option<Vec<u8>> {
+    let query = request.queries.first()?;
+    let mut response = Message::response(request.metadata.id, request.metadata.op_code);
+    response.metadata.message_type = MessageType::Response;
+    response.metadata.recursion_desired = request.metadata.recursion_desired;
+    response.metadata.recursion_available = true;
+    response.metadata.authoritative = true;
+    response.queries = request.queries.clone();
+
+    let mut name = key(&query.name().to_string());
+    let mut owner = query.name().clone();
+    // Follow CNAMEs (a few hops at most) like a recursive server.
+    for _ in 0..8 {
+        let Some(entry) = zone.entries.get(&name) else {
+            response.metadata.response_code = ResponseCode::NXDomain;
+            break;
+        };
+        let behaviour = entry.behaviour_for(query.query_type());
+        match behaviour {
+            Behaviour::NxDomain => response.metadata.response_code = ResponseCode::NXDomain,
+            Behaviour::ServFail => response.metadata.response_code = ResponseCode::ServFail,
+            Behaviour::Refused => response.metadata.response_code = ResponseCode::Refused,
+            Behaviour::Silent => return None,
+            Behaviour::Answer => {}
+        }
+        if behaviour != Behaviour::Answer {
+            break;
+        }
+        if let Some(target) = &entry.cname {
+            let target_name = Name::from_ascii(format!("{target}.")).ok()?;
+            response.answers.push(Record::from_rdata(
+                owner.clone(),
+                60,
+                RData::CNAME(CNAME(target_name.clone())),
+            ));
+            owner = target_name;
+            name = target.clone();
+            continue;
+        }
+        match query.query_type() {
+            RecordType::A => {
+                for ip in &entry.a {
+                    response
+                        .answers
+                        .push(Record::from_rdata(owner.clone(), 60, RData::A(A(*ip))));
+                }
+            }
+            RecordType::AAAA => {
+                for ip in &entry.aaaa {
+                    response.answers.push(Record::from_rdata(
+                        owner.clone(),
+                        60,
+                        RData::AAAA(AAAA(*ip)),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        break;
+    }
+    response.to_vec().ok()
+}
