@@ -44,7 +44,12 @@ pub struct GlobalArgs {
     pub namespace: String,
 
     /// Helm release name of the BinderHub.
-    #[arg(long, global = true, env = "BINDERCTL_RELEASE", default_value = "binder")]
+    #[arg(
+        long,
+        global = true,
+        env = "BINDERCTL_RELEASE",
+        default_value = "binder"
+    )]
     pub release: String,
 
     /// Which command-line tools to drive: `microk8s` runs `microk8s kubectl`,
@@ -303,7 +308,12 @@ pub enum QuotaCmd {
     Show,
     /// Check and apply a ResourceQuota manifest to the namespace.
     Apply {
-        #[arg(short = 'f', long = "file", value_name = "FILE", default_value = "resource-quota.yaml")]
+        #[arg(
+            short = 'f',
+            long = "file",
+            value_name = "FILE",
+            default_value = "resource-quota.yaml"
+        )]
         file: PathBuf,
         /// Print the commands that would run, apply nothing.
         #[arg(long)]
@@ -317,7 +327,12 @@ pub enum StorageCmd {
     Ls,
     /// Check and apply a StorageClass manifest.
     Apply {
-        #[arg(short = 'f', long = "file", value_name = "FILE", default_value = "local-storage-dir.yaml")]
+        #[arg(
+            short = 'f',
+            long = "file",
+            value_name = "FILE",
+            default_value = "local-storage-dir.yaml"
+        )]
         file: PathBuf,
         /// Print the commands that would run, apply nothing.
         #[arg(long)]
@@ -426,7 +441,10 @@ mod tests {
         for sub in cmd.get_subcommands() {
             let mut paths = vec![vec![sub.get_name().to_string()]];
             for nested in sub.get_subcommands() {
-                paths.push(vec![sub.get_name().to_string(), nested.get_name().to_string()]);
+                paths.push(vec![
+                    sub.get_name().to_string(),
+                    nested.get_name().to_string(),
+                ]);
             }
             for path in paths {
                 let mut argv = vec!["binderctl".to_string()];

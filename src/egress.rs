@@ -141,8 +141,16 @@ pub fn compare(old: &Record, new: &Record) -> Vec<SourceChange> {
         .filter_map(|label| {
             let before = old.get(label).unwrap_or(&empty);
             let after = new.get(label).unwrap_or(&empty);
-            let added: Vec<String> = after.iter().filter(|n| !before.contains(n)).cloned().collect();
-            let removed: Vec<String> = before.iter().filter(|n| !after.contains(n)).cloned().collect();
+            let added: Vec<String> = after
+                .iter()
+                .filter(|n| !before.contains(n))
+                .cloned()
+                .collect();
+            let removed: Vec<String> = before
+                .iter()
+                .filter(|n| !after.contains(n))
+                .cloned()
+                .collect();
             (!added.is_empty() || !removed.is_empty()).then(|| SourceChange {
                 label: label.clone(),
                 added,
@@ -170,13 +178,20 @@ mod tests {
             &[
                 source("host a.test", &["192.0.2.1", "2001:db8::1"], false),
                 source("cidr_whitelist", &["192.0.2.0/24"], true),
-                source("Fastly addresses", &["198.51.100.0/25", "198.51.100.128/25"], false),
+                source(
+                    "Fastly addresses",
+                    &["198.51.100.0/25", "198.51.100.128/25"],
+                    false,
+                ),
             ],
             false,
         )
         .unwrap();
         let merged: Vec<String> = a.merged.iter().map(|n| n.to_string()).collect();
-        assert_eq!(merged, ["192.0.2.0/24", "198.51.100.0/24", "2001:db8::1/128"]);
+        assert_eq!(
+            merged,
+            ["192.0.2.0/24", "198.51.100.0/24", "2001:db8::1/128"]
+        );
         assert!(a.warnings.is_empty(), "{:?}", a.warnings);
     }
 
@@ -213,7 +228,11 @@ mod tests {
     #[test]
     fn record_round_trips_through_text() {
         let rec = record(&[
-            source("host b.test", &["2001:db8::1", "192.0.2.9", "192.0.2.9"], false),
+            source(
+                "host b.test",
+                &["2001:db8::1", "192.0.2.9", "192.0.2.9"],
+                false,
+            ),
             source("cidr_whitelist", &[], true),
             source("GitHub meta git", &["198.51.100.0/24"], false),
         ]);
@@ -244,9 +263,21 @@ mod tests {
         assert_eq!(
             changes,
             vec![
-                SourceChange { label: "Fastly addresses".into(), added: vec!["198.51.100.0/24".into()], removed: vec![] },
-                SourceChange { label: "host a.test".into(), added: vec!["192.0.2.2/32".into()], removed: vec!["192.0.2.1/32".into()] },
-                SourceChange { label: "host gone.test".into(), added: vec![], removed: vec!["192.0.2.7/32".into()] },
+                SourceChange {
+                    label: "Fastly addresses".into(),
+                    added: vec!["198.51.100.0/24".into()],
+                    removed: vec![]
+                },
+                SourceChange {
+                    label: "host a.test".into(),
+                    added: vec!["192.0.2.2/32".into()],
+                    removed: vec!["192.0.2.1/32".into()]
+                },
+                SourceChange {
+                    label: "host gone.test".into(),
+                    added: vec![],
+                    removed: vec!["192.0.2.7/32".into()]
+                },
             ]
         );
         assert!(compare(&new, &new).is_empty());

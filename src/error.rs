@@ -76,7 +76,10 @@ impl std::error::Error for Interrupted {}
 /// The exit code for an error.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     if let Some(failed) = err.downcast_ref::<ToolFailed>() {
-        return u8::try_from(failed.code).ok().filter(|c| *c != 0).unwrap_or(2);
+        return u8::try_from(failed.code)
+            .ok()
+            .filter(|c| *c != 0)
+            .unwrap_or(2);
     }
     if err.downcast_ref::<Interrupted>().is_some() {
         return 130;
@@ -98,9 +101,15 @@ mod tests {
 
     #[test]
     fn tool_failure_propagates_its_code() {
-        let err = anyhow::Error::new(ToolFailed { command: "helm x".into(), code: 3 });
+        let err = anyhow::Error::new(ToolFailed {
+            command: "helm x".into(),
+            code: 3,
+        });
         assert_eq!(exit_code(&err), 3);
-        let err = anyhow::Error::new(ToolFailed { command: "helm x".into(), code: 300 });
+        let err = anyhow::Error::new(ToolFailed {
+            command: "helm x".into(),
+            code: 300,
+        });
         assert_eq!(exit_code(&err), 2);
     }
 

@@ -53,7 +53,10 @@ mod tests {
         std::fs::write(&target, "old\n").unwrap();
         write_atomic(&target, b"new\n").unwrap();
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "new\n");
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("out.yaml")]);
     }
 

@@ -7,11 +7,11 @@
 pub mod cidr;
 pub mod cli;
 pub mod commands;
+pub mod egress;
 pub mod error;
 pub mod fsutil;
-pub mod sources;
-pub mod yaml_out;
-pub mod egress;
 pub mod render;
 pub mod settings;
+pub mod sources;
 pub mod transform;
+pub mod yaml_out;

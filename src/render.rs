@@ -59,9 +59,18 @@ pub async fn render(args: &RenderArgs) -> Result<Rendered> {
     let input = args.input.display().to_string();
     let values = read_values(&args.input)?;
     let settings = settings::read(&values).map_err(|problems| {
-        Problems(problems.into_iter().map(|p| format!("{input}: {p}")).collect())
+        Problems(
+            problems
+                .into_iter()
+                .map(|p| format!("{input}: {p}"))
+                .collect(),
+        )
     })?;
-    let mut warnings: Vec<String> = settings.warnings.iter().map(|w| format!("{input}: {w}")).collect();
+    let mut warnings: Vec<String> = settings
+        .warnings
+        .iter()
+        .map(|w| format!("{input}: {w}"))
+        .collect();
 
     let timeout = duration_from_secs(args.timeout)?;
     let mut problems = Vec::new();
@@ -72,7 +81,11 @@ pub async fn render(args: &RenderArgs) -> Result<Rendered> {
         .map(|s| dns::parse_nameserver(s.trim()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow::anyhow!("--nameserver: {e}"))?;
-    let dns_options = DnsOptions { nameservers, timeout, retries: args.retries };
+    let dns_options = DnsOptions {
+        nameservers,
+        timeout,
+        retries: args.retries,
+    };
     let requests = list_requests(args, &settings);
 
     let (lookups, lists) = tokio::join!(
@@ -101,7 +114,11 @@ pub async fn render(args: &RenderArgs) -> Result<Rendered> {
     }];
     let mut summary_parts = Vec::new();
     if !settings.cidrs.is_empty() {
-        summary_parts.push(format!("{}: {}", settings::KEY_CIDR_WHITELIST, count(settings.cidrs.len(), "range")));
+        summary_parts.push(format!(
+            "{}: {}",
+            settings::KEY_CIDR_WHITELIST,
+            count(settings.cidrs.len(), "range")
+        ));
     }
 
     let mut addresses = 0;
@@ -144,7 +161,11 @@ pub async fn render(args: &RenderArgs) -> Result<Rendered> {
                 for key in &list.request.keys {
                     sources.push(Source {
                         label: format!("{name} {key}"),
-                        nets: entries.iter().filter(|(k, _)| k == key).map(|(_, n)| *n).collect(),
+                        nets: entries
+                            .iter()
+                            .filter(|(k, _)| k == key)
+                            .map(|(_, n)| *n)
+                            .collect(),
                         explicit: false,
                     });
                 }

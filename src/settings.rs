@@ -180,7 +180,10 @@ fn read_whitelist(values: &Value, problems: &mut Vec<String>) -> Whitelist {
 
 fn read_owners(list: &Value, path: &str, problems: &mut Vec<String>) -> Vec<String> {
     let Value::Sequence(items) = list else {
-        problems.push(format!("{path}: expected a list of GitHub owners, found {}", kind(list)));
+        problems.push(format!(
+            "{path}: expected a list of GitHub owners, found {}",
+            kind(list)
+        ));
         return Vec::new();
     };
     if items.is_empty() {
@@ -193,11 +196,16 @@ fn read_owners(list: &Value, path: &str, problems: &mut Vec<String>) -> Vec<Stri
     let mut owners: Vec<String> = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let Some(name) = scalar_text(item) else {
-            problems.push(format!("{path}[{i}]: expected a GitHub owner name, found {}", kind(item)));
+            problems.push(format!(
+                "{path}[{i}]: expected a GitHub owner name, found {}",
+                kind(item)
+            ));
             continue;
         };
         if let Err(why) = validate_github_owner(&name) {
-            problems.push(format!("{path}[{i}]: {name:?} is not a valid GitHub owner name: {why}"));
+            problems.push(format!(
+                "{path}[{i}]: {name:?} is not a valid GitHub owner name: {why}"
+            ));
             continue;
         }
         // GitHub owner names are case-insensitive: one entry per owner.
@@ -288,7 +296,9 @@ fn read_network_policy(
         ));
     }
     let allows_public = match policy.get("egressAllowRules") {
-        Some(Value::Mapping(rules)) => !matches!(rules.get("nonPrivateIPs"), Some(Value::Bool(false))),
+        Some(Value::Mapping(rules)) => {
+            !matches!(rules.get("nonPrivateIPs"), Some(Value::Bool(false)))
+        }
         _ => true,
     };
     if allows_public {
@@ -304,14 +314,20 @@ fn read_hosts(list: &Value, path: &str, problems: &mut Vec<String>) -> Vec<Strin
         Value::Null => return Vec::new(),
         Value::Sequence(items) => items,
         other => {
-            problems.push(format!("{path}: expected a list of host names, found {}", kind(other)));
+            problems.push(format!(
+                "{path}: expected a list of host names, found {}",
+                kind(other)
+            ));
             return Vec::new();
         }
     };
     let mut hosts: Vec<String> = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let Some(text) = scalar_text(item) else {
-            problems.push(format!("{path}[{i}]: expected a host name, found {}", kind(item)));
+            problems.push(format!(
+                "{path}[{i}]: expected a host name, found {}",
+                kind(item)
+            ));
             continue;
         };
         let host = text.trim().trim_end_matches('.').to_ascii_lowercase();
@@ -322,7 +338,9 @@ fn read_hosts(list: &Value, path: &str, problems: &mut Vec<String>) -> Vec<Strin
             continue;
         }
         if let Err(why) = validate_host_name(&host) {
-            problems.push(format!("{path}[{i}]: {text:?} is not a valid host name: {why}"));
+            problems.push(format!(
+                "{path}[{i}]: {text:?} is not a valid host name: {why}"
+            ));
             continue;
         }
         if !hosts.contains(&host) {
@@ -349,7 +367,10 @@ pub fn validate_host_name(host: &str) -> Result<(), &'static str> {
         if label.len() > 63 {
             return Err("a label is longer than 63 characters");
         }
-        if !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if !label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return Err("only letters, digits, hyphens and dots are allowed");
         }
         if label.starts_with('-') || label.ends_with('-') {
@@ -364,14 +385,20 @@ fn read_cidrs(list: &Value, path: &str, problems: &mut Vec<String>) -> Vec<IpNet
         Value::Null => return Vec::new(),
         Value::Sequence(items) => items,
         other => {
-            problems.push(format!("{path}: expected a list of CIDRs, found {}", kind(other)));
+            problems.push(format!(
+                "{path}: expected a list of CIDRs, found {}",
+                kind(other)
+            ));
             return Vec::new();
         }
     };
     let mut nets = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let Some(text) = scalar_text(item) else {
-            problems.push(format!("{path}[{i}]: expected a CIDR, found {}", kind(item)));
+            problems.push(format!(
+                "{path}[{i}]: expected a CIDR, found {}",
+                kind(item)
+            ));
             continue;
         };
         match cidr::parse(&text) {
@@ -402,7 +429,10 @@ fn read_list_keys(value: &Value, path: &str, problems: &mut Vec<String>) -> Vec<
                     keys.push(s.clone());
                 }
             }
-            other => problems.push(format!("{path}[{i}]: expected a key name, found {}", kind(other))),
+            other => problems.push(format!(
+                "{path}[{i}]: expected a key name, found {}",
+                kind(other)
+            )),
         }
     }
     keys
@@ -469,7 +499,10 @@ mod tests {
             "config:\n  GitHubRepoProvider:\n    whitelist_enabled: true\n    whitelist: [OwnerA, owner-b, ownera]\n{POLICY}      domain_whitelist: [Files.Example., data.test, data.test]\n      cidr_whitelist: ['192.0.2.0/24']\n      published_ip_lists:\n        github: [git, web]\n        fastly: []\n      egress:\n        - to: [{{ipBlock: {{cidr: 198.51.100.0/24}}}}]\n"
         ));
         let s = read(&v).unwrap();
-        assert_eq!(s.whitelist, Whitelist::Enabled(vec!["OwnerA".into(), "owner-b".into()]));
+        assert_eq!(
+            s.whitelist,
+            Whitelist::Enabled(vec!["OwnerA".into(), "owner-b".into()])
+        );
         assert_eq!(s.hosts, vec!["files.example", "data.test"]);
         assert_eq!(s.cidrs, vec![cidr::parse("192.0.2.0/24").unwrap()]);
         assert_eq!(s.github_keys, vec!["git", "web"]);
@@ -519,14 +552,18 @@ mod tests {
 
     #[test]
     fn whitelist_without_switch_is_ambiguous() {
-        let v = values(&format!("config:\n  GitHubRepoProvider:\n    whitelist: [a]\n{POLICY}"));
+        let v = values(&format!(
+            "config:\n  GitHubRepoProvider:\n    whitelist: [a]\n{POLICY}"
+        ));
         let text = read(&v).unwrap_err().join("\n");
         assert!(text.contains("whitelist_enabled: missing"), "{text}");
     }
 
     #[test]
     fn disabled_whitelist_needs_no_list() {
-        let v = values(&format!("config:\n  GitHubRepoProvider:\n    whitelist_enabled: false\n{POLICY}"));
+        let v = values(&format!(
+            "config:\n  GitHubRepoProvider:\n    whitelist_enabled: false\n{POLICY}"
+        ));
         assert_eq!(read(&v).unwrap().whitelist, Whitelist::Disabled);
     }
 
@@ -534,17 +571,34 @@ mod tests {
     fn ill_typed_keys_are_named() {
         let v = values("config:\n  GitHubRepoProvider:\n    whitelist_enabled: 'yes'\njupyterhub:\n  singleuser:\n    networkPolicy:\n      egress: {}\n      domain_whitelist: a.test\n");
         let text = read(&v).unwrap_err().join("\n");
-        assert!(text.contains("whitelist_enabled: expected true or false, found a string"), "{text}");
-        assert!(text.contains("networkPolicy.egress: expected a list of egress rules"), "{text}");
-        assert!(text.contains("networkPolicy.domain_whitelist: expected a list of host names"), "{text}");
+        assert!(
+            text.contains("whitelist_enabled: expected true or false, found a string"),
+            "{text}"
+        );
+        assert!(
+            text.contains("networkPolicy.egress: expected a list of egress rules"),
+            "{text}"
+        );
+        assert!(
+            text.contains("networkPolicy.domain_whitelist: expected a list of host names"),
+            "{text}"
+        );
     }
 
     #[test]
     fn missing_network_policy_section_is_an_error() {
-        let text = read(&values("jupyterhub:\n  singleuser: {}\n")).unwrap_err().join("\n");
-        assert!(text.starts_with("jupyterhub.singleuser.networkPolicy: missing section"), "{text}");
+        let text = read(&values("jupyterhub:\n  singleuser: {}\n"))
+            .unwrap_err()
+            .join("\n");
+        assert!(
+            text.starts_with("jupyterhub.singleuser.networkPolicy: missing section"),
+            "{text}"
+        );
         let text = read(&values("jupyterhub: 3\n")).unwrap_err().join("\n");
-        assert!(text.contains("jupyterhub: expected a mapping, found a number"), "{text}");
+        assert!(
+            text.contains("jupyterhub: expected a mapping, found a number"),
+            "{text}"
+        );
         let text = read(&values("- a\n")).unwrap_err().join("\n");
         assert!(text.contains("top level must be a mapping"), "{text}");
     }
@@ -560,10 +614,27 @@ mod tests {
 
     #[test]
     fn github_owner_rules() {
-        for ok in ["a", "A1", "jupyterhub", "intel4coro", "a-b-c", &"x".repeat(39)] {
+        for ok in [
+            "a",
+            "A1",
+            "jupyterhub",
+            "intel4coro",
+            "a-b-c",
+            &"x".repeat(39),
+        ] {
             assert!(validate_github_owner(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "-a", "a-", "a--b", "a_b", "a.b", "a/b", "ä", &"x".repeat(40)] {
+        for bad in [
+            "",
+            "-a",
+            "a-",
+            "a--b",
+            "a_b",
+            "a.b",
+            "a/b",
+            "ä",
+            &"x".repeat(40),
+        ] {
             assert!(validate_github_owner(bad).is_err(), "{bad}");
         }
     }
@@ -573,7 +644,15 @@ mod tests {
         for ok in ["a.test", "x-1.data.example", "_srv.example", "localhost"] {
             assert!(validate_host_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "a..test", "-a.test", "a-.test", "a b.test", "a/b", &format!("{}.test", "x".repeat(64))] {
+        for bad in [
+            "",
+            "a..test",
+            "-a.test",
+            "a-.test",
+            "a b.test",
+            "a/b",
+            &format!("{}.test", "x".repeat(64)),
+        ] {
             assert!(validate_host_name(bad).is_err(), "{bad}");
         }
     }

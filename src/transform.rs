@@ -95,7 +95,11 @@ fn apply_egress(values: &mut Value, egress: &[IpNet]) {
     let Some(policy) = mapping_at(values, &NETWORK_POLICY) else {
         return;
     };
-    for key in [KEY_DOMAIN_WHITELIST, KEY_CIDR_WHITELIST, KEY_PUBLISHED_LISTS] {
+    for key in [
+        KEY_DOMAIN_WHITELIST,
+        KEY_CIDR_WHITELIST,
+        KEY_PUBLISHED_LISTS,
+    ] {
         policy.remove(key);
     }
     // An egress rule whose `to` is empty allows every destination, so no
@@ -220,7 +224,10 @@ jupyterhub:
 
     #[test]
     fn pattern_matches_only_listed_owners() {
-        let re = regex::Regex::new(&whitelist_pattern(&["OwnerA".into(), "b-2".into()]).replace("(?!", "(")).unwrap();
+        let re = regex::Regex::new(
+            &whitelist_pattern(&["OwnerA".into(), "b-2".into()]).replace("(?!", "("),
+        )
+        .unwrap();
         // The regex crate has no look-ahead; check the alternation part instead.
         assert!(re.is_match("OwnerA/repo/main"));
         assert!(re.is_match("b-2/x/HEAD"));
@@ -232,17 +239,26 @@ jupyterhub:
     fn generated_pattern_is_replaced_not_stacked() {
         let v = values("config:\n  GitHubRepoProvider:\n    whitelist_enabled: true\n    whitelist: [c]\n    banned_specs: ['^(?!(a|b)\\/).*$', x]\n");
         let out = apply(&v, &Whitelist::Enabled(vec!["c".into()]), &[]);
-        assert_eq!(out["config"]["GitHubRepoProvider"]["banned_specs"], values(r#"['^(?!(c)\/).*$', x]"#));
+        assert_eq!(
+            out["config"]["GitHubRepoProvider"]["banned_specs"],
+            values(r#"['^(?!(c)\/).*$', x]"#)
+        );
     }
 
     #[test]
     fn operators_first_banned_spec_is_kept() {
         let v = values("config:\n  GitHubRepoProvider:\n    banned_specs: ['^spam/.*']\n");
         let out = apply(&v, &Whitelist::Enabled(vec!["c".into()]), &[]);
-        assert_eq!(out["config"]["GitHubRepoProvider"]["banned_specs"], values(r#"['^(?!(c)\/).*$', '^spam/.*']"#));
+        assert_eq!(
+            out["config"]["GitHubRepoProvider"]["banned_specs"],
+            values(r#"['^(?!(c)\/).*$', '^spam/.*']"#)
+        );
         let v = values("config:\n  GitHubRepoProvider: {}\n");
         let out = apply(&v, &Whitelist::Enabled(vec!["c".into()]), &[]);
-        assert_eq!(out["config"]["GitHubRepoProvider"]["banned_specs"], values(r#"['^(?!(c)\/).*$']"#));
+        assert_eq!(
+            out["config"]["GitHubRepoProvider"]["banned_specs"],
+            values(r#"['^(?!(c)\/).*$']"#)
+        );
     }
 
     #[test]
@@ -264,7 +280,11 @@ jupyterhub:
 
     #[test]
     fn egress_rule_follows_the_operators_rules() {
-        let out = apply(&values(INPUT), &Whitelist::Disabled, &nets(&["192.0.2.0/24", "2001:db8::/32"]));
+        let out = apply(
+            &values(INPUT),
+            &Whitelist::Disabled,
+            &nets(&["192.0.2.0/24", "2001:db8::/32"]),
+        );
         let policy = &out["jupyterhub"]["singleuser"]["networkPolicy"];
         assert_eq!(
             policy,
@@ -274,7 +294,10 @@ jupyterhub:
         );
         assert_eq!(
             generated_cidrs(&out, 1),
-            Some(vec!["192.0.2.0/24".to_string(), "2001:db8::/32".to_string()])
+            Some(vec![
+                "192.0.2.0/24".to_string(),
+                "2001:db8::/32".to_string()
+            ])
         );
         // The operator's rule has ports, so it is not mistaken for ours.
         assert_eq!(generated_cidrs(&out, 0), None);
@@ -283,13 +306,17 @@ jupyterhub:
     #[test]
     fn no_ranges_means_no_rule() {
         let out = apply(&values(INPUT), &Whitelist::Disabled, &[]);
-        let egress = out["jupyterhub"]["singleuser"]["networkPolicy"]["egress"].as_sequence().unwrap();
+        let egress = out["jupyterhub"]["singleuser"]["networkPolicy"]["egress"]
+            .as_sequence()
+            .unwrap();
         assert_eq!(egress.len(), 1);
     }
 
     #[test]
     fn egress_list_is_created_when_missing() {
-        let v = values("jupyterhub:\n  singleuser:\n    networkPolicy:\n      domain_whitelist: [a.test]\n");
+        let v = values(
+            "jupyterhub:\n  singleuser:\n    networkPolicy:\n      domain_whitelist: [a.test]\n",
+        );
         let out = apply(&v, &Whitelist::Absent, &nets(&["192.0.2.1/32"]));
         assert_eq!(out, values("jupyterhub:\n  singleuser:\n    networkPolicy:\n      egress:\n        - to: [{ipBlock: {cidr: 192.0.2.1/32}}]\n"));
     }

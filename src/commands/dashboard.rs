@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use crate::cli::{GlobalArgs, DashboardCmd};
+use crate::cli::{DashboardCmd, GlobalArgs};
 use crate::error::Outcome;
 
 pub async fn run(_global: &GlobalArgs, _cmd: &DashboardCmd) -> Result<Outcome> {

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use crate::cli::{GlobalArgs, DeployCmd};
+use crate::cli::{DeployCmd, GlobalArgs};
 use crate::error::Outcome;
 
 pub async fn run(_global: &GlobalArgs, _cmd: &DeployCmd) -> Result<Outcome> {

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 
 use crate::cli::{GlobalArgs, RenderArgs, RenderCmd};
 use crate::egress;
-use crate::error::Outcome;
+use crate::error::{Outcome, Problems};
 use crate::fsutil;
 use crate::render::{self, Rendered};
 use crate::transform;
@@ -14,7 +14,9 @@ use crate::transform;
 pub async fn run(_global: &GlobalArgs, cmd: &RenderCmd) -> Result<Outcome> {
     let args = &cmd.render;
     refuse_overwriting_input(args)?;
-    let rendered = render::render(args).await.map_err(|e| nothing_written(e, args))?;
+    let rendered = render::render(args)
+        .await
+        .map_err(|e| nothing_written(e, args))?;
 
     if cmd.check {
         return check(args, &rendered);
@@ -29,7 +31,11 @@ pub async fn run(_global: &GlobalArgs, cmd: &RenderCmd) -> Result<Outcome> {
         return Ok(Outcome::Success);
     }
     fsutil::write_atomic(&args.output, rendered.text.as_bytes())?;
-    eprintln!("binderctl: {} → {}", rendered.summary, args.output.display());
+    eprintln!(
+        "binderctl: {} → {}",
+        rendered.summary,
+        args.output.display()
+    );
     Ok(Outcome::Success)
 }
 
@@ -50,14 +56,16 @@ pub fn refuse_overwriting_input(args: &RenderArgs) -> Result<()> {
 
 /// Say, after the problems, that the previous output is intact.
 fn nothing_written(err: anyhow::Error, args: &RenderArgs) -> anyhow::Error {
+    let mut lines: Vec<String> = format!("{err:#}").lines().map(str::to_string).collect();
     if args.output.exists() {
-        err.context(format!(
+        lines.push(format!(
             "nothing written; {} is unchanged",
             args.output.display()
-        ))
+        ));
     } else {
-        err.context("nothing written")
+        lines.push("nothing written".to_string());
     }
+    Problems(lines).into()
 }
 
 /// Compare a fresh render with the existing output: exit 0 when it would not
