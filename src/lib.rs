@@ -7,7 +7,12 @@
 pub mod cidr;
 pub mod cli;
 pub mod commands;
+pub mod confirm;
+pub mod duration;
 pub mod error;
 pub mod fsutil;
+pub mod plan;
+pub mod runner;
 pub mod sources;
+pub mod tools;
 pub mod yaml_out;
