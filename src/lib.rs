@@ -7,11 +7,16 @@
 pub mod cidr;
 pub mod cli;
 pub mod commands;
+pub mod confirm;
+pub mod duration;
 pub mod egress;
 pub mod error;
 pub mod fsutil;
+pub mod plan;
 pub mod render;
+pub mod runner;
 pub mod settings;
 pub mod sources;
+pub mod tools;
 pub mod transform;
 pub mod yaml_out;

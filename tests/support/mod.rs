@@ -1,9 +1,12 @@
-//! Loopback servers for the integration tests and the benchmark: a DNS
-//! server and an HTTP server, each on 127.0.0.1 with its own thread and
-//! tokio runtime. Include with `mod support;` (or, from benches,
-//! `#[path = "../tests/support/mod.rs"] mod support;`).
+//! Helpers shared by the integration tests and the benchmark: loopback DNS
+//! and HTTP servers (each on 127.0.0.1 with its own thread and tokio
+//! runtime) and a fake cluster of recording `microk8s`/`kubectl`/`helm`/`ctr`
+//! executables. Include with `mod support;` (from benches,
+//! `#[path = "../tests/support/mod.rs"] mod support;`). Each includer uses
+//! only some of them, hence the allowance for unused code.
 
 #![allow(dead_code)]
 
 pub mod dns_server;
+pub mod fake_tools;
 pub mod http_server;
