@@ -9,5 +9,6 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod fsutil;
+pub mod kubelet_args;
 pub mod sources;
 pub mod yaml_out;
