@@ -207,6 +207,249 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (year, month, day)
 }
 
+/// One row of `nodes ls`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRow {
+    pub name: String,
+    /// `Ready`, `NotReady` or `Unknown`, with `,SchedulingDisabled` when cordoned.
+    pub status: String,
+    /// From `node-role.kubernetes.io/<role>` labels; MicroK8s sets none, so
+    /// its own `node.kubernetes.io/microk8s-controlplane` / `-worker` labels
+    /// count too. `<none>` when there is nothing.
+    pub roles: String,
+    pub version: String,
+    pub internal_ip: String,
+    /// The `kubernetes.io/hostname` label, to recognise the node we run on.
+    pub hostname: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct NodeList {
+    items: Vec<Node>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct Node {
+    metadata: NodeMetadata,
+    spec: NodeSpec,
+    status: NodeStatus,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct NodeMetadata {
+    name: String,
+    labels: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct NodeSpec {
+    unschedulable: bool,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct NodeStatus {
+    conditions: Vec<NodeCondition>,
+    addresses: Vec<NodeAddress>,
+    node_info: NodeInfo,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct NodeCondition {
+    #[serde(rename = "type")]
+    kind: String,
+    status: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct NodeAddress {
+    #[serde(rename = "type")]
+    kind: String,
+    address: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct NodeInfo {
+    kubelet_version: String,
+}
+
+impl From<Node> for NodeRow {
+    fn from(node: Node) -> Self {
+        let ready = node
+            .status
+            .conditions
+            .iter()
+            .find(|c| c.kind == "Ready")
+            .map(|c| c.status.as_str());
+        let mut status = match ready {
+            Some("True") => "Ready".to_string(),
+            Some(_) => "NotReady".to_string(),
+            None => "Unknown".to_string(),
+        };
+        if node.spec.unschedulable {
+            status.push_str(",SchedulingDisabled");
+        }
+        let labels = &node.metadata.labels;
+        let mut roles: Vec<&str> = labels
+            .keys()
+            .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/"))
+            .filter(|r| !r.is_empty())
+            .collect();
+        if let Some(role) = labels.get("kubernetes.io/role").filter(|r| !r.is_empty()) {
+            roles.push(role);
+        }
+        if roles.is_empty() {
+            if labels.contains_key("node.kubernetes.io/microk8s-controlplane") {
+                roles.push("control-plane");
+            } else if labels.contains_key("node.kubernetes.io/microk8s-worker") {
+                roles.push("worker");
+            }
+        }
+        roles.sort_unstable();
+        roles.dedup();
+        let internal_ip = node
+            .status
+            .addresses
+            .iter()
+            .filter(|a| a.kind == "InternalIP")
+            .map(|a| a.address.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        NodeRow {
+            roles: if roles.is_empty() {
+                "<none>".to_string()
+            } else {
+                roles.join(",")
+            },
+            hostname: labels
+                .get("kubernetes.io/hostname")
+                .cloned()
+                .unwrap_or_default(),
+            name: node.metadata.name,
+            status,
+            version: node.status.node_info.kubelet_version,
+            internal_ip: if internal_ip.is_empty() {
+                "<none>".to_string()
+            } else {
+                internal_ip
+            },
+        }
+    }
+}
+
+/// Parse the output of `kubectl get nodes -o json`.
+pub fn parse_node_list(json: &str) -> Result<Vec<NodeRow>, serde_json::Error> {
+    let list: NodeList = serde_json::from_str(json)?;
+    Ok(list.items.into_iter().map(NodeRow::from).collect())
+}
+
+/// Parse the output of `kubectl get node NAME -o json`.
+pub fn parse_node(json: &str) -> Result<NodeRow, serde_json::Error> {
+    serde_json::from_str::<Node>(json).map(NodeRow::from)
+}
+
+/// The node rows as an aligned table with a header.
+pub fn node_table(rows: &[NodeRow]) -> String {
+    let header = ["NAME", "STATUS", "ROLES", "VERSION", "INTERNAL-IP"];
+    let cells: Vec<[&str; 5]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.name.as_str(),
+                r.status.as_str(),
+                r.roles.as_str(),
+                r.version.as_str(),
+                r.internal_ip.as_str(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &cells {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(cells.iter()) {
+        let mut line = String::new();
+        for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}   "));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The join commands in the output of `microk8s add-node`, without any
+/// `--worker` flag, in order, each once: the first is the one for the
+/// default interface, the others are alternatives for other interfaces.
+pub fn parse_join_commands(add_node_output: &str) -> Vec<String> {
+    let mut commands: Vec<String> = Vec::new();
+    for line in add_node_output.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.len() < 3 || words.first() != Some(&"microk8s") || words.get(1) != Some(&"join") {
+            continue;
+        }
+        let command = words
+            .iter()
+            .filter(|w| **w != "--worker")
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !commands.contains(&command) {
+            commands.push(command);
+        }
+    }
+    commands
+}
+
+/// What `nodes add` prints: the join command to run on the new node, the
+/// alternatives, and the firewall reminder.
+pub fn join_instructions(commands: &[String], worker: bool) -> String {
+    let suffix = if worker { " --worker" } else { "" };
+    let Some((first, others)) = commands.split_first() else {
+        return String::new();
+    };
+    let role = if worker {
+        "as a worker (no control plane)"
+    } else {
+        "as a control-plane node"
+    };
+    let mut out = format!(
+        "On the new node, run this to join it to the cluster {role}:\n\n  {first}{suffix}\n\n"
+    );
+    if !others.is_empty() {
+        out.push_str(
+            "If the new node cannot reach this one through its default interface, use one of:\n",
+        );
+        for other in others {
+            out.push_str(&format!("  {other}{suffix}\n"));
+        }
+        out.push('\n');
+    }
+    out.push_str(
+        "The command works once and its token expires. Install the same MicroK8s version on both \
+         nodes and join before enabling add-ons.\n\
+         The nodes must reach each other through the firewall: 25000/tcp (joining), 16443/tcp \
+         (API server), 10250/tcp (kubelet), 19001/tcp (dqlite) and 4789/udp (Calico VXLAN); see \
+         https://microk8s.io/docs/services-and-ports\n\
+         Then check with `binderctl nodes ls` and redeploy BinderHub (`binderctl deploy`).\n",
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,5 +534,134 @@ mod tests {
             msg.contains(&path.display().to_string()) && msg.contains("--kubelet-args"),
             "{msg}"
         );
+    }
+
+    const ADD_NODE_OUTPUT: &str = "From the node you wish to join to this cluster, run the following:
+microk8s join 192.0.2.10:25000/92b2db237428470dc4fcfc4ebbd9dc81/2c0cb3284b05
+
+Use the '--worker' flag to join a node as a worker not running the control plane, eg:
+microk8s join 192.0.2.10:25000/92b2db237428470dc4fcfc4ebbd9dc81/2c0cb3284b05 --worker
+
+If the node you are adding is not reachable through the default interface you can use one of the following:
+microk8s join 192.0.2.10:25000/92b2db237428470dc4fcfc4ebbd9dc81/2c0cb3284b05
+microk8s join 198.51.100.1:25000/92b2db237428470dc4fcfc4ebbd9dc81/2c0cb3284b05
+microk8s join 203.0.113.1:25000/92b2db237428470dc4fcfc4ebbd9dc81/2c0cb3284b05
+";
+
+    #[test]
+    fn join_commands_are_found_once_each_in_order() {
+        let commands = parse_join_commands(ADD_NODE_OUTPUT);
+        assert_eq!(
+            commands,
+            vec![
+                "microk8s join 192.0.2.10:25000/92b2db237428470dc4fcfc4ebbd9dc81/2c0cb3284b05",
+                "microk8s join 198.51.100.1:25000/92b2db237428470dc4fcfc4ebbd9dc81/2c0cb3284b05",
+                "microk8s join 203.0.113.1:25000/92b2db237428470dc4fcfc4ebbd9dc81/2c0cb3284b05",
+            ]
+        );
+        assert!(
+            parse_join_commands("Error: cluster agent not running\nmicrok8s join\n").is_empty()
+        );
+    }
+
+    #[test]
+    fn join_instructions_append_worker_only_when_asked() {
+        let commands = parse_join_commands(ADD_NODE_OUTPUT);
+        let worker = join_instructions(&commands, true);
+        assert!(worker.contains("\n  microk8s join 192.0.2.10:25000/92b2db237428470dc4fcfc4ebbd9dc81/2c0cb3284b05 --worker\n"));
+        assert_eq!(worker.matches("--worker").count(), 3, "{worker}");
+        let control = join_instructions(&commands, false);
+        assert!(!control.contains("--worker"), "{control}");
+        assert!(control.contains("  microk8s join 203.0.113.1:25000/"));
+        assert!(control.contains("25000/tcp"));
+        assert_eq!(join_instructions(&[], false), "");
+    }
+
+    const NODES_JSON: &str = r#"{
+  "apiVersion": "v1",
+  "kind": "List",
+  "items": [
+    {
+      "apiVersion": "v1",
+      "kind": "Node",
+      "metadata": {
+        "name": "u24master",
+        "labels": {
+          "beta.kubernetes.io/arch": "amd64",
+          "kubernetes.io/hostname": "u24master",
+          "microk8s.io/cluster": "true",
+          "node.kubernetes.io/microk8s-controlplane": "microk8s-controlplane"
+        }
+      },
+      "spec": {},
+      "status": {
+        "addresses": [
+          {"address": "192.0.2.10", "type": "InternalIP"},
+          {"address": "u24master", "type": "Hostname"}
+        ],
+        "conditions": [
+          {"type": "MemoryPressure", "status": "False"},
+          {"type": "Ready", "status": "True", "reason": "KubeletReady"}
+        ],
+        "nodeInfo": {"kubeletVersion": "v1.31.1", "osImage": "Ubuntu 24.04.1 LTS"}
+      }
+    },
+    {
+      "apiVersion": "v1",
+      "kind": "Node",
+      "metadata": {
+        "name": "u24worker",
+        "labels": {
+          "kubernetes.io/hostname": "u24worker",
+          "node-role.kubernetes.io/worker": "",
+          "node.kubernetes.io/microk8s-worker": "microk8s-worker"
+        }
+      },
+      "spec": {"unschedulable": true},
+      "status": {
+        "addresses": [{"address": "198.51.100.20", "type": "InternalIP"}],
+        "conditions": [{"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown"}],
+        "nodeInfo": {"kubeletVersion": "v1.31.1"}
+      }
+    }
+  ]
+}"#;
+
+    #[test]
+    fn node_list_becomes_rows() {
+        let rows = parse_node_list(NODES_JSON).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            rows[0],
+            NodeRow {
+                name: "u24master".into(),
+                status: "Ready".into(),
+                roles: "control-plane".into(),
+                version: "v1.31.1".into(),
+                internal_ip: "192.0.2.10".into(),
+                hostname: "u24master".into(),
+            }
+        );
+        assert_eq!(rows[1].status, "NotReady,SchedulingDisabled");
+        assert_eq!(rows[1].roles, "worker");
+        assert_eq!(rows[1].internal_ip, "198.51.100.20");
+    }
+
+    #[test]
+    fn node_without_status_is_unknown_and_table_aligns() {
+        let row = parse_node(r#"{"metadata": {"name": "bare"}}"#).unwrap();
+        assert_eq!(row.status, "Unknown");
+        assert_eq!(row.roles, "<none>");
+        assert_eq!(row.internal_ip, "<none>");
+        let mut rows = parse_node_list(NODES_JSON).unwrap();
+        rows.push(row);
+        let table = node_table(&rows);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 4);
+        assert!(lines[0].starts_with("NAME        STATUS"), "{table}");
+        let ip_column = lines[0].find("INTERNAL-IP").unwrap();
+        assert_eq!(lines[1].find("192.0.2.10"), Some(ip_column), "{table}");
+        assert_eq!(lines[2].find("198.51.100.20"), Some(ip_column), "{table}");
+        assert!(parse_node_list("not json").is_err());
     }
 }
