@@ -7,8 +7,13 @@
 pub mod cidr;
 pub mod cli;
 pub mod commands;
+pub mod confirm;
+pub mod duration;
 pub mod error;
 pub mod fsutil;
 pub mod kubelet_args;
+pub mod plan;
+pub mod runner;
 pub mod sources;
+pub mod tools;
 pub mod yaml_out;

@@ -1,0 +1,222 @@
+//! What binderctl is about to run, as data: command lines and ordered plans.
+//!
+//! Pure: building a plan runs nothing. Subcommands build a [`Plan`] and hand
+//! it to the runner, which either prints it (`--dry-run`) or runs it; unit
+//! tests check the plan itself.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// One external command: a program and its arguments, passed as argv (never
+/// through a shell). `Display` gives the shell-quoted form an operator can
+/// paste into a terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandLine {
+    pub program: String,
+    pub args: Vec<String>,
+}
+
+impl CommandLine {
+    pub fn new(program: impl Into<String>) -> Self {
+        CommandLine {
+            program: program.into(),
+            args: Vec::new(),
+        }
+    }
+
+    /// Append one argument.
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Append several arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Program and arguments as one list, the way `execve` sees them.
+    pub fn argv(&self) -> Vec<&str> {
+        std::iter::once(self.program.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .collect()
+    }
+}
+
+impl fmt::Display for CommandLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&shell_quote(&self.program))?;
+        for arg in &self.args {
+            f.write_str(" ")?;
+            f.write_str(&shell_quote(arg))?;
+        }
+        Ok(())
+    }
+}
+
+/// Quote a word for a POSIX shell, only when needed: words made of
+/// characters no shell treats specially stay as they are; anything else is
+/// put in single quotes, with each `'` written as `'\''`.
+pub fn shell_quote(word: &str) -> Cow<'_, str> {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_=+./:,@%".contains(c));
+    if plain {
+        Cow::Borrowed(word)
+    } else {
+        Cow::Owned(format!("'{}'", word.replace('\'', r"'\''")))
+    }
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub command: CommandLine,
+    /// What the step does, for the operator ("deleting pods 1-50 of 120").
+    pub description: Option<String>,
+    /// A long wait (Helm upgrade, rollout, namespace deletion): the runner
+    /// shows an elapsed-time ticker while it runs, on a terminal only.
+    pub progress: bool,
+}
+
+impl Step {
+    pub fn new(command: CommandLine) -> Self {
+        Step {
+            command,
+            description: None,
+            progress: false,
+        }
+    }
+
+    pub fn described(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    pub fn with_progress(mut self) -> Self {
+        self.progress = true;
+        self
+    }
+}
+
+/// Commands to run in order; the runner stops at the first failure.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    pub fn new() -> Self {
+        Plan::default()
+    }
+
+    /// Append a step.
+    pub fn push(&mut self, step: Step) -> &mut Self {
+        self.steps.push(step);
+        self
+    }
+
+    /// Append a bare command.
+    pub fn push_command(&mut self, command: CommandLine) -> &mut Self {
+        self.push(Step::new(command))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// The command lines, in order.
+    pub fn commands(&self) -> impl Iterator<Item = &CommandLine> {
+        self.steps.iter().map(|s| &s.command)
+    }
+
+    /// What `--dry-run` prints: one shell-quoted command per line.
+    pub fn render(&self) -> String {
+        self.commands().map(|c| format!("{c}\n")).collect()
+    }
+}
+
+impl From<Vec<Step>> for Plan {
+    fn from(steps: Vec<Step>) -> Self {
+        Plan { steps }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_words_stay_unquoted() {
+        for word in [
+            "kubectl",
+            "--namespace=binder",
+            "jupyter-a1b2",
+            "k8s.io",
+            "docker.io/x/y:1.0",
+            "a,b",
+            "u@h",
+        ] {
+            assert_eq!(shell_quote(word), word);
+        }
+    }
+
+    #[test]
+    fn special_words_are_single_quoted() {
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("$HOME"), "'$HOME'");
+        assert_eq!(shell_quote("x;rm -rf /"), "'x;rm -rf /'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote("~/x"), "'~/x'");
+        assert_eq!(shell_quote("a*"), "'a*'");
+        assert_eq!(shell_quote("line\nbreak"), "'line\nbreak'");
+        assert_eq!(shell_quote("grüße"), "'grüße'");
+    }
+
+    #[test]
+    fn command_line_displays_quoted_argv() {
+        let cmd = CommandLine::new("microk8s")
+            .args(["kubectl", "get", "pods"])
+            .arg("-l")
+            .arg("app in (a, b)");
+        assert_eq!(
+            cmd.to_string(),
+            "microk8s kubectl get pods -l 'app in (a, b)'"
+        );
+        assert_eq!(
+            cmd.argv(),
+            vec!["microk8s", "kubectl", "get", "pods", "-l", "app in (a, b)"]
+        );
+    }
+
+    #[test]
+    fn plan_renders_one_command_per_line_in_order() {
+        let mut plan = Plan::new();
+        plan.push_command(CommandLine::new("helm").args(["delete", "binder"]));
+        plan.push(
+            Step::new(CommandLine::new("kubectl").args(["delete", "namespace", "my ns"]))
+                .described("x")
+                .with_progress(),
+        );
+        assert_eq!(plan.len(), 2);
+        assert_eq!(
+            plan.render(),
+            "helm delete binder\nkubectl delete namespace 'my ns'\n"
+        );
+        assert!(plan.steps[1].progress);
+        assert!(!plan.steps[0].progress);
+        assert!(Plan::new().is_empty());
+        assert_eq!(Plan::new().render(), "");
+    }
+}

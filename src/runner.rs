@@ -1,0 +1,572 @@
+//! The one place where binderctl runs external programs.
+//!
+//! Programs get argv directly (no shell), stdin is closed, and the child is
+//! killed when binderctl is interrupted. Two kinds of calls:
+//! - [`Runner::execute`] runs a [`Plan`] of commands that change things; with
+//!   `--dry-run` it prints them instead, shell-quoted, one per line.
+//! - [`Runner::query`] runs a read-only command and returns its output; it
+//!   runs in `--dry-run` too, since the plan often depends on the answer.
+//!
+//! A failing command stops the work: its stderr is shown and the error is a
+//! [`ToolFailed`] carrying its exit code, which becomes binderctl's.
+
+use std::io::{self, IsTerminal, Write};
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde::de::DeserializeOwned;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Child;
+
+use crate::duration::format_age;
+use crate::error::{Interrupted, ToolFailed};
+use crate::plan::{CommandLine, Plan, Step};
+use crate::tools::missing_program_message;
+
+/// How long a child may take to exit on its own after an interrupt (it got
+/// the terminal's Ctrl-C too, and Helm uses that time to record the release
+/// as failed rather than leave it pending) before it is killed.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(2);
+
+/// How long to wait for a finished child's output pipes to close (a
+/// grandchild may hold them open).
+const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+
+/// Runs plans and queries. Cheap to create; holds only the dry-run switch.
+#[derive(Debug, Clone, Copy)]
+pub struct Runner {
+    dry_run: bool,
+}
+
+/// Everything a finished command printed, and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Captured {
+    /// Exit code; 128 + signal number when the child was killed by a signal.
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Captured {
+    pub fn success(&self) -> bool {
+        self.code == 0
+    }
+}
+
+impl Runner {
+    pub fn new(dry_run: bool) -> Self {
+        Runner { dry_run }
+    }
+
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    /// Run the plan's steps in order, stopping at the first failure. Each
+    /// child's stdout and stderr are passed through as they come; the stdout
+    /// of each step is also returned, in order. With `--dry-run`, print each
+    /// command shell-quoted on stdout, one per line, run nothing and return
+    /// an empty list.
+    pub async fn execute(&self, plan: &Plan) -> Result<Vec<String>> {
+        if self.dry_run {
+            stdout_text(&plan.render());
+            return Ok(Vec::new());
+        }
+        let mut outputs = Vec::with_capacity(plan.len());
+        for step in &plan.steps {
+            outputs.push(self.run_step(step).await?);
+        }
+        Ok(outputs)
+    }
+
+    /// Run one step (print it with `--dry-run`) and return its stdout.
+    pub async fn run_step(&self, step: &Step) -> Result<String> {
+        if self.dry_run {
+            stdout_text(&format!("{}\n", step.command));
+            return Ok(String::new());
+        }
+        run_passing_output(step).await
+    }
+
+    /// Run one long command (`helm upgrade`, `kubectl rollout status`) with
+    /// an elapsed-time ticker on stderr when stderr is a terminal; quiet in a
+    /// pipe. `label` says what is being waited for. Printed with `--dry-run`.
+    pub async fn run_with_progress(&self, command: &CommandLine, label: &str) -> Result<()> {
+        let step = Step::new(command.clone()).described(label).with_progress();
+        self.run_step(&step).await.map(|_| ())
+    }
+
+    /// Run a read-only command (also with `--dry-run`) and return its stdout.
+    /// On failure its stderr is shown and the error is a [`ToolFailed`].
+    pub async fn query(&self, command: &CommandLine) -> Result<String> {
+        let captured = self.probe(command).await?;
+        if captured.success() {
+            return Ok(captured.stdout);
+        }
+        show_stderr(&captured.stderr);
+        Err(ToolFailed {
+            command: command.to_string(),
+            code: captured.code,
+        }
+        .into())
+    }
+
+    /// [`Runner::query`], then parse the output as JSON.
+    pub async fn query_json<T: DeserializeOwned>(&self, command: &CommandLine) -> Result<T> {
+        let text = self.query(command).await?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("`{command}` printed something other than the expected JSON"))
+    }
+
+    /// Run a read-only command (also with `--dry-run`) where a non-zero exit
+    /// is an answer, not a failure (`kubectl get namespace X` when X does not
+    /// exist). Nothing is shown; the caller decides.
+    pub async fn probe(&self, command: &CommandLine) -> Result<Captured> {
+        let child = spawn(command, Stdio::piped(), Stdio::piped())?;
+        let output = tokio::select! {
+            biased;
+            output = child.wait_with_output() => {
+                output.with_context(|| format!("cannot collect the output of `{command}`"))?
+            }
+            // Dropping the future drops the child, which kills it.
+            () = interrupted() => return Err(Interrupted.into()),
+        };
+        let code = exit_code_of(&output.status)?;
+        Ok(Captured {
+            code,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+}
+
+/// Resolves once binderctl got SIGINT (Ctrl-C) or SIGTERM, and immediately
+/// on every later call: an interrupt in between two commands is not lost.
+/// Never resolves if signals cannot be watched.
+pub async fn interrupted() {
+    static FLAG: OnceLock<tokio::sync::watch::Receiver<bool>> = OnceLock::new();
+    let mut receiver = FLAG
+        .get_or_init(|| {
+            let (sender, receiver) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                if wait_for_signal().await {
+                    let _ = sender.send(true);
+                }
+                // Keep the sender so receivers never see a closed channel.
+                std::future::pending::<()>().await;
+            });
+            receiver
+        })
+        .clone();
+    if receiver.wait_for(|flag| *flag).await.is_err() {
+        // The runtime that watched signals is gone (only in tests).
+        std::future::pending::<()>().await;
+    }
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> bool {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return false;
+    };
+    tokio::select! {
+        _ = int.recv() => true,
+        _ = term.recv() => true,
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> bool {
+    tokio::signal::ctrl_c().await.is_ok()
+}
+
+/// Print text on stdout as is. Write errors (a closed pipe: `| head`) are
+/// ignored: the reader has gone, and binderctl must not panic over it.
+pub fn stdout_text(text: &str) {
+    let mut out = io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+}
+
+/// Print one line on stdout (see [`stdout_text`]).
+pub fn stdout_line(line: &str) {
+    stdout_text(&format!("{line}\n"));
+}
+
+/// Print one line on stderr, ignoring write errors.
+pub fn stderr_line(line: &str) {
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "{line}").and_then(|_| err.flush());
+}
+
+/// Whether stderr is a terminal (progress tickers and hints only then).
+pub fn stderr_is_terminal() -> bool {
+    io::stderr().is_terminal()
+}
+
+fn show_stderr(text: &str) {
+    if text.is_empty() {
+        return;
+    }
+    let mut err = io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    if !text.ends_with('\n') {
+        let _ = err.write_all(b"\n");
+    }
+    let _ = err.flush();
+}
+
+fn spawn(command: &CommandLine, stdout: Stdio, stderr: Stdio) -> Result<Child> {
+    tokio::process::Command::new(&command.program)
+        .args(&command.args)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => anyhow::anyhow!(missing_program_message(&command.program)),
+            _ => anyhow::anyhow!("cannot run `{command}`: {e}"),
+        })
+}
+
+/// The exit code to report for a finished child; an interrupt when the
+/// child died of Ctrl-C or SIGTERM (the terminal sends Ctrl-C to both).
+fn exit_code_of(status: &ExitStatus) -> Result<i32> {
+    if let Some(code) = status.code() {
+        return Ok(code);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            if signal == 2 || signal == 15 {
+                return Err(Interrupted.into());
+            }
+            return Ok(128 + signal);
+        }
+    }
+    Ok(2)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Sink {
+    Stdout,
+    Stderr,
+}
+
+/// Serialises writes to the terminal so the progress line is cleared before
+/// the child's own output appears.
+#[derive(Debug, Default)]
+struct Screen {
+    ticker_visible: Mutex<bool>,
+}
+
+impl Screen {
+    fn write(&self, sink: Sink, bytes: &[u8]) {
+        let mut visible = self
+            .ticker_visible
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if *visible {
+            let _ = io::stderr().write_all(b"\r\x1b[2K");
+            *visible = false;
+        }
+        let _ = match sink {
+            Sink::Stdout => {
+                let mut out = io::stdout().lock();
+                out.write_all(bytes).and_then(|_| out.flush())
+            }
+            Sink::Stderr => {
+                let mut err = io::stderr().lock();
+                err.write_all(bytes).and_then(|_| err.flush())
+            }
+        };
+    }
+
+    fn tick(&self, text: &str) {
+        let mut visible = self
+            .ticker_visible
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut err = io::stderr().lock();
+        let _ = write!(err, "\r\x1b[2K{text}").and_then(|_| err.flush());
+        *visible = true;
+    }
+
+    fn clear(&self) {
+        let mut visible = self
+            .ticker_visible
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if *visible {
+            let mut err = io::stderr().lock();
+            let _ = err.write_all(b"\r\x1b[2K").and_then(|_| err.flush());
+            *visible = false;
+        }
+    }
+}
+
+/// Copy a child's pipe to ours as it comes, keeping a copy when asked.
+async fn pump<R: AsyncRead + Unpin>(
+    mut source: R,
+    sink: Sink,
+    screen: Arc<Screen>,
+    copy: Option<Arc<Mutex<Vec<u8>>>>,
+) {
+    let mut buffer = vec![0u8; 8192];
+    loop {
+        match source.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let chunk = buffer.get(..n).unwrap_or_default();
+                screen.write(sink, chunk);
+                if let Some(copy) = &copy {
+                    copy.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend_from_slice(chunk);
+                }
+            }
+        }
+    }
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut short: String = text.chars().take(max.saturating_sub(1)).collect();
+    short.push('…');
+    short
+}
+
+async fn run_passing_output(step: &Step) -> Result<String> {
+    let command = &step.command;
+    if let Some(description) = &step.description {
+        stderr_line(description);
+    }
+    let started = Instant::now();
+    let mut child = spawn(command, Stdio::piped(), Stdio::piped())?;
+    let screen = Arc::new(Screen::default());
+    let stdout_copy = Arc::new(Mutex::new(Vec::new()));
+    let mut pumps = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        pumps.push(tokio::spawn(pump(
+            out,
+            Sink::Stdout,
+            screen.clone(),
+            Some(stdout_copy.clone()),
+        )));
+    }
+    if let Some(err) = child.stderr.take() {
+        pumps.push(tokio::spawn(pump(err, Sink::Stderr, screen.clone(), None)));
+    }
+    let label = shorten(
+        step.description.as_deref().unwrap_or(&command.to_string()),
+        60,
+    );
+    let ticker = (step.progress && stderr_is_terminal()).then(|| {
+        let (screen, label) = (screen.clone(), label.clone());
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                interval.tick().await;
+                screen.tick(&format!("{label} … {}", format_age(started.elapsed())));
+            }
+        })
+    });
+    let stop_ticker = |ticker: &Option<tokio::task::JoinHandle<()>>| {
+        if let Some(ticker) = ticker {
+            ticker.abort();
+        }
+        screen.clear();
+    };
+
+    let status = tokio::select! {
+        biased;
+        status = child.wait() => status.with_context(|| format!("cannot wait for `{command}`"))?,
+        () = interrupted() => {
+            stop_ticker(&ticker);
+            stop_child(&mut child).await;
+            for pump in &pumps {
+                pump.abort();
+            }
+            return Err(Interrupted.into());
+        }
+    };
+    for pump in pumps {
+        // A grandchild holding the pipes open must not hang binderctl.
+        let _ = tokio::time::timeout(DRAIN_LIMIT, pump).await;
+    }
+    stop_ticker(&ticker);
+    let code = exit_code_of(&status)?;
+    if code != 0 {
+        return Err(ToolFailed {
+            command: command.to_string(),
+            code,
+        }
+        .into());
+    }
+    if ticker.is_some() {
+        stderr_line(&format!(
+            "{label}: done in {}",
+            format_age(started.elapsed())
+        ));
+    }
+    let bytes = std::mem::take(&mut *stdout_copy.lock().unwrap_or_else(|e| e.into_inner()));
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// After an interrupt: give the child a moment to exit on its own (it had
+/// the terminal's Ctrl-C too), then kill it; never leave it running.
+async fn stop_child(child: &mut Child) {
+    let exited = tokio::select! {
+        status = child.wait() => status.is_ok(),
+        () = tokio::time::sleep(INTERRUPT_GRACE) => false,
+    };
+    if !exited {
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> CommandLine {
+        // Test-only: a tiny child program; binderctl itself never uses a shell.
+        CommandLine::new("sh").args(["-c", script])
+    }
+
+    #[tokio::test]
+    async fn query_returns_stdout() {
+        let out = Runner::new(false)
+            .query(&sh("printf 'a\\nb'"))
+            .await
+            .unwrap();
+        assert_eq!(out, "a\nb");
+    }
+
+    #[tokio::test]
+    async fn queries_run_even_in_dry_run() {
+        let out = Runner::new(true).query(&sh("echo ran")).await.unwrap();
+        assert_eq!(out, "ran\n");
+    }
+
+    #[tokio::test]
+    async fn failing_query_carries_the_exit_code_and_command() {
+        let err = Runner::new(false)
+            .query(&sh("echo oops >&2; exit 3"))
+            .await
+            .unwrap_err();
+        let failed = err.downcast_ref::<ToolFailed>().unwrap();
+        assert_eq!(failed.code, 3);
+        assert_eq!(failed.command, "sh -c 'echo oops >&2; exit 3'");
+        assert_eq!(crate::error::exit_code(&err), 3);
+    }
+
+    #[tokio::test]
+    async fn probe_reports_non_zero_exit_without_failing() {
+        let captured = Runner::new(false)
+            .probe(&sh("echo out; echo err >&2; exit 1"))
+            .await
+            .unwrap();
+        assert_eq!(
+            captured,
+            Captured {
+                code: 1,
+                stdout: "out\n".into(),
+                stderr: "err\n".into()
+            }
+        );
+        assert!(!captured.success());
+    }
+
+    #[tokio::test]
+    async fn query_json_parses_or_names_the_command() {
+        let value: serde_json::Value = Runner::new(false)
+            .query_json(&sh("echo '{\"a\": [1]}'"))
+            .await
+            .unwrap();
+        assert_eq!(value["a"][0], 1);
+        let err = Runner::new(false)
+            .query_json::<serde_json::Value>(&sh("echo not json"))
+            .await
+            .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("sh -c 'echo not json'"),
+            "{err:#}"
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_program_is_named() {
+        let err = Runner::new(false)
+            .query(&CommandLine::new("binderctl-no-such-tool-x"))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`binderctl-no-such-tool-x` is not installed"),
+            "{err}"
+        );
+        let err = Runner::new(false)
+            .query(&CommandLine::new("microk8s-missing-test").arg("x"))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("microk8s-missing-test"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn execute_stops_at_the_first_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("third-ran");
+        let mut plan = Plan::new();
+        plan.push_command(sh("echo one"));
+        plan.push_command(sh("exit 4"));
+        plan.push_command(CommandLine::new("touch").arg(marker.to_str().unwrap()));
+        let err = Runner::new(false).execute(&plan).await.unwrap_err();
+        assert_eq!(err.downcast_ref::<ToolFailed>().unwrap().code, 4);
+        assert!(!marker.exists());
+    }
+
+    #[tokio::test]
+    async fn execute_returns_each_steps_stdout() {
+        let mut plan = Plan::new();
+        plan.push_command(sh("echo one"));
+        plan.push(
+            Step::new(sh("echo two; echo note >&2"))
+                .described("second")
+                .with_progress(),
+        );
+        let outputs = Runner::new(false).execute(&plan).await.unwrap();
+        assert_eq!(outputs, vec!["one\n".to_string(), "two\n".to_string()]);
+    }
+
+    #[tokio::test]
+    async fn dry_run_runs_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("ran");
+        let mut plan = Plan::new();
+        plan.push_command(CommandLine::new("touch").arg(marker.to_str().unwrap()));
+        let runner = Runner::new(true);
+        assert!(runner.execute(&plan).await.unwrap().is_empty());
+        runner
+            .run_with_progress(&plan.steps[0].command, "touching")
+            .await
+            .unwrap();
+        assert!(!marker.exists());
+    }
+
+    #[test]
+    fn long_labels_are_shortened() {
+        assert_eq!(shorten("abc", 5), "abc");
+        assert_eq!(shorten("abcdefgh", 5), "abcd…");
+    }
+}

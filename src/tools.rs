@@ -1,0 +1,192 @@
+//! Which programs binderctl drives: `microk8s kubectl|helm|ctr` (the
+//! default) or plain `kubectl`, `helm`, `ctr` from PATH (k3s, managed
+//! clusters). Pure: this only builds command lines.
+
+use anyhow::Result;
+
+use crate::cli::ToolFlavor;
+use crate::plan::CommandLine;
+
+/// An external tool binderctl knows how to call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    Kubectl,
+    Helm,
+    Ctr,
+    /// MicroK8s' own commands (add-node, remove-node, ...): MicroK8s only.
+    Microk8s,
+}
+
+impl Tool {
+    /// The tool's own name (`kubectl`, `helm`, `ctr`, `microk8s`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Kubectl => "kubectl",
+            Tool::Helm => "helm",
+            Tool::Ctr => "ctr",
+            Tool::Microk8s => "microk8s",
+        }
+    }
+}
+
+/// Builds command lines for the chosen tool flavor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tools {
+    flavor: ToolFlavor,
+}
+
+impl Tools {
+    pub fn new(flavor: ToolFlavor) -> Self {
+        Tools { flavor }
+    }
+
+    pub fn flavor(&self) -> ToolFlavor {
+        self.flavor
+    }
+
+    /// The command line running `tool` with `args`: `microk8s kubectl ARGS`
+    /// with MicroK8s, `kubectl ARGS` with plain tools. `Tool::Microk8s`
+    /// always gives `microk8s ARGS`; callers that need it should go through
+    /// [`Tools::microk8s`], which refuses in plain mode.
+    pub fn command<I, S>(&self, tool: Tool, args: I) -> CommandLine
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        match (self.flavor, tool) {
+            (_, Tool::Microk8s) => CommandLine::new("microk8s").args(args),
+            (ToolFlavor::Microk8s, _) => CommandLine::new("microk8s").arg(tool.name()).args(args),
+            (ToolFlavor::Plain, _) => CommandLine::new(tool.name()).args(args),
+        }
+    }
+
+    /// `kubectl ARGS` in the chosen flavor.
+    pub fn kubectl<I, S>(&self, args: I) -> CommandLine
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.command(Tool::Kubectl, args)
+    }
+
+    /// `helm ARGS` in the chosen flavor.
+    pub fn helm<I, S>(&self, args: I) -> CommandLine
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.command(Tool::Helm, args)
+    }
+
+    /// `ctr ARGS` in the chosen flavor.
+    pub fn ctr<I, S>(&self, args: I) -> CommandLine
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.command(Tool::Ctr, args)
+    }
+
+    /// A MicroK8s-only command (`microk8s add-node`, `microk8s remove-node
+    /// NAME`). With plain tools this is an error that names the operation.
+    pub fn microk8s<I, S>(&self, args: I) -> Result<CommandLine>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let command = CommandLine::new("microk8s").args(args);
+        self.require_microk8s(&command.to_string())?;
+        Ok(command)
+    }
+
+    /// Fail clearly when `operation` needs MicroK8s but plain tools were chosen.
+    pub fn require_microk8s(&self, operation: &str) -> Result<()> {
+        match self.flavor {
+            ToolFlavor::Microk8s => Ok(()),
+            ToolFlavor::Plain => anyhow::bail!(
+                "`{operation}` works only on MicroK8s, but --tools plain (or BINDERCTL_TOOLS=plain) \
+                 was chosen; drop it to use MicroK8s, or do this the way your Kubernetes \
+                 distribution does it"
+            ),
+        }
+    }
+}
+
+/// The error for a program that is not on PATH: names it and says how to
+/// get it, or how to switch to the other tool flavor.
+pub fn missing_program_message(program: &str) -> String {
+    match program {
+        "microk8s" => "`microk8s` is not installed or not on PATH: install MicroK8s with \
+             `sudo snap install microk8s --classic` (then log in again after \
+             `sudo usermod -a -G microk8s $USER`), or pass --tools plain \
+             (BINDERCTL_TOOLS=plain) to use kubectl, helm and ctr from PATH"
+            .to_string(),
+        "kubectl" | "helm" | "ctr" => format!(
+            "`{program}` is not installed or not on PATH: install {program} (see {}), or, on a \
+             MicroK8s node, drop --tools plain (BINDERCTL_TOOLS=plain) to use `microk8s {program}`",
+            install_hint(program)
+        ),
+        other => format!("`{other}` is not installed or not on PATH"),
+    }
+}
+
+fn install_hint(program: &str) -> &'static str {
+    match program {
+        "kubectl" => "https://kubernetes.io/docs/tasks/tools/",
+        "helm" => "https://helm.sh/docs/intro/install/",
+        // ctr ships with containerd; k3s has it as `k3s ctr`.
+        _ => "https://containerd.io/downloads/ ; on k3s, `k3s ctr` is the same tool",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn microk8s_flavor_prefixes_the_tool() {
+        let tools = Tools::new(ToolFlavor::Microk8s);
+        let cmd = tools.command(Tool::Kubectl, ["get", "pods"]);
+        assert_eq!(cmd.program, "microk8s");
+        assert_eq!(cmd.args, vec!["kubectl", "get", "pods"]);
+        assert_eq!(tools.helm(["list"]).to_string(), "microk8s helm list");
+        assert_eq!(
+            tools.ctr(["images", "ls"]).to_string(),
+            "microk8s ctr images ls"
+        );
+    }
+
+    #[test]
+    fn plain_flavor_runs_the_tool_itself() {
+        let tools = Tools::new(ToolFlavor::Plain);
+        let cmd = tools.command(Tool::Kubectl, ["get", "pods"]);
+        assert_eq!(cmd.program, "kubectl");
+        assert_eq!(cmd.args, vec!["get", "pods"]);
+        assert_eq!(tools.helm(["list"]).to_string(), "helm list");
+        assert_eq!(tools.ctr(["images", "ls"]).to_string(), "ctr images ls");
+    }
+
+    #[test]
+    fn microk8s_only_operations_refuse_plain_tools() {
+        let cmd = Tools::new(ToolFlavor::Microk8s)
+            .microk8s(["add-node"])
+            .unwrap();
+        assert_eq!(cmd.to_string(), "microk8s add-node");
+        let err = Tools::new(ToolFlavor::Plain)
+            .microk8s(["remove-node", "n1"])
+            .unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("microk8s remove-node n1"), "{msg}");
+        assert!(msg.contains("--tools plain"), "{msg}");
+    }
+
+    #[test]
+    fn missing_program_messages_say_how_to_install() {
+        let m = missing_program_message("microk8s");
+        assert!(m.contains("sudo snap install microk8s --classic"), "{m}");
+        assert!(m.contains("--tools plain"), "{m}");
+        let m = missing_program_message("helm");
+        assert!(m.starts_with("`helm` is not installed"), "{m}");
+        assert!(m.contains("microk8s helm"), "{m}");
+    }
+}

@@ -1,0 +1,720 @@
+//! A fake cluster for integration tests: small `microk8s`, `kubectl`, `helm`
+//! and `ctr` executables first (and alone) on PATH. Each one records the
+//! argv it received and answers from a table of "argv prefix -> stdout,
+//! stderr, exit code" (longest prefix wins; later answers replace earlier
+//! ones with the same prefix). `microk8s kubectl|helm|ctr ...` answers like
+//! the tool itself, so one table serves both tool flavors.
+//!
+//! The default answers are realistic recordings of a small BinderHub
+//! deployment: `kubectl get pods -o json` with hub, proxy, binder,
+//! user-scheduler, image-cleaner, a build pod and jupyter-* user pods;
+//! `helm list -o json`; `helm search repo -o json`; `ctr images ls`;
+//! services with LoadBalancer addresses; StorageClasses; ResourceQuotas.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+/// What one fake tool call recorded: the program, then its arguments.
+pub type Call = Vec<String>;
+
+/// A registry token in the pods' environment; must never be printed.
+pub const SECRET_IN_POD_ENV: &str = "dckr_pat_FAKE-SECRET-0123456789";
+
+/// The fake token `kubectl create token` answers with.
+pub const FAKE_TOKEN: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImZha2UifQ.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZGVmYXVsdDpkZWZhdWx0In0.ZmFrZS1zaWduYXR1cmU";
+
+const TOOLS: [&str; 4] = ["microk8s", "kubectl", "helm", "ctr"];
+
+const FAKE_SCRIPT: &str = r#"#!/bin/sh
+# Fake cluster tool for binderctl's tests: record argv, answer from a table.
+PATH=/usr/bin:/bin
+export PATH
+tool=${0##*/}
+US=$(printf '\037')
+RS=$(printf '\036')
+{
+  printf '%s' "$tool"
+  for a in "$@"; do printf '%s%s' "$US" "$a"; done
+  printf '%s\n' "$RS"
+} >> "$FAKE_DIR/calls.log"
+if [ "$tool" = microk8s ]; then
+  case "$1" in
+    kubectl|helm|ctr) tool=$1; shift ;;
+  esac
+fi
+key=$tool
+for a in "$@"; do key=$key$US$a; done
+best=
+bestlen=-1
+for f in "$FAKE_DIR"/responses/*.key; do
+  [ -f "$f" ] || continue
+  k=$(cat "$f")
+  case "$key" in
+    "$k"|"$k$US"*)
+      if [ "${#k}" -ge "$bestlen" ]; then best=${f%.key}; bestlen=${#k}; fi ;;
+  esac
+done
+if [ -z "$best" ]; then
+  echo "fake $tool: no recorded answer for: $tool $*" >&2
+  exit 97
+fi
+if [ -f "$best.err" ]; then cat "$best.err" >&2; fi
+if [ -f "$best.out" ]; then cat "$best.out"; fi
+if [ -f "$best.sh" ]; then . "$best.sh"; fi
+exit "$(cat "$best.code")"
+"#;
+
+/// `kubectl delete pod ... NAME...`: like kubectl with `-o name` and
+/// `--ignore-not-found`, print `pod/NAME` for each pod that still exists.
+const DELETE_POD_SCRIPT: &str = r#"
+skip=
+for a in "$@"; do
+  if [ -n "$skip" ]; then skip=; continue; fi
+  case "$a" in
+    -n|--namespace|-o|--output|-l|--selector) skip=1 ;;
+    -*|delete|pod|pods) ;;
+    *) if grep -qxF -- "$a" "$FAKE_DIR/existing-pods"; then echo "pod/$a"; fi ;;
+  esac
+done
+"#;
+
+/// `ctr images rm REF...`: like ctr, print each removed ref; warn on stderr
+/// (without failing) about refs that are not there.
+const CTR_RM_SCRIPT: &str = r#"
+skip=
+for a in "$@"; do
+  if [ -n "$skip" ]; then skip=; continue; fi
+  case "$a" in
+    -n|--namespace|-a|--address) skip=1 ;;
+    -*|images|image|rm|remove) ;;
+    *) if grep -qxF -- "$a" "$FAKE_DIR/existing-images"; then echo "$a"; else echo "WARN[0000] $a: image not found" >&2; fi ;;
+  esac
+done
+"#;
+
+/// `kubectl apply -f FILE`: print `kind/name configured` from the file.
+const APPLY_SCRIPT: &str = r#"
+file=
+prev=
+for a in "$@"; do
+  if [ "$prev" = -f ] || [ "$prev" = --filename ]; then file=$a; fi
+  prev=$a
+done
+kind=$(sed -n 's/^kind: *//p' "$file" | head -n 1 | tr 'A-Z' 'a-z')
+name=$(sed -n 's/^  name: *//p' "$file" | head -n 1)
+echo "$kind/$name configured"
+"#;
+
+/// One pod of the fake cluster.
+#[derive(Debug, Clone)]
+pub struct FakePod {
+    pub name: String,
+    /// The `component` label (z2jh/BinderHub), if any.
+    pub component: Option<String>,
+    pub age: Duration,
+    pub phase: String,
+    pub ready: bool,
+    pub restarts: u32,
+}
+
+impl FakePod {
+    pub fn new(name: &str, component: Option<&str>, age: Duration) -> Self {
+        FakePod {
+            name: name.to_string(),
+            component: component.map(str::to_string),
+            age,
+            phase: "Running".to_string(),
+            ready: true,
+            restarts: 0,
+        }
+    }
+
+    /// A user pod (`component=singleuser-server`).
+    pub fn user(name: &str, age: Duration) -> Self {
+        FakePod::new(name, Some("singleuser-server"), age)
+    }
+}
+
+pub const MINUTE: Duration = Duration::from_secs(60);
+pub const HOUR: Duration = Duration::from_secs(3600);
+pub const DAY: Duration = Duration::from_secs(86_400);
+
+/// The deployment's own pods in the default fake cluster.
+pub const PROTECTED_PODS: [&str; 7] = [
+    "hub-6d4f9c7b8-x2k9p",
+    "proxy-5c5d8c6899-tgf2z",
+    "binder-7456dd9f6-kmxjp",
+    "user-scheduler-574bb59c5-q2vr4",
+    "user-scheduler-574bb59c5-mwb8l",
+    "binder-image-cleaner-8k2lq",
+    "build-cram2-2dteaching-2dmaterial-7d1e5f-0a1-2c",
+];
+
+/// The user pods in the default fake cluster, with their ages.
+pub fn default_user_pods() -> Vec<FakePod> {
+    vec![
+        FakePod::user("jupyter-cram2-2dteaching-2dmaterial-2dxkqz1y2a", 5 * HOUR),
+        FakePod::user(
+            "jupyter-cram2-2dteaching-2dmaterial-2dab12cd34",
+            10 * MINUTE,
+        ),
+        FakePod::user("jupyter-intel4coro-2dpycram-2dp9a8b7c6", 3 * HOUR),
+        FakePod::user("jupyter-hub-2dtools-2dq1w2e3r4", 26 * HOUR),
+    ]
+}
+
+/// Every pod of the default fake cluster.
+pub fn default_pods() -> Vec<FakePod> {
+    let components = [
+        "hub",
+        "proxy",
+        "binder",
+        "user-scheduler",
+        "user-scheduler",
+        "image-cleaner",
+        "binderhub-build",
+    ];
+    let mut pods: Vec<FakePod> = PROTECTED_PODS
+        .iter()
+        .zip(components)
+        .map(|(name, component)| {
+            let age = if component == "binderhub-build" {
+                4 * MINUTE
+            } else {
+                30 * DAY
+            };
+            FakePod::new(name, Some(component), age)
+        })
+        .collect();
+    pods.extend(default_user_pods());
+    pods
+}
+
+pub struct FakeCluster {
+    root: tempfile::TempDir,
+    responses: usize,
+}
+
+impl FakeCluster {
+    /// A fake cluster with all four tools and the default answers.
+    pub fn new() -> Self {
+        let mut fake = FakeCluster::bare();
+        fake.set_pods(&default_pods());
+        fake.respond_script(&["kubectl", "delete", "pod"], DELETE_POD_SCRIPT);
+        fake.respond(&["kubectl", "get", "services"], SERVICES_JSON, 0);
+        fake.respond(&["kubectl", "get", "storageclass"], STORAGE_CLASSES_JSON, 0);
+        fake.respond(
+            &["kubectl", "get", "resourcequota"],
+            RESOURCE_QUOTAS_JSON,
+            0,
+        );
+        fake.respond_script(&["kubectl", "apply"], APPLY_SCRIPT);
+        fake.respond(
+            &["kubectl", "create", "token"],
+            &format!("{FAKE_TOKEN}\n"),
+            0,
+        );
+        fake.respond(&["kubectl", "get", "namespace"], NAMESPACE_JSON, 0);
+        fake.respond(
+            &["kubectl", "delete", "namespace"],
+            "namespace \"binder\" deleted\n",
+            0,
+        );
+        fake.respond(
+            &["kubectl", "port-forward"],
+            "Forwarding from 127.0.0.1:10024 -> 8443\n",
+            0,
+        );
+        fake.respond(&["helm", "list"], HELM_LIST_JSON, 0);
+        fake.respond(&["helm", "search", "repo"], HELM_SEARCH_JSON, 0);
+        fake.respond(
+            &["helm", "uninstall"],
+            "release \"binder\" uninstalled\n",
+            0,
+        );
+        fake.set_images(&default_images());
+        fake.respond_script(&["ctr", "-n", "k8s.io", "images", "rm"], CTR_RM_SCRIPT);
+        fake
+    }
+
+    /// A fake cluster with all four tools and no answers at all: every call
+    /// fails with exit code 97 until answers are added.
+    pub fn bare() -> Self {
+        let root = tempfile::tempdir().expect("temporary directory");
+        for dir in ["bin", "responses", "work"] {
+            std::fs::create_dir(root.path().join(dir)).expect("fake dir");
+        }
+        std::fs::write(root.path().join("calls.log"), "").expect("calls log");
+        let fake = FakeCluster { root, responses: 0 };
+        for tool in TOOLS {
+            fake.install_tool(tool);
+        }
+        fake
+    }
+
+    fn install_tool(&self, name: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.bin_dir().join(name);
+        // The state folder is baked in, so the fakes work whatever
+        // environment binderctl gives its children.
+        let script = FAKE_SCRIPT.replacen(
+            "PATH=/usr/bin:/bin\n",
+            &format!(
+                "FAKE_DIR='{}'\nPATH=/usr/bin:/bin\n",
+                self.root.path().display()
+            ),
+            1,
+        );
+        std::fs::write(&path, script).expect("fake tool");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+
+    /// Take a tool off PATH (to test the "not installed" error).
+    pub fn remove_tool(&self, name: &str) {
+        std::fs::remove_file(self.bin_dir().join(name)).expect("remove fake tool");
+    }
+
+    pub fn bin_dir(&self) -> PathBuf {
+        self.root.path().join("bin")
+    }
+
+    /// The current directory binderctl runs in.
+    pub fn work_dir(&self) -> PathBuf {
+        self.root.path().join("work")
+    }
+
+    /// Write a file into the work directory; returns its path.
+    pub fn write_file(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.work_dir().join(name);
+        std::fs::write(&path, contents).expect("write work file");
+        path
+    }
+
+    fn add_response(
+        &mut self,
+        prefix: &[&str],
+        stdout: &str,
+        stderr: &str,
+        code: i32,
+        script: Option<&str>,
+    ) -> &mut Self {
+        self.responses += 1;
+        let base = self
+            .root
+            .path()
+            .join("responses")
+            .join(format!("{:04}", self.responses));
+        let with = |ext: &str| PathBuf::from(format!("{}.{ext}", base.display()));
+        std::fs::write(with("key"), prefix.join("\u{1f}")).expect("response key");
+        std::fs::write(with("out"), stdout).expect("response stdout");
+        std::fs::write(with("err"), stderr).expect("response stderr");
+        std::fs::write(with("code"), code.to_string()).expect("response code");
+        if let Some(script) = script {
+            std::fs::write(with("sh"), script).expect("response script");
+        }
+        self
+    }
+
+    /// Answer calls starting with `prefix` (tool name first, without
+    /// `microk8s`) with `stdout` and `exit_code`.
+    pub fn respond(&mut self, prefix: &[&str], stdout: &str, exit_code: i32) -> &mut Self {
+        self.add_response(prefix, stdout, "", exit_code, None)
+    }
+
+    /// Like [`FakeCluster::respond`], with stderr too.
+    pub fn respond_full(
+        &mut self,
+        prefix: &[&str],
+        stdout: &str,
+        stderr: &str,
+        exit_code: i32,
+    ) -> &mut Self {
+        self.add_response(prefix, stdout, stderr, exit_code, None)
+    }
+
+    /// Answer calls starting with `prefix` by running a shell snippet in the
+    /// fake (test-only): `"$@"` are the tool's arguments, `$FAKE_DIR` its
+    /// state folder. Exit code 0 unless the snippet exits.
+    pub fn respond_script(&mut self, prefix: &[&str], script: &str) -> &mut Self {
+        self.add_response(prefix, "", "", 0, Some(script))
+    }
+
+    /// Replace the cluster's pods: the `kubectl get pods` answer and the set
+    /// of pods `kubectl delete pod` finds.
+    pub fn set_pods(&mut self, pods: &[FakePod]) -> &mut Self {
+        let names: String = pods.iter().map(|p| format!("{}\n", p.name)).collect();
+        std::fs::write(self.root.path().join("existing-pods"), names).expect("existing pods");
+        let json = serde_json::to_string_pretty(&pod_list_json(pods)).expect("pods json");
+        self.respond(&["kubectl", "get", "pods"], &json, 0)
+    }
+
+    /// Make a pod disappear (deleted by someone else) after it was listed.
+    pub fn forget_pod(&self, name: &str) {
+        let path = self.root.path().join("existing-pods");
+        let kept: String = std::fs::read_to_string(&path)
+            .expect("existing pods")
+            .lines()
+            .filter(|line| *line != name)
+            .map(|line| format!("{line}\n"))
+            .collect();
+        std::fs::write(path, kept).expect("existing pods");
+    }
+
+    /// Replace the node's images: the `ctr images ls` answer and the refs
+    /// `ctr images rm` finds. Each image is (ref, digest, size).
+    pub fn set_images(&mut self, images: &[(String, String, String)]) -> &mut Self {
+        let refs: String = images.iter().map(|(r, _, _)| format!("{r}\n")).collect();
+        std::fs::write(self.root.path().join("existing-images"), refs).expect("existing images");
+        let table = ctr_table(images);
+        self.respond(&["ctr", "-n", "k8s.io", "images", "ls"], &table, 0)
+    }
+
+    /// A binderctl command with the fake tools alone on PATH, a clean
+    /// environment, stdin closed (not a terminal) and the work directory as
+    /// its current directory.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_binderctl"));
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", self.bin_dir())
+            .env("HOME", self.root.path())
+            .current_dir(self.work_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// Every call the fake tools received, in order, exactly as made
+    /// (`["microk8s", "kubectl", "get", ...]`).
+    pub fn calls(&self) -> Vec<Call> {
+        let log = std::fs::read_to_string(self.root.path().join("calls.log")).expect("calls log");
+        log.split('\u{1e}')
+            .map(|record| record.strip_prefix('\n').unwrap_or(record))
+            .filter(|record| !record.is_empty())
+            .map(|record| record.split('\u{1f}').map(str::to_string).collect())
+            .collect()
+    }
+
+    /// [`FakeCluster::calls`] with a leading `microk8s` dropped before
+    /// kubectl, helm and ctr, so both tool flavors compare alike.
+    pub fn normalized_calls(&self) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .map(|call| match call.get(1).map(String::as_str) {
+                Some("kubectl" | "helm" | "ctr")
+                    if call.first().map(String::as_str) == Some("microk8s") =>
+                {
+                    call.into_iter().skip(1).collect()
+                }
+                _ => call,
+            })
+            .collect()
+    }
+
+    /// The normalized calls starting with `prefix`.
+    pub fn calls_starting_with(&self, prefix: &[&str]) -> Vec<Call> {
+        self.normalized_calls()
+            .into_iter()
+            .filter(|call| {
+                call.len() >= prefix.len() && call.iter().zip(prefix).all(|(a, b)| a == b)
+            })
+            .collect()
+    }
+
+    /// The state folder (`$FAKE_DIR` in scripts).
+    pub fn state_dir(&self) -> &Path {
+        self.root.path()
+    }
+}
+
+/// Shorthand to turn `&["a", "b"]` into an owned call.
+pub fn call(args: &[&str]) -> Call {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+/// RFC 3339 UTC timestamp, `age` before now.
+pub fn timestamp_ago(age: Duration) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    let secs = now.saturating_sub(age.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Howard Hinnant's days-to-date, written out independently of binderctl's.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+fn pod_json(pod: &FakePod) -> Value {
+    let mut labels = serde_json::Map::new();
+    if let Some(component) = &pod.component {
+        labels.insert("component".into(), json!(component));
+        labels.insert("release".into(), json!("binder"));
+        let app = if matches!(
+            component.as_str(),
+            "binder" | "image-cleaner" | "binderhub-build"
+        ) {
+            "binder"
+        } else {
+            "jupyterhub"
+        };
+        labels.insert("app".into(), json!(app));
+    }
+    if pod.component.as_deref() == Some("singleuser-server") {
+        labels.insert("hub.jupyter.org/network-access-hub".into(), json!("true"));
+        labels.insert("hub.jupyter.org/servername".into(), json!(""));
+        labels.insert(
+            "hub.jupyter.org/username".into(),
+            json!(pod.name.trim_start_matches("jupyter-")),
+        );
+    }
+    let created = timestamp_ago(pod.age);
+    let container = if pod.component.as_deref() == Some("singleuser-server") {
+        "notebook"
+    } else {
+        pod.component.as_deref().unwrap_or("main")
+    };
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": pod.name,
+            "namespace": "binder",
+            "uid": format!("0b8a1c2d-0000-4000-8000-{:012x}", pod.name.len()),
+            "creationTimestamp": created,
+            "labels": labels,
+            "annotations": {"hub.jupyter.org/image": "registry.example/intel4coro/binder-image:0a1b2c3d"},
+        },
+        "spec": {
+            "nodeName": "node1.example",
+            "containers": [{
+                "name": container,
+                "image": "registry.example/intel4coro/binder-image:0a1b2c3d",
+                "env": [
+                    {"name": "JUPYTERHUB_API_TOKEN", "value": "0123456789abcdef-fake-api-token"},
+                    {"name": "REGISTRY_PASSWORD", "value": SECRET_IN_POD_ENV},
+                ],
+                "resources": {"limits": {"cpu": "2", "memory": "4Gi"}, "requests": {"cpu": "100m", "memory": "512Mi"}},
+            }],
+        },
+        "status": {
+            "phase": pod.phase,
+            "podIP": "198.51.100.20",
+            "hostIP": "192.0.2.10",
+            "startTime": created,
+            "conditions": [
+                {"type": "Ready", "status": if pod.ready { "True" } else { "False" }, "lastTransitionTime": created},
+            ],
+            "containerStatuses": [{
+                "name": container,
+                "ready": pod.ready,
+                "restartCount": pod.restarts,
+                "started": pod.ready,
+                "image": "registry.example/intel4coro/binder-image:0a1b2c3d",
+                "state": if pod.ready { json!({"running": {"startedAt": created}}) } else { json!({"waiting": {"reason": "ContainerCreating"}}) },
+            }],
+        },
+    })
+}
+
+/// A `kubectl get pods -o json` answer.
+pub fn pod_list_json(pods: &[FakePod]) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": pods.iter().map(pod_json).collect::<Vec<_>>(),
+        "metadata": {"resourceVersion": ""},
+    })
+}
+
+fn digest(n: u32) -> String {
+    format!("sha256:{:064x}", 0x5eed_0000u64 + u64::from(n))
+}
+
+/// The node's images: (ref, digest, size). Besides tags, containerd keeps a
+/// `name@sha256:` ref per pulled image and a `sha256:<image id>` ref that
+/// points at the same digest.
+pub fn default_images() -> Vec<(String, String, String)> {
+    let image = |r: &str, n: u32, size: &str| (r.to_string(), digest(n), size.to_string());
+    vec![
+        image("images.test/calico/cni:v3.25.1", 1, "85.5 MiB"),
+        image("images.test/jupyterhub/k8s-hub:3.3.7", 2, "97.1 MiB"),
+        image(
+            "registry.example/intel4coro/binder-cram2-2dteaching-2dmaterial-7d1e5f:0a1b2c3d",
+            3,
+            "2.1 GiB",
+        ),
+        image(
+            &format!(
+                "registry.example/intel4coro/binder-cram2-2dteaching-2dmaterial-7d1e5f@{}",
+                digest(3)
+            ),
+            3,
+            "2.1 GiB",
+        ),
+        image(
+            "registry.example/intel4coro/binder-cram2-2dteaching-2dmaterial-9f8e7d:4e5f6a7b",
+            4,
+            "2.3 GiB",
+        ),
+        image(
+            "registry.example/intel4coro/binder-intel4coro-2dpycram-1a2b3c:5d6e7f8a",
+            5,
+            "3.0 GiB",
+        ),
+        image(&format!("sha256:{:064x}", 0xa11_0001u64), 1, "85.5 MiB"),
+        image(&format!("sha256:{:064x}", 0xa11_0003u64), 3, "2.1 GiB"),
+        image(&format!("sha256:{:064x}", 0xa11_0004u64), 4, "2.3 GiB"),
+        image(&format!("sha256:{:064x}", 0xa11_0005u64), 5, "3.0 GiB"),
+    ]
+}
+
+/// `ctr images ls` as ctr prints it: a header and space-padded columns.
+pub fn ctr_table(images: &[(String, String, String)]) -> String {
+    let media = "application/vnd.docker.distribution.manifest.v2+json";
+    let rows: Vec<[String; 6]> = std::iter::once(
+        ["REF", "TYPE", "DIGEST", "SIZE", "PLATFORMS", "LABELS"].map(str::to_string),
+    )
+    .chain(images.iter().map(|(r, d, s)| {
+        [
+            r.clone(),
+            media.to_string(),
+            d.clone(),
+            s.clone(),
+            "linux/amd64".into(),
+            "io.cri-containerd.image=managed".into(),
+        ]
+    }))
+    .collect();
+    let widths: Vec<usize> = (0..6)
+        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
+        .collect();
+    rows.iter()
+        .map(|r| {
+            let line: String = r
+                .iter()
+                .zip(&widths)
+                .map(|(cell, w)| format!("{cell:<w$} ", w = w))
+                .collect();
+            format!("{}\n", line.trim_end())
+        })
+        .collect()
+}
+
+pub const HELM_LIST_JSON: &str = r#"[{"name":"binder","namespace":"binder","revision":"14","updated":"2024-05-21 10:02:11.894736189 +0200 CEST","status":"deployed","chart":"binderhub-1.0.0-0.dev.git.3506.hba24eb2a","app_version":"1.0.0-0.dev.git.3506.hba24eb2a"}]
+"#;
+
+/// `helm search repo jupyterhub/binderhub --versions --devel -o json`: the
+/// search matches by substring, so binderhub-service shows up too.
+pub const HELM_SEARCH_JSON: &str = r#"[{"name":"jupyterhub/binderhub","version":"1.0.0-0.dev.git.3620.h0d3c3ec5","app_version":"1.0.0-0.dev.git.3620.h0d3c3ec5","description":"A helm chart to install Binder"},{"name":"jupyterhub/binderhub","version":"1.0.0-0.dev.git.3612.h5b1e8a37","app_version":"1.0.0-0.dev.git.3612.h5b1e8a37","description":"A helm chart to install Binder"},{"name":"jupyterhub/binderhub","version":"1.0.0-0.dev.git.3506.hba24eb2a","app_version":"1.0.0-0.dev.git.3506.hba24eb2a","description":"A helm chart to install Binder"},{"name":"jupyterhub/binderhub","version":"1.0.0-0.dev.git.3170.h84b1db9","app_version":"1.0.0-0.dev.git.3170.h84b1db9","description":"A helm chart to install Binder"},{"name":"jupyterhub/binderhub","version":"1.0.0-0.dev.git.3167.hc46696b","app_version":"1.0.0-0.dev.git.3167.hc46696b","description":"A helm chart to install Binder"},{"name":"jupyterhub/binderhub","version":"0.2.0-n886.h0c7d5b6","app_version":"","description":"A helm chart to install Binder"},{"name":"jupyterhub/binderhub-service","version":"0.1.0-0.dev.git.255.h8b3c5a1","app_version":"1.0.0","description":"BinderHub as a JupyterHub service"}]
+"#;
+
+pub const SERVICES_JSON: &str = r#"{
+    "apiVersion": "v1",
+    "items": [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "binder", "namespace": "binder", "labels": {"app": "binder", "component": "binder", "release": "binder"}},
+            "spec": {"type": "LoadBalancer", "clusterIP": "198.51.100.75", "clusterIPs": ["198.51.100.75"],
+                     "ports": [{"name": "http", "nodePort": 31084, "port": 80, "protocol": "TCP", "targetPort": 8585}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.101", "ipMode": "VIP"}]}}
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "hub", "namespace": "binder", "labels": {"app": "jupyterhub", "component": "hub", "release": "binder"}},
+            "spec": {"type": "ClusterIP", "clusterIP": "198.51.100.29", "ports": [{"name": "hub", "port": 8081, "protocol": "TCP", "targetPort": "http"}]},
+            "status": {"loadBalancer": {}}
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "proxy-api", "namespace": "binder", "labels": {"app": "jupyterhub", "component": "proxy-api", "release": "binder"}},
+            "spec": {"type": "ClusterIP", "clusterIP": "198.51.100.241", "ports": [{"port": 8001, "protocol": "TCP", "targetPort": "api"}]},
+            "status": {"loadBalancer": {}}
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "proxy-public", "namespace": "binder", "labels": {"app": "jupyterhub", "component": "proxy-public", "release": "binder"}},
+            "spec": {"type": "LoadBalancer", "clusterIP": "198.51.100.152",
+                     "ports": [{"name": "http", "nodePort": 30774, "port": 80, "protocol": "TCP", "targetPort": "http"}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.100", "ipMode": "VIP"}]}}
+        }
+    ],
+    "kind": "List",
+    "metadata": {"resourceVersion": ""}
+}
+"#;
+
+pub const STORAGE_CLASSES_JSON: &str = r#"{
+    "apiVersion": "v1",
+    "items": [
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": "local-storage-dir", "annotations": {"openebs.io/cas-type": "local", "storageclass.kubernetes.io/is-default-class": "true"}},
+            "provisioner": "openebs.io/local", "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer"
+        },
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": "openebs-hostpath", "annotations": {"openebs.io/cas-type": "local"}},
+            "provisioner": "openebs.io/local", "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer"
+        },
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": "microk8s-hostpath"},
+            "provisioner": "microk8s.io/hostpath", "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer"
+        }
+    ],
+    "kind": "List",
+    "metadata": {"resourceVersion": ""}
+}
+"#;
+
+pub const RESOURCE_QUOTAS_JSON: &str = r#"{
+    "apiVersion": "v1",
+    "items": [
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "binder-quota", "namespace": "binder"},
+            "spec": {"hard": {"limits.cpu": "48", "limits.memory": "96Gi", "pods": "120", "requests.cpu": "24", "requests.memory": "48Gi"}},
+            "status": {
+                "hard": {"limits.cpu": "48", "limits.memory": "96Gi", "pods": "120", "requests.cpu": "24", "requests.memory": "48Gi"},
+                "used": {"limits.cpu": "6500m", "limits.memory": "13Gi", "pods": "11", "requests.cpu": "1200m", "requests.memory": "4608Mi"}
+            }
+        }
+    ],
+    "kind": "List",
+    "metadata": {"resourceVersion": ""}
+}
+"#;
+
+pub const NAMESPACE_JSON: &str = r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"binder","labels":{"kubernetes.io/metadata.name":"binder"}},"spec":{"finalizers":["kubernetes"]},"status":{"phase":"Active"}}
+"#;
