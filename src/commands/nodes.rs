@@ -4,14 +4,27 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::cli::{GlobalArgs, NodesCmd, ToolFlavor};
-use crate::error::Outcome;
+use crate::confirm::confirm;
+use crate::error::{Outcome, ToolFailed};
 use crate::kubelet_args::{self, Reserved};
+use crate::plan::Plan;
+use crate::runner::{stderr_line, stdout_text, Runner};
+use crate::tools::Tools;
 
 pub async fn run(global: &GlobalArgs, cmd: &NodesCmd) -> Result<Outcome> {
+    let tools = Tools::new(global.tools);
     match cmd {
+        NodesCmd::Ls => ls(&tools).await,
+        NodesCmd::Add { worker } => add(&tools, *worker).await,
+        NodesCmd::Remove {
+            name,
+            yes,
+            force,
+            dry_run,
+        } => remove(&tools, name, *yes, *force, *dry_run).await,
         NodesCmd::Reserve {
             cpu,
             memory,
@@ -23,8 +36,150 @@ pub async fn run(global: &GlobalArgs, cmd: &NodesCmd) -> Result<Outcome> {
             let mut out = std::io::stdout().lock();
             reserve(global.tools, &reserved, kubelet_args, *dry_run, &mut out)
         }
-        _ => anyhow::bail!("this `binderctl nodes` subcommand is not implemented yet"),
     }
+}
+
+/// `nodes ls`: `kubectl get nodes -o json` as a table.
+async fn ls(tools: &Tools) -> Result<Outcome> {
+    let command = tools.kubectl(["get", "nodes", "-o", "json"]);
+    let json = Runner::new(false).query(&command).await?;
+    let rows = parse_node_list(&json)
+        .with_context(|| format!("`{command}` printed something other than a node list"))?;
+    if rows.is_empty() {
+        stderr_line("The cluster has no nodes.");
+    } else {
+        stdout_text(&node_table(&rows));
+    }
+    Ok(Outcome::Success)
+}
+
+/// `nodes add`: `microk8s add-node`, then only the join commands.
+async fn add(tools: &Tools, worker: bool) -> Result<Outcome> {
+    let command = tools.microk8s(["add-node"])?;
+    let output = Runner::new(false).query(&command).await?;
+    let commands = parse_join_commands(&output);
+    if commands.is_empty() {
+        anyhow::bail!(
+            "`{command}` printed no `microk8s join` command; its output was:\n{}",
+            output.trim_end()
+        );
+    }
+    stdout_text(&join_instructions(&commands, worker));
+    Ok(Outcome::Success)
+}
+
+/// `nodes remove NAME`: check the node exists and is not this one, remind
+/// about `microk8s leave`, confirm, then `microk8s remove-node NAME`.
+async fn remove(
+    tools: &Tools,
+    name: &str,
+    yes: bool,
+    force: bool,
+    dry_run: bool,
+) -> Result<Outcome> {
+    let mut remove_args = vec!["remove-node", name];
+    if force {
+        remove_args.push("--force");
+    }
+    // Refuses plain tools before anything runs.
+    let remove_command = tools.microk8s(remove_args)?;
+    check_node_name(name)?;
+
+    let runner = Runner::new(dry_run);
+    let get = tools.kubectl(["get", "node", name, "-o", "json"]);
+    let answer = runner.probe(&get).await?;
+    if !answer.success() {
+        if answer.stderr.contains("NotFound") || answer.stderr.contains("not found") {
+            anyhow::bail!(
+                "there is no node named {name:?} in the cluster; `binderctl nodes ls` lists them"
+            );
+        }
+        stderr_text(&answer.stderr);
+        return Err(ToolFailed {
+            command: get.to_string(),
+            code: answer.code,
+        }
+        .into());
+    }
+    let node = parse_node(&answer.stdout)
+        .with_context(|| format!("`{get}` printed something other than a node"))?;
+
+    if let Some(hostname) = local_hostname() {
+        if is_this_host(&node, &hostname) {
+            anyhow::bail!(
+                "{name} is the node binderctl runs on (hostname {hostname}); to take it out of \
+                 the cluster, run `microk8s leave` on it, then `microk8s remove-node {name}` on \
+                 another node"
+            );
+        }
+    }
+
+    if node.status.starts_with("Ready") {
+        stderr_line(&format!(
+            "{name} is still Ready: run `microk8s leave` on {name} first, so that it stops \
+             cleanly (or pass --force if it cannot be reached)."
+        ));
+    } else {
+        stderr_line(&format!(
+            "{name} is {}: it has left (`microk8s leave`) or cannot be reached; if it cannot, \
+             pass --force.",
+            node.status
+        ));
+    }
+
+    let mut plan = Plan::new();
+    plan.push_command(remove_command);
+    if !dry_run && !confirm(&format!("Remove node {name} from the cluster?"), yes).await? {
+        stderr_line("Nothing removed.");
+        return Ok(Outcome::Success);
+    }
+    runner.execute(&plan).await?;
+    if !dry_run {
+        stderr_line(&format!(
+            "Removed {name}. Check with `binderctl nodes ls`; redeploy BinderHub if its pods ran there."
+        ));
+    }
+    Ok(Outcome::Success)
+}
+
+/// Node names are DNS subdomain names; anything else (in particular a name
+/// starting with `-`, which the tools would read as an option) is refused.
+fn check_node_name(name: &str) -> Result<()> {
+    let valid_chars = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    let valid_ends = name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if valid_chars && valid_ends && name.len() <= 253 {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "{name:?} is not a node name: node names are lowercase letters, digits, '-' and '.', \
+         starting and ending with a letter or digit; `binderctl nodes ls` lists them"
+    )
+}
+
+/// Print a tool's stderr, with a final newline.
+fn stderr_text(text: &str) {
+    let text = text.trim_end();
+    if !text.is_empty() {
+        stderr_line(text);
+    }
+}
+
+/// This machine's host name, if the system says.
+fn local_hostname() -> Option<String> {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .filter_map(|path| std::fs::read_to_string(path).ok())
+        .map(|text| text.trim().to_string())
+        .find(|name| !name.is_empty())
+}
+
+/// Whether `node` is the machine named `hostname`: MicroK8s names nodes
+/// after the host name, lowercased, and labels them with it.
+fn is_this_host(node: &NodeRow, hostname: &str) -> bool {
+    node.name.eq_ignore_ascii_case(hostname) || node.hostname.eq_ignore_ascii_case(hostname)
 }
 
 /// Set `--kube-reserved` and `--system-reserved` in the kubelet arguments
@@ -440,7 +595,8 @@ pub fn join_instructions(commands: &[String], worker: bool) -> String {
         out.push('\n');
     }
     out.push_str(
-        "The command works once and its token expires. Install the same MicroK8s version on both \
+        "Each join command works once and expires: run `binderctl nodes add` again for every new \
+         node. Install the same MicroK8s version on both \
          nodes and join before enabling add-ons.\n\
          The nodes must reach each other through the firewall: 25000/tcp (joining), 16443/tcp \
          (API server), 10250/tcp (kubelet), 19001/tcp (dqlite) and 4789/udp (Calico VXLAN); see \
@@ -663,5 +819,27 @@ microk8s join 203.0.113.1:25000/92b2db237428470dc4fcfc4ebbd9dc81/2c0cb3284b05
         assert_eq!(lines[1].find("192.0.2.10"), Some(ip_column), "{table}");
         assert_eq!(lines[2].find("198.51.100.20"), Some(ip_column), "{table}");
         assert!(parse_node_list("not json").is_err());
+    }
+
+    #[test]
+    fn node_names_must_be_dns_names() {
+        for good in ["u24worker", "node1.example", "a", "worker-2"] {
+            assert!(check_node_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "--force", "-a", "a-", "Node1", "a b", "a/b", "a_b"] {
+            let err = check_node_name(bad).unwrap_err();
+            assert!(err.to_string().contains("not a node name"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn this_host_is_recognised_by_name_or_label() {
+        let mut node = parse_node(r#"{"metadata": {"name": "u24master"}}"#).unwrap();
+        assert!(is_this_host(&node, "u24master"));
+        assert!(is_this_host(&node, "U24Master"));
+        assert!(!is_this_host(&node, "u24worker"));
+        node.name = "other".into();
+        node.hostname = "u24master".into();
+        assert!(is_this_host(&node, "u24master"));
     }
 }
