@@ -12,6 +12,7 @@ pub mod duration;
 pub mod egress;
 pub mod error;
 pub mod fsutil;
+pub mod kubelet_args;
 pub mod plan;
 pub mod render;
 pub mod runner;
