@@ -32,7 +32,10 @@ fn main() {
     let dns = DnsServer::start(zone);
     let http = HttpServer::start(
         Routes::new()
-            .json("/meta", GitHubMeta::sample().with_many_actions(200).to_json())
+            .json(
+                "/meta",
+                GitHubMeta::sample().with_many_actions(200).to_json(),
+            )
             .json("/fastly", FastlyList::sample().to_json()),
     );
 
@@ -49,12 +52,21 @@ fn main() {
         let out = Command::new(env!("CARGO_BIN_EXE_binderctl"))
             .current_dir(dir.path())
             .args(["render", "--nameserver", &dns.addr.to_string()])
-            .args(["--github-meta-url", &http.url("/meta"), "--fastly-url", &http.url("/fastly")])
+            .args([
+                "--github-meta-url",
+                &http.url("/meta"),
+                "--fastly-url",
+                &http.url("/fastly"),
+            ])
             .stdin(Stdio::null())
             .output()
             .expect("run binderctl");
         let elapsed = started.elapsed();
-        assert!(out.status.success(), "render failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "render failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         elapsed
     };
 
