@@ -17,7 +17,7 @@ pub async fn confirm(question: &str, assume_yes: bool) -> Result<bool> {
     if assume_yes {
         return Ok(true);
     }
-    require_terminal(question, "--yes")?;
+    require_terminal(&format!("ask {question:?}"))?;
     let question = question.to_string();
     ask_on_terminal(move |input, output| ask_yes_no(input, output, &question)).await
 }
@@ -29,19 +29,16 @@ pub async fn confirm_typed(prompt: &str, expected: &str, assume_yes: bool) -> Re
     if assume_yes {
         return Ok(true);
     }
-    require_terminal(prompt, "--yes")?;
+    require_terminal(&format!("ask for {expected:?} to be typed to confirm"))?;
     let (prompt, expected) = (prompt.to_string(), expected.to_string());
     ask_on_terminal(move |input, output| ask_typed(input, output, &prompt, &expected)).await
 }
 
-fn require_terminal(question: &str, flag: &str) -> Result<()> {
+fn require_terminal(what: &str) -> Result<()> {
     if io::stdin().is_terminal() {
         return Ok(());
     }
-    bail!(
-        "{question}: refusing to go ahead without confirmation, and standard input is not a \
-         terminal to ask on; pass {flag} to confirm"
-    )
+    bail!("cannot {what}: standard input is not a terminal; pass --yes to go ahead without asking")
 }
 
 /// Run a blocking question on a plain thread (not the runtime's blocking
@@ -64,7 +61,7 @@ where
             Err(_) => bail!("cannot read the answer from the terminal"),
         },
         () = crate::runner::interrupted() => {
-            eprintln!();
+            crate::runner::stderr_line("");
             Err(Interrupted.into())
         }
     }
@@ -90,15 +87,18 @@ pub fn ask_yes_no(
     Ok(is_yes(&line))
 }
 
-/// Write `prompt` and ask for `expected` to be typed exactly (surrounding
-/// blanks ignored). End of input counts as no.
+/// Write `prompt` (if any) on its own line and ask for `expected` to be
+/// typed exactly (surrounding blanks ignored). End of input counts as no.
 pub fn ask_typed(
     input: &mut dyn BufRead,
     output: &mut dyn Write,
     prompt: &str,
     expected: &str,
 ) -> io::Result<bool> {
-    write!(output, "{prompt}\nType {expected:?} to confirm: ")?;
+    if !prompt.is_empty() {
+        writeln!(output, "{prompt}")?;
+    }
+    write!(output, "Type {expected:?} to confirm: ")?;
     output.flush()?;
     let mut line = String::new();
     input.read_line(&mut line)?;
@@ -138,7 +138,10 @@ mod tests {
         for answer in ["", "\n", "y\n", "yes\n", "Binder\n", "binder2\n", "bin\n"] {
             assert!(!ask(answer).0, "{answer:?}");
         }
-        assert!(ask("binder\n").1.contains("Type \"binder\" to confirm"));
+        assert_eq!(
+            ask("binder\n").1,
+            "Uninstall?\nType \"binder\" to confirm: "
+        );
     }
 
     #[tokio::test]

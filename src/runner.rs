@@ -105,7 +105,7 @@ impl Runner {
         if captured.success() {
             return Ok(captured.stdout);
         }
-        show_stderr(&captured.stderr);
+        stderr_text(&captured.stderr);
         Err(ToolFailed {
             command: command.to_string(),
             code: captured.code,
@@ -209,7 +209,9 @@ pub fn stderr_is_terminal() -> bool {
     io::stderr().is_terminal()
 }
 
-fn show_stderr(text: &str) {
+/// Print text on stderr as is (a newline added if missing), ignoring write
+/// errors; used to show a failed tool's own message.
+pub fn stderr_text(text: &str) {
     if text.is_empty() {
         return;
     }
@@ -347,7 +349,9 @@ fn shorten(text: &str, max: usize) -> String {
 
 async fn run_passing_output(step: &Step) -> Result<String> {
     let command = &step.command;
-    if let Some(description) = &step.description {
+    let show_ticker = step.progress && stderr_is_terminal();
+    // The ticker line carries the description; otherwise it gets a line.
+    if let Some(description) = step.description.as_ref().filter(|_| !show_ticker) {
         stderr_line(description);
     }
     let started = Instant::now();
@@ -370,7 +374,7 @@ async fn run_passing_output(step: &Step) -> Result<String> {
         step.description.as_deref().unwrap_or(&command.to_string()),
         60,
     );
-    let ticker = (step.progress && stderr_is_terminal()).then(|| {
+    let ticker = show_ticker.then(|| {
         let (screen, label) = (screen.clone(), label.clone());
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(Duration::from_secs(1));

@@ -1,10 +1,257 @@
-//! `binderctl status`.
+//! `binderctl status`: the Helm release and its chart version, the pods with
+//! their readiness, and the services with their external addresses.
 
 use anyhow::Result;
+use serde::Deserialize;
 
+use super::pods::{self, Pod, PodList};
+use super::table::format_table;
+use super::versions::{deployed_release, HelmRelease};
 use crate::cli::{GlobalArgs, StatusCmd};
 use crate::error::Outcome;
+use crate::plan::CommandLine;
+use crate::runner::{stdout_text, Runner};
+use crate::tools::Tools;
 
-pub async fn run(_global: &GlobalArgs, _cmd: &StatusCmd) -> Result<Outcome> {
-    anyhow::bail!("`binderctl status` is not implemented yet")
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ServiceList {
+    #[serde(default)]
+    pub items: Vec<Service>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Service {
+    #[serde(default)]
+    pub metadata: ServiceMeta,
+    #[serde(default)]
+    pub spec: ServiceSpec,
+    #[serde(default)]
+    pub status: ServiceStatus,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ServiceMeta {
+    #[serde(default)]
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSpec {
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default, rename = "clusterIP")]
+    pub cluster_ip: Option<String>,
+    #[serde(default, rename = "externalIPs")]
+    pub external_ips: Vec<String>,
+    #[serde(default)]
+    pub ports: Vec<ServicePort>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePort {
+    #[serde(default)]
+    pub port: u32,
+    #[serde(default)]
+    pub node_port: Option<u32>,
+    #[serde(default)]
+    pub protocol: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceStatus {
+    #[serde(default)]
+    pub load_balancer: LoadBalancerStatus,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LoadBalancerStatus {
+    #[serde(default)]
+    pub ingress: Vec<LoadBalancerIngress>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LoadBalancerIngress {
+    #[serde(default)]
+    pub ip: Option<String>,
+    #[serde(default)]
+    pub hostname: Option<String>,
+}
+
+impl Service {
+    /// External addresses as kubectl shows them: load-balancer IPs or
+    /// hostnames and external IPs; `<pending>` for a load balancer that has
+    /// none yet; `<none>` otherwise.
+    pub fn external_addresses(&self) -> String {
+        let mut addresses: Vec<String> = self
+            .status
+            .load_balancer
+            .ingress
+            .iter()
+            .filter_map(|i| i.ip.clone().or_else(|| i.hostname.clone()))
+            .collect();
+        addresses.extend(self.spec.external_ips.iter().cloned());
+        if !addresses.is_empty() {
+            return addresses.join(",");
+        }
+        if self.spec.kind.as_deref() == Some("LoadBalancer") {
+            "<pending>".to_string()
+        } else {
+            "<none>".to_string()
+        }
+    }
+
+    pub fn ports(&self) -> String {
+        let ports: Vec<String> = self
+            .spec
+            .ports
+            .iter()
+            .map(|p| {
+                let protocol = p.protocol.as_deref().unwrap_or("TCP");
+                match p.node_port {
+                    Some(node) => format!("{}:{node}/{protocol}", p.port),
+                    None => format!("{}/{protocol}", p.port),
+                }
+            })
+            .collect();
+        if ports.is_empty() {
+            "<none>".to_string()
+        } else {
+            ports.join(",")
+        }
+    }
+}
+
+/// `kubectl get services -n NS -o json`.
+pub fn services_command(tools: &Tools, namespace: &str) -> CommandLine {
+    tools.kubectl(["get", "services", "-n", namespace, "-o", "json"])
+}
+
+/// The release paragraph.
+pub fn format_release(release: Option<&HelmRelease>, name: &str, namespace: &str) -> String {
+    match release {
+        None => format!("Release {name}: not installed in namespace {namespace}\n"),
+        Some(r) => format!(
+            "Release {name} in namespace {namespace}: {}, revision {}, updated {}\nChart: {} (version {})\n",
+            r.status,
+            r.revision,
+            r.updated,
+            r.chart,
+            r.chart_version().unwrap_or("unknown")
+        ),
+    }
+}
+
+pub fn format_services(services: &[Service]) -> String {
+    let rows: Vec<Vec<String>> = services
+        .iter()
+        .map(|s| {
+            vec![
+                s.metadata.name.clone(),
+                s.spec.kind.clone().unwrap_or_else(|| "ClusterIP".into()),
+                s.spec.cluster_ip.clone().unwrap_or_else(|| "<none>".into()),
+                s.external_addresses(),
+                s.ports(),
+            ]
+        })
+        .collect();
+    format_table(
+        &["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)"],
+        &rows,
+    )
+}
+
+/// The whole report. Only names, states and addresses are shown: nothing
+/// from the pods' environment or the release's values (which hold secrets).
+pub fn format_status(release_text: String, pods: &[Pod], services: &[Service], now: i64) -> String {
+    let mut out = release_text;
+    out.push('\n');
+    if pods.is_empty() {
+        out.push_str("Pods: none\n");
+    } else {
+        let ready = pods.iter().filter(|p| is_ready(p)).count();
+        out.push_str(&format!("Pods ({ready} of {} ready):\n", pods.len()));
+        out.push_str(&pods::format_pods(pods, now, false));
+    }
+    out.push('\n');
+    if services.is_empty() {
+        out.push_str("Services: none\n");
+    } else {
+        out.push_str("Services:\n");
+        out.push_str(&format_services(services));
+    }
+    out
+}
+
+fn is_ready(pod: &Pod) -> bool {
+    let statuses = &pod.status.container_statuses;
+    !statuses.is_empty() && statuses.iter().all(|c| c.ready)
+}
+
+pub async fn run(global: &GlobalArgs, _cmd: &StatusCmd) -> Result<Outcome> {
+    let tools = Tools::new(global.tools);
+    let runner = Runner::new(false);
+    let release = deployed_release(&runner, &tools, &global.namespace, &global.release).await?;
+    let pod_list: PodList = runner
+        .query_json(&pods::list_command(&tools, &global.namespace, None))
+        .await?;
+    let services: ServiceList = runner
+        .query_json(&services_command(&tools, &global.namespace))
+        .await?;
+    let text = format_status(
+        format_release(release.as_ref(), &global.release, &global.namespace),
+        &pod_list.items,
+        &services.items,
+        pods::unix_now(),
+    );
+    stdout_text(&text);
+    Ok(Outcome::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn services_show_external_addresses() {
+        let json = r#"{"items": [
+            {"metadata": {"name": "proxy-public"}, "spec": {"type": "LoadBalancer", "clusterIP": "198.51.100.152",
+              "ports": [{"port": 80, "nodePort": 30774, "protocol": "TCP"}]},
+             "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.100"}]}}},
+            {"metadata": {"name": "binder"}, "spec": {"type": "LoadBalancer", "clusterIP": "198.51.100.75", "ports": [{"port": 80}]},
+             "status": {"loadBalancer": {}}},
+            {"metadata": {"name": "hub"}, "spec": {"type": "ClusterIP", "clusterIP": "198.51.100.29", "ports": [{"port": 8081, "protocol": "TCP"}]}}
+        ]}"#;
+        let list: ServiceList = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            format_services(&list.items),
+            "NAME           TYPE           CLUSTER-IP       EXTERNAL-IP   PORT(S)\n\
+             proxy-public   LoadBalancer   198.51.100.152   192.0.2.100   80:30774/TCP\n\
+             binder         LoadBalancer   198.51.100.75    <pending>     80/TCP\n\
+             hub            ClusterIP      198.51.100.29    <none>        8081/TCP\n"
+        );
+    }
+
+    #[test]
+    fn release_paragraph() {
+        let release = HelmRelease {
+            name: "binder".into(),
+            status: "deployed".into(),
+            revision: "14".into(),
+            chart: "binderhub-1.0.0-0.dev.git.3506.hba24eb2a".into(),
+            ..HelmRelease::default()
+        };
+        let text = format_release(Some(&release), "binder", "binder");
+        assert!(text.contains("deployed, revision 14"), "{text}");
+        assert!(
+            text.contains("(version 1.0.0-0.dev.git.3506.hba24eb2a)"),
+            "{text}"
+        );
+        assert_eq!(
+            format_release(None, "binder", "ns"),
+            "Release binder: not installed in namespace ns\n"
+        );
+    }
 }

@@ -1,10 +1,154 @@
-//! `binderctl uninstall`.
+//! `binderctl uninstall`: delete the Helm release, then its namespace with
+//! everything left in it (user volumes included). The operator types the
+//! namespace name to confirm, unless `--yes`.
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
+use super::versions::deployed_release;
 use crate::cli::{GlobalArgs, UninstallCmd};
-use crate::error::Outcome;
+use crate::confirm::confirm_typed;
+use crate::error::{Outcome, ToolFailed};
+use crate::plan::{CommandLine, Plan, Step};
+use crate::runner::{stderr_line, stderr_text, Runner};
+use crate::tools::Tools;
 
-pub async fn run(_global: &GlobalArgs, _cmd: &UninstallCmd) -> Result<Outcome> {
-    anyhow::bail!("`binderctl uninstall` is not implemented yet")
+/// Namespaces that hold the cluster itself: never deleted.
+pub const SYSTEM_NAMESPACES: [&str; 4] =
+    ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// `kubectl get namespace NS -o json`.
+pub fn namespace_command(tools: &Tools, namespace: &str) -> CommandLine {
+    tools.kubectl(["get", "namespace", namespace, "-o", "json"])
+}
+
+/// `helm uninstall RELEASE -n NS` when the release exists, then `kubectl
+/// delete namespace NS` when the namespace exists.
+pub fn uninstall_plan(
+    tools: &Tools,
+    release: Option<&str>,
+    namespace: &str,
+    namespace_exists: bool,
+) -> Plan {
+    let mut plan = Plan::new();
+    if let Some(release) = release {
+        plan.push(
+            Step::new(tools.helm(["uninstall", release, "-n", namespace]))
+                .described(format!("Deleting Helm release {release}"))
+                .with_progress(),
+        );
+    }
+    if namespace_exists {
+        plan.push(
+            Step::new(tools.kubectl(["delete", "namespace", namespace]))
+                .described(format!(
+                    "Deleting namespace {namespace} and everything in it"
+                ))
+                .with_progress(),
+        );
+    }
+    plan
+}
+
+/// Whether a failed `kubectl get namespace` said the namespace does not exist.
+fn is_not_found(stderr: &str) -> bool {
+    stderr.contains("NotFound") || stderr.contains("not found")
+}
+
+pub async fn run(global: &GlobalArgs, cmd: &UninstallCmd) -> Result<Outcome> {
+    let namespace = global.namespace.as_str();
+    if SYSTEM_NAMESPACES.contains(&namespace) {
+        bail!("refusing to delete namespace {namespace:?}: it belongs to Kubernetes itself; pass -n with the BinderHub's namespace");
+    }
+    let tools = Tools::new(global.tools);
+    let runner = Runner::new(cmd.dry_run);
+    let release = deployed_release(&runner, &tools, namespace, &global.release).await?;
+    let probe_command = namespace_command(&tools, namespace);
+    let probe = runner.probe(&probe_command).await?;
+    let namespace_exists = if probe.success() {
+        true
+    } else if is_not_found(&probe.stderr) {
+        false
+    } else {
+        stderr_text(&probe.stderr);
+        return Err(ToolFailed {
+            command: probe_command.to_string(),
+            code: probe.code,
+        }
+        .into());
+    };
+    let plan = uninstall_plan(
+        &tools,
+        release.as_ref().map(|r| r.name.as_str()),
+        namespace,
+        namespace_exists,
+    );
+    if plan.is_empty() {
+        stderr_line(&format!(
+            "Nothing to uninstall: no release {} and no namespace {namespace}.",
+            global.release
+        ));
+        return Ok(Outcome::Success);
+    }
+    if release.is_none() {
+        stderr_line(&format!(
+            "No Helm release {} in namespace {namespace}; deleting the namespace only.",
+            global.release
+        ));
+    }
+    if !cmd.dry_run {
+        let what = match (&release, namespace_exists) {
+            (Some(r), true) => format!(
+                "Helm release {} and namespace {namespace} with everything in it",
+                r.name
+            ),
+            (Some(r), false) => format!("Helm release {}", r.name),
+            (None, _) => format!("namespace {namespace} with everything in it"),
+        };
+        stderr_line(&format!(
+            "This deletes {what}, user volumes included. It cannot be undone."
+        ));
+        if !confirm_typed("", namespace, cmd.yes).await? {
+            stderr_line("Not confirmed; nothing deleted.");
+            return Ok(Outcome::Success);
+        }
+    }
+    runner.execute(&plan).await?;
+    Ok(Outcome::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::ToolFlavor;
+
+    #[test]
+    fn deletes_release_then_namespace() {
+        let tools = Tools::new(ToolFlavor::Microk8s);
+        let plan = uninstall_plan(&tools, Some("binder"), "binder", true);
+        assert_eq!(
+            plan.render(),
+            "microk8s helm uninstall binder -n binder\nmicrok8s kubectl delete namespace binder\n"
+        );
+        assert!(plan.steps.iter().all(|s| s.progress));
+        let plain = Tools::new(ToolFlavor::Plain);
+        assert_eq!(
+            uninstall_plan(&plain, None, "binder", true).render(),
+            "kubectl delete namespace binder\n"
+        );
+        assert_eq!(
+            uninstall_plan(&plain, Some("b"), "ns", false).render(),
+            "helm uninstall b -n ns\n"
+        );
+        assert!(uninstall_plan(&plain, None, "ns", false).is_empty());
+    }
+
+    #[test]
+    fn recognises_a_missing_namespace() {
+        assert!(is_not_found(
+            "Error from server (NotFound): namespaces \"binder\" not found\n"
+        ));
+        assert!(!is_not_found(
+            "The connection to the server 192.0.2.1:16443 was refused\n"
+        ));
+    }
 }

@@ -1,10 +1,329 @@
-//! `binderctl versions`.
+//! `binderctl versions`: the chart versions the Helm repository offers,
+//! newest first, with the deployed one marked. Also the Helm release
+//! helpers that `status`, `uninstall` and `deploy` share.
+
+use std::cmp::Ordering;
 
 use anyhow::Result;
+use serde::Deserialize;
 
+use super::table::format_table;
 use crate::cli::{GlobalArgs, VersionsCmd};
 use crate::error::Outcome;
+use crate::plan::CommandLine;
+use crate::runner::{stderr_line, stdout_text, Runner};
+use crate::tools::Tools;
 
-pub async fn run(_global: &GlobalArgs, _cmd: &VersionsCmd) -> Result<Outcome> {
-    anyhow::bail!("`binderctl versions` is not implemented yet")
+/// One entry of `helm list -o json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct HelmRelease {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub namespace: String,
+    #[serde(default)]
+    pub revision: String,
+    #[serde(default)]
+    pub updated: String,
+    #[serde(default)]
+    pub status: String,
+    /// Chart name and version, e.g. `binderhub-1.0.0-0.dev.git.3506.hba24eb2a`.
+    #[serde(default)]
+    pub chart: String,
+    #[serde(default)]
+    pub app_version: String,
+}
+
+impl HelmRelease {
+    /// The chart version part of `chart`.
+    pub fn chart_version(&self) -> Option<&str> {
+        chart_version(&self.chart)
+    }
+}
+
+/// One entry of `helm search repo -o json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ChartVersion {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub app_version: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// `helm list -n NS --all -o json`: every release in the namespace, also
+/// failed and pending ones.
+pub fn list_releases_command(tools: &Tools, namespace: &str) -> CommandLine {
+    tools.helm(["list", "-n", namespace, "--all", "-o", "json"])
+}
+
+/// `helm search repo CHART --versions --devel -o json`: every version in the
+/// local repository cache, development releases included.
+pub fn search_command(tools: &Tools, chart: &str) -> CommandLine {
+    tools.helm([
+        "search",
+        "repo",
+        chart,
+        "--versions",
+        "--devel",
+        "-o",
+        "json",
+    ])
+}
+
+/// The release called `name`, if there is one.
+pub fn find_release<'a>(releases: &'a [HelmRelease], name: &str) -> Option<&'a HelmRelease> {
+    releases.iter().find(|r| r.name == name)
+}
+
+/// Query Helm for the release `name` in `namespace` (read-only).
+pub async fn deployed_release(
+    runner: &Runner,
+    tools: &Tools,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<HelmRelease>> {
+    let releases: Vec<HelmRelease> = runner
+        .query_json(&list_releases_command(tools, namespace))
+        .await?;
+    Ok(find_release(&releases, name).cloned())
+}
+
+/// The version in a `helm list` chart field: what follows the chart name,
+/// i.e. the part after the first `-` that is followed by a digit
+/// (`binderhub-1.0.0-0.dev.git.3506.hba24eb2a` -> `1.0.0-0.dev...`).
+pub fn chart_version(chart: &str) -> Option<&str> {
+    let bytes = chart.as_bytes();
+    (0..bytes.len())
+        .find(|&i| bytes.get(i) == Some(&b'-') && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
+        .and_then(|i| chart.get(i + 1..))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct SemVer<'a> {
+    core: [u64; 3],
+    pre: Vec<&'a str>,
+}
+
+fn parse_semver(version: &str) -> Option<SemVer<'_>> {
+    let version = version.strip_prefix('v').unwrap_or(version);
+    let without_build = version.split('+').next().unwrap_or(version);
+    let (core, pre) = match without_build.split_once('-') {
+        Some((core, pre)) => (core, pre.split('.').collect()),
+        None => (without_build, Vec::new()),
+    };
+    let mut parts = core.split('.');
+    let mut numbers = [0u64; 3];
+    for number in &mut numbers {
+        *number = parts.next()?.parse().ok()?;
+    }
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(SemVer { core: numbers, pre })
+}
+
+fn compare_identifiers(a: &str, b: &str) -> Ordering {
+    match (a.parse::<u64>(), b.parse::<u64>()) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        (Ok(_), Err(_)) => Ordering::Less,
+        (Err(_), Ok(_)) => Ordering::Greater,
+        (Err(_), Err(_)) => a.cmp(b),
+    }
+}
+
+/// Semantic-version order (a release after its pre-releases; pre-release
+/// identifiers compared numerically when numeric, so `...git.3506` comes
+/// after `...git.3170`). Versions that are not semantic sort before all
+/// others, by text.
+pub fn compare_versions(a: &str, b: &str) -> Ordering {
+    match (parse_semver(a), parse_semver(b)) {
+        (Some(x), Some(y)) => {
+            x.core
+                .cmp(&y.core)
+                .then_with(|| match (x.pre.is_empty(), y.pre.is_empty()) {
+                    (true, true) => Ordering::Equal,
+                    (true, false) => Ordering::Greater,
+                    (false, true) => Ordering::Less,
+                    (false, false) => {
+                        for (p, q) in x.pre.iter().zip(&y.pre) {
+                            let order = compare_identifiers(p, q);
+                            if order != Ordering::Equal {
+                                return order;
+                            }
+                        }
+                        x.pre.len().cmp(&y.pre.len())
+                    }
+                })
+        }
+        (Some(_), None) => Ordering::Greater,
+        (None, Some(_)) => Ordering::Less,
+        (None, None) => a.cmp(b),
+    }
+}
+
+/// The versions of exactly `chart` (the search also matches longer names),
+/// newest first, without duplicates.
+pub fn versions_newest_first(found: &[ChartVersion], chart: &str) -> Vec<ChartVersion> {
+    let mut versions: Vec<ChartVersion> =
+        found.iter().filter(|v| v.name == chart).cloned().collect();
+    versions.sort_by(|a, b| compare_versions(&b.version, &a.version));
+    versions.dedup_by(|a, b| a.version == b.version);
+    versions
+}
+
+/// The `versions` table: at most `limit` rows, the deployed one marked.
+pub fn format_versions(versions: &[ChartVersion], deployed: Option<&str>, limit: usize) -> String {
+    let rows: Vec<Vec<String>> = versions
+        .iter()
+        .take(limit)
+        .map(|v| {
+            let mark = if Some(v.version.as_str()) == deployed {
+                "deployed"
+            } else {
+                ""
+            };
+            vec![v.version.clone(), v.app_version.clone(), mark.to_string()]
+        })
+        .collect();
+    format_table(&["VERSION", "APP VERSION", "DEPLOYED"], &rows)
+}
+
+pub async fn run(global: &GlobalArgs, cmd: &VersionsCmd) -> Result<Outcome> {
+    let tools = Tools::new(global.tools);
+    let runner = Runner::new(false);
+    let found: Vec<ChartVersion> = runner
+        .query_json(&search_command(&tools, &cmd.chart))
+        .await?;
+    let versions = versions_newest_first(&found, &cmd.chart);
+    if versions.is_empty() {
+        anyhow::bail!(
+            "the chart {} has no versions in Helm's repository cache; add the repository \
+             (`helm repo add jupyterhub {}`), then `helm repo update`",
+            cmd.chart,
+            crate::cli::DEFAULT_CHART_REPO_URL
+        );
+    }
+    let release = deployed_release(&runner, &tools, &global.namespace, &global.release).await?;
+    let deployed = release.as_ref().and_then(HelmRelease::chart_version);
+    stdout_text(&format_versions(&versions, deployed, cmd.limit));
+    match deployed {
+        Some(version) => {
+            let position = versions.iter().position(|v| v.version == version);
+            match position {
+                Some(i) if i >= cmd.limit => stderr_line(&format!(
+                    "Deployed: {version}, {} newer versions exist (not all shown; see --limit).",
+                    i
+                )),
+                Some(_) => {}
+                None => stderr_line(&format!(
+                    "Deployed: {version}, which the repository cache does not list (`helm repo update` refreshes it)."
+                )),
+            }
+        }
+        None => stderr_line(&format!(
+            "Release {} is not deployed in namespace {}.",
+            global.release, global.namespace
+        )),
+    }
+    Ok(Outcome::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::ToolFlavor;
+
+    #[test]
+    fn chart_version_follows_the_chart_name() {
+        assert_eq!(
+            chart_version("binderhub-1.0.0-0.dev.git.3506.hba24eb2a"),
+            Some("1.0.0-0.dev.git.3506.hba24eb2a")
+        );
+        assert_eq!(
+            chart_version("binderhub-service-0.1.0-0.dev.git.255.h8b3c5a1"),
+            Some("0.1.0-0.dev.git.255.h8b3c5a1")
+        );
+        assert_eq!(chart_version("binderhub"), None);
+        assert_eq!(chart_version(""), None);
+        assert_eq!(chart_version("x-"), None);
+    }
+
+    #[test]
+    fn dev_versions_order_by_commit_count() {
+        use Ordering::*;
+        assert_eq!(
+            compare_versions(
+                "1.0.0-0.dev.git.3506.hba24eb2a",
+                "1.0.0-0.dev.git.3170.h84b1db9"
+            ),
+            Greater
+        );
+        assert_eq!(
+            compare_versions("1.0.0-0.dev.git.999.h1", "1.0.0-0.dev.git.3170.h1"),
+            Less
+        );
+        assert_eq!(
+            compare_versions("1.0.0", "1.0.0-0.dev.git.3506.hba24eb2a"),
+            Greater
+        );
+        assert_eq!(
+            compare_versions("0.2.0-n886.h0c7d5b6", "1.0.0-0.dev.git.1.h1"),
+            Less
+        );
+        assert_eq!(compare_versions("1.10.0", "1.9.0"), Greater);
+        assert_eq!(compare_versions("1.0.0-alpha", "1.0.0-alpha.1"), Less);
+        assert_eq!(compare_versions("1.0.0-1", "1.0.0-alpha"), Less);
+        assert_eq!(compare_versions("1.0.0+build.1", "1.0.0"), Equal);
+        assert_eq!(compare_versions("not-a-version", "0.0.1"), Less);
+    }
+
+    #[test]
+    fn keeps_only_the_chart_newest_first() {
+        let v = |name: &str, version: &str| ChartVersion {
+            name: name.into(),
+            version: version.into(),
+            ..ChartVersion::default()
+        };
+        let found = vec![
+            v("jupyterhub/binderhub", "1.0.0-0.dev.git.3170.h84b1db9"),
+            v("jupyterhub/binderhub-service", "9.0.0"),
+            v("jupyterhub/binderhub", "1.0.0-0.dev.git.3620.h0d3c3ec5"),
+            v("jupyterhub/binderhub", "1.0.0-0.dev.git.3506.hba24eb2a"),
+            v("jupyterhub/binderhub", "1.0.0-0.dev.git.3506.hba24eb2a"),
+        ];
+        let sorted = versions_newest_first(&found, "jupyterhub/binderhub");
+        let versions: Vec<&str> = sorted.iter().map(|v| v.version.as_str()).collect();
+        assert_eq!(
+            versions,
+            vec![
+                "1.0.0-0.dev.git.3620.h0d3c3ec5",
+                "1.0.0-0.dev.git.3506.hba24eb2a",
+                "1.0.0-0.dev.git.3170.h84b1db9"
+            ]
+        );
+        let table = format_versions(&sorted, Some("1.0.0-0.dev.git.3506.hba24eb2a"), 2);
+        assert_eq!(
+            table,
+            "VERSION                          APP VERSION   DEPLOYED\n\
+             1.0.0-0.dev.git.3620.h0d3c3ec5\n\
+             1.0.0-0.dev.git.3506.hba24eb2a                 deployed\n"
+        );
+    }
+
+    #[test]
+    fn helm_commands() {
+        let tools = Tools::new(ToolFlavor::Microk8s);
+        assert_eq!(
+            list_releases_command(&tools, "binder").to_string(),
+            "microk8s helm list -n binder --all -o json"
+        );
+        assert_eq!(
+            search_command(&tools, "jupyterhub/binderhub").to_string(),
+            "microk8s helm search repo jupyterhub/binderhub --versions --devel -o json"
+        );
+    }
 }
