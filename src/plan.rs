@@ -135,6 +135,29 @@ impl Plan {
         self.steps.len()
     }
 
+    /// One step per batch of at most `batch` items: `base` with the batch's
+    /// items appended, described as "`verb` `noun` FIRST-LAST of TOTAL".
+    pub fn batched(
+        base: &CommandLine,
+        items: &[String],
+        batch: usize,
+        verb: &str,
+        noun: &str,
+    ) -> Plan {
+        let total = items.len();
+        let mut plan = Plan::new();
+        let mut first = 1;
+        for chunk in items.chunks(batch.max(1)) {
+            let last = first + chunk.len() - 1;
+            let command = base.clone().args(chunk.iter().cloned());
+            plan.push(
+                Step::new(command).described(format!("{verb} {noun} {first}-{last} of {total}")),
+            );
+            first = last + 1;
+        }
+        plan
+    }
+
     /// The command lines, in order.
     pub fn commands(&self) -> impl Iterator<Item = &CommandLine> {
         self.steps.iter().map(|s| &s.command)

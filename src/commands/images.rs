@@ -8,7 +8,7 @@ use regex::Regex;
 use crate::cli::{GlobalArgs, ImageMatch, ImagesCmd};
 use crate::confirm::confirm;
 use crate::error::Outcome;
-use crate::plan::{CommandLine, Plan, Step};
+use crate::plan::{CommandLine, Plan};
 use crate::runner::{stderr_line, stdout_text, Runner};
 use crate::tools::Tools;
 
@@ -119,20 +119,8 @@ pub fn remove_plan(
     refs: &[String],
     batch: usize,
 ) -> Plan {
-    let mut plan = Plan::new();
-    let total = refs.len();
-    let mut first = 1;
-    for chunk in refs.chunks(batch.max(1)) {
-        let last = first + chunk.len() - 1;
-        let command = tools
-            .ctr(["-n", containerd_namespace, "images", "rm"])
-            .args(chunk.iter().cloned());
-        plan.push(
-            Step::new(command).described(format!("Removing image refs {first}-{last} of {total}")),
-        );
-        first = last + 1;
-    }
-    plan
+    let base = tools.ctr(["-n", containerd_namespace, "images", "rm"]);
+    Plan::batched(&base, refs, batch, "Removing", "image refs")
 }
 
 const THIS_NODE_ONLY: &str =

@@ -12,7 +12,7 @@ use crate::cli::{GlobalArgs, PodSelection, PodsCmd};
 use crate::confirm::confirm;
 use crate::duration::{format_age, parse_duration, parse_timestamp};
 use crate::error::Outcome;
-use crate::plan::{CommandLine, Plan, Step};
+use crate::plan::{CommandLine, Plan};
 use crate::runner::{stderr_line, stdout_text, Runner};
 use crate::tools::Tools;
 
@@ -238,27 +238,17 @@ pub fn list_command(tools: &Tools, namespace: &str, selector: Option<&str>) -> C
 /// already gone are not an error (`--ignore-not-found`); `-o name` prints
 /// `pod/NAME` for each pod actually deleted.
 pub fn purge_plan(tools: &Tools, namespace: &str, names: &[String], batch: usize) -> Plan {
-    let mut plan = Plan::new();
-    let total = names.len();
-    let mut first = 1;
-    for chunk in names.chunks(batch.max(1)) {
-        let last = first + chunk.len() - 1;
-        let command = tools
-            .kubectl([
-                "delete",
-                "pod",
-                "-n",
-                namespace,
-                "--ignore-not-found",
-                "--wait=false",
-                "-o",
-                "name",
-            ])
-            .args(chunk.iter().cloned());
-        plan.push(Step::new(command).described(format!("Deleting pods {first}-{last} of {total}")));
-        first = last + 1;
-    }
-    plan
+    let base = tools.kubectl([
+        "delete",
+        "pod",
+        "-n",
+        namespace,
+        "--ignore-not-found",
+        "--wait=false",
+        "-o",
+        "name",
+    ]);
+    Plan::batched(&base, names, batch, "Deleting", "pods")
 }
 
 /// Names of the pods a `kubectl delete pod -o name` output reports deleted.
