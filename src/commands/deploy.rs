@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 use serde_yaml::Value;
 
+use super::status::{services_command, ServiceList};
 use super::versions::deployed_release;
 use crate::cli::{DeployCmd, GlobalArgs};
 use crate::commands::render::refuse_overwriting_input;
@@ -82,7 +83,7 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
     wait_for_rollout(&runner, &tools, &global.namespace, wait_timeout).await?;
 
     let services: ServiceList = runner
-        .query_json(&tools.kubectl(["get", "services", "-n", &global.namespace, "-o", "json"]))
+        .query_json(&services_command(&tools, &global.namespace))
         .await?;
     let binder = services.external_address("binder");
     let proxy = services.external_address("proxy-public");
@@ -276,54 +277,6 @@ fn rollout_command(
             namespace,
         ])
         .arg(format!("--timeout={}", format_go(timeout)))
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct ServiceList {
-    #[serde(default)]
-    items: Vec<Service>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Service {
-    metadata: Metadata,
-    #[serde(default)]
-    status: Option<ServiceStatus>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ServiceStatus {
-    #[serde(rename = "loadBalancer", default)]
-    load_balancer: Option<LoadBalancer>,
-}
-
-#[derive(Debug, Deserialize)]
-struct LoadBalancer {
-    #[serde(default)]
-    ingress: Vec<Ingress>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Ingress {
-    #[serde(default)]
-    ip: Option<String>,
-    #[serde(default)]
-    hostname: Option<String>,
-}
-
-impl ServiceList {
-    /// The first external address (IP or host name) of the service `name`.
-    pub fn external_address(&self, name: &str) -> Option<String> {
-        let service = self.items.iter().find(|s| s.metadata.name == name)?;
-        let ingress = service
-            .status
-            .as_ref()?
-            .load_balancer
-            .as_ref()?
-            .ingress
-            .first()?;
-        ingress.ip.clone().or_else(|| ingress.hostname.clone())
-    }
 }
 
 /// BinderHub sends users to `config.BinderHub.hub_url`; warn when its host

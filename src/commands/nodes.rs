@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use super::table::format_table;
 use crate::cli::{GlobalArgs, NodesCmd, ToolFlavor};
 use crate::confirm::confirm;
 use crate::error::{Outcome, ToolFailed};
@@ -512,39 +513,22 @@ pub fn parse_node(json: &str) -> Result<NodeRow, serde_json::Error> {
 
 /// The node rows as an aligned table with a header.
 pub fn node_table(rows: &[NodeRow]) -> String {
-    let header = ["NAME", "STATUS", "ROLES", "VERSION", "INTERNAL-IP"];
-    let cells: Vec<[&str; 5]> = rows
+    let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            [
-                r.name.as_str(),
-                r.status.as_str(),
-                r.roles.as_str(),
-                r.version.as_str(),
-                r.internal_ip.as_str(),
+            vec![
+                r.name.clone(),
+                r.status.clone(),
+                r.roles.clone(),
+                r.version.clone(),
+                r.internal_ip.clone(),
             ]
         })
         .collect();
-    let mut widths = header.map(str::len);
-    for row in &cells {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in std::iter::once(&header).chain(cells.iter()) {
-        let mut line = String::new();
-        for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
-            if i + 1 == row.len() {
-                line.push_str(cell);
-            } else {
-                line.push_str(&format!("{cell:<width$}   "));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    format_table(
+        &["NAME", "STATUS", "ROLES", "VERSION", "INTERNAL-IP"],
+        &cells,
+    )
 }
 
 /// The join commands in the output of `microk8s add-node`, without any

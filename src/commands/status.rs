@@ -80,6 +80,15 @@ pub struct LoadBalancerIngress {
     pub hostname: Option<String>,
 }
 
+impl ServiceList {
+    /// The first external address (IP or host name) of the service `name`.
+    pub fn external_address(&self, name: &str) -> Option<String> {
+        let service = self.items.iter().find(|s| s.metadata.name == name)?;
+        let ingress = service.status.load_balancer.ingress.first()?;
+        ingress.ip.clone().or_else(|| ingress.hostname.clone())
+    }
+}
+
 impl Service {
     /// External addresses as kubectl shows them: load-balancer IPs or
     /// hostnames and external IPs; `<pending>` for a load balancer that has
