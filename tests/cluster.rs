@@ -5,22 +5,11 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::fake_tools::{call, FakeCluster, FAKE_TOKEN, SECRET_IN_POD_ENV};
-
-fn run(fake: &FakeCluster, args: &[&str]) -> Output {
-    fake.command(args).output().unwrap()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use support::{run, stderr, stdout};
 
 // ---- tool flavors and missing tools ----
 

@@ -2,21 +2,8 @@
 
 mod support;
 
-use std::process::Output;
-
 use support::fake_tools::{call, FakeCluster};
-
-fn run(fake: &FakeCluster, args: &[&str]) -> Output {
-    fake.command(args).output().unwrap()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use support::{run, stderr, stdout};
 
 const QUOTA: &str = "\
 # Caps what the BinderHub namespace may use in total.

@@ -3,23 +3,11 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::process::Output;
 
 use support::fake_tools::{
     call, default_user_pods, FakeCluster, FakePod, HOUR, PROTECTED_PODS, SECRET_IN_POD_ENV,
 };
-
-fn run(fake: &FakeCluster, args: &[&str]) -> Output {
-    fake.command(args).output().unwrap()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use support::{run, stderr, stdout};
 
 const GET_PODS: [&str; 8] = [
     "microk8s", "kubectl", "get", "pods", "-n", "binder", "-o", "json",

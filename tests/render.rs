@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_yaml::Value;
 use support::dns_server::{DnsServer, Zone};
 use support::http_server::{FastlyList, GitHubMeta, HttpServer, Reply, Routes};
+use support::{stderr, stdout};
 
 /// A temporary folder with a binder.yaml, a DNS server and an HTTP server
 /// serving the two published lists.
@@ -113,14 +114,6 @@ impl RenderEnv {
         names.sort();
         names
     }
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn generated_rule(values: &Value) -> Vec<String> {

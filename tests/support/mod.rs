@@ -10,3 +10,20 @@
 pub mod dns_server;
 pub mod fake_tools;
 pub mod http_server;
+
+use std::process::Output;
+
+/// Run a binderctl command prepared by the fake cluster and collect its output.
+pub fn run(fake: &fake_tools::FakeCluster, args: &[&str]) -> Output {
+    fake.command(args).output().expect("run binderctl")
+}
+
+/// What a finished command printed on stdout, as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What a finished command printed on stderr, as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
