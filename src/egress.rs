@@ -70,10 +70,10 @@ const RECORD_LINE: &str = "#   ";
 /// Which ranges each source gave, by label; ranges sorted, deduplicated.
 pub type Record = BTreeMap<String, Vec<String>>;
 
-/// The record of the sources, one line per source.
+/// The record of the sources that gave anything, one line per source.
 pub fn record(sources: &[Source]) -> Record {
     let mut record = Record::new();
-    for source in sources {
+    for source in sources.iter().filter(|s| !s.nets.is_empty()) {
         // IpNet orders IPv4 before IPv6, each by address then prefix.
         let nets: BTreeSet<IpNet> = source.nets.iter().copied().collect();
         record
@@ -241,7 +241,6 @@ mod tests {
             text,
             "# Egress sources, recorded by binderctl (read by `binderctl render --check`):\n\
              #   GitHub meta git: 198.51.100.0/24\n\
-             #   cidr_whitelist:\n\
              #   host b.test: 192.0.2.9/32 2001:db8::1/128\n"
         );
         let yaml = format!("a: 1\n{text}");
