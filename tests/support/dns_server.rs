@@ -25,9 +25,9 @@
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::server_thread::ServerThread;
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -183,22 +183,15 @@ pub struct DnsServer {
     /// The address to give the resolver.
     pub addr: SocketAddr,
     stats: Arc<Mutex<Stats>>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    _server: ServerThread,
 }
 
 impl DnsServer {
     pub fn start(zone: Zone) -> DnsServer {
         let stats = Arc::new(Mutex::new(Stats::default()));
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let thread_stats = Arc::clone(&stats);
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("DNS test server runtime");
-            runtime.block_on(async move {
+        let (addr, server) =
+            ServerThread::start("DNS test server", move |addr_tx, shutdown_rx| async move {
                 let socket = UdpSocket::bind("127.0.0.1:0")
                     .await
                     .expect("bind DNS test server");
@@ -207,13 +200,10 @@ impl DnsServer {
                     .expect("report DNS test server address");
                 serve(Arc::new(socket), Arc::new(zone), thread_stats, shutdown_rx).await;
             });
-        });
-        let addr = addr_rx.recv().expect("DNS test server did not start");
         DnsServer {
             addr,
             stats,
-            shutdown: Some(shutdown_tx),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -255,17 +245,6 @@ impl DnsServer {
     /// Answers sent so far.
     pub fn answered(&self) -> usize {
         self.stats.lock().unwrap().answered
-    }
-}
-
-impl Drop for DnsServer {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

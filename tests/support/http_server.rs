@@ -23,9 +23,9 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::server_thread::ServerThread;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -108,22 +108,15 @@ pub struct SeenRequest {
 pub struct HttpServer {
     pub addr: SocketAddr,
     seen: Arc<Mutex<Vec<SeenRequest>>>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    _server: ServerThread,
 }
 
 impl HttpServer {
     pub fn start(routes: Routes) -> HttpServer {
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let thread_seen = Arc::clone(&seen);
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("HTTP test server runtime");
-            runtime.block_on(async move {
+        let (addr, server) =
+            ServerThread::start("HTTP test server", move |addr_tx, shutdown_rx| async move {
                 let listener = TcpListener::bind("127.0.0.1:0")
                     .await
                     .expect("bind HTTP test server");
@@ -132,13 +125,10 @@ impl HttpServer {
                     .expect("report HTTP test server address");
                 serve(listener, Arc::new(routes), thread_seen, shutdown_rx).await;
             });
-        });
-        let addr = addr_rx.recv().expect("HTTP test server did not start");
         HttpServer {
             addr,
             seen,
-            shutdown: Some(shutdown_tx),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -160,17 +150,6 @@ impl HttpServer {
     /// Every request received so far, in order.
     pub fn seen(&self) -> Vec<SeenRequest> {
         self.seen.lock().unwrap().clone()
-    }
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
