@@ -176,6 +176,11 @@ pub struct RenderCmd {
     /// would not change, 1 when it would (the changes are printed).
     #[arg(long)]
     pub check: bool,
+
+    /// Print no summary, and nothing at all when `--check` finds the output
+    /// up to date (for cron). Warnings and errors are still printed.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

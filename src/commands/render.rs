@@ -18,8 +18,17 @@ pub async fn run(_global: &GlobalArgs, cmd: &RenderCmd) -> Result<Outcome> {
         .await
         .map_err(|e| nothing_written(e, args))?;
 
+    let summary = |suffix: &str| {
+        if !cmd.quiet {
+            eprintln!("binderctl: {}{suffix}", rendered.summary);
+        }
+    };
     if cmd.check {
-        return check(args, &rendered);
+        let outcome = check(args, &rendered, cmd.quiet)?;
+        if outcome == Outcome::Changed || !cmd.quiet {
+            summary("");
+        }
+        return Ok(outcome);
     }
     if cmd.stdout {
         let mut stdout = std::io::stdout().lock();
@@ -70,7 +79,7 @@ fn nothing_written(err: anyhow::Error, args: &RenderArgs) -> anyhow::Error {
 
 /// Compare a fresh render with the existing output: exit 0 when it would not
 /// change, 1 (with the changes per source) when it would.
-fn check(args: &RenderArgs, rendered: &Rendered) -> Result<Outcome> {
+fn check(args: &RenderArgs, rendered: &Rendered, quiet: bool) -> Result<Outcome> {
     let path = args.output.display();
     let existing = match std::fs::read_to_string(&args.output) {
         Ok(text) => text,
@@ -81,8 +90,9 @@ fn check(args: &RenderArgs, rendered: &Rendered) -> Result<Outcome> {
         Err(e) => return Err(e).with_context(|| format!("{path}: cannot read")),
     };
     if existing == rendered.text {
-        eprintln!("binderctl: {}", rendered.summary);
-        println!("{path} is up to date");
+        if !quiet {
+            println!("{path} is up to date");
+        }
         return Ok(Outcome::Success);
     }
 
@@ -119,7 +129,6 @@ fn check(args: &RenderArgs, rendered: &Rendered) -> Result<Outcome> {
     if changes.is_empty() {
         println!("  the egress ranges are the same; other values differ (binder.yaml edited since the last render?)");
     }
-    eprintln!("binderctl: {}", rendered.summary);
     Ok(Outcome::Changed)
 }
 
