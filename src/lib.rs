@@ -20,4 +20,5 @@ pub mod settings;
 pub mod sources;
 pub mod tools;
 pub mod transform;
+pub mod yaml_in;
 pub mod yaml_out;

@@ -14,7 +14,7 @@ use crate::error::Problems;
 use crate::settings::{self, Settings};
 use crate::sources::dns::{self, DnsOptions};
 use crate::sources::published::{self, ListKind, ListRequest};
-use crate::{cidr, transform, yaml_out};
+use crate::{cidr, transform, yaml_in, yaml_out};
 
 /// A finished render, not yet written anywhere.
 #[derive(Debug)]
@@ -23,6 +23,8 @@ pub struct Rendered {
     pub text: String,
     /// Which source gave which ranges (also at the end of `text`).
     pub record: Record,
+    /// The rendered values (what `text` holds).
+    pub values: Value,
     /// The merged ranges of the generated egress rule.
     pub merged: Vec<cidr::IpNet>,
     /// How many of the egress rules are the operator's own.
@@ -39,15 +41,14 @@ pub fn warn(message: &str) {
 }
 
 /// Read and parse a values file: a clear error naming the file otherwise.
+/// Plain values that YAML 1.1 (Helm) reads differently are warned about.
 pub fn read_values(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
-    let mut values: Value = serde_yaml::from_str(&text)
-        .with_context(|| format!("{}: not valid YAML", path.display()))?;
-    // Helm honours `<<` merge keys; resolve them so the output means the same.
-    values
-        .apply_merge()
-        .with_context(|| format!("{}: bad merge key (<<)", path.display()))?;
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).with_context(|| format!("{name}: cannot read"))?;
+    let values = yaml_in::parse_values(&text, &name)?;
+    for ambiguity in yaml_in::yaml11_ambiguities(&text) {
+        warn(&ambiguity.describe(&name));
+    }
     Ok(values)
 }
 
@@ -216,6 +217,7 @@ pub async fn render(args: &RenderArgs) -> Result<Rendered> {
     Ok(Rendered {
         text,
         record,
+        values: output,
         merged: assembled.merged,
         user_egress_rules: settings.user_egress_rules,
         warnings,

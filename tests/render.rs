@@ -466,6 +466,27 @@ fn yaml_1_1_look_alikes_stay_strings() {
 }
 
 #[test]
+fn unquoted_yaml_1_1_values_are_warned_about_with_their_line() {
+    let input = format!("{BINDER_YAML}imageCleaner:\n  enabled: yes\n  host: 'on'\n");
+    let env = RenderEnv::new(&input, standard_zone(), standard_routes());
+    let out = env.render(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let line = BINDER_YAML.lines().count() + 2;
+    assert!(
+        err.contains(&format!(
+            "warning: binder.yaml:{line}:12: unquoted \"yes\" is a boolean to Helm (YAML 1.1)"
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("unquoted").count(),
+        1,
+        "the quoted 'on' is fine: {err}"
+    );
+}
+
+#[test]
 fn stdout_writes_no_file() {
     let env = RenderEnv::standard();
     let out = env.render(&["--stdout"]);

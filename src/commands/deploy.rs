@@ -96,8 +96,7 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         proxy.as_deref().unwrap_or("(no external address yet)")
     ));
 
-    let values = render::read_values(&cmd.render.input)?;
-    if let Some(w) = hub_url_warning(&values, proxy.as_deref()) {
+    if let Some(w) = hub_url_warning(&rendered.values, proxy.as_deref()) {
         warn(&w);
     }
     Ok(Outcome::Success)
