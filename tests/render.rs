@@ -549,6 +549,26 @@ fn check_reports_unchanged_then_changes_per_source() {
 }
 
 #[test]
+fn check_compares_the_rule_of_a_file_written_by_the_old_script() {
+    let env = RenderEnv::standard();
+    assert!(env.render(&[]).status.success());
+    // The old script wrote no source record, and its rule lacked a range.
+    let text = env.output_text();
+    let old = text[..text.find("# Egress sources").unwrap()].replace(
+        "            - ipBlock:\n                cidr: 192.0.2.128/25\n",
+        "",
+    );
+    assert_ne!(old.len(), text.len());
+    std::fs::write(env.path("_binder.yaml"), old).unwrap();
+    let out = env.render(&["--check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout(&out),
+        "_binder.yaml would change:\n  egress rule (the existing file records no sources):\n    + 192.0.2.128/25\n"
+    );
+}
+
+#[test]
 fn check_fails_like_render_when_a_source_fails() {
     let env = RenderEnv::new(
         BINDER_YAML,

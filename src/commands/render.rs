@@ -96,23 +96,17 @@ fn check(args: &RenderArgs, rendered: &Rendered, quiet: bool) -> Result<Outcome>
         return Ok(Outcome::Success);
     }
 
-    let old_record = egress::parse_record(&existing).unwrap_or_else(|| {
-        // Written by something else (the old script): all its ranges under one name.
-        let old_values: Option<serde_yaml::Value> = serde_yaml::from_str(&existing).ok();
-        let cidrs = old_values
-            .and_then(|v| transform::generated_cidrs(&v, rendered.user_egress_rules))
-            .unwrap_or_default();
-        let mut record = egress::Record::new();
-        record.insert(UNKNOWN_SOURCE.to_string(), cidrs);
-        record
-    });
-    let new_record = if old_record.contains_key(UNKNOWN_SOURCE) {
-        let merged = rendered.merged.iter().map(|n| n.to_string()).collect();
-        let mut record = egress::Record::new();
-        record.insert(UNKNOWN_SOURCE.to_string(), merged);
-        record
-    } else {
-        rendered.record.clone()
+    let (old_record, new_record) = match egress::parse_record(&existing) {
+        Some(old) => (old, rendered.record.clone()),
+        None => {
+            // Written by something else (the old script): compare the rule only.
+            let old = serde_yaml::from_str(&existing)
+                .ok()
+                .and_then(|v| transform::generated_cidrs(&v, rendered.user_egress_rules))
+                .unwrap_or_default();
+            let new = rendered.merged.iter().map(ToString::to_string).collect();
+            (unattributed(old), unattributed(new))
+        }
     };
 
     println!("{path} would change:");
@@ -132,4 +126,10 @@ fn check(args: &RenderArgs, rendered: &Rendered, quiet: bool) -> Result<Outcome>
     Ok(Outcome::Changed)
 }
 
-const UNKNOWN_SOURCE: &str = "egress rule (no source record in the existing file)";
+/// A record with every range under one name, for files without a record.
+fn unattributed(cidrs: Vec<String>) -> egress::Record {
+    egress::Record::from([(
+        "egress rule (the existing file records no sources)".to_string(),
+        cidrs,
+    )])
+}
