@@ -71,14 +71,7 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
     }
 
     fsutil::write_atomic(&cmd.render.output, rendered.text.as_bytes())?;
-    for step in &plan.steps {
-        match &step.description {
-            Some(label) if step.progress => runner.run_with_progress(&step.command, label).await?,
-            _ => {
-                runner.run_step(step).await?;
-            }
-        }
-    }
+    runner.execute(&plan).await?;
 
     wait_for_rollout(&runner, &tools, &global.namespace, wait_timeout).await?;
 
