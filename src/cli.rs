@@ -1,6 +1,7 @@
 //! Command-line definitions. Everything clap knows about lives here; the
 //! commands themselves live under `src/commands/`.
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -265,8 +266,8 @@ pub enum PodsCmd {
         #[arg(long)]
         dry_run: bool,
         /// Pods per `kubectl delete pod` call.
-        #[arg(long, value_name = "N", default_value_t = 50)]
-        batch_size: usize,
+        #[arg(long, value_name = "N", default_value = "50")]
+        batch_size: NonZeroUsize,
     },
 }
 
@@ -302,8 +303,8 @@ pub enum ImagesCmd {
         #[arg(long)]
         dry_run: bool,
         /// Images per `ctr images rm` call.
-        #[arg(long, value_name = "N", default_value_t = 50)]
-        batch_size: usize,
+        #[arg(long, value_name = "N", default_value = "50")]
+        batch_size: NonZeroUsize,
     },
 }
 

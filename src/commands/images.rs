@@ -167,9 +167,6 @@ pub async fn run(global: &GlobalArgs, cmd: &ImagesCmd) -> Result<Outcome> {
             dry_run,
             batch_size,
         } => {
-            if *batch_size == 0 {
-                bail!("--batch-size must be at least 1");
-            }
             if pattern.is_empty() {
                 bail!("the pattern is empty, which would match every image; name what to remove");
             }
@@ -196,7 +193,12 @@ pub async fn run(global: &GlobalArgs, cmd: &ImagesCmd) -> Result<Outcome> {
                     return Ok(Outcome::Success);
                 }
             }
-            let plan = remove_plan(&tools, &matching.containerd_namespace, &refs, *batch_size);
+            let plan = remove_plan(
+                &tools,
+                &matching.containerd_namespace,
+                &refs,
+                batch_size.get(),
+            );
             let outputs = runner.execute(&plan).await?;
             if !*dry_run {
                 // ctr prints each ref it removed and only warns about missing ones.

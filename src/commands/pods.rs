@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use super::table::format_table;
@@ -382,9 +382,6 @@ pub async fn run(global: &GlobalArgs, cmd: &PodsCmd) -> Result<Outcome> {
             dry_run,
             batch_size,
         } => {
-            if *batch_size == 0 {
-                bail!("--batch-size must be at least 1");
-            }
             let criteria = criteria(prefix, selection)?;
             let runner = Runner::new(*dry_run);
             let pods = fetch(&runner, &tools, global, selection).await?;
@@ -424,7 +421,7 @@ pub async fn run(global: &GlobalArgs, cmd: &PodsCmd) -> Result<Outcome> {
                 .iter()
                 .map(|p| p.name().to_string())
                 .collect();
-            let plan = purge_plan(&tools, &global.namespace, &names, *batch_size);
+            let plan = purge_plan(&tools, &global.namespace, &names, batch_size.get());
             if !*dry_run {
                 let question = format!(
                     "Delete {} in namespace {}?",
