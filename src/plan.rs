@@ -186,7 +186,7 @@ mod tests {
             "--namespace=binder",
             "jupyter-a1b2",
             "k8s.io",
-            "docker.io/x/y:1.0",
+            "registry.example/x/y:1.0",
             "a,b",
             "u@h",
         ] {
