@@ -92,6 +92,14 @@ pub fn format_age(duration: Duration) -> String {
     }
 }
 
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 /// Seconds since the Unix epoch for an RFC 3339 timestamp
 /// (`2024-05-21T10:02:11Z`, `2024-05-21T12:02:11.5+02:00`). `None` when it
 /// is not one.

@@ -53,6 +53,11 @@ impl Captured {
     pub fn success(&self) -> bool {
         self.code == 0
     }
+
+    /// Whether a failed `kubectl get KIND NAME` said there is no such object.
+    pub fn says_not_found(&self) -> bool {
+        self.stderr.contains("NotFound") || self.stderr.contains("not found")
+    }
 }
 
 impl Runner {
@@ -442,6 +447,22 @@ async fn stop_child(child: &mut Child) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recognises_a_missing_object() {
+        let answer = |stderr: &str| Captured {
+            code: 1,
+            stdout: String::new(),
+            stderr: stderr.into(),
+        };
+        assert!(
+            answer("Error from server (NotFound): namespaces \"binder\" not found\n")
+                .says_not_found()
+        );
+        assert!(
+            !answer("The connection to the server 192.0.2.1:16443 was refused\n").says_not_found()
+        );
+    }
 
     fn sh(script: &str) -> CommandLine {
         // Test-only: a tiny child program; binderctl itself never uses a shell.

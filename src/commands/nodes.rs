@@ -9,10 +9,11 @@ use anyhow::{Context, Result};
 use super::table::format_table;
 use crate::cli::{GlobalArgs, NodesCmd, ToolFlavor};
 use crate::confirm::confirm;
+use crate::duration::unix_now;
 use crate::error::{Outcome, ToolFailed};
 use crate::kubelet_args::{self, Reserved};
 use crate::plan::Plan;
-use crate::runner::{stderr_line, stdout_text, Runner};
+use crate::runner::{stderr_line, stderr_text, stdout_text, Runner};
 use crate::tools::Tools;
 
 pub async fn run(global: &GlobalArgs, cmd: &NodesCmd) -> Result<Outcome> {
@@ -90,7 +91,7 @@ async fn remove(
     let get = tools.kubectl(["get", "node", name, "-o", "json"]);
     let answer = runner.probe(&get).await?;
     if !answer.success() {
-        if answer.stderr.contains("NotFound") || answer.stderr.contains("not found") {
+        if answer.says_not_found() {
             anyhow::bail!(
                 "there is no node named {name:?} in the cluster; `binderctl nodes ls` lists them"
             );
@@ -158,14 +159,6 @@ fn check_node_name(name: &str) -> Result<()> {
         "{name:?} is not a node name: node names are lowercase letters, digits, '-' and '.', \
          starting and ending with a letter or digit; `binderctl nodes ls` lists them"
     )
-}
-
-/// Print a tool's stderr, with a final newline.
-fn stderr_text(text: &str) {
-    let text = text.trim_end();
-    if !text.is_empty() {
-        stderr_line(text);
-    }
 }
 
 /// This machine's host name, if the system says.
@@ -267,11 +260,7 @@ fn sudo_hint_for(err: &anyhow::Error) -> &'static str {
 /// Copy `original` to a new `PATH.bak-<UTC time>` next to `path`, with the
 /// same permissions, never overwriting an existing file.
 fn write_backup(path: &Path, original: &[u8]) -> Result<PathBuf> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let stamp = utc_stamp(now);
+    let stamp = utc_stamp(u64::try_from(unix_now()).unwrap_or(0));
     let permissions = std::fs::metadata(path).map(|m| m.permissions()).ok();
     for attempt in 0..100u32 {
         let mut name = path.as_os_str().to_owned();

@@ -2,7 +2,7 @@
 //! selector and age, never touching the BinderHub's own pods unless forced.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::table::format_table;
 use crate::cli::{GlobalArgs, PodSelection, PodsCmd};
 use crate::confirm::confirm;
-use crate::duration::{format_age, parse_duration, parse_timestamp};
+use crate::duration::{format_age, parse_duration, parse_timestamp, unix_now};
 use crate::error::Outcome;
 use crate::plan::{CommandLine, Plan};
 use crate::runner::{stderr_line, stdout_text, Runner};
@@ -295,14 +295,6 @@ pub fn format_pods(pods: &[Pod], now: i64, show_protection: bool) -> String {
         })
         .collect();
     format_table(&headers, &rows)
-}
-
-/// Seconds since the Unix epoch, now.
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 fn criteria(prefix: &str, selection: &PodSelection) -> Result<Criteria> {

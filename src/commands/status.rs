@@ -213,7 +213,7 @@ pub async fn run(global: &GlobalArgs, _cmd: &StatusCmd) -> Result<Outcome> {
         format_release(release.as_ref(), &global.release, &global.namespace),
         &pod_list.items,
         &services.items,
-        pods::unix_now(),
+        crate::duration::unix_now(),
     );
     stdout_text(&text);
     Ok(Outcome::Success)
