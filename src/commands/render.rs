@@ -9,7 +9,7 @@ use crate::egress;
 use crate::error::{Outcome, Problems};
 use crate::fsutil;
 use crate::render::{self, Rendered};
-use crate::transform;
+use crate::{cidr, transform};
 
 pub async fn run(_global: &GlobalArgs, cmd: &RenderCmd) -> Result<Outcome> {
     let args = &cmd.render;
@@ -96,21 +96,31 @@ fn check(args: &RenderArgs, rendered: &Rendered, quiet: bool) -> Result<Outcome>
         return Ok(Outcome::Success);
     }
 
-    let (old_record, new_record) = match egress::parse_record(&existing) {
-        Some(old) => (old, rendered.record.clone()),
+    let changes = match egress::parse_record(&existing) {
+        Some(old) => egress::compare(&old, &rendered.record),
+        // Written by something else (the old script, which never merged):
+        // compare the rule's addresses, so regrouping is not a change.
         None => {
-            // Written by something else (the old script): compare the rule only.
-            let old = serde_yaml::from_str(&existing)
+            let old: Vec<cidr::IpNet> = serde_yaml::from_str(&existing)
                 .ok()
                 .and_then(|v| transform::generated_cidrs(&v, rendered.user_egress_rules))
-                .unwrap_or_default();
-            let new = rendered.merged.iter().map(ToString::to_string).collect();
-            (unattributed(old), unattributed(new))
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|c| cidr::parse(c).ok())
+                .collect();
+            let (added, removed) = cidr::diff(&old, &rendered.merged);
+            let texts = |nets: Vec<cidr::IpNet>| nets.iter().map(ToString::to_string).collect();
+            let change = egress::SourceChange {
+                label: "egress rule (the existing file records no sources)".to_string(),
+                added: texts(added),
+                removed: texts(removed),
+            };
+            let changed = !change.added.is_empty() || !change.removed.is_empty();
+            changed.then_some(change).into_iter().collect()
         }
     };
 
     println!("{path} would change:");
-    let changes = egress::compare(&old_record, &new_record);
     for change in &changes {
         println!("  {}:", change.label);
         for net in &change.added {
@@ -124,12 +134,4 @@ fn check(args: &RenderArgs, rendered: &Rendered, quiet: bool) -> Result<Outcome>
         println!("  the egress ranges are the same; other values differ (binder.yaml edited since the last render?)");
     }
     Ok(Outcome::Changed)
-}
-
-/// A record with every range under one name, for files without a record.
-fn unattributed(cidrs: Vec<String>) -> egress::Record {
-    egress::Record::from([(
-        "egress rule (the existing file records no sources)".to_string(),
-        cidrs,
-    )])
 }
