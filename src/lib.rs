@@ -1,24 +1,17 @@
 //! binderctl: render and operate a self-hosted BinderHub.
 //!
-//! The pure core (values transformation, CIDR handling, YAML writing,
-//! kubelet arguments) does no I/O; the edges (address sources, the command
-//! runner, the subcommands) are thin and each lives in its own module.
+//! The tree shows the parts: `values/` and `egress/` are the core (pure,
+//! except the async address sources in `egress`), `cluster/` drives the
+//! external tools, `ops/` composes them for several commands, `output/`
+//! formats what is printed, `commands/` has one file per subcommand and may
+//! use everything; nothing below `commands/` uses it.
 
-pub mod cidr;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
-pub mod confirm;
-pub mod duration;
 pub mod egress;
 pub mod error;
 pub mod fsutil;
-pub mod kubelet_args;
-pub mod plan;
-pub mod render;
-pub mod runner;
-pub mod settings;
-pub mod sources;
-pub mod tools;
-pub mod transform;
-pub mod yaml_in;
-pub mod yaml_out;
+pub mod ops;
+pub mod output;
+pub mod values;

@@ -5,8 +5,8 @@ mod support;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use binderctl::sources::dns::{resolve_all, DnsFailure, DnsOptions, HostLookup};
-use binderctl::sources::published::{
+use binderctl::egress::dns::{resolve_all, DnsFailure, DnsOptions, HostLookup};
+use binderctl::egress::published::{
     fetch_all, http_client, ListFailure, ListKind, ListRequest, ListResult,
 };
 use hickory_proto::rr::RecordType;

@@ -60,8 +60,8 @@ where
             Ok(result) => Ok(result.map_err(|e| anyhow::anyhow!("cannot read the answer from the terminal: {e}"))?),
             Err(_) => bail!("cannot read the answer from the terminal"),
         },
-        () = crate::runner::interrupted() => {
-            crate::runner::stderr_line("");
+        () = crate::cluster::runner::interrupted() => {
+            crate::cluster::runner::stderr_line("");
             Err(Interrupted.into())
         }
     }

@@ -20,10 +20,10 @@ use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Child;
 
-use crate::duration::format_age;
+use crate::cluster::duration::format_age;
+use crate::cluster::plan::{CommandLine, Plan, Step};
+use crate::cluster::tools::missing_program_message;
 use crate::error::{Interrupted, ToolFailed};
-use crate::plan::{CommandLine, Plan, Step};
-use crate::tools::missing_program_message;
 
 /// How long a child may take to exit on its own after an interrupt (it got
 /// the terminal's Ctrl-C too, and Helm uses that time to record the release

@@ -5,7 +5,7 @@
 use anyhow::Result;
 
 use crate::cli::ToolFlavor;
-use crate::plan::CommandLine;
+use crate::cluster::plan::CommandLine;
 
 /// An external tool binderctl knows how to call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

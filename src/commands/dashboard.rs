@@ -3,11 +3,11 @@
 use anyhow::{Context, Result};
 
 use crate::cli::{DashboardCmd, GlobalArgs};
-use crate::duration::{format_go, parse_duration};
+use crate::cluster::duration::{format_go, parse_duration};
+use crate::cluster::plan::{CommandLine, Plan, Step};
+use crate::cluster::runner::{stderr_line, stdout_line, Runner};
+use crate::cluster::tools::Tools;
 use crate::error::{Interrupted, Outcome};
-use crate::plan::{CommandLine, Plan, Step};
-use crate::runner::{stderr_line, stdout_line, Runner};
-use crate::tools::Tools;
 
 /// The Dashboard's service, as the MicroK8s add-on installs it.
 pub const DASHBOARD_SERVICE: &str = "service/kubernetes-dashboard";

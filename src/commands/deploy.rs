@@ -14,14 +14,14 @@ use serde_yaml::Value;
 use super::status::{services_command, ServiceList};
 use super::versions::deployed_release;
 use crate::cli::{DeployCmd, GlobalArgs};
+use crate::cluster::duration::{format_go, parse_duration};
+use crate::cluster::plan::{CommandLine, Plan, Step};
+use crate::cluster::runner::{stderr_line, stdout_line, Runner};
+use crate::cluster::tools::Tools;
 use crate::commands::render::refuse_overwriting_input;
-use crate::duration::{format_go, parse_duration};
 use crate::error::{Outcome, Problems};
 use crate::fsutil;
-use crate::plan::{CommandLine, Plan, Step};
-use crate::render::{self, warn};
-use crate::runner::{stderr_line, stdout_line, Runner};
-use crate::tools::Tools;
+use crate::ops::render::{self, warn};
 
 pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
     let tools = Tools::new(global.tools);

@@ -6,11 +6,11 @@ use anyhow::{bail, Context, Result};
 use regex::Regex;
 
 use crate::cli::{GlobalArgs, ImageMatch, ImagesCmd};
-use crate::confirm::confirm;
+use crate::cluster::confirm::confirm;
+use crate::cluster::plan::{CommandLine, Plan};
+use crate::cluster::runner::{stderr_line, stdout_text, Runner};
+use crate::cluster::tools::Tools;
 use crate::error::Outcome;
-use crate::plan::{CommandLine, Plan};
-use crate::runner::{stderr_line, stdout_text, Runner};
-use crate::tools::Tools;
 
 /// One row of `ctr images ls`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,14 +8,12 @@ use crate::error::Outcome;
 pub mod dashboard;
 pub mod deploy;
 pub mod images;
-pub mod manifest;
 pub mod nodes;
 pub mod pods;
 pub mod quota;
 pub mod render;
 pub mod status;
 pub mod storage;
-pub mod table;
 pub mod uninstall;
 pub mod versions;
 

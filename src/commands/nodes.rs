@@ -6,15 +6,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::table::format_table;
 use crate::cli::{GlobalArgs, NodesCmd, ToolFlavor};
-use crate::confirm::confirm;
-use crate::duration::unix_now;
+use crate::cluster::confirm::confirm;
+use crate::cluster::duration::unix_now;
+use crate::cluster::kubelet_args::{self, Reserved};
+use crate::cluster::plan::Plan;
+use crate::cluster::runner::{stderr_line, stderr_text, stdout_text, Runner};
+use crate::cluster::tools::Tools;
 use crate::error::{Outcome, ToolFailed};
-use crate::kubelet_args::{self, Reserved};
-use crate::plan::Plan;
-use crate::runner::{stderr_line, stderr_text, stdout_text, Runner};
-use crate::tools::Tools;
+use crate::output::table::format_table;
 
 pub async fn run(global: &GlobalArgs, cmd: &NodesCmd) -> Result<Outcome> {
     let tools = Tools::new(global.tools);

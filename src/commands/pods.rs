@@ -7,14 +7,14 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
-use super::table::format_table;
 use crate::cli::{GlobalArgs, PodSelection, PodsCmd};
-use crate::confirm::confirm;
-use crate::duration::{format_age, parse_duration, parse_timestamp, unix_now};
+use crate::cluster::confirm::confirm;
+use crate::cluster::duration::{format_age, parse_duration, parse_timestamp, unix_now};
+use crate::cluster::plan::{CommandLine, Plan};
+use crate::cluster::runner::{stderr_line, stdout_text, Runner};
+use crate::cluster::tools::Tools;
 use crate::error::Outcome;
-use crate::plan::{CommandLine, Plan};
-use crate::runner::{stderr_line, stdout_text, Runner};
-use crate::tools::Tools;
+use crate::output::table::format_table;
 
 /// `component` label values of the deployment's own pods (z2jh and the
 /// BinderHub chart). User pods are `singleuser-server`.

@@ -6,13 +6,13 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
-use super::manifest;
-use super::table::format_table;
 use crate::cli::{GlobalArgs, QuotaCmd};
+use crate::cluster::manifest;
+use crate::cluster::plan::{CommandLine, Plan, Step};
+use crate::cluster::runner::{stderr_line, stdout_text, Runner};
+use crate::cluster::tools::Tools;
 use crate::error::{Outcome, Problems};
-use crate::plan::{CommandLine, Plan, Step};
-use crate::runner::{stderr_line, stdout_text, Runner};
-use crate::tools::Tools;
+use crate::output::table::format_table;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct QuotaList {

@@ -5,11 +5,12 @@ use std::io::Write;
 use anyhow::{Context, Result};
 
 use crate::cli::{GlobalArgs, RenderArgs, RenderCmd};
-use crate::egress;
+use crate::egress::allow_list;
+use crate::egress::cidr;
 use crate::error::{Outcome, Problems};
 use crate::fsutil;
-use crate::render::{self, Rendered};
-use crate::{cidr, transform};
+use crate::ops::render::{self, Rendered};
+use crate::values::transform;
 
 pub async fn run(_global: &GlobalArgs, cmd: &RenderCmd) -> Result<Outcome> {
     let args = &cmd.render;
@@ -96,8 +97,8 @@ fn check(args: &RenderArgs, rendered: &Rendered, quiet: bool) -> Result<Outcome>
         return Ok(Outcome::Success);
     }
 
-    let changes = match egress::parse_record(&existing) {
-        Some(old) => egress::compare(&old, &rendered.record),
+    let changes = match allow_list::parse_record(&existing) {
+        Some(old) => allow_list::compare(&old, &rendered.record),
         // Written by something else (the old script, which never merged):
         // compare the rule's addresses, so regrouping is not a change.
         None => {
@@ -110,7 +111,7 @@ fn check(args: &RenderArgs, rendered: &Rendered, quiet: bool) -> Result<Outcome>
                 .collect();
             let (added, removed) = cidr::diff(&old, &rendered.merged);
             let texts = |nets: Vec<cidr::IpNet>| nets.iter().map(ToString::to_string).collect();
-            let change = egress::SourceChange {
+            let change = allow_list::SourceChange {
                 label: "egress rule (the existing file records no sources)".to_string(),
                 added: texts(added),
                 removed: texts(removed),

@@ -5,13 +5,13 @@ use anyhow::Result;
 use serde::Deserialize;
 
 use super::pods::{self, Pod, PodList};
-use super::table::format_table;
 use super::versions::{deployed_release, HelmRelease};
 use crate::cli::{GlobalArgs, StatusCmd};
+use crate::cluster::plan::CommandLine;
+use crate::cluster::runner::{stdout_text, Runner};
+use crate::cluster::tools::Tools;
 use crate::error::Outcome;
-use crate::plan::CommandLine;
-use crate::runner::{stdout_text, Runner};
-use crate::tools::Tools;
+use crate::output::table::format_table;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ServiceList {
@@ -213,7 +213,7 @@ pub async fn run(global: &GlobalArgs, _cmd: &StatusCmd) -> Result<Outcome> {
         format_release(release.as_ref(), &global.release, &global.namespace),
         &pod_list.items,
         &services.items,
-        crate::duration::unix_now(),
+        crate::cluster::duration::unix_now(),
     );
     stdout_text(&text);
     Ok(Outcome::Success)

@@ -6,11 +6,11 @@ use anyhow::{bail, Result};
 
 use super::versions::deployed_release;
 use crate::cli::{GlobalArgs, UninstallCmd};
-use crate::confirm::confirm_typed;
+use crate::cluster::confirm::confirm_typed;
+use crate::cluster::plan::{CommandLine, Plan, Step};
+use crate::cluster::runner::{stderr_line, stderr_text, Runner};
+use crate::cluster::tools::Tools;
 use crate::error::{Outcome, ToolFailed};
-use crate::plan::{CommandLine, Plan, Step};
-use crate::runner::{stderr_line, stderr_text, Runner};
-use crate::tools::Tools;
 
 /// Namespaces that hold the cluster itself: never deleted.
 pub const SYSTEM_NAMESPACES: [&str; 4] =

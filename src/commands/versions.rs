@@ -7,12 +7,12 @@ use std::cmp::Ordering;
 use anyhow::Result;
 use serde::Deserialize;
 
-use super::table::format_table;
 use crate::cli::{GlobalArgs, VersionsCmd};
+use crate::cluster::plan::CommandLine;
+use crate::cluster::runner::{stderr_line, stdout_text, Runner};
+use crate::cluster::tools::Tools;
 use crate::error::Outcome;
-use crate::plan::CommandLine;
-use crate::runner::{stderr_line, stdout_text, Runner};
-use crate::tools::Tools;
+use crate::output::table::format_table;
 
 /// One entry of `helm list -o json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::cidr::{self, IpNet};
+use crate::egress::cidr::{self, IpNet};
 
 /// One source's contribution, before merging.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,8 @@
-//! Where egress addresses come from. Each source is async and returns
-//! addresses or a typed reason it could not.
+//! Egress: CIDR math and assembling the allow-list (pure), and the address
+//! sources it is built from (DNS and published lists, async, the only
+//! network I/O). Depends on `error` only; never on `values` or `cluster`.
 
+pub mod allow_list;
+pub mod cidr;
 pub mod dns;
 pub mod published;

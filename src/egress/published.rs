@@ -126,7 +126,7 @@ pub struct ListResult {
 
 /// Read the requested keys from a published list. The top level must be a
 /// JSON object; each key must hold a non-empty array of CIDR strings (see
-/// [`crate::cidr::parse`]).
+/// [`crate::egress::cidr::parse`]).
 pub fn parse_list(body: &[u8], keys: &[String]) -> Result<Vec<(String, IpNet)>, ListFailure> {
     let document: Value =
         serde_json::from_slice(body).map_err(|err| ListFailure::NotJson(err.to_string()))?;
@@ -152,11 +152,12 @@ pub fn parse_list(body: &[u8], keys: &[String]) -> Result<Vec<(String, IpNet)>, 
                 return Err(ListFailure::NotAList(key.clone()));
             };
             // A bare address counts as its /32 or /128, as everywhere in binderctl.
-            let network = crate::cidr::parse(text).map_err(|err| ListFailure::InvalidCidr {
-                key: key.clone(),
-                value: text.clone(),
-                reason: err.to_string(),
-            })?;
+            let network =
+                crate::egress::cidr::parse(text).map_err(|err| ListFailure::InvalidCidr {
+                    key: key.clone(),
+                    value: text.clone(),
+                    reason: err.to_string(),
+                })?;
             networks.push((key.clone(), network));
         }
     }

@@ -9,12 +9,14 @@ use anyhow::{Context, Result};
 use serde_yaml::Value;
 
 use crate::cli::RenderArgs;
-use crate::egress::{self, Record, Source};
+use crate::egress::allow_list::{self, Record, Source};
+use crate::egress::cidr;
+use crate::egress::dns::{self, DnsOptions};
+use crate::egress::published::{self, ListKind, ListRequest};
 use crate::error::Problems;
-use crate::settings::{self, Settings};
-use crate::sources::dns::{self, DnsOptions};
-use crate::sources::published::{self, ListKind, ListRequest};
-use crate::{cidr, transform, yaml_in, yaml_out};
+use crate::values::settings::{self, Settings};
+
+use crate::values::{read, transform, write};
 
 /// A finished render, not yet written anywhere.
 #[derive(Debug)]
@@ -45,8 +47,8 @@ pub fn warn(message: &str) {
 pub fn read_values(path: &Path) -> Result<Value> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).with_context(|| format!("{name}: cannot read"))?;
-    let values = yaml_in::parse_values(&text, &name)?;
-    for ambiguity in yaml_in::yaml11_ambiguities(&text) {
+    let values = read::parse_values(&text, &name)?;
+    for ambiguity in read::yaml11_ambiguities(&text) {
         warn(&ambiguity.describe(&name));
     }
     Ok(values)
@@ -180,7 +182,7 @@ pub async fn render(args: &RenderArgs) -> Result<Rendered> {
         }
     }
 
-    let assembled = egress::assemble(&sources, args.allow_default_route);
+    let assembled = allow_list::assemble(&sources, args.allow_default_route);
     let assembled = match assembled {
         Ok(a) if problems.is_empty() => a,
         Ok(_) => return Err(Problems(problems).into()),
@@ -198,12 +200,12 @@ pub async fn render(args: &RenderArgs) -> Result<Rendered> {
     }
 
     let output = transform::apply(&values, &settings.whitelist, &assembled.merged);
-    let yaml = yaml_out::to_string(&output).context("cannot write the rendered values as YAML")?;
-    let record = egress::record(&sources);
+    let yaml = write::to_string(&output).context("cannot write the rendered values as YAML")?;
+    let record = allow_list::record(&sources);
     let text = format!(
         "# Rendered by binderctl from {input}: edit that file and render again;\n\
          # changes made here are overwritten.\n{yaml}{}",
-        egress::format_record(&record)
+        allow_list::format_record(&record)
     );
 
     for w in &warnings {

@@ -12,7 +12,7 @@
 
 use serde_yaml::{Mapping, Value};
 
-use crate::cidr::{self, IpNet};
+use crate::egress::cidr::{self, IpNet};
 
 /// The placeholder that binder.yaml carries as the first banned spec; on its
 /// own it bans every repository, so it must never reach Helm unreplaced.

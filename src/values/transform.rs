@@ -7,8 +7,8 @@
 
 use serde_yaml::{Mapping, Value};
 
-use crate::cidr::IpNet;
-use crate::settings::{
+use crate::egress::cidr::IpNet;
+use crate::values::settings::{
     Whitelist, BANNED_SPEC_PLACEHOLDER, GITHUB_REPO_PROVIDER, KEY_BANNED_SPECS, KEY_CIDR_WHITELIST,
     KEY_DOMAIN_WHITELIST, KEY_EGRESS, KEY_PUBLISHED_LISTS, KEY_WHITELIST, KEY_WHITELIST_ENABLED,
     NETWORK_POLICY,
@@ -172,7 +172,7 @@ fn mapping_at<'a>(values: &'a mut Value, path: &[&str]) -> Option<&'a mut Mappin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cidr;
+    use crate::egress::cidr;
 
     fn values(text: &str) -> Value {
         serde_yaml::from_str(text).unwrap()
