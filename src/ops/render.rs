@@ -61,22 +61,75 @@ pub async fn render(args: &RenderArgs) -> Result<Rendered> {
     let started = Instant::now();
     let input = args.input.display().to_string();
     let values = read_values(&args.input)?;
-    let settings = settings::read(&values).map_err(|problems| {
-        Problems(
-            problems
-                .into_iter()
-                .map(|p| format!("{input}: {p}"))
-                .collect(),
-        )
-    })?;
+    let settings = read_settings(&values, &input)?;
     let mut warnings: Vec<String> = settings
         .warnings
         .iter()
         .map(|w| format!("{input}: {w}"))
         .collect();
 
+    let (lookups, lists) = look_up(args, &settings).await?;
+    let mut gathered = Gathered::new(&settings);
+    gathered.add_hosts(&lookups, args.allow_unresolved, &input, &mut warnings);
+    gathered.add_lists(&lists);
+
+    let assembled = match allow_list::assemble(&gathered.sources, args.allow_default_route) {
+        Ok(a) if gathered.problems.is_empty() => a,
+        Ok(_) => return Err(Problems(gathered.problems).into()),
+        Err(more) => {
+            gathered.problems.extend(more);
+            return Err(Problems(gathered.problems).into());
+        }
+    };
+    warnings.extend(assembled.warnings);
+    if assembled.merged.is_empty() {
+        warnings.push(format!(
+            "{input}: no egress ranges at all: no rule is added, user pods reach only what \
+             the chart's own rules allow"
+        ));
+    }
+
+    let output = transform::apply(&values, &settings.whitelist, &assembled.merged);
+    let record = allow_list::record(&gathered.sources);
+    let text = output_text(&input, &output, &record)?;
+    for w in &warnings {
+        warn(w);
+    }
+    gathered.summary.push(format!(
+        "{} after merging, in {:.2}s",
+        count(assembled.merged.len(), "ipBlock"),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(Rendered {
+        text,
+        record,
+        values: output,
+        merged: assembled.merged,
+        user_egress_rules: settings.user_egress_rules,
+        warnings,
+        summary: gathered.summary.join("; "),
+    })
+}
+
+/// binderctl's keys of `values`, every problem named with the input file.
+fn read_settings(values: &Value, input: &str) -> Result<Settings> {
+    settings::read(values).map_err(|problems| {
+        Problems(
+            problems
+                .into_iter()
+                .map(|p| format!("{input}: {p}"))
+                .collect(),
+        )
+        .into()
+    })
+}
+
+/// Resolve every host and fetch every list, all at once.
+async fn look_up(
+    args: &RenderArgs,
+    settings: &Settings,
+) -> Result<(Vec<dns::HostLookup>, Vec<published::ListResult>)> {
     let timeout = duration_from_secs(args.timeout)?;
-    let mut problems = Vec::new();
     let nameservers = args
         .nameservers
         .iter()
@@ -89,8 +142,7 @@ pub async fn render(args: &RenderArgs) -> Result<Rendered> {
         timeout,
         retries: args.retries,
     };
-    let requests = list_requests(args, &settings);
-
+    let requests = list_requests(args, settings);
     let (lookups, lists) = tokio::join!(
         async {
             if settings.hosts.is_empty() {
@@ -109,122 +161,116 @@ pub async fn render(args: &RenderArgs) -> Result<Rendered> {
     );
     let lookups = lookups.map_err(|e| anyhow::anyhow!("DNS resolver: {e}"))?;
     let lists = lists.map_err(|e| anyhow::anyhow!("HTTP client: {e}"))?;
+    Ok((lookups, lists))
+}
 
-    let mut sources = vec![Source {
-        label: settings::KEY_CIDR_WHITELIST.to_string(),
-        nets: settings.cidrs.clone(),
-        explicit: true,
-    }];
-    let mut summary_parts = Vec::new();
-    if !settings.cidrs.is_empty() {
-        summary_parts.push(format!(
-            "{}: {}",
-            settings::KEY_CIDR_WHITELIST,
-            count(settings.cidrs.len(), "range")
-        ));
-    }
+/// The sources of the allow-list as they arrive, the problems met on the
+/// way, and the summary's parts.
+struct Gathered {
+    sources: Vec<Source>,
+    problems: Vec<String>,
+    summary: Vec<String>,
+}
 
-    let mut addresses = 0;
-    let mut resolved_hosts = 0;
-    for lookup in &lookups {
-        match &lookup.result {
-            Ok(ips) => {
-                resolved_hosts += 1;
-                addresses += ips.len();
-                sources.push(Source {
-                    label: format!("host {}", lookup.host),
-                    nets: ips.iter().map(|ip| cidr::host(*ip)).collect(),
-                    explicit: false,
-                });
-            }
-            Err(failure) if args.allow_unresolved => {
-                warnings.push(format!("host {}: {failure}; skipped (--allow-unresolved)", lookup.host))
-            }
-            Err(failure) => problems.push(format!(
-                "host {}: {failure} (listed in {input} under {}.{}; pass --allow-unresolved to render without it)",
-                lookup.host,
-                settings::NETWORK_POLICY.join("."),
-                settings::KEY_DOMAIN_WHITELIST
-            )),
+impl Gathered {
+    fn new(settings: &Settings) -> Self {
+        let mut summary = Vec::new();
+        if !settings.cidrs.is_empty() {
+            summary.push(format!(
+                "{}: {}",
+                settings::KEY_CIDR_WHITELIST,
+                count(settings.cidrs.len(), "range")
+            ));
+        }
+        let sources = vec![Source {
+            label: settings::KEY_CIDR_WHITELIST.to_string(),
+            nets: settings.cidrs.clone(),
+            explicit: true,
+        }];
+        Gathered {
+            sources,
+            problems: Vec::new(),
+            summary,
         }
     }
-    if !lookups.is_empty() {
-        summary_parts.push(format!(
-            "DNS: {} of {} → {}",
-            resolved_hosts,
-            count(lookups.len(), "host"),
-            count(addresses, "address")
-        ));
-    }
 
-    for list in &lists {
-        let name = list.request.kind.name();
-        match &list.result {
-            Ok(entries) => {
-                for key in &list.request.keys {
-                    sources.push(Source {
-                        label: format!("{name} {key}"),
-                        nets: entries
-                            .iter()
-                            .filter(|(k, _)| k == key)
-                            .map(|(_, n)| *n)
-                            .collect(),
+    fn add_hosts(
+        &mut self,
+        lookups: &[dns::HostLookup],
+        allow_unresolved: bool,
+        input: &str,
+        warnings: &mut Vec<String>,
+    ) {
+        let mut addresses = 0;
+        let mut resolved = 0;
+        for lookup in lookups {
+            match &lookup.result {
+                Ok(ips) => {
+                    resolved += 1;
+                    addresses += ips.len();
+                    self.sources.push(Source {
+                        label: format!("host {}", lookup.host),
+                        nets: ips.iter().map(|ip| cidr::host(*ip)).collect(),
                         explicit: false,
                     });
                 }
-                summary_parts.push(format!(
-                    "{name} ({}): {}",
-                    list.request.keys.join(", "),
-                    count(entries.len(), "range")
-                ));
+                Err(failure) if allow_unresolved => warnings.push(format!(
+                    "host {}: {failure}; skipped (--allow-unresolved)",
+                    lookup.host
+                )),
+                Err(failure) => self.problems.push(format!(
+                    "host {}: {failure} (listed in {input} under {}.{}; pass --allow-unresolved to render without it)",
+                    lookup.host,
+                    settings::NETWORK_POLICY.join("."),
+                    settings::KEY_DOMAIN_WHITELIST
+                )),
             }
-            Err(failure) => problems.push(format!("{name} list {}: {failure}", list.request.url)),
+        }
+        if !lookups.is_empty() {
+            self.summary.push(format!(
+                "DNS: {} of {} → {}",
+                resolved,
+                count(lookups.len(), "host"),
+                count(addresses, "address")
+            ));
         }
     }
 
-    let assembled = allow_list::assemble(&sources, args.allow_default_route);
-    let assembled = match assembled {
-        Ok(a) if problems.is_empty() => a,
-        Ok(_) => return Err(Problems(problems).into()),
-        Err(more) => {
-            problems.extend(more);
-            return Err(Problems(problems).into());
+    fn add_lists(&mut self, lists: &[published::ListResult]) {
+        for list in lists {
+            let name = list.request.kind.name();
+            match &list.result {
+                Ok(entries) => {
+                    for key in &list.request.keys {
+                        let nets = entries.iter().filter(|(k, _)| k == key).map(|(_, n)| *n);
+                        self.sources.push(Source {
+                            label: format!("{name} {key}"),
+                            nets: nets.collect(),
+                            explicit: false,
+                        });
+                    }
+                    self.summary.push(format!(
+                        "{name} ({}): {}",
+                        list.request.keys.join(", "),
+                        count(entries.len(), "range")
+                    ));
+                }
+                Err(failure) => self
+                    .problems
+                    .push(format!("{name} list {}: {failure}", list.request.url)),
+            }
         }
-    };
-    warnings.extend(assembled.warnings);
-    if assembled.merged.is_empty() {
-        warnings.push(format!(
-            "{input}: no egress ranges at all: no rule is added, user pods reach only what \
-             the chart's own rules allow"
-        ));
     }
+}
 
-    let output = transform::apply(&values, &settings.whitelist, &assembled.merged);
-    let yaml = write::to_string(&output).context("cannot write the rendered values as YAML")?;
-    let record = allow_list::record(&sources);
-    let text = format!(
+/// The text of the output file: a header, the values, the source record.
+fn output_text(input: &str, output: &Value, record: &Record) -> Result<String> {
+    let yaml = write::to_string(output).context("cannot write the rendered values as YAML")?;
+    Ok(format!(
         "# Rendered by binderctl from {input}: edit that file and render again;\n\
          # changes made here are overwritten.\n{yaml}{}",
-        allow_list::format_record(&record)
-    );
-
-    for w in &warnings {
-        warn(w);
-    }
-    summary_parts.push(format!(
-        "{} after merging, in {:.2}s",
-        count(assembled.merged.len(), "ipBlock"),
-        started.elapsed().as_secs_f64()
-    ));
-    Ok(Rendered {
-        text,
-        record,
-        values: output,
-        merged: assembled.merged,
-        user_egress_rules: settings.user_egress_rules,
-        warnings,
-        summary: summary_parts.join("; "),
-    })
+        allow_list::format_record(record)
+    ))
 }
 
 fn list_requests(args: &RenderArgs, settings: &Settings) -> Vec<ListRequest> {
