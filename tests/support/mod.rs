@@ -10,6 +10,7 @@
 pub mod dns_server;
 pub mod fake_tools;
 pub mod http_server;
+pub mod real_tools;
 pub mod server_thread;
 
 use std::process::Output;
