@@ -346,12 +346,26 @@ fn dry_run_prints_the_commands_and_changes_nothing() {
     let out = env.deploy(&["--version", VERSION, "--dry-run", "-f", "gpu values.yaml"]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
+    // The printed upgrade names the render it kept, which exists.
+    let kept = stdout
+        .split_whitespace()
+        .find(|w| w.contains("binderctl-dry-run-"))
+        .unwrap_or_else(|| panic!("no kept render in {stdout}"))
+        .to_string();
+    assert!(
+        stderr.contains(&format!("the render is kept in {kept}")),
+        "{stderr}"
+    );
+    let rendered = std::fs::read_to_string(&kept).unwrap();
+    std::fs::remove_file(&kept).unwrap();
+    let values: serde_yaml::Value = serde_yaml::from_str(&rendered).unwrap();
+    assert!(values["jupyterhub"]["singleuser"]["networkPolicy"]["egress"].is_sequence());
     assert_eq!(
         stdout,
         format!(
             "microk8s helm repo update jupyterhub\n\
              microk8s helm upgrade --cleanup-on-fail --install binder jupyterhub/binderhub --version={VERSION} \
-             --namespace=binder --create-namespace -f secret.yaml -f _binder.yaml -f 'gpu values.yaml'\n"
+             --namespace=binder --create-namespace -f secret.yaml -f {kept} -f 'gpu values.yaml'\n"
         )
     );
     assert!(env.changing_calls().is_empty(), "{:?}", env.fake.calls());

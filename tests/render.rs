@@ -87,6 +87,8 @@ impl RenderEnv {
             .env_remove("BINDERCTL_NAMESERVER")
             .env_remove("BINDERCTL_GITHUB_META_URL")
             .env_remove("BINDERCTL_FASTLY_URL")
+            // Messages use → and … under a UTF-8 locale (ASCII otherwise).
+            .env("LC_ALL", "C.UTF-8")
             .args(args)
             .args(["--nameserver", &self.dns.addr.to_string()])
             .args(["--github-meta-url", &self.http.url("/meta")])
