@@ -758,12 +758,135 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+        command().debug_assert();
+    }
+
+    /// Every command below `cmd`, with its path, depth first.
+    fn all_commands(cmd: &clap::Command, path: &str, found: &mut Vec<(String, clap::Command)>) {
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let path = format!("{path} {}", sub.get_name());
+            found.push((path.clone(), sub.clone()));
+            all_commands(sub, &path, found);
+        }
+    }
+
+    #[test]
+    fn every_page_ends_with_examples_and_every_argument_is_described() {
+        let mut cmd = command();
+        cmd.build();
+        let mut found = vec![("binderctl".to_string(), cmd.clone())];
+        all_commands(&cmd, "binderctl", &mut found);
+        for (path, sub) in &found {
+            let examples = sub
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            assert!(examples.starts_with("Examples:\n"), "{path}");
+            let lines = examples.lines().skip(1).count();
+            assert!((2..=3).contains(&lines), "{path}: {lines} examples");
+            for arg in sub.get_arguments().filter(|a| !a.is_hide_set()) {
+                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                assert!(
+                    !help.trim().is_empty(),
+                    "{path}: {} has no description",
+                    arg.get_id()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn global_options_are_under_their_own_heading() {
+        let cmd = command();
+        for arg in cmd.get_arguments().filter(|a| a.is_global_set()) {
+            assert_eq!(
+                arg.get_help_heading(),
+                Some(GLOBAL_HEADING),
+                "{}",
+                arg.get_id()
+            );
+        }
+    }
+
+    #[test]
+    fn the_last_single_valued_option_wins_and_repeatable_ones_collect() {
+        let cli = try_parse_from([
+            "binderctl",
+            "-n",
+            "a",
+            "render",
+            "--fastly-url",
+            "A",
+            "--fastly-url",
+            "B",
+            "--nameserver",
+            "192.0.2.53",
+            "--nameserver",
+            "192.0.2.54",
+            "-n",
+            "b",
+        ]);
+        // render refuses -n; the rest is checked on deploy.
+        assert!(cli.is_err());
+        let cli = try_parse_from([
+            "binderctl",
+            "-n",
+            "a",
+            "deploy",
+            "--fastly-url",
+            "A",
+            "--fastly-url",
+            "B",
+            "--nameserver",
+            "192.0.2.53",
+            "--nameserver",
+            "192.0.2.54",
+            "-n",
+            "b",
+            "--dry-run",
+            "--dry-run",
+            "-f",
+            "x.yaml",
+            "-f",
+            "y.yaml",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.namespace, "b");
+        let Command::Deploy(deploy) = cli.command else {
+            panic!("not deploy");
+        };
+        assert_eq!(deploy.render.fastly_url, "B");
+        assert_eq!(deploy.render.nameservers, ["192.0.2.53", "192.0.2.54"]);
+        assert_eq!(
+            deploy.values,
+            [PathBuf::from("x.yaml"), PathBuf::from("y.yaml")]
+        );
+    }
+
+    #[test]
+    fn timeouts_take_units_or_bare_seconds() {
+        assert_eq!(timeout("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(timeout("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(timeout("0.3"), Ok(Duration::from_millis(300)));
+        assert_eq!(timeout("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(timeout("1m30s"), Ok(Duration::from_secs(90)));
+        for bad in ["0", "0s", "0ms", "-1", "5x", "", "1hms", "ms"] {
+            assert!(timeout(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_format_name_is_not_an_output_file() {
+        assert!(output_file("json").is_err());
+        assert!(output_file("YAML").is_err());
+        assert_eq!(output_file("./json"), Ok(PathBuf::from("./json")));
+        assert_eq!(output_file("_lab.yaml"), Ok(PathBuf::from("_lab.yaml")));
     }
 
     /// clap checks a subcommand only when it is parsed, so parse each one.
     #[test]
     fn every_subcommand_parses_its_help() {
-        let cmd = Cli::command();
+        let cmd = command();
         for sub in cmd.get_subcommands() {
             let mut paths = vec![vec![sub.get_name().to_string()]];
             for nested in sub.get_subcommands() {
@@ -776,7 +899,7 @@ mod tests {
                 let mut argv = vec!["binderctl".to_string()];
                 argv.extend(path.clone());
                 argv.push("--help".into());
-                let err = Cli::try_parse_from(&argv).unwrap_err();
+                let err = try_parse_from(&argv).unwrap_err();
                 assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp, "{path:?}");
             }
         }

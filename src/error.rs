@@ -152,6 +152,15 @@ mod tests {
     }
 
     #[test]
+    fn a_declined_confirmation_exits_2() {
+        let err = anyhow::Error::new(NotConfirmed("nothing deleted".into()));
+        assert_eq!(exit_code(&err), 2);
+        assert_eq!(err.to_string(), "not confirmed; nothing deleted");
+        assert_eq!(finish(Err(err)), 2);
+        assert_eq!(finish(Ok(Outcome::Changed)), 1);
+    }
+
+    #[test]
     fn problems_print_one_per_line() {
         let p = Problems(vec!["a: bad".into(), "b: worse".into()]);
         assert_eq!(p.to_string(), "a: bad\nb: worse");

@@ -36,7 +36,17 @@ fn subcommands<'a>(command: &'a clap::Command, prefix: &str) -> Vec<(String, &'a
 
 fn render_subcommand(out: &mut Vec<u8>, path: &str, sub: &clap::Command) -> Result<()> {
     // After `build`, the bin name is the full path (`binderctl pods purge`).
-    let man = clap_mangen::Man::new(sub.clone());
+    // The global options are described once, on the main page.
+    let globals: Vec<clap::Id> = sub
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .map(|a| a.get_id().clone())
+        .collect();
+    let mut sub = sub.clone();
+    for id in globals {
+        sub = sub.mut_arg(id, |a| a.hide(true));
+    }
+    let man = clap_mangen::Man::new(sub);
     out.extend_from_slice(format!(".SH \"{}\"\n", path.to_uppercase()).as_bytes());
     man.render_synopsis_section(out)
         .and_then(|_| man.render_description_section(out))

@@ -303,16 +303,17 @@ pub fn format_pods(pods: &[Pod], now: i64, show_protection: bool) -> String {
     format_pods_styled(pods, now, show_protection, TableStyle::default())
 }
 
-/// The `pods ls` table; NODE only with `-o wide` (80 columns otherwise).
+/// The `pods ls` table; RESTARTS and NODE only with `-o wide`, so that it
+/// fits 80 columns for names up to 45 characters.
 pub fn format_pods_styled(
     pods: &[Pod],
     now: i64,
     show_protection: bool,
     style: TableStyle,
 ) -> String {
-    let mut headers = vec!["NAME", "READY", "STATUS", "RESTARTS", "AGE"];
+    let mut headers = vec!["NAME", "READY", "STATUS", "AGE"];
     if style.wide {
-        headers.push("NODE");
+        headers.extend(["RESTARTS", "NODE"]);
     }
     if show_protection {
         headers.push("PROTECTED");
@@ -324,12 +325,12 @@ pub fn format_pods_styled(
                 pod.name().to_string(),
                 pod.ready(),
                 pod.display_status(),
-                pod.restarts().to_string(),
                 pod.age_at(now)
                     .map(format_age)
                     .unwrap_or_else(|| "?".to_string()),
             ];
             if style.wide {
+                row.push(pod.restarts().to_string());
                 row.push(
                     pod.spec
                         .node_name
@@ -721,9 +722,9 @@ mod tests {
         let table = format_pods(&list.items, NOW, false);
         assert_eq!(
             table,
-            "NAME        READY   STATUS              RESTARTS   AGE\n\
-             jupyter-a   0/1     ContainerCreating   2          5h\n\
-             jupyter-b   0/0     Terminating         0          ?\n"
+            "NAME        READY   STATUS              AGE\n\
+             jupyter-a   0/1     ContainerCreating   5h\n\
+             jupyter-b   0/0     Terminating         ?\n"
         );
         let wide = TableStyle {
             wide: true,
@@ -731,9 +732,9 @@ mod tests {
         };
         assert_eq!(
             format_pods_styled(&list.items, NOW, false, wide),
-            "NAME        READY   STATUS              RESTARTS   AGE   NODE\n\
-             jupyter-a   0/1     ContainerCreating   2          5h    node1.example\n\
-             jupyter-b   0/0     Terminating         0          ?     <none>\n"
+            "NAME        READY   STATUS              AGE   RESTARTS   NODE\n\
+             jupyter-a   0/1     ContainerCreating   5h    2          node1.example\n\
+             jupyter-b   0/0     Terminating         ?     0          <none>\n"
         );
         let record = PodRecord::new(&list.items[0], NOW);
         assert_eq!(record.age_seconds, Some(5 * 3600));

@@ -143,14 +143,19 @@ pub fn services_command(tools: &Tools, namespace: &str) -> CommandLine {
 pub fn format_release(release: Option<&HelmRelease>, name: &str, namespace: &str) -> String {
     match release {
         None => format!("Release {name}: not installed in namespace {namespace}\n"),
-        Some(r) => format!(
-            "Release {name} in namespace {namespace}: {}, revision {}, updated {}\nChart: {} (version {})\n",
-            r.status,
-            r.revision,
-            r.updated,
-            r.chart,
-            r.chart_version().unwrap_or("unknown")
-        ),
+        Some(r) => {
+            let version = r.chart_version().unwrap_or("unknown");
+            // `binderhub-1.2.3` is chart and version in one word.
+            let chart = r
+                .chart
+                .strip_suffix(&format!("-{version}"))
+                .unwrap_or(&r.chart);
+            format!(
+                "Release {name} in namespace {namespace}: {}, revision {}\nUpdated: {}\n\
+                 Chart: {chart}, version {version}\n",
+                r.status, r.revision, r.updated,
+            )
+        }
     }
 }
 
@@ -378,7 +383,7 @@ mod tests {
         let text = format_release(Some(&release), "binder", "binder");
         assert!(text.contains("deployed, revision 14"), "{text}");
         assert!(
-            text.contains("(version 1.0.0-0.dev.git.3506.hba24eb2a)"),
+            text.contains("Chart: binderhub, version 1.0.0-0.dev.git.3506.hba24eb2a\n"),
             "{text}"
         );
         assert_eq!(

@@ -206,10 +206,19 @@ fn format_versions_styled(
             } else {
                 ""
             };
-            vec![v.version.clone(), v.app_version.clone(), mark.to_string()]
+            let mut row = vec![v.version.clone(), v.app_version.clone(), mark.to_string()];
+            if style.wide {
+                row.push(v.description.clone());
+            }
+            row
         })
         .collect();
-    format_table_styled(&["VERSION", "APP VERSION", "DEPLOYED"], &rows, style)
+    let headers: &[&str] = if style.wide {
+        &["VERSION", "APP VERSION", "DEPLOYED", "DESCRIPTION"]
+    } else {
+        &["VERSION", "APP VERSION", "DEPLOYED"]
+    };
+    format_table_styled(headers, &rows, style)
 }
 
 pub async fn run(global: &GlobalArgs, cmd: &VersionsCmd) -> Result<Outcome> {
