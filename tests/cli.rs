@@ -324,6 +324,8 @@ fn a_closed_stdout_never_panics_and_keeps_the_exit_code() {
         &["completion", "bash"],
         &["man"],
         &["images", "rm", "teaching", "--dry-run"],
+        &["--help"],
+        &["pods", "purge", "--help"],
     ] {
         let out = run_into_closed_pipe(&fake, args, false);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
