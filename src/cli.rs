@@ -3,8 +3,9 @@
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 /// Where GitHub publishes the address ranges of its services.
 pub const DEFAULT_GITHUB_META_URL: &str = "https://api.github.com/meta";
@@ -22,6 +23,10 @@ pub const DEFAULT_CHART_REPO_URL: &str = "https://jupyterhub.github.io/helm-char
         binderctl turns binder.yaml into the _binder.yaml that Helm deploys \
         (repository whitelist, egress allow-list for user pods) and wraps the \
         day-to-day cluster chores: deploy, pods, images, quota, storage, nodes.",
+    after_help = "Examples:\n  \
+        binderctl render --check          # exit 1 when _binder.yaml is stale\n  \
+        binderctl deploy --version 1.0.0-0.dev.git.3506.hba24eb2a\n  \
+        binderctl pods ls -o json | jq -r '.[].name'",
     max_term_width = 100
 )]
 pub struct Cli {
@@ -32,7 +37,11 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The heading under which every page lists the global options.
+pub const GLOBAL_HEADING: &str = "Global options";
+
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = GLOBAL_HEADING)]
 pub struct GlobalArgs {
     /// Kubernetes namespace of the BinderHub.
     #[arg(
@@ -64,6 +73,50 @@ pub struct GlobalArgs {
         default_value_t = ToolFlavor::Microk8s
     )]
     pub tools: ToolFlavor,
+
+    /// kubeconfig file for kubectl and Helm (passed as --kubeconfig).
+    /// Default: what the tools choose themselves (KUBECONFIG, ~/.kube/config;
+    /// MicroK8s its own).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// kubeconfig context for kubectl (--context) and Helm (--kube-context).
+    #[arg(long, global = true, value_name = "NAME", env = "BINDERCTL_CONTEXT")]
+    pub context: Option<String>,
+
+    /// Print only errors (and the results on stdout); `render --check` then
+    /// prints its verdict only when the output would change.
+    #[arg(short = 'q', long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print each external command on stderr before it runs.
+    #[arg(short = 'v', long, global = true)]
+    pub verbose: bool,
+}
+
+/// `-o FORMAT` and `--no-headers`, shared by the read commands.
+#[derive(Debug, Clone, Default, Args)]
+pub struct OutputArgs {
+    /// Output format: json, yaml, wide (more columns) or name (one per
+    /// line). Default: a table that fits 80 columns.
+    #[arg(short = 'o', long, value_name = "FORMAT", value_enum)]
+    pub output: Option<OutputFormat>,
+
+    /// Print tables without their header row.
+    #[arg(long)]
+    pub no_headers: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// JSON, the documented field names.
+    Json,
+    /// YAML, the same fields as JSON.
+    Yaml,
+    /// The table with more columns.
+    Wide,
+    /// Names only, one per line.
+    Name,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -77,34 +130,114 @@ pub enum ToolFlavor {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Turn binder.yaml into the _binder.yaml that Helm deploys.
+    #[command(after_help = "Examples:\n  \
+        binderctl render                          # binder.yaml -> _binder.yaml\n  \
+        binderctl render -i lab.yaml -o _lab.yaml\n  \
+        binderctl render --check --quiet          # for cron: exit 1 when stale")]
     Render(RenderCmd),
     /// Render, then install or upgrade the BinderHub release with Helm.
+    #[command(after_help = "Examples:\n  \
+        binderctl deploy --version 1.0.0-0.dev.git.3506.hba24eb2a\n  \
+        binderctl deploy                       # reuse the chart version already deployed\n  \
+        binderctl deploy -f gpu.yaml --dry-run")]
     Deploy(DeployCmd),
     /// List the BinderHub chart versions available, newest first.
+    #[command(after_help = "Examples:\n  \
+        binderctl versions\n  \
+        binderctl versions --limit 5 -o json")]
     Versions(VersionsCmd),
     /// List or delete user pods.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+            binderctl pods ls jupyter-\n  \
+            binderctl pods purge jupyter- --older-than 2h"
+    )]
     Pods(PodsCmd),
     /// List or remove container images on this node.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+            binderctl images ls teaching\n  \
+            binderctl images rm teaching --dry-run"
+    )]
     Images(ImagesCmd),
     /// Show or apply the namespace's ResourceQuota.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+            binderctl quota show\n  \
+            binderctl quota apply -f resource-quota.yaml"
+    )]
     Quota(QuotaCmd),
     /// List StorageClasses or apply the local one.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+            binderctl storage ls\n  \
+            binderctl storage apply -f local-storage-dir.yaml"
+    )]
     Storage(StorageCmd),
     /// Kubernetes Dashboard: login token and port forward.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+            binderctl dashboard token --duration 2000h\n  \
+            binderctl dashboard forward --port 10024"
+    )]
     Dashboard(DashboardCmd),
     /// List, add, remove nodes; reserve resources for system daemons.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+            binderctl nodes ls\n  \
+            binderctl nodes add --worker\n  \
+            sudo binderctl nodes reserve --cpu 1 --memory 512Mi"
+    )]
     Nodes(NodesCmd),
     /// Release, pods and services of the BinderHub at a glance.
+    #[command(after_help = "Examples:\n  \
+        binderctl status\n  \
+        binderctl status -o wide\n  \
+        binderctl status -o json | jq '.pods[] | select(.ready != \"1/1\")'")]
     Status(StatusCmd),
     /// Delete the Helm release and its namespace.
+    #[command(after_help = "Examples:\n  \
+        binderctl uninstall            # asks you to type the namespace name\n  \
+        binderctl uninstall --dry-run\n  \
+        binderctl -n staging uninstall --yes")]
     Uninstall(UninstallCmd),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Examples:\n  \
+        binderctl completion bash > ~/.local/share/bash-completion/completions/binderctl\n  \
+        binderctl completion zsh > ~/.zfunc/_binderctl\n  \
+        binderctl completion fish > ~/.config/fish/completions/binderctl.fish")]
+    Completion(CompletionCmd),
+    /// Print the manual page (roff), for `man -l -` or a man folder.
+    #[command(after_help = "Examples:\n  \
+        binderctl man | man -l -\n  \
+        binderctl man > ~/.local/share/man/man1/binderctl.1")]
+    Man(ManCmd),
 }
+
+#[derive(Debug, Args)]
+pub struct CompletionCmd {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Elvish,
+    Powershell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManCmd {}
 
 /// Options shared by `render` and `deploy`: where the values come from and
 /// how the egress addresses are looked up.
@@ -114,8 +247,15 @@ pub struct RenderArgs {
     #[arg(short = 'i', long, value_name = "FILE", default_value = "binder.yaml")]
     pub input: PathBuf,
 
-    /// The values file to write for Helm.
-    #[arg(short = 'o', long, value_name = "FILE", default_value = "_binder.yaml")]
+    /// The values file to write for Helm (`-o json` is refused: see --stdout;
+    /// write `./json` for a file of that name).
+    #[arg(
+        short = 'o',
+        long,
+        value_name = "FILE",
+        default_value = "_binder.yaml",
+        value_parser = output_file
+    )]
     pub output: PathBuf,
 
     /// DNS server to query, IP or IP:PORT; repeat for several.
@@ -146,9 +286,10 @@ pub struct RenderArgs {
     )]
     pub fastly_url: String,
 
-    /// Seconds to wait for one DNS answer or one HTTP response.
-    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
-    pub timeout: f64,
+    /// How long to wait for one DNS answer or one HTTP response, e.g. 5s,
+    /// 500ms, 1m; a bare number is seconds.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = timeout)]
+    pub timeout: Duration,
 
     /// How many times to retry a DNS query or a download that failed for a
     /// passing reason (timeout, server error).
@@ -177,11 +318,6 @@ pub struct RenderCmd {
     /// would not change, 1 when it would (the changes are printed).
     #[arg(long)]
     pub check: bool,
-
-    /// Print no summary, and nothing at all when `--check` finds the output
-    /// up to date (for cron). Warnings and errors are still printed.
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -209,7 +345,8 @@ pub struct DeployCmd {
     #[arg(long, value_name = "URL", env = "BINDERCTL_CHART_REPO_URL", default_value = DEFAULT_CHART_REPO_URL)]
     pub chart_repo_url: String,
 
-    /// How long to wait for the deployments to roll out, e.g. 10m, 90s.
+    /// How long to wait, in total, for every deployment to roll out, e.g.
+    /// 10m, 90s.
     #[arg(long, value_name = "DURATION", default_value = "10m")]
     pub wait_timeout: String,
 
@@ -227,6 +364,9 @@ pub struct VersionsCmd {
     /// The chart whose versions to list.
     #[arg(long, value_name = "CHART", default_value = "jupyterhub/binderhub")]
     pub chart: String,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// How pods are chosen, shared by `pods ls` and `pods purge`.
@@ -249,13 +389,25 @@ pub struct PodSelection {
 #[derive(Debug, Subcommand)]
 pub enum PodsCmd {
     /// List pods, optionally only those whose name starts with PREFIX.
+    #[command(after_help = "Examples:\n  \
+        binderctl pods ls\n  \
+        binderctl pods ls jupyter- --older-than 2h\n  \
+        binderctl pods ls -o name | xargs microk8s kubectl describe -n binder")]
     Ls {
+        /// Only pods whose name starts with this, e.g. jupyter-.
         prefix: Option<String>,
         #[command(flatten)]
         selection: PodSelection,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Delete the pods whose name starts with PREFIX (e.g. jupyter-).
+    #[command(after_help = "Examples:\n  \
+        binderctl pods purge jupyter- --older-than 2h\n  \
+        binderctl pods purge jupyter-alice -l component=singleuser-server --yes\n  \
+        binderctl pods purge jupyter- --dry-run")]
     Purge {
+        /// Delete pods whose name starts with this, e.g. jupyter-.
         prefix: String,
         #[command(flatten)]
         selection: PodSelection,
@@ -286,13 +438,25 @@ pub struct ImageMatch {
 #[derive(Debug, Subcommand)]
 pub enum ImagesCmd {
     /// List container images on this node, optionally only those matching PATTERN.
+    #[command(after_help = "Examples:\n  \
+        binderctl images ls\n  \
+        binderctl images ls teaching\n  \
+        binderctl images ls -E ':old$' -o name")]
     Ls {
+        /// Only images whose reference contains this (a regular expression with -E).
         pattern: Option<String>,
         #[command(flatten)]
         matching: ImageMatch,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Remove the container images on this node that match PATTERN.
+    #[command(after_help = "Examples:\n  \
+        binderctl images rm teaching --dry-run\n  \
+        binderctl images rm teaching\n  \
+        binderctl images rm -E '^registry.example/lab/binder-.*:old' --yes")]
     Rm {
+        /// Remove images whose reference contains this (a regular expression with -E).
         pattern: String,
         #[command(flatten)]
         matching: ImageMatch,
@@ -311,9 +475,19 @@ pub enum ImagesCmd {
 #[derive(Debug, Subcommand)]
 pub enum QuotaCmd {
     /// Show the namespace's ResourceQuota usage.
-    Show,
+    #[command(after_help = "Examples:\n  \
+        binderctl quota show\n  \
+        binderctl quota show -n staging -o json")]
+    Show {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Check and apply a ResourceQuota manifest to the namespace.
+    #[command(after_help = "Examples:\n  \
+        binderctl quota apply\n  \
+        binderctl quota apply -f resource-quota.yaml --dry-run")]
     Apply {
+        /// The ResourceQuota manifest to apply.
         #[arg(
             short = 'f',
             long = "file",
@@ -330,9 +504,19 @@ pub enum QuotaCmd {
 #[derive(Debug, Subcommand)]
 pub enum StorageCmd {
     /// List StorageClasses and which one is the default.
-    Ls,
+    #[command(after_help = "Examples:\n  \
+        binderctl storage ls\n  \
+        binderctl storage ls -o wide")]
+    Ls {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Check and apply a StorageClass manifest.
+    #[command(after_help = "Examples:\n  \
+        binderctl storage apply\n  \
+        binderctl storage apply -f local-storage-dir.yaml --dry-run")]
     Apply {
+        /// The StorageClass manifest to apply.
         #[arg(
             short = 'f',
             long = "file",
@@ -349,6 +533,9 @@ pub enum StorageCmd {
 #[derive(Debug, Subcommand)]
 pub enum DashboardCmd {
     /// Create a login token for the Kubernetes Dashboard.
+    #[command(after_help = "Examples:\n  \
+        binderctl dashboard token\n  \
+        binderctl dashboard token --duration 8h --service-account admin --account-namespace kube-system")]
     Token {
         /// How long the token is valid.
         #[arg(long, value_name = "DURATION", default_value = "2000h")]
@@ -361,7 +548,11 @@ pub enum DashboardCmd {
         account_namespace: String,
     },
     /// Forward the Dashboard to a local port (runs until interrupted).
+    #[command(after_help = "Examples:\n  \
+        binderctl dashboard forward                # then https://127.0.0.1:10024\n  \
+        binderctl dashboard forward --port 8443 --address 0.0.0.0")]
     Forward {
+        /// Local port to listen on.
         #[arg(long, default_value_t = 10024)]
         port: u16,
         /// Address to listen on; 0.0.0.0 exposes it to the network.
@@ -376,15 +567,28 @@ pub enum DashboardCmd {
 #[derive(Debug, Subcommand)]
 pub enum NodesCmd {
     /// List the cluster's nodes.
-    Ls,
+    #[command(after_help = "Examples:\n  \
+        binderctl nodes ls\n  \
+        binderctl nodes ls -o name")]
+    Ls {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Print the command to run on a new node to join this cluster (MicroK8s).
+    #[command(after_help = "Examples:\n  \
+        binderctl nodes add\n  \
+        binderctl nodes add --worker")]
     Add {
         /// Join the new node as a worker, without the control plane.
         #[arg(long)]
         worker: bool,
     },
     /// Remove a node from the cluster (MicroK8s).
+    #[command(after_help = "Examples:\n  \
+        binderctl nodes remove u24worker          # after `microk8s leave` on that node\n  \
+        binderctl nodes remove u24worker --force --yes")]
     Remove {
+        /// The node to remove, as `binderctl nodes ls` names it.
         name: String,
         /// Do not ask for confirmation.
         #[arg(short = 'y', long)]
@@ -397,11 +601,17 @@ pub enum NodesCmd {
         dry_run: bool,
     },
     /// Reserve CPU, memory and disk for system daemons in the kubelet arguments.
+    #[command(after_help = "Examples:\n  \
+        sudo binderctl nodes reserve\n  \
+        sudo binderctl nodes reserve --cpu 1 --memory 512Mi --ephemeral-storage 10Gi --dry-run")]
     Reserve {
+        /// CPU to reserve, e.g. 1 or 500m (each for the kubelet and the system).
         #[arg(long, value_name = "CPU", default_value = "1")]
         cpu: String,
+        /// Memory to reserve, e.g. 512Mi.
         #[arg(long, value_name = "QUANTITY", default_value = "512Mi")]
         memory: String,
+        /// Local disk to reserve, e.g. 10Gi.
         #[arg(long, value_name = "QUANTITY", default_value = "10Gi")]
         ephemeral_storage: String,
         /// MicroK8s' kubelet arguments file.
@@ -418,7 +628,10 @@ pub enum NodesCmd {
 }
 
 #[derive(Debug, Args)]
-pub struct StatusCmd {}
+pub struct StatusCmd {
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
 
 #[derive(Debug, Args)]
 pub struct UninstallCmd {
@@ -430,20 +643,250 @@ pub struct UninstallCmd {
     pub dry_run: bool,
 }
 
+/// Commands that do not use the BinderHub's namespace, with the flag that
+/// names theirs (if any): `-n` is not offered there, and refused with a
+/// pointer to the right flag.
+const NO_NAMESPACE: &[(&str, &str)] = &[
+    ("render", "render reads and writes files only"),
+    (
+        "images",
+        "images works on containerd's namespace: use --containerd-namespace",
+    ),
+    (
+        "dashboard",
+        "dashboard uses its own namespaces: use --account-namespace (token) or \
+         --dashboard-namespace (forward)",
+    ),
+    ("storage", "StorageClasses belong to no namespace"),
+    ("nodes", "nodes belong to no namespace"),
+    ("completion", "completion prints a script only"),
+    ("man", "man prints the manual page only"),
+];
+
+/// The whole command-line definition: the derived one, with the last of a
+/// repeated single-valued option winning (as in kubectl, helm, rg, fd), and
+/// without `-n` where it would mean nothing.
+pub fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    for (name, reason) in NO_NAMESPACE {
+        cmd = cmd.mut_subcommand(*name, |sub| sub.arg(namespace_refusal(reason)));
+    }
+    override_self(cmd)
+}
+
+/// A hidden `-n/--namespace` that fails with `reason`; it takes the global
+/// one's place on the subcommand (clap does not propagate a global argument
+/// to a subcommand that has its own of the same id).
+fn namespace_refusal(reason: &'static str) -> clap::Arg {
+    clap::Arg::new("namespace")
+        .short('n')
+        .long("namespace")
+        .global(true)
+        .hide(true)
+        .value_parser(move |_: &str| -> Result<String, String> {
+            Err(format!("-n/--namespace is not used here: {reason}"))
+        })
+}
+
+fn override_self(cmd: clap::Command) -> clap::Command {
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    let mut cmd = cmd.args_override_self(true);
+    for name in names {
+        cmd = cmd.mut_subcommand(name, override_self);
+    }
+    cmd
+}
+
+/// Parse the process's arguments (exits with clap's message on an error).
+pub fn parse() -> Cli {
+    let matches = command().get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// Parse `argv` (for tests).
+pub fn try_parse_from<I, T>(argv: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let matches = command().try_get_matches_from(argv)?;
+    Cli::from_arg_matches(&matches)
+}
+
+/// `-o` of render and deploy names a file; a bare format name is what a
+/// kubectl user types for a format, so it is refused rather than written.
+fn output_file(text: &str) -> Result<PathBuf, String> {
+    if OutputFormat::from_str(text, true).is_ok() {
+        return Err(format!(
+            "{text:?} is a format name, but -o here is the values file to write; use \
+             --stdout to print the YAML, or -o ./{text} for a file of that name"
+        ));
+    }
+    Ok(PathBuf::from(text))
+}
+
+/// `--timeout`: a duration with units (5s, 500ms, 1m), or a bare number of
+/// seconds as before.
+fn timeout(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    let duration = if let Ok(secs) = trimmed.parse::<f64>() {
+        Duration::try_from_secs_f64(secs).map_err(|_| format!("{text:?} is not a duration"))?
+    } else if let Some(ms) = trimmed
+        .strip_suffix("ms")
+        .filter(|n| !n.ends_with(['m', 'h']))
+    {
+        let ms: u64 = ms
+            .parse()
+            .map_err(|_| format!("{text:?} is not a duration (e.g. 5s, 500ms, 1m)"))?;
+        Duration::from_millis(ms)
+    } else {
+        crate::cluster::duration::parse_duration(trimmed).map_err(|e| e.to_string())?
+    };
+    if duration.is_zero() {
+        return Err("the timeout must be more than zero (e.g. 5s)".to_string());
+    }
+    Ok(duration)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+        command().debug_assert();
+    }
+
+    /// Every command below `cmd`, with its path, depth first.
+    fn all_commands(cmd: &clap::Command, path: &str, found: &mut Vec<(String, clap::Command)>) {
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let path = format!("{path} {}", sub.get_name());
+            found.push((path.clone(), sub.clone()));
+            all_commands(sub, &path, found);
+        }
+    }
+
+    #[test]
+    fn every_page_ends_with_examples_and_every_argument_is_described() {
+        let mut cmd = command();
+        cmd.build();
+        let mut found = vec![("binderctl".to_string(), cmd.clone())];
+        all_commands(&cmd, "binderctl", &mut found);
+        for (path, sub) in &found {
+            let examples = sub
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            assert!(examples.starts_with("Examples:\n"), "{path}");
+            let lines = examples.lines().skip(1).count();
+            assert!((2..=3).contains(&lines), "{path}: {lines} examples");
+            for arg in sub.get_arguments().filter(|a| !a.is_hide_set()) {
+                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                assert!(
+                    !help.trim().is_empty(),
+                    "{path}: {} has no description",
+                    arg.get_id()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn global_options_are_under_their_own_heading() {
+        let cmd = command();
+        for arg in cmd.get_arguments().filter(|a| a.is_global_set()) {
+            assert_eq!(
+                arg.get_help_heading(),
+                Some(GLOBAL_HEADING),
+                "{}",
+                arg.get_id()
+            );
+        }
+    }
+
+    #[test]
+    fn the_last_single_valued_option_wins_and_repeatable_ones_collect() {
+        let cli = try_parse_from([
+            "binderctl",
+            "-n",
+            "a",
+            "render",
+            "--fastly-url",
+            "A",
+            "--fastly-url",
+            "B",
+            "--nameserver",
+            "192.0.2.53",
+            "--nameserver",
+            "192.0.2.54",
+            "-n",
+            "b",
+        ]);
+        // render refuses -n; the rest is checked on deploy.
+        assert!(cli.is_err());
+        let cli = try_parse_from([
+            "binderctl",
+            "-n",
+            "a",
+            "deploy",
+            "--fastly-url",
+            "A",
+            "--fastly-url",
+            "B",
+            "--nameserver",
+            "192.0.2.53",
+            "--nameserver",
+            "192.0.2.54",
+            "-n",
+            "b",
+            "--dry-run",
+            "--dry-run",
+            "-f",
+            "x.yaml",
+            "-f",
+            "y.yaml",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.namespace, "b");
+        let Command::Deploy(deploy) = cli.command else {
+            panic!("not deploy");
+        };
+        assert_eq!(deploy.render.fastly_url, "B");
+        assert_eq!(deploy.render.nameservers, ["192.0.2.53", "192.0.2.54"]);
+        assert_eq!(
+            deploy.values,
+            [PathBuf::from("x.yaml"), PathBuf::from("y.yaml")]
+        );
+    }
+
+    #[test]
+    fn timeouts_take_units_or_bare_seconds() {
+        assert_eq!(timeout("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(timeout("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(timeout("0.3"), Ok(Duration::from_millis(300)));
+        assert_eq!(timeout("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(timeout("1m30s"), Ok(Duration::from_secs(90)));
+        for bad in ["0", "0s", "0ms", "-1", "5x", "", "1hms", "ms"] {
+            assert!(timeout(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_format_name_is_not_an_output_file() {
+        assert!(output_file("json").is_err());
+        assert!(output_file("YAML").is_err());
+        assert_eq!(output_file("./json"), Ok(PathBuf::from("./json")));
+        assert_eq!(output_file("_lab.yaml"), Ok(PathBuf::from("_lab.yaml")));
     }
 
     /// clap checks a subcommand only when it is parsed, so parse each one.
     #[test]
     fn every_subcommand_parses_its_help() {
-        let cmd = Cli::command();
+        let cmd = command();
         for sub in cmd.get_subcommands() {
             let mut paths = vec![vec![sub.get_name().to_string()]];
             for nested in sub.get_subcommands() {
@@ -456,7 +899,7 @@ mod tests {
                 let mut argv = vec!["binderctl".to_string()];
                 argv.extend(path.clone());
                 argv.push("--help".into());
-                let err = Cli::try_parse_from(&argv).unwrap_err();
+                let err = try_parse_from(&argv).unwrap_err();
                 assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp, "{path:?}");
             }
         }

@@ -73,6 +73,19 @@ impl fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
+/// The operator declined (or did not answer) a confirmation: nothing was
+/// done, and a script must not go on as if it had been (exit 2).
+#[derive(Debug)]
+pub struct NotConfirmed(pub String);
+
+impl fmt::Display for NotConfirmed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "not confirmed; {}", self.0)
+    }
+}
+
+impl std::error::Error for NotConfirmed {}
+
 /// The exit code for an error.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     if let Some(failed) = err.downcast_ref::<ToolFailed>() {
@@ -89,9 +102,26 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
 
 /// Print an error to stderr: every line prefixed, the context chain joined.
 pub fn report(err: &anyhow::Error) {
-    let text = format!("{err:#}");
-    for line in text.lines() {
-        eprintln!("binderctl: error: {line}");
+    crate::output::error(&format!("{err:#}"));
+}
+
+/// The exit code of a finished command, its error reported. Output lost on
+/// stdout (other than to a reader that went away) is an error too.
+pub fn finish(result: anyhow::Result<Outcome>) -> u8 {
+    match result {
+        Ok(outcome) => match crate::output::stdout_failure() {
+            Some(failure) => {
+                report(&anyhow::anyhow!(
+                    "cannot write to standard output: {failure}"
+                ));
+                2
+            }
+            None => outcome.exit_code(),
+        },
+        Err(err) => {
+            report(&err);
+            exit_code(&err)
+        }
     }
 }
 
@@ -119,6 +149,14 @@ mod tests {
         assert_eq!(exit_code(&anyhow::Error::new(Interrupted)), 130);
         let ctx = anyhow::Error::new(Interrupted).context("while waiting");
         assert_eq!(exit_code(&ctx), 130);
+    }
+
+    #[test]
+    fn a_declined_confirmation_exits_2() {
+        let err = anyhow::Error::new(NotConfirmed("nothing deleted".into()));
+        assert_eq!(exit_code(&err), 2);
+        assert_eq!(err.to_string(), "not confirmed; nothing deleted");
+        assert_eq!(finish(Ok(Outcome::Changed)), 1);
     }
 
     #[test]

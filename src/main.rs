@@ -2,18 +2,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
-use binderctl::cli::Cli;
-use binderctl::error;
+use binderctl::{cli, error, output};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match binderctl::commands::run(cli) {
-        Ok(outcome) => ExitCode::from(outcome.exit_code()),
-        Err(err) => {
-            error::report(&err);
-            ExitCode::from(error::exit_code(&err))
-        }
-    }
+    let cli = cli::parse();
+    output::init(cli.global.quiet, cli.global.verbose);
+    let result = binderctl::commands::run(cli);
+    ExitCode::from(error::finish(result))
 }

@@ -202,7 +202,7 @@ fn status_shows_release_pods_and_addresses_but_no_secrets() {
         "{text}"
     );
     assert!(
-        text.contains("(version 1.0.0-0.dev.git.3506.hba24eb2a)"),
+        text.contains("Chart: binderhub, version 1.0.0-0.dev.git.3506.hba24eb2a"),
         "{text}"
     );
     assert!(text.contains("Pods (11 of 11 ready):"), "{text}");

@@ -346,12 +346,26 @@ fn dry_run_prints_the_commands_and_changes_nothing() {
     let out = env.deploy(&["--version", VERSION, "--dry-run", "-f", "gpu values.yaml"]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
+    // The printed upgrade names the render it kept, which exists.
+    let kept = stdout
+        .split_whitespace()
+        .find(|w| w.contains("binderctl-dry-run-"))
+        .unwrap_or_else(|| panic!("no kept render in {stdout}"))
+        .to_string();
+    assert!(
+        stderr.contains(&format!("the render is kept in {kept}")),
+        "{stderr}"
+    );
+    let rendered = std::fs::read_to_string(&kept).unwrap();
+    std::fs::remove_file(&kept).unwrap();
+    let values: serde_yaml::Value = serde_yaml::from_str(&rendered).unwrap();
+    assert!(values["jupyterhub"]["singleuser"]["networkPolicy"]["egress"].is_sequence());
     assert_eq!(
         stdout,
         format!(
             "microk8s helm repo update jupyterhub\n\
              microk8s helm upgrade --cleanup-on-fail --install binder jupyterhub/binderhub --version={VERSION} \
-             --namespace=binder --create-namespace -f secret.yaml -f _binder.yaml -f 'gpu values.yaml'\n"
+             --namespace=binder --create-namespace -f secret.yaml -f {kept} -f 'gpu values.yaml'\n"
         )
     );
     assert!(env.changing_calls().is_empty(), "{:?}", env.fake.calls());
@@ -400,4 +414,51 @@ fn bad_version_is_refused() {
     let out = env.deploy(&["--version", "latest"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(env.fake.calls().is_empty());
+}
+
+#[test]
+fn wait_timeout_is_a_total_for_all_deployments() {
+    let mut env = DeployEnv::standard();
+    env.fake.respond_script(
+        &["kubectl", "rollout", "status"],
+        "sleep 1.3; echo 'deployment successfully rolled out'",
+    );
+    let out = env.deploy(&["--version", VERSION, "--wait-timeout", "2s"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("within --wait-timeout 2s"), "{stderr}");
+    assert!(stderr.contains("deployment proxy"), "{stderr}");
+    let timeouts: Vec<String> = env
+        .fake
+        .calls_starting_with(&["kubectl", "rollout", "status"])
+        .iter()
+        .map(|c| c.last().unwrap().clone())
+        .collect();
+    // binder gets the whole 2s, hub what is left (rounded up), then none.
+    assert_eq!(timeouts, ["--timeout=2s", "--timeout=1s"]);
+}
+
+#[test]
+fn quiet_deploy_prints_the_addresses_and_errors_only() {
+    let mut env = DeployEnv::standard();
+    let out = env.deploy(&["--version", VERSION, "-q"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stderr, "");
+    assert!(!stdout.contains("Happy Helming"), "{stdout}");
+    assert!(stdout.contains("proxy-public: 192.0.2.100"), "{stdout}");
+
+    env.fake.respond_full(
+        &["helm", "upgrade"],
+        "Release notes nobody asked for\n",
+        "Error: UPGRADE FAILED: timed out waiting for the condition\n",
+        1,
+    );
+    let out = env.deploy(&["--version", VERSION, "--quiet"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("UPGRADE FAILED"), "{stderr}");
+    assert!(stderr.contains("binderctl: error:"), "{stderr}");
+    assert!(!stdout.contains("Release notes"), "{stdout}");
+    assert_no_secret(&out);
 }

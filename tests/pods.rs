@@ -343,7 +343,7 @@ fn ls_shows_selectable_pods_and_never_secrets() {
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("NAME"), "{text}");
     assert_eq!(lines.len(), 1 + 4, "{text}");
-    let row = "jupyter-cram2-2dteaching-2dmaterial-2dxkqz1y2a   1/1     Running   0          5h";
+    let row = "jupyter-cram2-2dteaching-2dmaterial-2dxkqz1y2a   1/1     Running   5h";
     assert!(text.contains(row), "{text}");
     assert!(!text.contains("hub-6d4f9c7b8"), "{text}");
     assert!(stderr(&selectable).contains("--include-protected"));

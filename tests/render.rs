@@ -87,6 +87,8 @@ impl RenderEnv {
             .env_remove("BINDERCTL_NAMESERVER")
             .env_remove("BINDERCTL_GITHUB_META_URL")
             .env_remove("BINDERCTL_FASTLY_URL")
+            // Messages use → and … under a UTF-8 locale (ASCII otherwise).
+            .env("LC_ALL", "C.UTF-8")
             .args(args)
             .args(["--nameserver", &self.dns.addr.to_string()])
             .args(["--github-meta-url", &self.http.url("/meta")])
@@ -493,6 +495,123 @@ fn stdout_writes_no_file() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("banned_specs:"));
     assert_eq!(env.files(), ["binder.yaml"]);
+}
+
+/// Run with stdout (and stderr, when asked) going into a pipe whose reader
+/// is gone, as in `binderctl render --check | grep -q`.
+fn into_closed_pipe(mut cmd: Command, stderr_too: bool) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    if stderr_too {
+        cmd.stderr(writer.try_clone().unwrap());
+    }
+    cmd.stdout(writer);
+    cmd.output().unwrap()
+}
+
+#[test]
+fn check_into_a_closed_pipe_keeps_its_verdict() {
+    let env = RenderEnv::standard();
+    for stderr_too in [false, true] {
+        let out = into_closed_pipe(env.command(&["render", "--check"]), stderr_too);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    }
+    assert!(env.render(&[]).status.success());
+    for stderr_too in [false, true] {
+        let out = into_closed_pipe(env.command(&["render", "--check"]), stderr_too);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let out = into_closed_pipe(env.command(&["render", "--stdout"]), stderr_too);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full");
+    if let Ok(full) = full {
+        let out = env
+            .command(&["render", "--stdout"])
+            .stdout(full)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            stderr(&out).contains("cannot write to standard output"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn quiet_render_prints_nothing_but_a_changed_verdict() {
+    let env = RenderEnv::standard();
+    let out = env.render(&["-q"]);
+    assert!(out.status.success());
+    assert_eq!((stdout(&out), stderr(&out)), (String::new(), String::new()));
+    assert!(env.path("_binder.yaml").exists());
+    let out = env.render(&["--check", "--quiet"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!((stdout(&out), stderr(&out)), (String::new(), String::new()));
+    std::fs::write(env.path("_binder.yaml"), "old: true\n").unwrap();
+    let out = env.render(&["--check", "-q"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("_binder.yaml would change"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn timeout_takes_units_or_bare_seconds_and_the_last_one_wins() {
+    let env = RenderEnv::standard();
+    for timeout in ["300ms", "2s", "1", "0.5"] {
+        let out = env.render(&["--timeout", "9h", "--timeout", timeout]);
+        assert!(out.status.success(), "{timeout}: {}", stderr(&out));
+    }
+    for bad in ["0", "0s", "5x", "-1"] {
+        // env.command appends a good --timeout; give the bad one alone.
+        let out = Command::new(env!("CARGO_BIN_EXE_binderctl"))
+            .args(["render".to_string(), format!("--timeout={bad}")])
+            .current_dir(env.dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(stderr(&out).contains("--timeout"), "{}", stderr(&out));
+    }
+    // A bad list URL given first is replaced by the good one after it.
+    let out = env.render(&["--fastly-url", "http://192.0.2.1:9/never"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(env.http.requests("/fastly"), 4 + 1);
+}
+
+#[test]
+fn messages_are_plain_ascii_under_a_c_locale() {
+    let env = RenderEnv::standard();
+    for locale in [("LC_ALL", "C"), ("LANG", "POSIX"), ("LC_ALL", "")] {
+        let out = env
+            .command(&["render"])
+            .env_remove("LC_ALL")
+            .env_remove("LC_CTYPE")
+            .env_remove("LANG")
+            .env(locale.0, locale.1)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("DNS: 2 of 2 hosts -> 4 addresses"), "{err}");
+        assert!(err.contains(" -> _binder.yaml"), "{err}");
+        assert!(err.is_ascii(), "{locale:?}: {err}");
+    }
+    let out = env
+        .command(&["render"])
+        .env("LC_ALL", "de_DE.UTF-8")
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("hosts → 4 addresses"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

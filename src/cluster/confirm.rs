@@ -61,7 +61,7 @@ where
             Err(_) => bail!("cannot read the answer from the terminal"),
         },
         () = crate::cluster::runner::interrupted() => {
-            crate::cluster::runner::stderr_line("");
+            crate::output::stderr_bytes(b"\n");
             Err(Interrupted.into())
         }
     }

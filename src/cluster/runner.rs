@@ -10,7 +10,7 @@
 //! A failing command stops the work: its stderr is shown and the error is a
 //! [`ToolFailed`] carrying its exit code, which becomes binderctl's.
 
-use std::io::{self, IsTerminal, Write};
+use std::io;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -24,6 +24,14 @@ use crate::cluster::duration::format_age;
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::tools::missing_program_message;
 use crate::error::{Interrupted, ToolFailed};
+use crate::output;
+
+// The printing helpers live in `crate::output`; these old names stay for
+// code not yet moved over.
+pub use crate::output::{
+    data as stdout_text, data_line as stdout_line, info as stderr_line, stderr_is_terminal,
+    tool_stderr as stderr_text,
+};
 
 /// How long a child may take to exit on its own after an interrupt (it got
 /// the terminal's Ctrl-C too, and Helm uses that time to record the release
@@ -191,44 +199,8 @@ async fn wait_for_signal() -> bool {
     tokio::signal::ctrl_c().await.is_ok()
 }
 
-/// Print text on stdout as is. Write errors (a closed pipe: `| head`) are
-/// ignored: the reader has gone, and binderctl must not panic over it.
-pub fn stdout_text(text: &str) {
-    let mut out = io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
-}
-
-/// Print one line on stdout (see [`stdout_text`]).
-pub fn stdout_line(line: &str) {
-    stdout_text(&format!("{line}\n"));
-}
-
-/// Print one line on stderr, ignoring write errors.
-pub fn stderr_line(line: &str) {
-    let mut err = io::stderr().lock();
-    let _ = writeln!(err, "{line}").and_then(|_| err.flush());
-}
-
-/// Whether stderr is a terminal (progress tickers and hints only then).
-pub fn stderr_is_terminal() -> bool {
-    io::stderr().is_terminal()
-}
-
-/// Print text on stderr as is (a newline added if missing), ignoring write
-/// errors; used to show a failed tool's own message.
-pub fn stderr_text(text: &str) {
-    if text.is_empty() {
-        return;
-    }
-    let mut err = io::stderr().lock();
-    let _ = err.write_all(text.as_bytes());
-    if !text.ends_with('\n') {
-        let _ = err.write_all(b"\n");
-    }
-    let _ = err.flush();
-}
-
 fn spawn(command: &CommandLine, stdout: Stdio, stderr: Stdio) -> Result<Child> {
+    output::command(&command.to_string());
     tokio::process::Command::new(&command.program)
         .args(&command.args)
         .stdin(Stdio::null())
@@ -275,25 +247,24 @@ struct Screen {
 }
 
 impl Screen {
+    /// Pass a child's output on; with `-q` it is kept back (a failed
+    /// command's stderr is shown afterwards from the copy).
     fn write(&self, sink: Sink, bytes: &[u8]) {
+        if output::is_quiet() {
+            return;
+        }
         let mut visible = self
             .ticker_visible
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         if *visible {
-            let _ = io::stderr().write_all(b"\r\x1b[2K");
+            output::progress_clear();
             *visible = false;
         }
-        let _ = match sink {
-            Sink::Stdout => {
-                let mut out = io::stdout().lock();
-                out.write_all(bytes).and_then(|_| out.flush())
-            }
-            Sink::Stderr => {
-                let mut err = io::stderr().lock();
-                err.write_all(bytes).and_then(|_| err.flush())
-            }
-        };
+        match sink {
+            Sink::Stdout => output::stdout_bytes(bytes),
+            Sink::Stderr => output::stderr_bytes(bytes),
+        }
     }
 
     fn tick(&self, text: &str) {
@@ -301,8 +272,7 @@ impl Screen {
             .ticker_visible
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let mut err = io::stderr().lock();
-        let _ = write!(err, "\r\x1b[2K{text}").and_then(|_| err.flush());
+        output::progress_tick(text);
         *visible = true;
     }
 
@@ -312,8 +282,7 @@ impl Screen {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         if *visible {
-            let mut err = io::stderr().lock();
-            let _ = err.write_all(b"\r\x1b[2K").and_then(|_| err.flush());
+            output::progress_clear();
             *visible = false;
         }
     }
@@ -354,7 +323,7 @@ fn shorten(text: &str, max: usize) -> String {
 
 async fn run_passing_output(step: &Step) -> Result<String> {
     let command = &step.command;
-    let show_ticker = step.progress && stderr_is_terminal();
+    let show_ticker = step.progress && output::show_progress();
     // The ticker line carries the description; otherwise it gets a line.
     if let Some(description) = step.description.as_ref().filter(|_| !show_ticker) {
         stderr_line(description);
@@ -372,8 +341,15 @@ async fn run_passing_output(step: &Step) -> Result<String> {
             Some(stdout_copy.clone()),
         )));
     }
+    let stderr_copy = Arc::new(Mutex::new(Vec::new()));
     if let Some(err) = child.stderr.take() {
-        pumps.push(tokio::spawn(pump(err, Sink::Stderr, screen.clone(), None)));
+        pumps.push(tokio::spawn(pump(
+            err,
+            Sink::Stderr,
+            screen.clone(),
+            // Kept only when it is not shown as it comes.
+            output::is_quiet().then(|| stderr_copy.clone()),
+        )));
     }
     let label = shorten(
         step.description.as_deref().unwrap_or(&command.to_string()),
@@ -415,6 +391,10 @@ async fn run_passing_output(step: &Step) -> Result<String> {
     stop_ticker(&ticker);
     let code = exit_code_of(&status)?;
     if code != 0 {
+        if output::is_quiet() {
+            let bytes = stderr_copy.lock().unwrap_or_else(|e| e.into_inner());
+            output::tool_stderr(&String::from_utf8_lossy(&bytes));
+        }
         return Err(ToolFailed {
             command: command.to_string(),
             code,

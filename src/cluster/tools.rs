@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 
-use crate::cli::ToolFlavor;
+use crate::cli::{GlobalArgs, ToolFlavor};
 use crate::cluster::plan::CommandLine;
 
 /// An external tool binderctl knows how to call.
@@ -30,14 +30,60 @@ impl Tool {
 }
 
 /// Builds command lines for the chosen tool flavor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tools {
     flavor: ToolFlavor,
+    cluster: Cluster,
+}
+
+/// Which cluster kubectl and Helm talk to (`--kubeconfig`, `--context`);
+/// unset, the tools choose as they always do.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cluster {
+    pub kubeconfig: Option<String>,
+    pub context: Option<String>,
+}
+
+impl Cluster {
+    /// The options in `tool`'s own spelling: kubectl `--kubeconfig=F
+    /// --context=C`, Helm `--kubeconfig=F --kube-context=C`.
+    fn flags(&self, tool: Tool) -> Vec<String> {
+        let context_flag = match tool {
+            Tool::Kubectl => "--context",
+            Tool::Helm => "--kube-context",
+            Tool::Ctr | Tool::Microk8s => return Vec::new(),
+        };
+        let mut flags = Vec::new();
+        if let Some(file) = &self.kubeconfig {
+            flags.push(format!("--kubeconfig={file}"));
+        }
+        if let Some(context) = &self.context {
+            flags.push(format!("{context_flag}={context}"));
+        }
+        flags
+    }
 }
 
 impl Tools {
     pub fn new(flavor: ToolFlavor) -> Self {
-        Tools { flavor }
+        Tools {
+            flavor,
+            cluster: Cluster::default(),
+        }
+    }
+
+    /// The tools the global options choose: flavor, kubeconfig, context.
+    pub fn from_global(global: &GlobalArgs) -> Self {
+        Tools {
+            flavor: global.tools,
+            cluster: Cluster {
+                kubeconfig: global
+                    .kubeconfig
+                    .as_ref()
+                    .map(|p| p.to_string_lossy().into_owned()),
+                context: global.context.clone(),
+            },
+        }
     }
 
     pub fn flavor(&self) -> ToolFlavor {
@@ -53,11 +99,14 @@ impl Tools {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        match (self.flavor, tool) {
+        let command = match (self.flavor, tool) {
             (_, Tool::Microk8s) => CommandLine::new("microk8s").args(args),
             (ToolFlavor::Microk8s, _) => CommandLine::new("microk8s").arg(tool.name()).args(args),
             (ToolFlavor::Plain, _) => CommandLine::new(tool.name()).args(args),
-        }
+        };
+        // After the operation's own arguments: both tools take their global
+        // flags anywhere.
+        command.args(self.cluster.flags(tool))
     }
 
     /// `kubectl ARGS` in the chosen flavor.
@@ -164,6 +213,33 @@ mod tests {
         assert_eq!(cmd.args, vec!["get", "pods"]);
         assert_eq!(tools.helm(["list"]).to_string(), "helm list");
         assert_eq!(tools.ctr(["images", "ls"]).to_string(), "ctr images ls");
+    }
+
+    #[test]
+    fn kubeconfig_and_context_in_each_tools_spelling() {
+        let tools = Tools {
+            flavor: ToolFlavor::Microk8s,
+            cluster: Cluster {
+                kubeconfig: Some("/etc/lab.kubeconfig".into()),
+                context: Some("lab".into()),
+            },
+        };
+        assert_eq!(
+            tools.kubectl(["get", "pods"]).to_string(),
+            "microk8s kubectl get pods --kubeconfig=/etc/lab.kubeconfig --context=lab"
+        );
+        assert_eq!(
+            tools.helm(["list"]).to_string(),
+            "microk8s helm list --kubeconfig=/etc/lab.kubeconfig --kube-context=lab"
+        );
+        assert_eq!(
+            tools.ctr(["images", "ls"]).to_string(),
+            "microk8s ctr images ls"
+        );
+        assert_eq!(
+            Tools::new(ToolFlavor::Plain).kubectl(["get"]).to_string(),
+            "kubectl get"
+        );
     }
 
     #[test]

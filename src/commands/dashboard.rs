@@ -5,9 +5,10 @@ use anyhow::{Context, Result};
 use crate::cli::{DashboardCmd, GlobalArgs};
 use crate::cluster::duration::{format_go, parse_duration};
 use crate::cluster::plan::{CommandLine, Plan, Step};
-use crate::cluster::runner::{stderr_line, stdout_line, Runner};
+use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
 use crate::error::{Interrupted, Outcome};
+use crate::output;
 
 /// The Dashboard's service, as the MicroK8s add-on installs it.
 pub const DASHBOARD_SERVICE: &str = "service/kubernetes-dashboard";
@@ -57,7 +58,7 @@ pub fn browser_url(address: &str, port: u16) -> String {
 }
 
 pub async fn run(global: &GlobalArgs, cmd: &DashboardCmd) -> Result<Outcome> {
-    let tools = Tools::new(global.tools);
+    let tools = Tools::from_global(global);
     match cmd {
         DashboardCmd::Token {
             duration,
@@ -68,8 +69,8 @@ pub async fn run(global: &GlobalArgs, cmd: &DashboardCmd) -> Result<Outcome> {
             let token = Runner::new(false).query(&command).await?;
             // The token is what the operator asked for; it goes to stdout alone
             // so that it can be piped, and nowhere else.
-            stdout_line(token.trim());
-            stderr_line(&format!(
+            output::data_line(token.trim());
+            output::info(&format!(
                 "Paste this token into the Dashboard's login page; it is valid for {duration}."
             ));
             Ok(Outcome::Success)
@@ -81,11 +82,11 @@ pub async fn run(global: &GlobalArgs, cmd: &DashboardCmd) -> Result<Outcome> {
         } => {
             let command = forward_command(&tools, dashboard_namespace, *port, address);
             if address != "127.0.0.1" && address != "localhost" && address != "::1" {
-                stderr_line(&format!(
+                output::info(&format!(
                     "Warning: listening on {address} exposes the Dashboard to the network."
                 ));
             }
-            stderr_line(&format!(
+            output::info(&format!(
                 "Dashboard at {} (HTTPS, self-signed certificate); Ctrl-C stops forwarding.",
                 browser_url(address, *port)
             ));
@@ -95,7 +96,7 @@ pub async fn run(global: &GlobalArgs, cmd: &DashboardCmd) -> Result<Outcome> {
                 Ok(_) => Ok(Outcome::Success),
                 // Ctrl-C is how forwarding is meant to end.
                 Err(e) if e.downcast_ref::<Interrupted>().is_some() => {
-                    stderr_line("Stopped forwarding.");
+                    output::info("Stopped forwarding.");
                     Ok(Outcome::Success)
                 }
                 Err(e) => Err(e),

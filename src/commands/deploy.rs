@@ -5,7 +5,7 @@
 //! render) is checked before anything changes: a failed check deploys
 //! nothing.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
@@ -16,15 +16,16 @@ use super::versions::deployed_release;
 use crate::cli::{DeployCmd, GlobalArgs};
 use crate::cluster::duration::{format_go, parse_duration};
 use crate::cluster::plan::{CommandLine, Plan, Step};
-use crate::cluster::runner::{stderr_line, stdout_line, Runner};
+use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
 use crate::commands::render::refuse_overwriting_input;
 use crate::error::{Outcome, Problems};
 use crate::fsutil;
 use crate::ops::render::{self, warn};
+use crate::output;
 
 pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
-    let tools = Tools::new(global.tools);
+    let tools = Tools::from_global(global);
     let runner = Runner::new(cmd.dry_run);
 
     // Local checks first: cheap, and they need no cluster.
@@ -53,22 +54,35 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
                 .collect(),
         )
     })?;
-    stderr_line(&format!("binderctl: {}", rendered.summary));
+    output::info(&format!("binderctl: {}", rendered.summary));
 
     let repo_missing = match chart_repo(&cmd.chart) {
         Some(repo) => !repo_is_configured(&runner, &tools, repo).await?,
         None => false,
     };
 
-    let plan = deploy_plan(&tools, global, cmd, &version, repo_missing);
     if runner.is_dry_run() {
-        stderr_line(&format!(
-            "binderctl: dry run: {} not written, nothing deployed",
-            cmd.render.output.display()
+        // The printed upgrade must name a file that exists and holds this
+        // render: a kept temporary file, not the output it did not write.
+        let kept = keep_dry_run_render(&rendered.text)?;
+        let plan = deploy_plan(&tools, global, cmd, &version, repo_missing, &kept);
+        output::info(&format!(
+            "binderctl: dry run: {} not written, nothing deployed; the render is kept in {} \
+             for the commands below",
+            cmd.render.output.display(),
+            kept.display()
         ));
         runner.execute(&plan).await?;
         return Ok(Outcome::Success);
     }
+    let plan = deploy_plan(
+        &tools,
+        global,
+        cmd,
+        &version,
+        repo_missing,
+        &cmd.render.output,
+    );
 
     fsutil::write_atomic(&cmd.render.output, rendered.text.as_bytes())?;
     runner.execute(&plan).await?;
@@ -80,16 +94,16 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         .await?;
     let binder = services.external_address("binder");
     let proxy = services.external_address("proxy-public");
-    stdout_line(&format!(
+    output::data_line(&format!(
         "binder:       {}",
         binder.as_deref().unwrap_or("(no external address yet)")
     ));
-    stdout_line(&format!(
+    output::data_line(&format!(
         "proxy-public: {}",
         proxy.as_deref().unwrap_or("(no external address yet)")
     ));
 
-    if let Some(w) = hub_url_warning(&rendered.values, proxy.as_deref()) {
+    if let Some(w) = hub_url_warning(&rendered.values, proxy.as_deref(), &cmd.render.input) {
         warn(&w);
     }
     Ok(Outcome::Success)
@@ -163,14 +177,49 @@ async fn repo_is_configured(runner: &Runner, tools: &Tools, repo: &str) -> Resul
     Ok(repos.iter().any(|r| r.name == repo))
 }
 
+/// Write a dry run's render to a new file in the temporary folder, kept
+/// for the operator (only the operator may read it).
+fn keep_dry_run_render(text: &str) -> Result<PathBuf> {
+    use std::io::Write;
+    let dir = std::env::temp_dir();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    for attempt in 0..16u32 {
+        let name = format!(
+            "binderctl-dry-run-{}-{:08x}.yaml",
+            std::process::id(),
+            nanos.wrapping_add(attempt.wrapping_mul(0x9e37_79b9))
+        );
+        let path = dir.join(name);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(&path) {
+            Ok(mut file) => {
+                file.write_all(text.as_bytes())
+                    .with_context(|| format!("{}: cannot write", path.display()))?;
+                return Ok(path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("{}: cannot create", path.display())),
+        }
+    }
+    anyhow::bail!("cannot create a temporary file in {}", dir.display())
+}
+
 /// The commands that change things, in order: the chart repository (added
-/// when missing, always refreshed so the version is known), then the upgrade.
+/// when missing, always refreshed so the version is known), then the upgrade
+/// with `rendered` (the render's file) after secret.yaml.
 pub fn deploy_plan(
     tools: &Tools,
     global: &GlobalArgs,
     cmd: &DeployCmd,
     version: &str,
     repo_missing: bool,
+    rendered: &Path,
 ) -> Plan {
     let mut plan = Plan::new();
     if let Some(repo) = chart_repo(&cmd.chart) {
@@ -191,7 +240,7 @@ pub fn deploy_plan(
         .arg(format!("--namespace={}", global.namespace))
         .arg("--create-namespace")
         .args(["-f".to_string(), path_arg(&cmd.secret)])
-        .args(["-f".to_string(), path_arg(&cmd.render.output)]);
+        .args(["-f".to_string(), path_arg(rendered)]);
     for extra in &cmd.values {
         upgrade = upgrade.args(["-f".to_string(), path_arg(extra)]);
     }
@@ -224,23 +273,40 @@ struct Metadata {
     name: String,
 }
 
-/// `kubectl rollout status` for each deployment of the namespace.
+/// `kubectl rollout status` for each deployment of the namespace, all
+/// within `timeout` in total: each gets what is left of it.
 async fn wait_for_rollout(
     runner: &Runner,
     tools: &Tools,
     namespace: &str,
     timeout: std::time::Duration,
 ) -> Result<()> {
+    let deadline = std::time::Instant::now() + timeout;
     let deployments: NameList = runner
         .query_json(&tools.kubectl(["get", "deployments", "-n", namespace, "-o", "json"]))
         .await?;
     for name in rollout_targets(&deployments) {
-        let command = rollout_command(tools, namespace, &name, timeout);
+        let left = remaining(deadline, std::time::Instant::now()).ok_or_else(|| {
+            anyhow::anyhow!(
+                "the rollout did not finish within --wait-timeout {} (for all deployments \
+                 together); deployment {name} and any after it were not waited for",
+                format_go(timeout)
+            )
+        })?;
+        let command = rollout_command(tools, namespace, &name, left);
         runner
             .run_with_progress(&command, &format!("rollout of deployment {name}"))
             .await?;
     }
     Ok(())
+}
+
+/// What is left until `deadline`, in whole seconds rounded up (kubectl
+/// reads `--timeout=0s` as no limit); `None` once it has passed.
+fn remaining(deadline: std::time::Instant, now: std::time::Instant) -> Option<std::time::Duration> {
+    let left = deadline.checked_duration_since(now)?;
+    let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+    (secs > 0).then(|| std::time::Duration::from_secs(secs))
 }
 
 fn rollout_targets(list: &NameList) -> Vec<String> {
@@ -274,7 +340,7 @@ fn rollout_command(
 /// BinderHub sends users to `config.BinderHub.hub_url`; warn when its host
 /// is not proxy-public's external address (a reverse proxy in front, with a
 /// host name, is fine and not flagged).
-pub fn hub_url_warning(values: &Value, proxy_public: Option<&str>) -> Option<String> {
+pub fn hub_url_warning(values: &Value, proxy_public: Option<&str>, input: &Path) -> Option<String> {
     let hub_url = values
         .get("config")?
         .get("BinderHub")?
@@ -288,8 +354,9 @@ pub fn hub_url_warning(values: &Value, proxy_public: Option<&str>) -> Option<Str
     (!same && (host_is_address || !proxy_is_address)).then(|| {
         format!(
             "config.BinderHub.hub_url is {hub_url}, but proxy-public's external address is \
-             {proxy}: BinderHub would send users to the wrong place (update hub_url in binder.yaml \
-             and deploy again)"
+             {proxy}: BinderHub would send users to the wrong place (update hub_url in {} \
+             and deploy again)",
+            input.display()
         )
     })
 }
@@ -391,6 +458,30 @@ mod tests {
     use crate::cli::{Cli, Command, ToolFlavor};
     use clap::Parser;
 
+    fn hub_url_warning_in(values: &Value, proxy: Option<&str>) -> Option<String> {
+        hub_url_warning(values, proxy, Path::new("lab.yaml"))
+    }
+
+    #[test]
+    fn the_rollout_wait_is_a_total() {
+        let start = std::time::Instant::now();
+        let deadline = start + std::time::Duration::from_secs(600);
+        let at = |secs: f64| start + std::time::Duration::from_secs_f64(secs);
+        assert_eq!(remaining(deadline, start).unwrap().as_secs(), 600);
+        assert_eq!(remaining(deadline, at(420.0)).unwrap().as_secs(), 180);
+        assert_eq!(remaining(deadline, at(599.5)).unwrap().as_secs(), 1);
+        assert_eq!(remaining(deadline, at(600.0)), None);
+        assert_eq!(remaining(deadline, at(700.0)), None);
+    }
+
+    #[test]
+    fn hub_url_warning_names_the_input_file() {
+        let values: Value =
+            serde_yaml::from_str("config: {BinderHub: {hub_url: 'http://192.0.2.99'}}").unwrap();
+        let w = hub_url_warning(&values, Some("192.0.2.100"), Path::new("lab.yaml")).unwrap();
+        assert!(w.contains("update hub_url in lab.yaml"), "{w}");
+    }
+
     fn parse(args: &[&str]) -> (GlobalArgs, DeployCmd) {
         let mut argv = vec!["binderctl"];
         argv.extend_from_slice(args);
@@ -421,6 +512,7 @@ mod tests {
             &cmd,
             "1.0.0-0.dev.git.3506.hba24eb2a",
             true,
+            &cmd.render.output,
         );
         assert_eq!(
             plan.render(),
@@ -445,6 +537,7 @@ mod tests {
             &cmd,
             "1.2.3",
             false,
+            &cmd.render.output,
         );
         assert_eq!(
             plan.render(),
@@ -549,28 +642,29 @@ mod tests {
             serde_yaml::from_str(&format!("config:\n  BinderHub:\n    hub_url: {url}\n")).unwrap()
         };
         assert_eq!(
-            hub_url_warning(&values("http://192.0.2.100"), Some("192.0.2.100")),
+            hub_url_warning_in(&values("http://192.0.2.100"), Some("192.0.2.100")),
             None
         );
         assert_eq!(
-            hub_url_warning(&values("http://192.0.2.100:80/hub/"), Some("192.0.2.100")),
+            hub_url_warning_in(&values("http://192.0.2.100:80/hub/"), Some("192.0.2.100")),
             None
         );
-        assert!(hub_url_warning(&values("http://192.0.2.99"), Some("192.0.2.100")).is_some());
+        assert!(hub_url_warning_in(&values("http://192.0.2.99"), Some("192.0.2.100")).is_some());
         // A domain in front of proxy-public (reverse proxy) is not flagged.
         assert_eq!(
-            hub_url_warning(&values("https://jupyter.lab.example"), Some("192.0.2.100")),
+            hub_url_warning_in(&values("https://jupyter.lab.example"), Some("192.0.2.100")),
             None
         );
         // But a host name that is not proxy-public's host name is.
         assert!(
-            hub_url_warning(&values("https://old.lab.example"), Some("lb.lab.example")).is_some()
+            hub_url_warning_in(&values("https://old.lab.example"), Some("lb.lab.example"))
+                .is_some()
         );
         assert_eq!(
-            hub_url_warning(&values("http://[2001:db8::1]:8080"), Some("2001:db8::1")),
+            hub_url_warning_in(&values("http://[2001:db8::1]:8080"), Some("2001:db8::1")),
             None
         );
-        assert_eq!(hub_url_warning(&values("http://192.0.2.99"), None), None);
+        assert_eq!(hub_url_warning_in(&values("http://192.0.2.99"), None), None);
     }
 
     #[test]

@@ -5,12 +5,17 @@
 use anyhow::{bail, Context, Result};
 use regex::Regex;
 
-use crate::cli::{GlobalArgs, ImageMatch, ImagesCmd};
+use serde::Serialize;
+
+use crate::cli::{GlobalArgs, ImageMatch, ImagesCmd, OutputArgs};
 use crate::cluster::confirm::confirm;
 use crate::cluster::plan::{CommandLine, Plan};
-use crate::cluster::runner::{stderr_line, stdout_text, Runner};
+use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
-use crate::error::Outcome;
+use crate::error::{NotConfirmed, Outcome};
+use crate::output;
+use crate::output::table::{format_table_styled, TableStyle};
+use crate::output::{format, plural};
 
 /// One row of `ctr images ls`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +49,61 @@ pub fn parse_ctr_images(output: &str) -> (Option<String>, Vec<Image>) {
         });
     }
     (header, images)
+}
+
+/// An image as `images ls -o json|yaml` shows it (documented field names),
+/// read from ctr's row: REF TYPE DIGEST SIZE (two words) PLATFORMS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageRecord {
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub digest: String,
+    /// As ctr prints it, e.g. `85.5 MiB`.
+    pub size: String,
+    pub platforms: String,
+}
+
+impl ImageRecord {
+    pub fn new(image: &Image) -> Self {
+        let words: Vec<&str> = image.line.split_whitespace().collect();
+        let word = |i: usize| words.get(i).copied().unwrap_or("").to_string();
+        ImageRecord {
+            reference: image.reference.clone(),
+            digest: image.digest.clone(),
+            size: format!("{} {}", word(3), word(4)).trim().to_string(),
+            platforms: word(5),
+        }
+    }
+}
+
+/// The `images ls` table: REF and SIZE; `-o wide` shows ctr's own columns.
+pub fn format_images(header: Option<&str>, images: &[&Image], style: TableStyle) -> String {
+    if style.wide {
+        let mut text = match header.filter(|_| style.headers) {
+            Some(h) => format!("{h}\n"),
+            None => String::new(),
+        };
+        text.extend(images.iter().map(|i| format!("{}\n", i.line)));
+        return text;
+    }
+    let rows: Vec<Vec<String>> = images
+        .iter()
+        .map(|i| {
+            let record = ImageRecord::new(i);
+            vec![record.reference, record.size]
+        })
+        .collect();
+    format_table_styled(&["REF", "SIZE"], &rows, style)
+}
+
+fn print_images(output: &OutputArgs, header: Option<&str>, images: &[&Image]) -> Result<()> {
+    let records: Vec<ImageRecord> = images.iter().map(|i| ImageRecord::new(i)).collect();
+    format::print(
+        output,
+        &records,
+        || images.iter().map(|i| i.reference.clone()).collect(),
+        |style| format_images(header, images, style),
+    )
 }
 
 /// How PATTERN matches an image reference.
@@ -138,9 +198,13 @@ async fn fetch(
 }
 
 pub async fn run(global: &GlobalArgs, cmd: &ImagesCmd) -> Result<Outcome> {
-    let tools = Tools::new(global.tools);
+    let tools = Tools::from_global(global);
     match cmd {
-        ImagesCmd::Ls { pattern, matching } => {
+        ImagesCmd::Ls {
+            pattern,
+            matching,
+            output,
+        } => {
             let matcher = pattern
                 .as_deref()
                 .map(|p| Matcher::new(p, matching.regex))
@@ -150,14 +214,12 @@ pub async fn run(global: &GlobalArgs, cmd: &ImagesCmd) -> Result<Outcome> {
                 .iter()
                 .filter(|i| matcher.as_ref().is_none_or(|m| m.matches(&i.reference)))
                 .collect();
-            if shown.is_empty() {
-                stderr_line("No images match.");
+            if shown.is_empty() && format::is_table(output) {
+                output::info("No images match.");
             } else {
-                let mut text = header.map(|h| format!("{h}\n")).unwrap_or_default();
-                text.extend(shown.iter().map(|i| format!("{}\n", i.line)));
-                stdout_text(&text);
+                print_images(output, header.as_deref(), &shown)?;
             }
-            stderr_line(THIS_NODE_ONLY);
+            output::info(THIS_NODE_ONLY);
             Ok(Outcome::Success)
         }
         ImagesCmd::Rm {
@@ -174,23 +236,25 @@ pub async fn run(global: &GlobalArgs, cmd: &ImagesCmd) -> Result<Outcome> {
             let runner = Runner::new(*dry_run);
             let (_, images) = fetch(&runner, &tools, matching).await?;
             let refs = select_refs(&images, &matcher);
-            stderr_line(THIS_NODE_ONLY);
+            output::info(THIS_NODE_ONLY);
             if refs.is_empty() {
-                stderr_line(&format!("No images match {pattern:?}; nothing removed."));
+                output::info(&format!("No images match {pattern:?}; nothing removed."));
                 return Ok(Outcome::Success);
             }
-            stderr_line(&format!(
-                "{} image refs on this node will be removed:",
-                refs.len()
+            output::info(&format!(
+                "{} on this node will be removed:",
+                plural(refs.len(), "image ref", "image refs")
             ));
             for reference in &refs {
-                stderr_line(&format!("  {reference}"));
+                output::info(&format!("  {reference}"));
             }
             if !*dry_run {
-                let question = format!("Remove {} image refs from this node?", refs.len());
+                let question = format!(
+                    "Remove {} from this node?",
+                    plural(refs.len(), "image ref", "image refs")
+                );
                 if !confirm(&question, *yes).await? {
-                    stderr_line("Nothing removed.");
-                    return Ok(Outcome::Success);
+                    return Err(NotConfirmed("nothing removed".into()).into());
                 }
             }
             let plan = remove_plan(
@@ -207,7 +271,10 @@ pub async fn run(global: &GlobalArgs, cmd: &ImagesCmd) -> Result<Outcome> {
                     .flat_map(|o| o.lines())
                     .filter(|line| refs.iter().any(|r| r == line.trim()))
                     .count();
-                stderr_line(&format!("Removed {removed} of {} image refs.", refs.len()));
+                output::info(&format!(
+                    "Removed {removed} of {}.",
+                    plural(refs.len(), "image ref", "image refs")
+                ));
             }
             Ok(Outcome::Success)
         }

@@ -5,9 +5,11 @@ use anyhow::Result;
 use crate::cli::{Cli, Command};
 use crate::error::Outcome;
 
+pub mod completion;
 pub mod dashboard;
 pub mod deploy;
 pub mod images;
+pub mod man;
 pub mod nodes;
 pub mod pods;
 pub mod quota;
@@ -40,5 +42,7 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Nodes(cmd) => nodes::run(global, cmd).await,
         Command::Status(cmd) => status::run(global, cmd).await,
         Command::Uninstall(cmd) => uninstall::run(global, cmd).await,
+        Command::Completion(cmd) => completion::run(global, cmd).await,
+        Command::Man(cmd) => man::run(global, cmd).await,
     }
 }

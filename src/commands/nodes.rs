@@ -5,21 +5,24 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use serde::Serialize;
 
-use crate::cli::{GlobalArgs, NodesCmd, ToolFlavor};
+use crate::cli::{GlobalArgs, NodesCmd, OutputArgs, ToolFlavor};
 use crate::cluster::confirm::confirm;
 use crate::cluster::duration::unix_now;
 use crate::cluster::kubelet_args::{self, Reserved};
 use crate::cluster::plan::Plan;
-use crate::cluster::runner::{stderr_line, stderr_text, stdout_text, Runner};
+use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
-use crate::error::{Outcome, ToolFailed};
-use crate::output::table::format_table;
+use crate::error::{NotConfirmed, Outcome, ToolFailed};
+use crate::output;
+use crate::output::format;
+use crate::output::table::{format_table_styled, TableStyle};
 
 pub async fn run(global: &GlobalArgs, cmd: &NodesCmd) -> Result<Outcome> {
-    let tools = Tools::new(global.tools);
+    let tools = Tools::from_global(global);
     match cmd {
-        NodesCmd::Ls => ls(&tools).await,
+        NodesCmd::Ls { output } => ls(&tools, output).await,
         NodesCmd::Add { worker } => add(&tools, *worker).await,
         NodesCmd::Remove {
             name,
@@ -35,22 +38,26 @@ pub async fn run(global: &GlobalArgs, cmd: &NodesCmd) -> Result<Outcome> {
             dry_run,
         } => {
             let reserved = Reserved::new(cpu, memory, ephemeral_storage)?;
-            let mut out = std::io::stdout().lock();
+            let mut out = output::StdoutWriter;
             reserve(global.tools, &reserved, kubelet_args, *dry_run, &mut out)
         }
     }
 }
 
 /// `nodes ls`: `kubectl get nodes -o json` as a table.
-async fn ls(tools: &Tools) -> Result<Outcome> {
+async fn ls(tools: &Tools, output: &OutputArgs) -> Result<Outcome> {
     let command = tools.kubectl(["get", "nodes", "-o", "json"]);
     let json = Runner::new(false).query(&command).await?;
     let rows = parse_node_list(&json)
         .with_context(|| format!("`{command}` printed something other than a node list"))?;
-    if rows.is_empty() {
-        stderr_line("The cluster has no nodes.");
+    if rows.is_empty() && format::is_table(output) {
+        output::info("The cluster has no nodes.");
     } else {
-        stdout_text(&node_table(&rows));
+        let records: Vec<NodeRecord> = rows.iter().map(NodeRecord::new).collect();
+        let names = || rows.iter().map(|r| format!("node/{}", r.name)).collect();
+        format::print(output, &records, names, |style| {
+            node_table_styled(&rows, style)
+        })?;
     }
     Ok(Outcome::Success)
 }
@@ -66,7 +73,7 @@ async fn add(tools: &Tools, worker: bool) -> Result<Outcome> {
             output.trim_end()
         );
     }
-    stdout_text(&join_instructions(&commands, worker));
+    output::data(&join_instructions(&commands, worker));
     Ok(Outcome::Success)
 }
 
@@ -96,7 +103,7 @@ async fn remove(
                 "there is no node named {name:?} in the cluster; `binderctl nodes ls` lists them"
             );
         }
-        stderr_text(&answer.stderr);
+        output::tool_stderr(&answer.stderr);
         return Err(ToolFailed {
             command: get.to_string(),
             code: answer.code,
@@ -117,12 +124,12 @@ async fn remove(
     }
 
     if node.status.starts_with("Ready") {
-        stderr_line(&format!(
+        output::info(&format!(
             "{name} is still Ready: run `microk8s leave` on {name} first, so that it stops \
              cleanly (or pass --force if it cannot be reached)."
         ));
     } else {
-        stderr_line(&format!(
+        output::info(&format!(
             "{name} is {}: it has left (`microk8s leave`) or cannot be reached; if it cannot, \
              pass --force.",
             node.status
@@ -132,12 +139,11 @@ async fn remove(
     let mut plan = Plan::new();
     plan.push_command(remove_command);
     if !dry_run && !confirm(&format!("Remove node {name} from the cluster?"), yes).await? {
-        stderr_line("Nothing removed.");
-        return Ok(Outcome::Success);
+        return Err(NotConfirmed("nothing removed".into()).into());
     }
     runner.execute(&plan).await?;
     if !dry_run {
-        stderr_line(&format!(
+        output::info(&format!(
             "Removed {name}. Check with `binderctl nodes ls`; redeploy BinderHub if its pods ran there."
         ));
     }
@@ -500,8 +506,38 @@ pub fn parse_node(json: &str) -> Result<NodeRow, serde_json::Error> {
     serde_json::from_str::<Node>(json).map(NodeRow::from)
 }
 
+/// A node as `nodes ls -o json|yaml` shows it (documented field names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeRecord {
+    pub name: String,
+    pub status: String,
+    pub roles: Vec<String>,
+    pub version: String,
+    pub internal_ip: Option<String>,
+}
+
+impl NodeRecord {
+    pub fn new(row: &NodeRow) -> Self {
+        let present = |text: &str| (text != "<none>" && !text.is_empty()).then(|| text.to_string());
+        NodeRecord {
+            name: row.name.clone(),
+            status: row.status.clone(),
+            roles: present(&row.roles)
+                .map(|r| r.split(',').map(str::to_string).collect())
+                .unwrap_or_default(),
+            version: row.version.clone(),
+            internal_ip: present(&row.internal_ip),
+        }
+    }
+}
+
 /// The node rows as an aligned table with a header.
 pub fn node_table(rows: &[NodeRow]) -> String {
+    node_table_styled(rows, TableStyle::default())
+}
+
+/// [`node_table`], header row optional (every column fits 80 already).
+pub fn node_table_styled(rows: &[NodeRow], style: TableStyle) -> String {
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
@@ -514,9 +550,10 @@ pub fn node_table(rows: &[NodeRow]) -> String {
             ]
         })
         .collect();
-    format_table(
+    format_table_styled(
         &["NAME", "STATUS", "ROLES", "VERSION", "INTERNAL-IP"],
         &cells,
+        style,
     )
 }
 

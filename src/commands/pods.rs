@@ -5,16 +5,18 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use crate::cli::{GlobalArgs, PodSelection, PodsCmd};
+use crate::cli::{GlobalArgs, OutputArgs, PodSelection, PodsCmd};
 use crate::cluster::confirm::confirm;
 use crate::cluster::duration::{format_age, parse_duration, parse_timestamp, unix_now};
 use crate::cluster::plan::{CommandLine, Plan};
-use crate::cluster::runner::{stderr_line, stdout_text, Runner};
+use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
-use crate::error::Outcome;
-use crate::output::table::format_table;
+use crate::error::{NotConfirmed, Outcome};
+use crate::output;
+use crate::output::table::{format_table_styled, TableStyle};
+use crate::output::{format, plural};
 
 /// `component` label values of the deployment's own pods (z2jh and the
 /// BinderHub chart). User pods are `singleuser-server`.
@@ -259,9 +261,60 @@ pub fn deleted_names(output: &str) -> Vec<&str> {
         .collect()
 }
 
+/// A pod as `-o json|yaml` shows it (documented field names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PodRecord {
+    pub name: String,
+    /// Ready containers of all, `1/1`.
+    pub ready: String,
+    /// As kubectl's STATUS column shows it (`Running`, `CrashLoopBackOff`).
+    pub status: String,
+    pub restarts: u64,
+    /// When the pod was created (RFC 3339), if known.
+    pub created: Option<String>,
+    pub age_seconds: Option<u64>,
+    pub node: Option<String>,
+    /// Whether the pod belongs to the BinderHub deployment itself.
+    pub protected: bool,
+}
+
+impl PodRecord {
+    pub fn new(pod: &Pod, now: i64) -> Self {
+        PodRecord {
+            name: pod.name().to_string(),
+            ready: pod.ready(),
+            status: pod.display_status(),
+            restarts: pod.restarts(),
+            created: pod.metadata.creation_timestamp.clone(),
+            age_seconds: pod.age_at(now).map(|d| d.as_secs()),
+            node: pod.spec.node_name.clone(),
+            protected: pod.protection().is_some(),
+        }
+    }
+}
+
+/// `pod/NAME` per pod, as `kubectl get -o name` prints them.
+pub fn pod_names(pods: &[Pod]) -> Vec<String> {
+    pods.iter().map(|p| format!("pod/{}", p.name())).collect()
+}
+
 /// The `pods ls` table.
 pub fn format_pods(pods: &[Pod], now: i64, show_protection: bool) -> String {
-    let mut headers = vec!["NAME", "READY", "STATUS", "RESTARTS", "AGE", "NODE"];
+    format_pods_styled(pods, now, show_protection, TableStyle::default())
+}
+
+/// The `pods ls` table; RESTARTS and NODE only with `-o wide`, so that it
+/// fits 80 columns for names up to 45 characters.
+pub fn format_pods_styled(
+    pods: &[Pod],
+    now: i64,
+    show_protection: bool,
+    style: TableStyle,
+) -> String {
+    let mut headers = vec!["NAME", "READY", "STATUS", "AGE"];
+    if style.wide {
+        headers.extend(["RESTARTS", "NODE"]);
+    }
     if show_protection {
         headers.push("PROTECTED");
     }
@@ -272,15 +325,19 @@ pub fn format_pods(pods: &[Pod], now: i64, show_protection: bool) -> String {
                 pod.name().to_string(),
                 pod.ready(),
                 pod.display_status(),
-                pod.restarts().to_string(),
                 pod.age_at(now)
                     .map(format_age)
                     .unwrap_or_else(|| "?".to_string()),
-                pod.spec
-                    .node_name
-                    .clone()
-                    .unwrap_or_else(|| "<none>".to_string()),
             ];
+            if style.wide {
+                row.push(pod.restarts().to_string());
+                row.push(
+                    pod.spec
+                        .node_name
+                        .clone()
+                        .unwrap_or_else(|| "<none>".to_string()),
+                );
+            }
             if show_protection {
                 row.push(
                     if pod.protection().is_some() {
@@ -294,7 +351,18 @@ pub fn format_pods(pods: &[Pod], now: i64, show_protection: bool) -> String {
             row
         })
         .collect();
-    format_table(&headers, &rows)
+    format_table_styled(&headers, &rows, style)
+}
+
+/// `pods ls` in the format asked for.
+fn print_pods(output: &OutputArgs, pods: &[Pod], now: i64, show_protection: bool) -> Result<()> {
+    let records: Vec<PodRecord> = pods.iter().map(|p| PodRecord::new(p, now)).collect();
+    format::print(
+        output,
+        &records,
+        || pod_names(pods),
+        |style| format_pods_styled(pods, now, show_protection, style),
+    )
 }
 
 fn criteria(prefix: &str, selection: &PodSelection) -> Result<Criteria> {
@@ -312,10 +380,6 @@ fn criteria(prefix: &str, selection: &PodSelection) -> Result<Criteria> {
     })
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 fn note_protected(selection: &Selection) {
     if selection.protected.is_empty() {
         return;
@@ -325,7 +389,7 @@ fn note_protected(selection: &Selection) {
         .iter()
         .map(|(n, _)| n.as_str())
         .collect();
-    stderr_line(&format!(
+    output::info(&format!(
         "Left out {} of the BinderHub deployment itself ({}); --include-protected selects them.",
         plural(names.len(), "pod", "pods"),
         names.join(", ")
@@ -349,20 +413,25 @@ async fn fetch(
 }
 
 pub async fn run(global: &GlobalArgs, cmd: &PodsCmd) -> Result<Outcome> {
-    let tools = Tools::new(global.tools);
+    let tools = Tools::from_global(global);
     match cmd {
-        PodsCmd::Ls { prefix, selection } => {
+        PodsCmd::Ls {
+            prefix,
+            selection,
+            output,
+        } => {
             let criteria = criteria(prefix.as_deref().unwrap_or(""), selection)?;
             let pods = fetch(&Runner::new(false), &tools, global, selection).await?;
             let chosen = select(&pods, &criteria);
-            if chosen.selected.is_empty() {
-                stderr_line(&format!("No pods match in namespace {}.", global.namespace));
+            if chosen.selected.is_empty() && format::is_table(output) {
+                output::info(&format!("No pods match in namespace {}.", global.namespace));
             } else {
-                stdout_text(&format_pods(
+                print_pods(
+                    output,
                     &chosen.selected,
                     criteria.now,
                     selection.include_protected,
-                ));
+                )?;
             }
             note_protected(&chosen);
             Ok(Outcome::Success)
@@ -380,14 +449,14 @@ pub async fn run(global: &GlobalArgs, cmd: &PodsCmd) -> Result<Outcome> {
             let chosen = select(&pods, &criteria);
             note_protected(&chosen);
             if chosen.selected.is_empty() {
-                stderr_line(&format!(
+                output::info(&format!(
                     "No pods match in namespace {}; nothing to delete.",
                     global.namespace
                 ));
                 return Ok(Outcome::Success);
             }
             let count = chosen.selected.len();
-            stderr_line(&format!(
+            output::info(&format!(
                 "{} in namespace {} will be deleted:",
                 plural(count, "pod", "pods"),
                 global.namespace
@@ -402,7 +471,7 @@ pub async fn run(global: &GlobalArgs, cmd: &PodsCmd) -> Result<Outcome> {
                 } else {
                     ""
                 };
-                stderr_line(&format!(
+                output::info(&format!(
                     "  {}  ({}, age {age}){mark}",
                     pod.name(),
                     pod.display_status()
@@ -421,8 +490,7 @@ pub async fn run(global: &GlobalArgs, cmd: &PodsCmd) -> Result<Outcome> {
                     global.namespace
                 );
                 if !confirm(&question, *yes).await? {
-                    stderr_line("Nothing deleted.");
-                    return Ok(Outcome::Success);
+                    return Err(NotConfirmed("nothing deleted".into()).into());
                 }
             }
             let outputs = runner.execute(&plan).await?;
@@ -433,7 +501,7 @@ pub async fn run(global: &GlobalArgs, cmd: &PodsCmd) -> Result<Outcome> {
                 if gone > 0 {
                     summary.push_str(&format!(" {} already gone.", plural(gone, "was", "were")));
                 }
-                stderr_line(&summary);
+                output::info(&summary);
             }
             Ok(Outcome::Success)
         }
@@ -654,9 +722,24 @@ mod tests {
         let table = format_pods(&list.items, NOW, false);
         assert_eq!(
             table,
-            "NAME        READY   STATUS              RESTARTS   AGE   NODE\n\
-             jupyter-a   0/1     ContainerCreating   2          5h    node1.example\n\
-             jupyter-b   0/0     Terminating         0          ?     <none>\n"
+            "NAME        READY   STATUS              AGE\n\
+             jupyter-a   0/1     ContainerCreating   5h\n\
+             jupyter-b   0/0     Terminating         ?\n"
         );
+        let wide = TableStyle {
+            wide: true,
+            headers: true,
+        };
+        assert_eq!(
+            format_pods_styled(&list.items, NOW, false, wide),
+            "NAME        READY   STATUS              AGE   RESTARTS   NODE\n\
+             jupyter-a   0/1     ContainerCreating   5h    2          node1.example\n\
+             jupyter-b   0/0     Terminating         ?     0          <none>\n"
+        );
+        let record = PodRecord::new(&list.items[0], NOW);
+        assert_eq!(record.age_seconds, Some(5 * 3600));
+        assert_eq!(record.node.as_deref(), Some("node1.example"));
+        assert_eq!(record.status, "ContainerCreating");
+        assert!(!record.protected);
     }
 }

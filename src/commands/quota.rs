@@ -4,15 +4,17 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cli::{GlobalArgs, QuotaCmd};
 use crate::cluster::manifest;
 use crate::cluster::plan::{CommandLine, Plan, Step};
-use crate::cluster::runner::{stderr_line, stdout_text, Runner};
+use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
 use crate::error::{Outcome, Problems};
-use crate::output::table::format_table;
+use crate::output;
+use crate::output::format;
+use crate::output::table::{format_table_styled, TableStyle};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct QuotaList {
@@ -58,28 +60,57 @@ pub fn apply_plan(tools: &Tools, namespace: &str, file: &str) -> Plan {
     plan
 }
 
-/// The usage table: one row per quota and resource.
-pub fn format_quotas(quotas: &[Quota]) -> String {
-    let rows: Vec<Vec<String>> = quotas
+/// One resource of one quota, as `quota show -o json|yaml` shows it
+/// (documented field names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuotaRecord {
+    pub quota: String,
+    pub resource: String,
+    pub used: String,
+    pub hard: String,
+}
+
+/// One record per quota and resource; `used` is `0` when not reported.
+pub fn quota_records(quotas: &[Quota]) -> Vec<QuotaRecord> {
+    quotas
         .iter()
         .flat_map(|q| {
-            q.status.hard.iter().map(move |(resource, hard)| {
-                let used = q
-                    .status
-                    .used
-                    .get(resource)
-                    .cloned()
-                    .unwrap_or_else(|| "0".into());
-                vec![
-                    q.metadata.name.clone(),
-                    resource.clone(),
-                    used,
-                    hard.clone(),
-                ]
-            })
+            q.status
+                .hard
+                .iter()
+                .map(move |(resource, hard)| QuotaRecord {
+                    quota: q.metadata.name.clone(),
+                    resource: resource.clone(),
+                    used: q
+                        .status
+                        .used
+                        .get(resource)
+                        .cloned()
+                        .unwrap_or_else(|| "0".into()),
+                    hard: hard.clone(),
+                })
+        })
+        .collect()
+}
+
+/// The usage table: one row per quota and resource.
+pub fn format_quotas(quotas: &[Quota]) -> String {
+    format_quotas_styled(&quota_records(quotas), TableStyle::default())
+}
+
+fn format_quotas_styled(records: &[QuotaRecord], style: TableStyle) -> String {
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .map(|r| {
+            vec![
+                r.quota.clone(),
+                r.resource.clone(),
+                r.used.clone(),
+                r.hard.clone(),
+            ]
         })
         .collect();
-    format_table(&["QUOTA", "RESOURCE", "USED", "HARD"], &rows)
+    format_table_styled(&["QUOTA", "RESOURCE", "USED", "HARD"], &rows, style)
 }
 
 /// Read and check a ResourceQuota file for `namespace`: it parses, every
@@ -114,19 +145,31 @@ pub fn check_file(path: &Path, namespace: &str) -> Result<()> {
 }
 
 pub async fn run(global: &GlobalArgs, cmd: &QuotaCmd) -> Result<Outcome> {
-    let tools = Tools::new(global.tools);
+    let tools = Tools::from_global(global);
     match cmd {
-        QuotaCmd::Show => {
+        QuotaCmd::Show { output } => {
             let list: QuotaList = Runner::new(false)
                 .query_json(&show_command(&tools, &global.namespace))
                 .await?;
-            if list.items.is_empty() {
-                stderr_line(&format!(
+            if list.items.is_empty() && format::is_table(output) {
+                output::info(&format!(
                     "No ResourceQuota in namespace {}; `binderctl quota apply` sets one.",
                     global.namespace
                 ));
             } else {
-                stdout_text(&format_quotas(&list.items));
+                let records = quota_records(&list.items);
+                let mut names: Vec<String> = list
+                    .items
+                    .iter()
+                    .map(|q| format!("resourcequota/{}", q.metadata.name))
+                    .collect();
+                names.dedup();
+                format::print(
+                    output,
+                    &records,
+                    || names,
+                    |style| format_quotas_styled(&records, style),
+                )?;
             }
             Ok(Outcome::Success)
         }

@@ -1,7 +1,5 @@
 //! `binderctl render`: binder.yaml in, _binder.yaml out (or `--check` it).
 
-use std::io::Write;
-
 use anyhow::{Context, Result};
 
 use crate::cli::{GlobalArgs, RenderArgs, RenderCmd};
@@ -10,6 +8,7 @@ use crate::egress::cidr;
 use crate::error::{Outcome, Problems};
 use crate::fsutil;
 use crate::ops::render::{self, Rendered};
+use crate::output;
 use crate::values::transform;
 
 pub async fn run(_global: &GlobalArgs, cmd: &RenderCmd) -> Result<Outcome> {
@@ -19,33 +18,22 @@ pub async fn run(_global: &GlobalArgs, cmd: &RenderCmd) -> Result<Outcome> {
         .await
         .map_err(|e| nothing_written(e, args))?;
 
-    let summary = |suffix: &str| {
-        if !cmd.quiet {
-            eprintln!("binderctl: {}{suffix}", rendered.summary);
-        }
-    };
     if cmd.check {
-        let outcome = check(args, &rendered, cmd.quiet)?;
-        if outcome == Outcome::Changed || !cmd.quiet {
-            summary("");
-        }
+        let outcome = check(args, &rendered, output::is_quiet())?;
+        output::info(&format!("binderctl: {}", rendered.summary));
         return Ok(outcome);
     }
     if cmd.stdout {
-        let mut stdout = std::io::stdout().lock();
-        stdout
-            .write_all(rendered.text.as_bytes())
-            .and_then(|_| stdout.flush())
-            .context("cannot write to standard output")?;
-        eprintln!("binderctl: {}", rendered.summary);
+        output::data(&rendered.text);
+        output::info(&format!("binderctl: {}", rendered.summary));
         return Ok(Outcome::Success);
     }
     fsutil::write_atomic(&args.output, rendered.text.as_bytes())?;
-    eprintln!(
+    output::info(&format!(
         "binderctl: {} → {}",
         rendered.summary,
         args.output.display()
-    );
+    ));
     Ok(Outcome::Success)
 }
 
@@ -85,14 +73,16 @@ fn check(args: &RenderArgs, rendered: &Rendered, quiet: bool) -> Result<Outcome>
     let existing = match std::fs::read_to_string(&args.output) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            println!("{path} does not exist yet; `binderctl render` would create it");
+            output::data_line(&format!(
+                "{path} does not exist yet; `binderctl render` would create it"
+            ));
             return Ok(Outcome::Changed);
         }
         Err(e) => return Err(e).with_context(|| format!("{path}: cannot read")),
     };
     if existing == rendered.text {
         if !quiet {
-            println!("{path} is up to date");
+            output::data_line(&format!("{path} is up to date"));
         }
         return Ok(Outcome::Success);
     }
@@ -121,18 +111,18 @@ fn check(args: &RenderArgs, rendered: &Rendered, quiet: bool) -> Result<Outcome>
         }
     };
 
-    println!("{path} would change:");
+    output::data_line(&format!("{path} would change:"));
     for change in &changes {
-        println!("  {}:", change.label);
+        output::data_line(&format!("  {}:", change.label));
         for net in &change.added {
-            println!("    + {net}");
+            output::data_line(&format!("    + {net}"));
         }
         for net in &change.removed {
-            println!("    - {net}");
+            output::data_line(&format!("    - {net}"));
         }
     }
     if changes.is_empty() {
-        println!("  the egress ranges are the same; other values differ (binder.yaml edited since the last render?)");
+        output::data_line(&format!("  the egress ranges are the same; other values differ ({} edited since the last render?)", args.input.display()));
     }
     Ok(Outcome::Changed)
 }

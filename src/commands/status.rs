@@ -2,16 +2,17 @@
 //! their readiness, and the services with their external addresses.
 
 use anyhow::Result;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::pods::{self, Pod, PodList};
+use super::pods::{self, Pod, PodList, PodRecord};
 use super::versions::{deployed_release, HelmRelease};
 use crate::cli::{GlobalArgs, StatusCmd};
 use crate::cluster::plan::CommandLine;
-use crate::cluster::runner::{stdout_text, Runner};
+use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
 use crate::error::Outcome;
-use crate::output::table::format_table;
+use crate::output::format;
+use crate::output::table::{format_table_styled, TableStyle};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ServiceList {
@@ -142,39 +143,133 @@ pub fn services_command(tools: &Tools, namespace: &str) -> CommandLine {
 pub fn format_release(release: Option<&HelmRelease>, name: &str, namespace: &str) -> String {
     match release {
         None => format!("Release {name}: not installed in namespace {namespace}\n"),
-        Some(r) => format!(
-            "Release {name} in namespace {namespace}: {}, revision {}, updated {}\nChart: {} (version {})\n",
-            r.status,
-            r.revision,
-            r.updated,
-            r.chart,
-            r.chart_version().unwrap_or("unknown")
-        ),
+        Some(r) => {
+            let version = r.chart_version().unwrap_or("unknown");
+            // `binderhub-1.2.3` is chart and version in one word.
+            let chart = r
+                .chart
+                .strip_suffix(&format!("-{version}"))
+                .unwrap_or(&r.chart);
+            format!(
+                "Release {name} in namespace {namespace}: {}, revision {}\nUpdated: {}\n\
+                 Chart: {chart}, version {version}\n",
+                r.status, r.revision, r.updated,
+            )
+        }
     }
 }
 
-pub fn format_services(services: &[Service]) -> String {
+/// The services table; CLUSTER-IP only with `-o wide`.
+pub fn format_services(services: &[Service], style: TableStyle) -> String {
     let rows: Vec<Vec<String>> = services
         .iter()
         .map(|s| {
-            vec![
+            let mut row = vec![
                 s.metadata.name.clone(),
                 s.spec.kind.clone().unwrap_or_else(|| "ClusterIP".into()),
-                s.spec.cluster_ip.clone().unwrap_or_else(|| "<none>".into()),
-                s.external_addresses(),
-                s.ports(),
-            ]
+            ];
+            if style.wide {
+                row.push(s.spec.cluster_ip.clone().unwrap_or_else(|| "<none>".into()));
+            }
+            row.extend([s.external_addresses(), s.ports()]);
+            row
         })
         .collect();
-    format_table(
-        &["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)"],
-        &rows,
-    )
+    let headers: &[&str] = if style.wide {
+        &["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)"]
+    } else {
+        &["NAME", "TYPE", "EXTERNAL-IP", "PORT(S)"]
+    };
+    format_table_styled(headers, &rows, style)
+}
+
+/// `status -o json|yaml` (documented field names).
+#[derive(Debug, Serialize)]
+pub struct StatusRecord {
+    pub release: ReleaseRecord,
+    pub pods: Vec<PodRecord>,
+    pub services: Vec<ServiceRecord>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReleaseRecord {
+    pub name: String,
+    pub namespace: String,
+    pub installed: bool,
+    pub status: Option<String>,
+    pub revision: Option<String>,
+    pub updated: Option<String>,
+    pub chart: Option<String>,
+    pub chart_version: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServiceRecord {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub cluster_ip: Option<String>,
+    /// Load-balancer addresses and external IPs; empty when there are none.
+    pub external_addresses: Vec<String>,
+    /// `PORT[:NODEPORT]/PROTOCOL`, as the PORT(S) column.
+    pub ports: Vec<String>,
+}
+
+impl ReleaseRecord {
+    pub fn new(release: Option<&HelmRelease>, name: &str, namespace: &str) -> Self {
+        let field = |f: fn(&HelmRelease) -> &str| release.map(|r| f(r).to_string());
+        ReleaseRecord {
+            name: name.to_string(),
+            namespace: namespace.to_string(),
+            installed: release.is_some(),
+            status: field(|r| &r.status),
+            revision: field(|r| &r.revision),
+            updated: field(|r| &r.updated),
+            chart: field(|r| &r.chart),
+            chart_version: release.and_then(|r| r.chart_version()).map(str::to_string),
+        }
+    }
+}
+
+impl ServiceRecord {
+    pub fn new(service: &Service) -> Self {
+        let external = service.external_addresses();
+        ServiceRecord {
+            name: service.metadata.name.clone(),
+            kind: service
+                .spec
+                .kind
+                .clone()
+                .unwrap_or_else(|| "ClusterIP".into()),
+            cluster_ip: service.spec.cluster_ip.clone(),
+            external_addresses: if external.starts_with('<') {
+                Vec::new()
+            } else {
+                external.split(',').map(str::to_string).collect()
+            },
+            ports: if service.spec.ports.is_empty() {
+                Vec::new()
+            } else {
+                service.ports().split(',').map(str::to_string).collect()
+            },
+        }
+    }
 }
 
 /// The whole report. Only names, states and addresses are shown: nothing
 /// from the pods' environment or the release's values (which hold secrets).
 pub fn format_status(release_text: String, pods: &[Pod], services: &[Service], now: i64) -> String {
+    format_status_styled(release_text, pods, services, now, TableStyle::default())
+}
+
+/// [`format_status`] with wide tables or without their header rows.
+pub fn format_status_styled(
+    release_text: String,
+    pods: &[Pod],
+    services: &[Service],
+    now: i64,
+    style: TableStyle,
+) -> String {
     let mut out = release_text;
     out.push('\n');
     if pods.is_empty() {
@@ -182,14 +277,14 @@ pub fn format_status(release_text: String, pods: &[Pod], services: &[Service], n
     } else {
         let ready = pods.iter().filter(|p| is_ready(p)).count();
         out.push_str(&format!("Pods ({ready} of {} ready):\n", pods.len()));
-        out.push_str(&pods::format_pods(pods, now, false));
+        out.push_str(&pods::format_pods_styled(pods, now, false, style));
     }
     out.push('\n');
     if services.is_empty() {
         out.push_str("Services: none\n");
     } else {
         out.push_str("Services:\n");
-        out.push_str(&format_services(services));
+        out.push_str(&format_services(services, style));
     }
     out
 }
@@ -199,8 +294,8 @@ fn is_ready(pod: &Pod) -> bool {
     !statuses.is_empty() && statuses.iter().all(|c| c.ready)
 }
 
-pub async fn run(global: &GlobalArgs, _cmd: &StatusCmd) -> Result<Outcome> {
-    let tools = Tools::new(global.tools);
+pub async fn run(global: &GlobalArgs, cmd: &StatusCmd) -> Result<Outcome> {
+    let tools = Tools::from_global(global);
     let runner = Runner::new(false);
     let release = deployed_release(&runner, &tools, &global.namespace, &global.release).await?;
     let pod_list: PodList = runner
@@ -209,13 +304,35 @@ pub async fn run(global: &GlobalArgs, _cmd: &StatusCmd) -> Result<Outcome> {
     let services: ServiceList = runner
         .query_json(&services_command(&tools, &global.namespace))
         .await?;
-    let text = format_status(
-        format_release(release.as_ref(), &global.release, &global.namespace),
-        &pod_list.items,
-        &services.items,
-        crate::cluster::duration::unix_now(),
-    );
-    stdout_text(&text);
+    let now = crate::cluster::duration::unix_now();
+    let record = StatusRecord {
+        release: ReleaseRecord::new(release.as_ref(), &global.release, &global.namespace),
+        pods: pod_list
+            .items
+            .iter()
+            .map(|p| PodRecord::new(p, now))
+            .collect(),
+        services: services.items.iter().map(ServiceRecord::new).collect(),
+    };
+    let names = || {
+        let mut names = pods::pod_names(&pod_list.items);
+        names.extend(
+            services
+                .items
+                .iter()
+                .map(|s| format!("service/{}", s.metadata.name)),
+        );
+        names
+    };
+    format::print(&cmd.output, &record, names, |style| {
+        format_status_styled(
+            format_release(release.as_ref(), &global.release, &global.namespace),
+            &pod_list.items,
+            &services.items,
+            now,
+            style,
+        )
+    })?;
     Ok(Outcome::Success)
 }
 
@@ -235,7 +352,18 @@ mod tests {
         ]}"#;
         let list: ServiceList = serde_json::from_str(json).unwrap();
         assert_eq!(
-            format_services(&list.items),
+            format_services(&list.items, TableStyle::default()),
+            "NAME           TYPE           EXTERNAL-IP   PORT(S)\n\
+             proxy-public   LoadBalancer   192.0.2.100   80:30774/TCP\n\
+             binder         LoadBalancer   <pending>     80/TCP\n\
+             hub            ClusterIP      <none>        8081/TCP\n"
+        );
+        let wide = TableStyle {
+            wide: true,
+            headers: true,
+        };
+        assert_eq!(
+            format_services(&list.items, wide),
             "NAME           TYPE           CLUSTER-IP       EXTERNAL-IP   PORT(S)\n\
              proxy-public   LoadBalancer   198.51.100.152   192.0.2.100   80:30774/TCP\n\
              binder         LoadBalancer   198.51.100.75    <pending>     80/TCP\n\
@@ -255,7 +383,7 @@ mod tests {
         let text = format_release(Some(&release), "binder", "binder");
         assert!(text.contains("deployed, revision 14"), "{text}");
         assert!(
-            text.contains("(version 1.0.0-0.dev.git.3506.hba24eb2a)"),
+            text.contains("Chart: binderhub, version 1.0.0-0.dev.git.3506.hba24eb2a\n"),
             "{text}"
         );
         assert_eq!(

@@ -5,15 +5,17 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cli::{GlobalArgs, StorageCmd};
 use crate::cluster::manifest;
 use crate::cluster::plan::{CommandLine, Plan, Step};
-use crate::cluster::runner::{stderr_line, stdout_text, Runner};
+use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
 use crate::error::{Outcome, Problems};
-use crate::output::table::format_table;
+use crate::output;
+use crate::output::format;
+use crate::output::table::{format_table_styled, TableStyle};
 
 /// The annotation that makes a StorageClass the default (and its old beta name).
 pub const DEFAULT_ANNOTATIONS: [&str; 2] = [
@@ -74,31 +76,62 @@ pub fn apply_plan(tools: &Tools, file: &str) -> Plan {
     plan
 }
 
-pub fn format_classes(classes: &[StorageClass]) -> String {
+/// A StorageClass as `storage ls -o json|yaml` shows it (documented field
+/// names; Kubernetes' defaults filled in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClassRecord {
+    pub name: String,
+    pub provisioner: String,
+    pub reclaim_policy: String,
+    pub volume_binding_mode: String,
+    pub default: bool,
+}
+
+impl ClassRecord {
+    pub fn new(class: &StorageClass) -> Self {
+        ClassRecord {
+            name: class.metadata.name.clone(),
+            provisioner: class.provisioner.clone(),
+            reclaim_policy: class
+                .reclaim_policy
+                .clone()
+                .unwrap_or_else(|| "Delete".into()),
+            volume_binding_mode: class
+                .volume_binding_mode
+                .clone()
+                .unwrap_or_else(|| "Immediate".into()),
+            default: class.is_default(),
+        }
+    }
+}
+
+/// NAME, PROVISIONER, DEFAULT; `-o wide` adds the reclaim policy and the
+/// volume binding mode.
+pub fn format_classes_styled(classes: &[StorageClass], style: TableStyle) -> String {
     let rows: Vec<Vec<String>> = classes
         .iter()
         .map(|c| {
-            vec![
-                c.metadata.name.clone(),
-                c.provisioner.clone(),
-                c.reclaim_policy.clone().unwrap_or_else(|| "Delete".into()),
-                c.volume_binding_mode
-                    .clone()
-                    .unwrap_or_else(|| "Immediate".into()),
-                if c.is_default() { "yes" } else { "" }.to_string(),
-            ]
+            let r = ClassRecord::new(c);
+            let mut row = vec![r.name, r.provisioner];
+            if style.wide {
+                row.extend([r.reclaim_policy, r.volume_binding_mode]);
+            }
+            row.push(if r.default { "yes" } else { "" }.to_string());
+            row
         })
         .collect();
-    format_table(
+    let headers: &[&str] = if style.wide {
         &[
             "NAME",
             "PROVISIONER",
             "RECLAIMPOLICY",
             "VOLUMEBINDINGMODE",
             "DEFAULT",
-        ],
-        &rows,
-    )
+        ]
+    } else {
+        &["NAME", "PROVISIONER", "DEFAULT"]
+    };
+    format_table_styled(headers, &rows, style)
 }
 
 /// A warning when no StorageClass, or more than one, is the default; with
@@ -181,17 +214,26 @@ async fn fetch(runner: &Runner, tools: &Tools) -> Result<Vec<StorageClass>> {
 }
 
 pub async fn run(global: &GlobalArgs, cmd: &StorageCmd) -> Result<Outcome> {
-    let tools = Tools::new(global.tools);
+    let tools = Tools::from_global(global);
     match cmd {
-        StorageCmd::Ls => {
+        StorageCmd::Ls { output } => {
             let classes = fetch(&Runner::new(false), &tools).await?;
-            if classes.is_empty() {
-                stderr_line("No StorageClasses; `binderctl storage apply` creates one.");
+            if classes.is_empty() && format::is_table(output) {
+                output::info("No StorageClasses; `binderctl storage apply` creates one.");
             } else {
-                stdout_text(&format_classes(&classes));
+                let records: Vec<ClassRecord> = classes.iter().map(ClassRecord::new).collect();
+                format::print(
+                    output,
+                    &records,
+                    || {
+                        let names = classes.iter().map(|c| &c.metadata.name);
+                        names.map(|n| format!("storageclass/{n}")).collect()
+                    },
+                    |style| format_classes_styled(&classes, style),
+                )?;
             }
             if let Some(warning) = default_class_warning(&tools, &classes) {
-                stderr_line(&warning);
+                output::info(&warning);
             }
             Ok(Outcome::Success)
         }
@@ -212,7 +254,7 @@ pub async fn run(global: &GlobalArgs, cmd: &StorageCmd) -> Result<Outcome> {
                 fetch(&runner, &tools).await?
             };
             if let Some(warning) = default_class_warning(&tools, &classes) {
-                stderr_line(&warning);
+                output::info(&warning);
             }
             Ok(Outcome::Success)
         }

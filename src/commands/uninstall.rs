@@ -8,9 +8,10 @@ use super::versions::deployed_release;
 use crate::cli::{GlobalArgs, UninstallCmd};
 use crate::cluster::confirm::confirm_typed;
 use crate::cluster::plan::{CommandLine, Plan, Step};
-use crate::cluster::runner::{stderr_line, stderr_text, Runner};
+use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
-use crate::error::{Outcome, ToolFailed};
+use crate::error::{NotConfirmed, Outcome, ToolFailed};
+use crate::output;
 
 /// Namespaces that hold the cluster itself: never deleted.
 pub const SYSTEM_NAMESPACES: [&str; 4] =
@@ -54,7 +55,7 @@ pub async fn run(global: &GlobalArgs, cmd: &UninstallCmd) -> Result<Outcome> {
     if SYSTEM_NAMESPACES.contains(&namespace) {
         bail!("refusing to delete namespace {namespace:?}: it belongs to Kubernetes itself; pass -n with the BinderHub's namespace");
     }
-    let tools = Tools::new(global.tools);
+    let tools = Tools::from_global(global);
     let runner = Runner::new(cmd.dry_run);
     let release = deployed_release(&runner, &tools, namespace, &global.release).await?;
     let probe_command = namespace_command(&tools, namespace);
@@ -64,7 +65,7 @@ pub async fn run(global: &GlobalArgs, cmd: &UninstallCmd) -> Result<Outcome> {
     } else if probe.says_not_found() {
         false
     } else {
-        stderr_text(&probe.stderr);
+        output::tool_stderr(&probe.stderr);
         return Err(ToolFailed {
             command: probe_command.to_string(),
             code: probe.code,
@@ -78,14 +79,14 @@ pub async fn run(global: &GlobalArgs, cmd: &UninstallCmd) -> Result<Outcome> {
         namespace_exists,
     );
     if plan.is_empty() {
-        stderr_line(&format!(
+        output::info(&format!(
             "Nothing to uninstall: no release {} and no namespace {namespace}.",
             global.release
         ));
         return Ok(Outcome::Success);
     }
     if release.is_none() {
-        stderr_line(&format!(
+        output::info(&format!(
             "No Helm release {} in namespace {namespace}; deleting the namespace only.",
             global.release
         ));
@@ -99,12 +100,11 @@ pub async fn run(global: &GlobalArgs, cmd: &UninstallCmd) -> Result<Outcome> {
             (Some(r), false) => format!("Helm release {}", r.name),
             (None, _) => format!("namespace {namespace} with everything in it"),
         };
-        stderr_line(&format!(
+        output::info(&format!(
             "This deletes {what}, user volumes included. It cannot be undone."
         ));
         if !confirm_typed("", namespace, cmd.yes).await? {
-            stderr_line("Not confirmed; nothing deleted.");
-            return Ok(Outcome::Success);
+            return Err(NotConfirmed("nothing deleted".into()).into());
         }
     }
     runner.execute(&plan).await?;

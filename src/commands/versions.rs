@@ -5,14 +5,16 @@
 use std::cmp::Ordering;
 
 use anyhow::Result;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cli::{GlobalArgs, VersionsCmd};
 use crate::cluster::plan::CommandLine;
-use crate::cluster::runner::{stderr_line, stdout_text, Runner};
+use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
 use crate::error::Outcome;
-use crate::output::table::format_table;
+use crate::output;
+use crate::output::table::{format_table_styled, TableStyle};
+use crate::output::{format, plural};
 
 /// One entry of `helm list -o json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -175,8 +177,26 @@ pub fn versions_newest_first(found: &[ChartVersion], chart: &str) -> Vec<ChartVe
     versions
 }
 
+/// A chart version as `versions -o json|yaml` shows it (documented field
+/// names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionRecord {
+    pub version: String,
+    pub app_version: String,
+    pub deployed: bool,
+}
+
 /// The `versions` table: at most `limit` rows, the deployed one marked.
 pub fn format_versions(versions: &[ChartVersion], deployed: Option<&str>, limit: usize) -> String {
+    format_versions_styled(versions, deployed, limit, TableStyle::default())
+}
+
+fn format_versions_styled(
+    versions: &[ChartVersion],
+    deployed: Option<&str>,
+    limit: usize,
+    style: TableStyle,
+) -> String {
     let rows: Vec<Vec<String>> = versions
         .iter()
         .take(limit)
@@ -186,14 +206,23 @@ pub fn format_versions(versions: &[ChartVersion], deployed: Option<&str>, limit:
             } else {
                 ""
             };
-            vec![v.version.clone(), v.app_version.clone(), mark.to_string()]
+            let mut row = vec![v.version.clone(), v.app_version.clone(), mark.to_string()];
+            if style.wide {
+                row.push(v.description.clone());
+            }
+            row
         })
         .collect();
-    format_table(&["VERSION", "APP VERSION", "DEPLOYED"], &rows)
+    let headers: &[&str] = if style.wide {
+        &["VERSION", "APP VERSION", "DEPLOYED", "DESCRIPTION"]
+    } else {
+        &["VERSION", "APP VERSION", "DEPLOYED"]
+    };
+    format_table_styled(headers, &rows, style)
 }
 
 pub async fn run(global: &GlobalArgs, cmd: &VersionsCmd) -> Result<Outcome> {
-    let tools = Tools::new(global.tools);
+    let tools = Tools::from_global(global);
     let runner = Runner::new(false);
     let found: Vec<ChartVersion> = runner
         .query_json(&search_command(&tools, &cmd.chart))
@@ -209,22 +238,39 @@ pub async fn run(global: &GlobalArgs, cmd: &VersionsCmd) -> Result<Outcome> {
     }
     let release = deployed_release(&runner, &tools, &global.namespace, &global.release).await?;
     let deployed = release.as_ref().and_then(HelmRelease::chart_version);
-    stdout_text(&format_versions(&versions, deployed, cmd.limit));
+    let shown = versions
+        .get(..cmd.limit.min(versions.len()))
+        .unwrap_or_default();
+    let records: Vec<VersionRecord> = shown
+        .iter()
+        .map(|v| VersionRecord {
+            version: v.version.clone(),
+            app_version: v.app_version.clone(),
+            deployed: Some(v.version.as_str()) == deployed,
+        })
+        .collect();
+    format::print(
+        &cmd.output,
+        &records,
+        || shown.iter().map(|v| v.version.clone()).collect(),
+        |style| format_versions_styled(&versions, deployed, cmd.limit, style),
+    )?;
     match deployed {
         Some(version) => {
             let position = versions.iter().position(|v| v.version == version);
             match position {
-                Some(i) if i >= cmd.limit => stderr_line(&format!(
-                    "Deployed: {version}, {} newer versions exist (not all shown; see --limit).",
-                    i
+                Some(i) if i >= cmd.limit => output::info(&format!(
+                    "Deployed: {version}, {} {} (not all shown; see --limit).",
+                    plural(i, "newer version", "newer versions"),
+                    if i == 1 { "exists" } else { "exist" }
                 )),
                 Some(_) => {}
-                None => stderr_line(&format!(
+                None => output::info(&format!(
                     "Deployed: {version}, which the repository cache does not list (`helm repo update` refreshes it)."
                 )),
             }
         }
-        None => stderr_line(&format!(
+        None => output::info(&format!(
             "Release {} is not deployed in namespace {}.",
             global.release, global.namespace
         )),

@@ -3,7 +3,7 @@
 //! `deploy`; writing the file is the caller's business.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use serde_yaml::Value;
@@ -39,7 +39,7 @@ pub struct Rendered {
 
 /// Print a warning the way every binderctl warning looks.
 pub fn warn(message: &str) {
-    eprintln!("binderctl: warning: {message}");
+    crate::output::warn(message);
 }
 
 /// Read and parse a values file: a clear error naming the file otherwise.
@@ -129,7 +129,7 @@ async fn look_up(
     args: &RenderArgs,
     settings: &Settings,
 ) -> Result<(Vec<dns::HostLookup>, Vec<published::ListResult>)> {
-    let timeout = duration_from_secs(args.timeout)?;
+    let timeout = args.timeout;
     let nameservers = args
         .nameservers
         .iter()
@@ -290,13 +290,6 @@ fn list_requests(args: &RenderArgs, settings: &Settings) -> Vec<ListRequest> {
         });
     }
     requests
-}
-
-fn duration_from_secs(secs: f64) -> Result<Duration> {
-    Duration::try_from_secs_f64(secs)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| anyhow::anyhow!("--timeout: {secs} is not a positive number of seconds"))
 }
 
 fn count(n: usize, noun: &str) -> String {

@@ -1,10 +1,40 @@
 //! Plain-text tables for listings, aligned like kubectl's. Pure.
+//!
+//! Default tables are meant to fit 80 columns (wider detail belongs to
+//! `-o wide`); names are never cut, so a very long name may still overflow.
+
+/// How a table is drawn: `-o wide` adds columns, `--no-headers` drops the
+/// header row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableStyle {
+    pub wide: bool,
+    pub headers: bool,
+}
+
+impl Default for TableStyle {
+    fn default() -> Self {
+        TableStyle {
+            wide: false,
+            headers: true,
+        }
+    }
+}
 
 /// Left-aligned columns separated by three spaces, a header row first; no
 /// trailing blanks. Rows shorter than the header get empty cells.
 pub fn format_table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    format_table_styled(headers, rows, TableStyle::default())
+}
+
+/// [`format_table`] without the header row when `style.headers` is off
+/// (columns are then as wide as their cells alone).
+pub fn format_table_styled(headers: &[&str], rows: &[Vec<String>], style: TableStyle) -> String {
     let columns = headers.len();
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    let mut widths: Vec<usize> = if style.headers {
+        headers.iter().map(|h| h.chars().count()).collect()
+    } else {
+        vec![0; columns]
+    };
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
@@ -12,7 +42,8 @@ pub fn format_table(headers: &[&str], rows: &[Vec<String>]) -> String {
     }
     let mut out = String::new();
     let header_cells: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
-    for row in std::iter::once(&header_cells).chain(rows) {
+    let header_row = style.headers.then_some(&header_cells);
+    for row in header_row.into_iter().chain(rows) {
         let mut line = String::new();
         for (i, width) in widths.iter().enumerate().take(columns) {
             let cell = row.get(i).map(String::as_str).unwrap_or("");
@@ -49,6 +80,16 @@ mod tests {
              hub-1               1/1     Running\n\
              jupyter-long-name   0/1\n"
         );
+    }
+
+    #[test]
+    fn no_headers_drops_the_header_row() {
+        let rows = vec![vec!["a".to_string(), "b".to_string()]];
+        let style = TableStyle {
+            wide: false,
+            headers: false,
+        };
+        assert_eq!(format_table_styled(&["NAME", "X"], &rows, style), "a   b\n");
     }
 
     #[test]

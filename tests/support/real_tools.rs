@@ -40,6 +40,25 @@ pub fn require(name: &str) -> Option<PathBuf> {
     None
 }
 
+/// A system program (`man`, `bash`) found on PATH, with [`require`]'s
+/// semantics: skipped locally when missing, a failure under CI.
+pub fn require_on_path(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file());
+    if found.is_some() {
+        return found;
+    }
+    let message = format!("{name} is not on PATH (on Debian or Ubuntu: apt-get install man-db)");
+    if in_ci() {
+        panic!("{message}");
+    }
+    eprintln!("SKIPPED (not run, not passed): {message}");
+    None
+}
+
 /// Like [`require`] for several tools at once.
 pub fn require_all(names: &[&str]) -> Option<Vec<PathBuf>> {
     names.iter().map(|n| require(n)).collect()

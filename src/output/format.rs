@@ -1,0 +1,102 @@
+//! `-o json|yaml|wide|name` and `--no-headers` for the read commands: one
+//! function prints whatever a command found in the format asked for. JSON
+//! and YAML carry the documented field names (README, "Output formats");
+//! they go to stdout alone, messages stay on stderr.
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::cli::{OutputArgs, OutputFormat};
+use crate::output::table::TableStyle;
+
+/// Print `value` as `args` asks: as JSON or YAML, as names one per line, or
+/// as the table `table` draws (wide with `-o wide`).
+pub fn print<T: Serialize + ?Sized>(
+    args: &OutputArgs,
+    value: &T,
+    names: impl FnOnce() -> Vec<String>,
+    table: impl FnOnce(TableStyle) -> String,
+) -> Result<()> {
+    super::data(&render(args, value, names, table)?);
+    Ok(())
+}
+
+/// The text [`print`] prints.
+pub fn render<T: Serialize + ?Sized>(
+    args: &OutputArgs,
+    value: &T,
+    names: impl FnOnce() -> Vec<String>,
+    table: impl FnOnce(TableStyle) -> String,
+) -> Result<String> {
+    let style = TableStyle {
+        wide: args.output == Some(OutputFormat::Wide),
+        headers: !args.no_headers,
+    };
+    Ok(match args.output {
+        Some(OutputFormat::Json) => {
+            let mut text =
+                serde_json::to_string_pretty(value).context("cannot write the output as JSON")?;
+            text.push('\n');
+            text
+        }
+        Some(OutputFormat::Yaml) => {
+            serde_yaml::to_string(value).context("cannot write the output as YAML")?
+        }
+        Some(OutputFormat::Name) => names().iter().map(|n| format!("{n}\n")).collect(),
+        Some(OutputFormat::Wide) | None => table(style),
+    })
+}
+
+/// Whether the output is a table (messages such as "No pods match" belong
+/// only there: an empty JSON list says it by itself).
+pub fn is_table(args: &OutputArgs) -> bool {
+    matches!(args.output, None | Some(OutputFormat::Wide))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Row {
+        name: String,
+        ready: bool,
+    }
+
+    fn args(output: Option<OutputFormat>, no_headers: bool) -> OutputArgs {
+        OutputArgs { output, no_headers }
+    }
+
+    fn rendered(args: &OutputArgs) -> String {
+        let rows = vec![Row {
+            name: "hub-1".into(),
+            ready: true,
+        }];
+        render(
+            args,
+            &rows,
+            || rows.iter().map(|r| format!("pod/{}", r.name)).collect(),
+            |style| format!("wide={} headers={}\n", style.wide, style.headers),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn each_format() {
+        let json = rendered(&args(Some(OutputFormat::Json), false));
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed[0]["name"], "hub-1");
+        assert_eq!(parsed[0]["ready"], true);
+        let yaml = rendered(&args(Some(OutputFormat::Yaml), false));
+        assert_eq!(yaml, "- name: hub-1\n  ready: true\n");
+        assert_eq!(
+            rendered(&args(Some(OutputFormat::Name), false)),
+            "pod/hub-1\n"
+        );
+        assert_eq!(rendered(&args(None, false)), "wide=false headers=true\n");
+        assert_eq!(
+            rendered(&args(Some(OutputFormat::Wide), true)),
+            "wide=true headers=false\n"
+        );
+    }
+}
