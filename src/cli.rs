@@ -6,6 +6,34 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::cluster::names;
+
+/// The most retries `--retries` accepts: more only multiplies the time a
+/// dead server takes to be reported.
+pub const MAX_RETRIES: u32 = 10;
+
+/// One `--nameserver` entry (or one of `BINDERCTL_NAMESERVER`'s
+/// comma-separated ones): checked here, so an empty one (`,,`) is an error
+/// rather than a silent fall back to the system's resolver.
+fn nameserver_entry(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("an empty entry (look for doubled or trailing commas in \
+                    --nameserver or BINDERCTL_NAMESERVER)"
+            .into());
+    }
+    crate::egress::dns::parse_nameserver(text).map(|_| text.trim().to_string())
+}
+
+/// A duration such as `10m` that is not zero (kubectl reads `--timeout=0s`
+/// as "wait forever").
+fn positive_duration(text: &str) -> Result<String, String> {
+    match crate::cluster::duration::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be longer than zero (e.g. 10m, 90s)".into()),
+        Ok(_) => Ok(text.to_string()),
+        Err(e) => Err(format!("{e:#}")),
+    }
+}
+
 /// Where GitHub publishes the address ranges of its services.
 pub const DEFAULT_GITHUB_META_URL: &str = "https://api.github.com/meta";
 /// Where Fastly (which serves the Python package index) publishes its ranges.
@@ -40,7 +68,8 @@ pub struct GlobalArgs {
         long,
         global = true,
         env = "BINDERCTL_NAMESPACE",
-        default_value = "binder"
+        default_value = "binder",
+        value_parser = names::namespace
     )]
     pub namespace: String,
 
@@ -49,7 +78,8 @@ pub struct GlobalArgs {
         long,
         global = true,
         env = "BINDERCTL_RELEASE",
-        default_value = "binder"
+        default_value = "binder",
+        value_parser = names::release
     )]
     pub release: String,
 
@@ -124,7 +154,8 @@ pub struct RenderArgs {
         long = "nameserver",
         value_name = "IP[:PORT]",
         env = "BINDERCTL_NAMESERVER",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = nameserver_entry
     )]
     pub nameservers: Vec<String>,
 
@@ -152,16 +183,23 @@ pub struct RenderArgs {
 
     /// How many times to retry a DNS query or a download that failed for a
     /// passing reason (timeout, server error).
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_RETRIES)))]
     pub retries: u32,
 
     /// Render even if some hosts do not resolve (each skipped host is warned about).
     #[arg(long)]
     pub allow_unresolved: bool,
 
-    /// Allow 0.0.0.0/0 or ::/0 (all addresses) to come from a host or a list.
+    /// Allow 0.0.0.0/0 or ::/0 (all addresses), also when several ranges or
+    /// sources merge into it, and more than a /4 of IPv4 (a /16 of IPv6)
+    /// from one host or list.
     #[arg(long)]
     pub allow_default_route: bool,
+
+    /// Allow unspecified, loopback, link-local (the cloud metadata service),
+    /// multicast and broadcast addresses in the allow-list.
+    #[arg(long)]
+    pub allow_special_addresses: bool,
 }
 
 #[derive(Debug, Args)]
@@ -210,7 +248,7 @@ pub struct DeployCmd {
     pub chart_repo_url: String,
 
     /// How long to wait for the deployments to roll out, e.g. 10m, 90s.
-    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = positive_duration)]
     pub wait_timeout: String,
 
     /// Print the commands that would run, run nothing that changes the cluster.
@@ -250,12 +288,14 @@ pub struct PodSelection {
 pub enum PodsCmd {
     /// List pods, optionally only those whose name starts with PREFIX.
     Ls {
+        #[arg(value_parser = names::pod_prefix)]
         prefix: Option<String>,
         #[command(flatten)]
         selection: PodSelection,
     },
     /// Delete the pods whose name starts with PREFIX (e.g. jupyter-).
     Purge {
+        #[arg(value_parser = names::pod_prefix)]
         prefix: String,
         #[command(flatten)]
         selection: PodSelection,
@@ -354,10 +394,10 @@ pub enum DashboardCmd {
         #[arg(long, value_name = "DURATION", default_value = "2000h")]
         duration: String,
         /// Service account the token is for.
-        #[arg(long, value_name = "NAME", default_value = "default")]
+        #[arg(long, value_name = "NAME", default_value = "default", value_parser = names::object)]
         service_account: String,
         /// Namespace of the service account.
-        #[arg(long, value_name = "NS", default_value = "default")]
+        #[arg(long, value_name = "NS", default_value = "default", value_parser = names::namespace)]
         account_namespace: String,
     },
     /// Forward the Dashboard to a local port (runs until interrupted).
@@ -368,7 +408,7 @@ pub enum DashboardCmd {
         #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
         address: String,
         /// Namespace of the Dashboard service.
-        #[arg(long, value_name = "NS", default_value = "kube-system")]
+        #[arg(long, value_name = "NS", default_value = "kube-system", value_parser = names::namespace)]
         dashboard_namespace: String,
     },
 }
@@ -385,6 +425,7 @@ pub enum NodesCmd {
     },
     /// Remove a node from the cluster (MicroK8s).
     Remove {
+        #[arg(value_parser = names::node)]
         name: String,
         /// Do not ask for confirmation.
         #[arg(short = 'y', long)]
@@ -460,5 +501,52 @@ mod tests {
                 assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp, "{path:?}");
             }
         }
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        let mut argv = vec!["binderctl"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv)
+    }
+
+    #[test]
+    fn names_handed_to_tools_are_checked_before_anything_runs() {
+        for argv in [
+            &[
+                "--namespace=-lkubernetes.io/metadata.name",
+                "uninstall",
+                "--yes",
+            ][..],
+            &["-n", "Binder", "status"],
+            &["--release=--all", "status"],
+            &["--release=-x", "status"],
+            &["nodes", "remove", "--", "-x"],
+            &["nodes", "remove", "Node_1"],
+            &["pods", "purge", "--", "-l"],
+            &["dashboard", "token", "--account-namespace=-A"],
+        ] {
+            let err = parse(argv).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{argv:?}"
+            );
+        }
+        assert!(parse(&["-n", "lab-2", "--release", "bh.v2", "status"]).is_ok());
+    }
+
+    #[test]
+    fn retries_wait_timeout_and_nameservers_are_bounded() {
+        assert!(parse(&["render", "--retries", "10"]).is_ok());
+        assert!(parse(&["render", "--retries", "11"]).is_err());
+        assert!(parse(&["deploy", "--wait-timeout", "0"]).is_err());
+        assert!(parse(&["deploy", "--wait-timeout", "0s"]).is_err());
+        assert!(parse(&["deploy", "--wait-timeout", "90s"]).is_ok());
+        let err = parse(&["render", "--nameserver", ",,,"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("an empty entry"), "{err}");
+        assert!(parse(&["render", "--nameserver", "192.0.2.53,"]).is_err());
+        assert!(parse(&["render", "--nameserver", "192.0.2.53,[2001:db8::53]:5353"]).is_ok());
     }
 }

@@ -709,3 +709,160 @@ fn bundled_binder_yaml_renders() {
         .starts_with("^(?!("));
     let _ = Duration::ZERO;
 }
+
+// ------------------------------------------------------- nothing dangerous
+
+#[test]
+fn a_default_route_split_over_several_ranges_or_sources_is_refused() {
+    // Two halves in cidr_whitelist.
+    let halves = BINDER_YAML.replace(
+        "cidr_whitelist: [203.0.113.64/26]",
+        "cidr_whitelist: [0.0.0.0/1, 128.0.0.0/1]",
+    );
+    let env = RenderEnv::new(&halves, standard_zone(), standard_routes());
+    let out = env.render(&[]);
+    assert_failed(&out);
+    assert!(
+        stderr(&out).contains(
+            "cidr_whitelist: 0.0.0.0/1 128.0.0.0/1 together make 0.0.0.0/0, which would allow \
+             every address; refusing"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!env.path("_binder.yaml").exists());
+    // IPv6 halves from a published list.
+    let routes = Routes::new()
+        .json("/meta", GitHubMeta::sample().to_json())
+        .json(
+            "/fastly",
+            r#"{"addresses": ["198.51.100.0/24"], "ipv6_addresses": ["::/1", "8000::/1"]}"#,
+        );
+    let env = RenderEnv::new(BINDER_YAML, standard_zone(), routes);
+    let out = env.render(&[]);
+    assert_failed(&out);
+    assert!(
+        stderr(&out).contains("Fastly ipv6_addresses: ::/1 8000::/1 together make ::/0"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.render(&["--allow-default-route"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rule = generated_rule(&serde_yaml::from_str(&env.output_text()).unwrap());
+    assert!(rule.contains(&"::/0".to_string()), "{rule:?}");
+}
+
+#[test]
+fn more_than_a_slash_4_from_one_list_is_refused() {
+    let routes = Routes::new()
+        .json("/meta", GitHubMeta::sample().to_json())
+        .json(
+            "/fastly",
+            r#"{"addresses": ["16.0.0.0/4", "32.0.0.0/5"], "ipv6_addresses": ["2001:db8::/32"]}"#,
+        );
+    let env = RenderEnv::new(BINDER_YAML, standard_zone(), routes);
+    let out = env.render(&[]);
+    assert_failed(&out);
+    assert!(
+        stderr(&out).contains(
+            "Fastly addresses: its IPv4 ranges cover more addresses than a /4, the most one \
+             source may allow"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn dns_records_of_other_names_never_enter_the_rule() {
+    let zone = standard_zone().foreign_a("data.test", "evil.test", "203.0.113.99");
+    let env = RenderEnv::new(BINDER_YAML, zone, standard_routes());
+    let out = env.render(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = env.output_text();
+    assert!(!text.contains("203.0.113.99"), "{text}");
+    assert!(
+        text.contains("#   host data.test: 192.0.2.22/32\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn special_addresses_are_refused_unless_allowed() {
+    let zone = standard_zone()
+        .a("data.test", ["169.254.169.254"])
+        .aaaa("data.test", ["::1"]);
+    let env = RenderEnv::new(BINDER_YAML, zone, standard_routes());
+    let out = env.render(&[]);
+    assert_failed(&out);
+    let err = stderr(&out);
+    assert!(
+        err.contains("host data.test: 169.254.169.254/32 is a link-local address"),
+        "{err}"
+    );
+    assert!(
+        err.contains("host data.test: ::1/128 is a loopback address"),
+        "{err}"
+    );
+    assert!(err.contains("--allow-special-addresses"), "{err}");
+    assert!(!env.path("_binder.yaml").exists());
+    let out = env.render(&["--allow-special-addresses"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(env.output_text().contains("169.254.169.254/32"));
+}
+
+#[test]
+fn list_url_credentials_are_never_printed() {
+    let env = RenderEnv::standard();
+    let secret_url = format!(
+        "http://lab:pa55word@{}/gone?token=t0psecret&v=1",
+        env.http.addr
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_binderctl"))
+        .current_dir(env.dir.path())
+        .args(["render", "--timeout", "0.3", "--retries", "0"])
+        .env("BINDERCTL_NAMESERVER", env.dns.addr.to_string())
+        .env("BINDERCTL_GITHUB_META_URL", env.http.url("/meta"))
+        .env("BINDERCTL_FASTLY_URL", &secret_url)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_failed(&out);
+    let err = stderr(&out);
+    assert!(err.contains("Fastly list http://***:***@"), "{err}");
+    assert!(err.contains("token=***"), "{err}");
+    assert!(
+        !err.contains("pa55word") && !err.contains("t0psecret"),
+        "{err}"
+    );
+}
+
+#[test]
+fn empty_nameserver_entries_are_errors() {
+    let env = RenderEnv::standard();
+    let out = env.render(&["--nameserver", ",,,"]);
+    assert_failed(&out);
+    assert!(stderr(&out).contains("an empty entry"), "{}", stderr(&out));
+    let out = Command::new(env!("CARGO_BIN_EXE_binderctl"))
+        .current_dir(env.dir.path())
+        .args(["render", "--timeout", "0.3"])
+        .env("BINDERCTL_NAMESERVER", ",,,")
+        .env("BINDERCTL_GITHUB_META_URL", env.http.url("/meta"))
+        .env("BINDERCTL_FASTLY_URL", env.http.url("/fastly"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_failed(&out);
+    assert!(stderr(&out).contains("an empty entry"), "{}", stderr(&out));
+    assert!(!env.path("_binder.yaml").exists());
+}
+
+#[test]
+fn retries_have_an_upper_bound() {
+    let env = RenderEnv::standard();
+    let mut cmd = env.command(&["render"]);
+    cmd.args(["--retries", "1000000"]);
+    let out = cmd.output().unwrap();
+    assert_failed(&out);
+    assert!(stderr(&out).contains("--retries"), "{}", stderr(&out));
+}
