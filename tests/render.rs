@@ -866,3 +866,262 @@ fn retries_have_an_upper_bound() {
     assert_failed(&out);
     assert!(stderr(&out).contains("--retries"), "{}", stderr(&out));
 }
+
+// ------------------------------------------------------- files
+
+#[cfg(unix)]
+#[test]
+fn outputs_that_are_not_regular_files_are_refused() {
+    let env = RenderEnv::standard();
+    let fifo = env.path("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    std::fs::create_dir(env.path("folder")).unwrap();
+    for (output, kind) in [
+        ("/dev/null", "is a device"),
+        ("fifo", "is a FIFO"),
+        ("folder", "is a directory"),
+    ] {
+        let out = env.render(&["-o", output]);
+        assert_failed(&out);
+        assert!(stderr(&out).contains(kind), "{output}: {}", stderr(&out));
+        assert_eq!(env.dns.query_count(), 0, "refused before any lookup");
+    }
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    assert_eq!(env.files(), ["binder.yaml", "fifo", "folder"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_output_is_written_through_and_stays_a_link() {
+    let env = RenderEnv::standard();
+    std::fs::create_dir(env.path("rendered")).unwrap();
+    std::fs::write(env.path("rendered/_binder.yaml"), "old\n").unwrap();
+    std::os::unix::fs::symlink("rendered/_binder.yaml", env.path("_binder.yaml")).unwrap();
+    let out = env.render(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let link = std::fs::symlink_metadata(env.path("_binder.yaml")).unwrap();
+    assert!(link.file_type().is_symlink());
+    let text = std::fs::read_to_string(env.path("rendered/_binder.yaml")).unwrap();
+    assert!(text.starts_with("# Rendered by binderctl"), "{text}");
+    let names: Vec<_> = std::fs::read_dir(env.path("rendered")).unwrap().collect();
+    assert_eq!(names.len(), 1, "a temporary file was left behind");
+}
+
+#[cfg(unix)]
+#[test]
+fn the_input_is_never_overwritten_whatever_the_spelling() {
+    let env = RenderEnv::standard();
+    std::fs::hard_link(env.path("binder.yaml"), env.path("hard.yaml")).unwrap();
+    std::os::unix::fs::symlink("binder.yaml", env.path("soft.yaml")).unwrap();
+    for output in [
+        "./binder.yaml",
+        "hard.yaml",
+        "soft.yaml",
+        "../$DIR/binder.yaml",
+    ] {
+        let dir_name = env.dir.path().file_name().unwrap().to_str().unwrap();
+        let output = output.replace("$DIR", dir_name);
+        let out = env.render(&["-o", &output]);
+        assert_failed(&out);
+        assert!(
+            stderr(&out).contains("the output file is the input file"),
+            "{output}: {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(env.path("binder.yaml")).unwrap(),
+        BINDER_YAML
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_new_output_is_no_more_readable_than_the_input() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = RenderEnv::standard();
+    let private = std::fs::Permissions::from_mode(0o600);
+    std::fs::set_permissions(env.path("binder.yaml"), private).unwrap();
+    let out = env.render(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mode = std::fs::metadata(env.path("_binder.yaml"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_write_past_the_file_size_limit_fails_cleanly() {
+    use std::os::unix::process::CommandExt;
+    let env = RenderEnv::standard();
+    std::fs::write(env.path("_binder.yaml"), "previous\n").unwrap();
+    let mut cmd = env.command(&["render"]);
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 200,
+                rlim_max: 200,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert_failed(&out);
+    assert!(stderr(&out).contains("file-size limit"), "{}", stderr(&out));
+    assert_eq!(env.output_text(), "previous\n");
+    assert_eq!(env.files(), ["_binder.yaml", "binder.yaml"]);
+}
+
+#[test]
+fn placeholders_of_the_tutorial_are_warned_about() {
+    let input = BINDER_YAML
+        .replace(
+            "image_prefix: lab/binder-",
+            "image_prefix: <dockerhub-username>/binder-",
+        )
+        .replace("hub_url: http://192.0.2.100", "hub_url: <jupyterhub-url>");
+    let env = RenderEnv::new(&input, standard_zone(), standard_routes());
+    let out = env.render(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "warning: binder.yaml: config.BinderHub.image_prefix still holds the tutorial's \
+             placeholder <dockerhub-username>"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("config.BinderHub.hub_url still holds"),
+        "{err}"
+    );
+}
+
+// ------------------------------------------------------- signals
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_the_lookups_ends_the_render_at_once_with_nothing_written() {
+    let zone = standard_zone().delay(Duration::from_secs(3));
+    let env = RenderEnv::new(BINDER_YAML, zone, standard_routes());
+    for signal in ["-INT", "-TERM"] {
+        let child = Command::new(env!("CARGO_BIN_EXE_binderctl"))
+            .current_dir(env.dir.path())
+            .args(["render", "--timeout", "5"])
+            .env("BINDERCTL_NAMESERVER", env.dns.addr.to_string())
+            .env("BINDERCTL_GITHUB_META_URL", env.http.url("/meta"))
+            .env("BINDERCTL_FASTLY_URL", env.http.url("/fastly"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let before = env.dns.query_count();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while env.dns.query_count() == before {
+            assert!(std::time::Instant::now() < deadline, "no DNS query arrived");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let sent = std::time::Instant::now();
+        assert!(Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "{signal}: {}", stderr(&out));
+        assert!(
+            sent.elapsed() < Duration::from_secs(2),
+            "{signal}: not at once"
+        );
+        assert_eq!(env.files(), ["binder.yaml"], "{signal}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn thousands_of_hosts_fit_in_a_small_open_files_limit() {
+    use std::os::unix::process::CommandExt;
+    let hosts: Vec<String> = (0..1500).map(|i| format!("h{i}.example")).collect();
+    let mut zone = Zone::new();
+    for host in &hosts {
+        zone = zone.a(host, ["192.0.2.20"]);
+    }
+    let input = BINDER_YAML.replace(
+        "      domain_whitelist:\n        - files.example\n        - data.test\n",
+        &format!("      domain_whitelist: [{}]\n", hosts.join(", ")),
+    );
+    let env = RenderEnv::new(&input, zone, standard_routes());
+    let mut cmd = env.command(&["render"]);
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 256,
+                rlim_max: 256,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("DNS: 1500 of 1500 hosts"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn too_low_an_open_files_limit_is_named_with_the_numbers() {
+    use std::os::unix::process::CommandExt;
+    let hosts: Vec<String> = (0..100).map(|i| format!("h{i}.example")).collect();
+    let input = BINDER_YAML.replace(
+        "      domain_whitelist:\n        - files.example\n        - data.test\n",
+        &format!("      domain_whitelist: [{}]\n", hosts.join(", ")),
+    );
+    let env = RenderEnv::new(&input, standard_zone(), standard_routes());
+    let mut cmd = env.command(&["render"]);
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 64,
+                rlim_max: 64,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert_failed(&out);
+    assert!(
+        stderr(&out).contains(
+            "the system's limit of open files is 64, but looking up 100 hosts needs about 160"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.dns.query_count(), 0);
+}

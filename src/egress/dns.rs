@@ -128,6 +128,7 @@ pub struct HostLookup {
 /// order of `hosts`. The outer error means the resolver could not be set up
 /// at all (for instance an unreadable `/etc/resolv.conf`).
 pub async fn resolve_all(hosts: &[String], opts: &DnsOptions) -> Result<Vec<HostLookup>, String> {
+    check_open_files_limit(hosts.len())?;
     let resolver = build_resolver(opts)?;
     let attempts = opts.retries.saturating_add(1);
     let in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_HOSTS_IN_FLIGHT));
@@ -159,6 +160,44 @@ pub async fn resolve_all(hosts: &[String], opts: &DnsOptions) -> Result<Vec<Host
         });
     }
     Ok(lookups)
+}
+
+/// Files binderctl holds open besides the lookups' sockets (standard
+/// streams, the runtime, the HTTP connections, the files it reads).
+const OTHER_OPEN_FILES: u64 = 32;
+
+/// Refuse up front, with the numbers, when the system's limit of open files
+/// is too low for the lookups in flight: the resolver would otherwise fail
+/// host after host with a vague "no connections available".
+fn check_open_files_limit(hosts: usize) -> Result<(), String> {
+    let in_flight = u64::try_from(hosts.min(MAX_HOSTS_IN_FLIGHT)).unwrap_or(u64::MAX);
+    let needed = 2 * in_flight + OTHER_OPEN_FILES;
+    match open_files_limit() {
+        Some(limit) if limit < needed => Err(format!(
+            "the system's limit of open files is {limit}, but looking up {hosts} hosts needs \
+             about {needed} (up to {MAX_HOSTS_IN_FLIGHT} hosts at once, A and AAAA each on \
+             its own socket); raise it (`ulimit -n {needed}`, or LimitNOFILE= in a systemd unit)"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The soft RLIMIT_NOFILE, if the system says.
+fn open_files_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit only writes the struct it is given.
+        let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
+        if ok && limit.rlim_cur != libc::RLIM_INFINITY {
+            #[allow(clippy::useless_conversion)] // rlim_t is not u64 everywhere
+            return u64::try_from(limit.rlim_cur).ok();
+        }
+    }
+    None
 }
 
 fn build_resolver(opts: &DnsOptions) -> Result<TokioResolver, String> {
@@ -311,6 +350,11 @@ fn lookup_failed(err: &NetError) -> String {
     let text = err.to_string();
     if is_too_many_open_files(err) {
         format!("lookup failed: {text}: {TOO_MANY_OPEN_FILES}")
+    } else if matches!(err, NetError::NoConnections) {
+        format!(
+            "lookup failed: {text} (no socket to the nameserver could be opened: is it \
+             reachable, and is the system's limit of open files, `ulimit -n`, high enough?)"
+        )
     } else {
         format!("lookup failed: {text}")
     }
