@@ -8,14 +8,15 @@
 //! the target's permissions (and, where the process may, its owner and
 //! group) before the first byte is written. An output path that is a
 //! symlink is written through: its final target is replaced, the link stays.
-//! On every failure, and on SIGINT or SIGTERM, the temporary file is removed;
+//! On every failure the temporary file is removed. SIGINT and SIGTERM never
+//! end the process mid-write (the runner watches them from the start): an
+//! interrupt noticed before the rename removes the temporary file instead.
 //! SIGXFSZ is ignored so that a write past the file-size limit fails with
 //! EFBIG (and is cleaned up) instead of killing the process.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 
@@ -42,7 +43,6 @@ pub fn write_atomic_like(path: &Path, contents: &[u8], model: Option<&Path>) -> 
             .map_or(0o666, |m| permission_bits(&m) & 0o666),
     };
     let (mut file, tmp_path) = create_temporary(&target, mode)?;
-    let _cleanup = TempGuard::register(&tmp_path);
     let result = (|| -> Result<()> {
         keep_owner_and_mode(&file, existing.as_ref(), mode)
             .with_context(|| format!("{}: cannot set permissions", tmp_path.display()))?;
@@ -306,39 +306,6 @@ fn ignore_file_size_signal() {
     }
 }
 
-/// Temporary files being written right now, removed by [`remove_temporaries`]
-/// when the process is stopped by a signal.
-static TEMPORARIES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-
-/// Remove every temporary file still being written (called when SIGINT or
-/// SIGTERM arrives, before the process ends).
-pub fn remove_temporaries() {
-    let paths = TEMPORARIES.lock().unwrap_or_else(|e| e.into_inner());
-    for path in paths.iter() {
-        let _ = std::fs::remove_file(path);
-    }
-}
-
-/// Registers a temporary file for [`remove_temporaries`] while it lives.
-struct TempGuard(PathBuf);
-
-impl TempGuard {
-    fn register(path: &Path) -> TempGuard {
-        TEMPORARIES
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(path.to_path_buf());
-        TempGuard(path.to_path_buf())
-    }
-}
-
-impl Drop for TempGuard {
-    fn drop(&mut self) {
-        let mut paths = TEMPORARIES.lock().unwrap_or_else(|e| e.into_inner());
-        paths.retain(|p| p != &self.0);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,5 +452,25 @@ mod tests {
         }
         let other = dir.path().join("_binder.yaml");
         assert!(refuse_output(&other, &[("the secret file", &input)]).is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn owner_and_group_of_an_existing_target_are_kept_where_allowed() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("kubelet");
+        std::fs::write(&target, "old\n").unwrap();
+        // Only root may give a file away; otherwise the owner is ours anyway.
+        let (uid, gid) = match std::os::unix::fs::chown(&target, Some(4242), Some(4243)) {
+            Ok(()) => (4242, 4243),
+            Err(_) => {
+                let meta = std::fs::metadata(&target).unwrap();
+                (meta.uid(), meta.gid())
+            }
+        };
+        write_atomic(&target, b"new\n").unwrap();
+        let meta = std::fs::metadata(&target).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (uid, gid));
     }
 }

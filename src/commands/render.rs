@@ -17,7 +17,8 @@ use crate::values::transform;
 
 pub async fn run(_global: &GlobalArgs, cmd: &RenderCmd) -> Result<Outcome> {
     let args = &cmd.render;
-    if !cmd.check && !cmd.stdout {
+    // --check reads the output (a FIFO would hang it), --stdout ignores it.
+    if !cmd.stdout {
         refuse_overwriting_input(args, &[])?;
     }
     let rendered = render_interruptibly(args)
