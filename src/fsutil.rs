@@ -400,8 +400,9 @@ mod tests {
             .status()
             .unwrap();
         assert!(made.success());
+        let device = test_device(dir.path());
         for (path, kind) in [
-            (Path::new("/dev/null"), "a device"),
+            (device.as_path(), "a device"),
             (fifo.as_path(), "a FIFO"),
             (dir.path(), "a directory"),
         ] {
@@ -410,7 +411,29 @@ mod tests {
             let err = format!("{:#}", refuse_output(path, &[]).unwrap_err());
             assert!(err.contains(kind), "{err}");
         }
-        assert_eq!(names(dir.path()), ["fifo"]);
+        let mut expected = vec!["fifo".to_string()];
+        if device.starts_with(dir.path()) {
+            expected.insert(0, "device".into());
+        }
+        assert_eq!(names(dir.path()), expected);
+    }
+
+    /// A character device that is safe to aim at: as root (who could
+    /// replace /dev/null if the check were broken) a null device made in
+    /// `dir`; otherwise /dev/null, which only root may replace.
+    #[cfg(unix)]
+    fn test_device(dir: &Path) -> PathBuf {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return PathBuf::from("/dev/null");
+        }
+        let device = dir.join("device");
+        let made = std::process::Command::new("mknod")
+            .args([device.as_os_str(), "c".as_ref(), "1".as_ref(), "3".as_ref()])
+            .status()
+            .unwrap();
+        assert!(made.success(), "mknod");
+        device
     }
 
     #[cfg(unix)]

@@ -519,9 +519,13 @@ fn ctrl_c_during_the_lookups_is_honoured_at_once() {
     // Without --version: the deployed version is asked first, as today.
     let child = env.spawn_deploy(&[]);
     wait_until("a DNS query", || env.dns.query_count() > 0);
+    let sent = std::time::Instant::now();
     kill("-INT", child.id());
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out).1);
+    // At once, not when the (5 s) answers are in.
+    let took = sent.elapsed();
+    assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
     assert!(
         env.changing_calls().is_empty(),
         "{:?}",

@@ -860,11 +860,27 @@ fn empty_nameserver_entries_are_errors() {
 #[test]
 fn retries_have_an_upper_bound() {
     let env = RenderEnv::standard();
-    let mut cmd = env.command(&["render"]);
-    cmd.args(["--retries", "1000000"]);
-    let out = cmd.output().unwrap();
+    let render = |retries: &str| {
+        Command::new(env!("CARGO_BIN_EXE_binderctl"))
+            .current_dir(env.dir.path())
+            .args(["render", "--timeout", "0.3", "--retries", retries])
+            .env("BINDERCTL_NAMESERVER", env.dns.addr.to_string())
+            .env("BINDERCTL_GITHUB_META_URL", env.http.url("/meta"))
+            .env("BINDERCTL_FASTLY_URL", env.http.url("/fastly"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = render("1000000");
     assert_failed(&out);
-    assert!(stderr(&out).contains("--retries"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("1000000 is not in 0..=10"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!env.path("_binder.yaml").exists());
+    let out = render("10");
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 // ------------------------------------------------------- files
@@ -880,8 +896,22 @@ fn outputs_that_are_not_regular_files_are_refused() {
         .unwrap()
         .success());
     std::fs::create_dir(env.path("folder")).unwrap();
+    // As root, a null device of our own: were the check broken, root's
+    // render would replace /dev/null itself.
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let device = if root {
+        let made = Command::new("mknod")
+            .args([env.path("device").to_str().unwrap(), "c", "1", "3"])
+            .status()
+            .unwrap();
+        assert!(made.success(), "mknod");
+        env.path("device").to_str().unwrap().to_string()
+    } else {
+        "/dev/null".to_string()
+    };
     for (output, kind) in [
-        ("/dev/null", "is a device"),
+        (device.as_str(), "is a device"),
         ("fifo", "is a FIFO"),
         ("folder", "is a directory"),
     ] {
@@ -891,12 +921,16 @@ fn outputs_that_are_not_regular_files_are_refused() {
         assert_eq!(env.dns.query_count(), 0, "refused before any lookup");
     }
     use std::os::unix::fs::FileTypeExt;
-    assert!(std::fs::metadata("/dev/null")
+    assert!(std::fs::metadata(&device)
         .unwrap()
         .file_type()
         .is_char_device());
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
-    assert_eq!(env.files(), ["binder.yaml", "fifo", "folder"]);
+    let mut expected = vec!["binder.yaml", "fifo", "folder"];
+    if root {
+        expected.insert(1, "device");
+    }
+    assert_eq!(env.files(), expected);
 }
 
 #[cfg(unix)]

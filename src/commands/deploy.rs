@@ -169,6 +169,14 @@ fn recovery_advice(tools: &Tools, global: &GlobalArgs, state: Option<&str>) -> V
         Some(state) => format!("Helm reports release {release} as {state}"),
         None => format!("the state of release {release} could not be read"),
     };
+    if state.ends_with(" as deployed") {
+        return vec![
+            format!("binderctl: the helm upgrade finished after the interrupt; {state}."),
+            "binderctl: the rollout was not waited for: check with `binderctl status`, or run \
+             `binderctl deploy` again."
+                .to_string(),
+        ];
+    }
     vec![
         format!("binderctl: the helm upgrade stopped after the interrupt; {state}."),
         format!("binderctl: see what happened with `{history}`;"),
@@ -678,6 +686,30 @@ mod tests {
         assert_eq!(placeholder_in("a <b> c"), Some("<b>"));
         assert_eq!(placeholder_in("a < b"), None);
         assert_eq!(placeholder_in("<>"), None);
+    }
+
+    #[test]
+    fn recovery_advice_follows_the_release_state() {
+        let (global, _) = parse(&["deploy"]);
+        let tools = Tools::new(ToolFlavor::Microk8s);
+        let failed = recovery_advice(&tools, &global, Some("failed")).join("\n");
+        assert!(
+            failed.contains("Helm reports release binder as failed"),
+            "{failed}"
+        );
+        assert!(
+            failed.contains("`microk8s helm history binder -n binder`"),
+            "{failed}"
+        );
+        assert!(
+            failed.contains("`microk8s helm rollback binder -n binder`"),
+            "{failed}"
+        );
+        let unknown = recovery_advice(&tools, &global, None).join("\n");
+        assert!(unknown.contains("could not be read"), "{unknown}");
+        let done = recovery_advice(&tools, &global, Some("deployed")).join("\n");
+        assert!(done.contains("finished after the interrupt"), "{done}");
+        assert!(done.contains("binderctl status"), "{done}");
     }
 
     #[test]
