@@ -240,7 +240,7 @@ pub struct DeployCmd {
     pub secret: PathBuf,
 
     /// The chart to deploy.
-    #[arg(long, value_name = "CHART", default_value = "jupyterhub/binderhub")]
+    #[arg(long, value_name = "CHART", default_value = "jupyterhub/binderhub", value_parser = names::tool_word)]
     pub chart: String,
 
     /// URL of the `jupyterhub` chart repository, added when missing.
@@ -263,7 +263,7 @@ pub struct VersionsCmd {
     pub limit: usize,
 
     /// The chart whose versions to list.
-    #[arg(long, value_name = "CHART", default_value = "jupyterhub/binderhub")]
+    #[arg(long, value_name = "CHART", default_value = "jupyterhub/binderhub", value_parser = names::tool_word)]
     pub chart: String,
 }
 
@@ -524,6 +524,7 @@ mod tests {
             &["nodes", "remove", "Node_1"],
             &["pods", "purge", "--", "-l"],
             &["dashboard", "token", "--account-namespace=-A"],
+            &["deploy", "--chart=--set=x"],
         ] {
             let err = parse(argv).unwrap_err();
             assert_eq!(

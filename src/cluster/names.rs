@@ -59,6 +59,24 @@ pub fn pod_prefix(prefix: &str) -> Result<String, String> {
     }
 }
 
+/// Any other word handed to a tool as a value (a chart reference such as
+/// `jupyterhub/binderhub`): not empty, not starting with `-`, no control
+/// characters.
+pub fn tool_word(word: &str) -> Result<String, String> {
+    if word.is_empty() {
+        return Err("it is empty".into());
+    }
+    if word.starts_with('-') {
+        return Err(format!(
+            "{word:?} starts with '-', which the tool would read as an option"
+        ));
+    }
+    if word.chars().any(char::is_control) {
+        return Err(format!("{word:?} holds a control character"));
+    }
+    Ok(word.to_string())
+}
+
 /// Whether `namespace` belongs to Kubernetes itself (`default` and every
 /// `kube-*` one): binderctl never deletes it.
 pub fn is_system_namespace(namespace: &str) -> bool {
@@ -185,6 +203,15 @@ mod tests {
         }
         for bad in ["-l", "Jupyter", "jupyter_", " x"] {
             assert!(pod_prefix(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn tool_words_never_look_like_options() {
+        assert!(tool_word("jupyterhub/binderhub").is_ok());
+        assert!(tool_word("./charts/binderhub").is_ok());
+        for bad in ["", "-x", "--set=a", "a\nb"] {
+            assert!(tool_word(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -471,6 +471,12 @@ fn secret_problems(text: &str) -> Vec<String> {
             Some(_) => problems.push(format!("registry.{key}: expected a string")),
         }
     }
+    let url = registry.get("url").and_then(Value::as_str);
+    if url.and_then(placeholder_in).is_some() {
+        problems.push(
+            "registry.url: still holds the template's placeholder; put the real value there".into(),
+        );
+    }
     problems
 }
 
@@ -635,6 +641,16 @@ mod tests {
             (
                 "registry:\n  username: lab\n  password: '  '\n".to_string(),
                 "registry.password: empty",
+            ),
+            (
+                format!("registry:\n  username: <dockerhub-username>-bot\n  password: {token}\n"),
+                "registry.username: still the template's placeholder",
+            ),
+            (
+                format!(
+                    "registry:\n  url: https://<registry-host>\n  username: lab\n  password: {token}\n"
+                ),
+                "registry.url: still holds the template's placeholder",
             ),
             (
                 format!("registry:\n  username: lab\n  password: [{token}]\n"),
