@@ -7,6 +7,34 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
+use crate::cluster::names;
+
+/// The most retries `--retries` accepts: more only multiplies the time a
+/// dead server takes to be reported.
+pub const MAX_RETRIES: u32 = 10;
+
+/// One `--nameserver` entry (or one of `BINDERCTL_NAMESERVER`'s
+/// comma-separated ones): checked here, so an empty one (`,,`) is an error
+/// rather than a silent fall back to the system's resolver.
+fn nameserver_entry(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("an empty entry (look for doubled or trailing commas in \
+                    --nameserver or BINDERCTL_NAMESERVER)"
+            .into());
+    }
+    crate::egress::dns::parse_nameserver(text).map(|_| text.trim().to_string())
+}
+
+/// A duration such as `10m` that is not zero (kubectl reads `--timeout=0s`
+/// as "wait forever").
+fn positive_duration(text: &str) -> Result<String, String> {
+    match crate::cluster::duration::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be longer than zero (e.g. 10m, 90s)".into()),
+        Ok(_) => Ok(text.to_string()),
+        Err(e) => Err(format!("{e:#}")),
+    }
+}
+
 /// Where GitHub publishes the address ranges of its services.
 pub const DEFAULT_GITHUB_META_URL: &str = "https://api.github.com/meta";
 /// Where Fastly (which serves the Python package index) publishes its ranges.
@@ -49,7 +77,8 @@ pub struct GlobalArgs {
         long,
         global = true,
         env = "BINDERCTL_NAMESPACE",
-        default_value = "binder"
+        default_value = "binder",
+        value_parser = names::namespace
     )]
     pub namespace: String,
 
@@ -58,7 +87,8 @@ pub struct GlobalArgs {
         long,
         global = true,
         env = "BINDERCTL_RELEASE",
-        default_value = "binder"
+        default_value = "binder",
+        value_parser = names::release
     )]
     pub release: String,
 
@@ -264,7 +294,8 @@ pub struct RenderArgs {
         long = "nameserver",
         value_name = "IP[:PORT]",
         env = "BINDERCTL_NAMESERVER",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = nameserver_entry
     )]
     pub nameservers: Vec<String>,
 
@@ -293,16 +324,23 @@ pub struct RenderArgs {
 
     /// How many times to retry a DNS query or a download that failed for a
     /// passing reason (timeout, server error).
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_RETRIES)))]
     pub retries: u32,
 
     /// Render even if some hosts do not resolve (each skipped host is warned about).
     #[arg(long)]
     pub allow_unresolved: bool,
 
-    /// Allow 0.0.0.0/0 or ::/0 (all addresses) to come from a host or a list.
+    /// Allow 0.0.0.0/0 or ::/0 (all addresses), also when several ranges or
+    /// sources merge into it, and more than a /4 of IPv4 (a /16 of IPv6)
+    /// from one host or list.
     #[arg(long)]
     pub allow_default_route: bool,
+
+    /// Allow unspecified, loopback, link-local (the cloud metadata service),
+    /// multicast and broadcast addresses in the allow-list.
+    #[arg(long)]
+    pub allow_special_addresses: bool,
 }
 
 #[derive(Debug, Args)]
@@ -338,7 +376,7 @@ pub struct DeployCmd {
     pub secret: PathBuf,
 
     /// The chart to deploy.
-    #[arg(long, value_name = "CHART", default_value = "jupyterhub/binderhub")]
+    #[arg(long, value_name = "CHART", default_value = "jupyterhub/binderhub", value_parser = names::tool_word)]
     pub chart: String,
 
     /// URL of the `jupyterhub` chart repository, added when missing.
@@ -347,7 +385,7 @@ pub struct DeployCmd {
 
     /// How long to wait, in total, for every deployment to roll out, e.g.
     /// 10m, 90s.
-    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = positive_duration)]
     pub wait_timeout: String,
 
     /// Print the commands that would run, run nothing that changes the cluster.
@@ -362,7 +400,7 @@ pub struct VersionsCmd {
     pub limit: usize,
 
     /// The chart whose versions to list.
-    #[arg(long, value_name = "CHART", default_value = "jupyterhub/binderhub")]
+    #[arg(long, value_name = "CHART", default_value = "jupyterhub/binderhub", value_parser = names::tool_word)]
     pub chart: String,
 
     #[command(flatten)]
@@ -395,6 +433,7 @@ pub enum PodsCmd {
         binderctl pods ls -o name | xargs microk8s kubectl describe -n binder")]
     Ls {
         /// Only pods whose name starts with this, e.g. jupyter-.
+        #[arg(value_parser = names::pod_prefix)]
         prefix: Option<String>,
         #[command(flatten)]
         selection: PodSelection,
@@ -408,6 +447,7 @@ pub enum PodsCmd {
         binderctl pods purge jupyter- --dry-run")]
     Purge {
         /// Delete pods whose name starts with this, e.g. jupyter-.
+        #[arg(value_parser = names::pod_prefix)]
         prefix: String,
         #[command(flatten)]
         selection: PodSelection,
@@ -541,10 +581,10 @@ pub enum DashboardCmd {
         #[arg(long, value_name = "DURATION", default_value = "2000h")]
         duration: String,
         /// Service account the token is for.
-        #[arg(long, value_name = "NAME", default_value = "default")]
+        #[arg(long, value_name = "NAME", default_value = "default", value_parser = names::object)]
         service_account: String,
         /// Namespace of the service account.
-        #[arg(long, value_name = "NS", default_value = "default")]
+        #[arg(long, value_name = "NS", default_value = "default", value_parser = names::namespace)]
         account_namespace: String,
     },
     /// Forward the Dashboard to a local port (runs until interrupted).
@@ -559,7 +599,7 @@ pub enum DashboardCmd {
         #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
         address: String,
         /// Namespace of the Dashboard service.
-        #[arg(long, value_name = "NS", default_value = "kube-system")]
+        #[arg(long, value_name = "NS", default_value = "kube-system", value_parser = names::namespace)]
         dashboard_namespace: String,
     },
 }
@@ -589,6 +629,7 @@ pub enum NodesCmd {
         binderctl nodes remove u24worker --force --yes")]
     Remove {
         /// The node to remove, as `binderctl nodes ls` names it.
+        #[arg(value_parser = names::node)]
         name: String,
         /// Do not ask for confirmation.
         #[arg(short = 'y', long)]
@@ -903,5 +944,53 @@ mod tests {
                 assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp, "{path:?}");
             }
         }
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        let mut argv = vec!["binderctl"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv)
+    }
+
+    #[test]
+    fn names_handed_to_tools_are_checked_before_anything_runs() {
+        for argv in [
+            &[
+                "--namespace=-lkubernetes.io/metadata.name",
+                "uninstall",
+                "--yes",
+            ][..],
+            &["-n", "Binder", "status"],
+            &["--release=--all", "status"],
+            &["--release=-x", "status"],
+            &["nodes", "remove", "--", "-x"],
+            &["nodes", "remove", "Node_1"],
+            &["pods", "purge", "--", "-l"],
+            &["dashboard", "token", "--account-namespace=-A"],
+            &["deploy", "--chart=--set=x"],
+        ] {
+            let err = parse(argv).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{argv:?}"
+            );
+        }
+        assert!(parse(&["-n", "lab-2", "--release", "bh.v2", "status"]).is_ok());
+    }
+
+    #[test]
+    fn retries_wait_timeout_and_nameservers_are_bounded() {
+        assert!(parse(&["render", "--retries", "10"]).is_ok());
+        assert!(parse(&["render", "--retries", "11"]).is_err());
+        assert!(parse(&["deploy", "--wait-timeout", "0"]).is_err());
+        assert!(parse(&["deploy", "--wait-timeout", "0s"]).is_err());
+        assert!(parse(&["deploy", "--wait-timeout", "90s"]).is_ok());
+        let err = parse(&["render", "--nameserver", ",,,"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("an empty entry"), "{err}");
+        assert!(parse(&["render", "--nameserver", "192.0.2.53,"]).is_err());
+        assert!(parse(&["render", "--nameserver", "192.0.2.53,[2001:db8::53]:5353"]).is_ok());
     }
 }

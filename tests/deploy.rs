@@ -460,5 +460,180 @@ fn quiet_deploy_prints_the_addresses_and_errors_only() {
     assert!(stderr.contains("UPGRADE FAILED"), "{stderr}");
     assert!(stderr.contains("binderctl: error:"), "{stderr}");
     assert!(!stdout.contains("Release notes"), "{stdout}");
+}
+
+// ------------------------------------------------------- nothing dangerous
+
+#[test]
+fn the_output_never_replaces_the_secret_or_a_values_file() {
+    let env = DeployEnv::standard();
+    let gpu = "hub:\n  extraConfig: {}\n";
+    env.fake.write_file("gpu.yaml", gpu);
+    for args in [
+        &["--version", VERSION, "-o", "secret.yaml"][..],
+        &["--version", VERSION, "-o", "./secret.yaml"],
+        &["--version", VERSION, "-f", "gpu.yaml", "-o", "gpu.yaml"],
+    ] {
+        let out = env.deploy(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let (_, stderr) = text(&out);
+        assert!(stderr.contains("the output file is"), "{args:?}: {stderr}");
+        assert_no_secret(&out);
+    }
+    let secret = std::fs::read_to_string(env.fake.work_dir().join("secret.yaml")).unwrap();
+    assert!(secret.contains(TOKEN));
+    let kept = std::fs::read_to_string(env.fake.work_dir().join("gpu.yaml")).unwrap();
+    assert_eq!(kept, gpu);
+    assert!(env.fake.calls().is_empty(), "{:?}", env.fake.calls());
+}
+
+#[test]
+fn tutorial_placeholders_are_refused_before_anything_changes() {
+    let env = DeployEnv::standard();
+    env.fake.write_file(
+        "binder.yaml",
+        &BINDER_YAML.replace(
+            "    hub_url: http://192.0.2.100\n",
+            "    hub_url: <jupyterhub-url>\n    image_prefix: <dockerhub-username>/binder-\n",
+        ),
+    );
+    let out = env.deploy(&["--version", VERSION]);
+    assert_eq!(out.status.code(), Some(2));
+    let (_, stderr) = text(&out);
+    assert!(
+        stderr.contains(
+            "binder.yaml: config.BinderHub.image_prefix still holds the tutorial's placeholder \
+             <dockerhub-username>"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("config.BinderHub.hub_url still holds"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing deployed"), "{stderr}");
+    assert!(
+        env.changing_calls().is_empty(),
+        "{:?}",
+        env.changing_calls()
+    );
+    assert!(!env.fake.work_dir().join("_binder.yaml").exists());
+}
+
+#[test]
+fn a_zero_wait_timeout_is_refused() {
+    let env = DeployEnv::standard();
+    let out = env.deploy(&["--version", VERSION, "--wait-timeout", "0s"]);
+    assert_eq!(out.status.code(), Some(2));
+    let (_, stderr) = text(&out);
+    assert!(stderr.contains("--wait-timeout"), "{stderr}");
+    assert!(env.fake.calls().is_empty());
+}
+
+// ------------------------------------------------------- signals
+
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} never happened"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+fn kill(signal: &str, pid: u32) {
+    let sent = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+impl DeployEnv {
+    /// `deploy` with generous timeouts, running in the background.
+    fn spawn_deploy(&self, args: &[&str]) -> std::process::Child {
+        let ns = self.dns.addr.to_string();
+        let mut all = vec!["deploy", "--nameserver", &ns, "--timeout", "10"];
+        let meta = self.http.url("/meta");
+        let fastly = self.http.url("/fastly");
+        all.extend_from_slice(&["--github-meta-url", &meta, "--fastly-url", &fastly]);
+        all.extend_from_slice(args);
+        self.fake
+            .command(&all)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+#[test]
+fn ctrl_c_during_the_lookups_is_honoured_at_once() {
+    let env = DeployEnv::new(
+        Zone::new()
+            .a("files.example", ["192.0.2.20"])
+            .delay(std::time::Duration::from_secs(5)),
+    );
+    // Without --version: the deployed version is asked first, as today.
+    let child = env.spawn_deploy(&[]);
+    wait_until("a DNS query", || env.dns.query_count() > 0);
+    let sent = std::time::Instant::now();
+    kill("-INT", child.id());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out).1);
+    // At once, not when the (5 s) answers are in.
+    let took = sent.elapsed();
+    assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
+    assert!(
+        env.changing_calls().is_empty(),
+        "{:?}",
+        env.changing_calls()
+    );
+    assert!(!env.fake.work_dir().join("_binder.yaml").exists());
+}
+
+#[test]
+fn sigterm_during_the_upgrade_is_passed_on_and_helm_is_waited_for() {
+    let mut env = DeployEnv::standard();
+    env.fake.respond_script(
+        &["helm", "upgrade"],
+        "trap 'echo cancelled >> \"$FAKE_DIR/upgrade.log\"; kill $! 2>/dev/null; sleep 3; \
+         echo finished >> \"$FAKE_DIR/upgrade.log\"; echo \"Error: UPGRADE FAILED: context canceled\" >&2; exit 1' TERM INT\n\
+         echo started > \"$FAKE_DIR/upgrade.log\"\nsleep 30 &\nwait\n",
+    );
+    env.fake.respond(
+        &["helm", "status"],
+        r#"{"name":"binder","info":{"status":"failed"},"version":16,"namespace":"binder"}"#,
+        0,
+    );
+    let log = env.fake.state_dir().join("upgrade.log");
+    let child = env.spawn_deploy(&["--version", VERSION]);
+    wait_until("the upgrade", || log.exists());
+    kill("-TERM", child.id());
+    let out = child.wait_with_output().unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        log, "started\ncancelled\nfinished\n",
+        "helm was killed: {stderr}"
+    );
+    assert!(
+        stderr.contains("Helm reports release binder as failed"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`microk8s helm history binder -n binder`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("`binderctl deploy` again"), "{stderr}");
+    assert!(
+        env.fake
+            .calls_starting_with(&["kubectl", "rollout"])
+            .is_empty(),
+        "no step after the interrupt"
+    );
     assert_no_secret(&out);
 }

@@ -581,3 +581,51 @@ fn remove_refuses_the_node_binderctl_runs_on() {
         .calls_starting_with(&["microk8s", "remove-node"])
         .is_empty());
 }
+
+#[test]
+fn reserve_is_idempotent_on_a_file_with_cr_only_line_endings() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = dir.path().join("kubelet");
+    let cr_only = STOCK_ARGS.replace('\n', "\r");
+    std::fs::write(&args, &cr_only).unwrap();
+    let path = args.to_str().unwrap();
+    let first = binderctl(&["nodes", "reserve", "--kubelet-args", path]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let after = std::fs::read_to_string(&args).unwrap();
+    assert_eq!(after.matches("--kube-reserved").count(), 1, "{after:?}");
+    assert!(!after.contains('\n'), "{after:?}");
+    let second = binderctl(&["nodes", "reserve", "--kubelet-args", path]);
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert!(text(&second.stdout).contains("nothing to change"));
+    assert_eq!(std::fs::read_to_string(&args).unwrap(), after);
+}
+
+#[cfg(unix)]
+#[test]
+fn reserve_writes_through_a_symlinked_arguments_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let current = dir.path().join("1234");
+    std::fs::create_dir(&current).unwrap();
+    let real = current.join("kubelet");
+    std::fs::write(&real, STOCK_ARGS).unwrap();
+    let link = dir.path().join("kubelet");
+    std::os::unix::fs::symlink("1234/kubelet", &link).unwrap();
+    let out = binderctl(&["nodes", "reserve", "--kubelet-args", link.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let meta = std::fs::symlink_metadata(&link).unwrap();
+    assert!(
+        meta.file_type().is_symlink(),
+        "the link was replaced by a file"
+    );
+    let written = std::fs::read_to_string(&real).unwrap();
+    assert!(
+        written.contains(KUBE) && written.contains(SYSTEM),
+        "{written}"
+    );
+    // Nothing but the file itself in the link target's folder.
+    let names: Vec<_> = std::fs::read_dir(&current)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, [std::ffi::OsString::from("kubelet")]);
+}

@@ -379,3 +379,32 @@ fn ls_with_prefix_and_namespace() {
     );
     assert_eq!(stdout(&out).lines().count(), 2, "{}", stdout(&out));
 }
+
+#[test]
+fn a_pod_name_that_is_an_option_is_never_handed_to_kubectl() {
+    let mut fake = FakeCluster::new();
+    let mut pods = default_user_pods();
+    pods.push(FakePod::user("--all", HOUR));
+    fake.set_pods(&pods);
+    let out = run(&fake, &["pods", "purge", "", "--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("pod \"--all\" is not a Kubernetes object name"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(deleted_names(&fake).is_empty(), "{:?}", fake.calls());
+}
+
+#[test]
+fn namespaces_and_prefixes_that_look_like_options_are_refused_before_any_tool_runs() {
+    let fake = FakeCluster::new();
+    for argv in [
+        &["--namespace=-lkubernetes.io/metadata.name", "pods", "ls"][..],
+        &["pods", "purge", "--yes", "--", "-l"],
+    ] {
+        let out = run(&fake, argv);
+        assert_eq!(out.status.code(), Some(2), "{argv:?}: {}", stderr(&out));
+    }
+    assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+}

@@ -828,3 +828,453 @@ fn bundled_binder_yaml_renders() {
         .starts_with("^(?!("));
     let _ = Duration::ZERO;
 }
+
+// ------------------------------------------------------- nothing dangerous
+
+#[test]
+fn a_default_route_split_over_several_ranges_or_sources_is_refused() {
+    // Two halves in cidr_whitelist.
+    let halves = BINDER_YAML.replace(
+        "cidr_whitelist: [203.0.113.64/26]",
+        "cidr_whitelist: [0.0.0.0/1, 128.0.0.0/1]",
+    );
+    let env = RenderEnv::new(&halves, standard_zone(), standard_routes());
+    let out = env.render(&[]);
+    assert_failed(&out);
+    assert!(
+        stderr(&out).contains(
+            "cidr_whitelist: 0.0.0.0/1 128.0.0.0/1 together make 0.0.0.0/0, which would allow \
+             every address; refusing"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!env.path("_binder.yaml").exists());
+    // IPv6 halves from a published list.
+    let routes = Routes::new()
+        .json("/meta", GitHubMeta::sample().to_json())
+        .json(
+            "/fastly",
+            r#"{"addresses": ["198.51.100.0/24"], "ipv6_addresses": ["::/1", "8000::/1"]}"#,
+        );
+    let env = RenderEnv::new(BINDER_YAML, standard_zone(), routes);
+    let out = env.render(&[]);
+    assert_failed(&out);
+    assert!(
+        stderr(&out).contains("Fastly ipv6_addresses: ::/1 8000::/1 together make ::/0"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.render(&["--allow-default-route"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rule = generated_rule(&serde_yaml::from_str(&env.output_text()).unwrap());
+    assert!(rule.contains(&"::/0".to_string()), "{rule:?}");
+}
+
+#[test]
+fn more_than_a_slash_4_from_one_list_is_refused() {
+    let routes = Routes::new()
+        .json("/meta", GitHubMeta::sample().to_json())
+        .json(
+            "/fastly",
+            r#"{"addresses": ["16.0.0.0/4", "32.0.0.0/5"], "ipv6_addresses": ["2001:db8::/32"]}"#,
+        );
+    let env = RenderEnv::new(BINDER_YAML, standard_zone(), routes);
+    let out = env.render(&[]);
+    assert_failed(&out);
+    assert!(
+        stderr(&out).contains(
+            "Fastly addresses: its IPv4 ranges cover more addresses than a /4, the most one \
+             source may allow"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn dns_records_of_other_names_never_enter_the_rule() {
+    let zone = standard_zone().foreign_a("data.test", "evil.test", "203.0.113.99");
+    let env = RenderEnv::new(BINDER_YAML, zone, standard_routes());
+    let out = env.render(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = env.output_text();
+    assert!(!text.contains("203.0.113.99"), "{text}");
+    assert!(
+        text.contains("#   host data.test: 192.0.2.22/32\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn special_addresses_are_refused_unless_allowed() {
+    let zone = standard_zone()
+        .a("data.test", ["169.254.169.254"])
+        .aaaa("data.test", ["::1"]);
+    let env = RenderEnv::new(BINDER_YAML, zone, standard_routes());
+    let out = env.render(&[]);
+    assert_failed(&out);
+    let err = stderr(&out);
+    assert!(
+        err.contains("host data.test: 169.254.169.254/32 is a link-local address"),
+        "{err}"
+    );
+    assert!(
+        err.contains("host data.test: ::1/128 is a loopback address"),
+        "{err}"
+    );
+    assert!(err.contains("--allow-special-addresses"), "{err}");
+    assert!(!env.path("_binder.yaml").exists());
+    let out = env.render(&["--allow-special-addresses"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(env.output_text().contains("169.254.169.254/32"));
+}
+
+#[test]
+fn list_url_credentials_are_never_printed() {
+    let env = RenderEnv::standard();
+    let secret_url = format!(
+        "http://lab:pa55word@{}/gone?token=t0psecret&v=1",
+        env.http.addr
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_binderctl"))
+        .current_dir(env.dir.path())
+        .args(["render", "--timeout", "0.3", "--retries", "0"])
+        .env("BINDERCTL_NAMESERVER", env.dns.addr.to_string())
+        .env("BINDERCTL_GITHUB_META_URL", env.http.url("/meta"))
+        .env("BINDERCTL_FASTLY_URL", &secret_url)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_failed(&out);
+    let err = stderr(&out);
+    assert!(err.contains("Fastly list http://***:***@"), "{err}");
+    assert!(err.contains("token=***"), "{err}");
+    assert!(
+        !err.contains("pa55word") && !err.contains("t0psecret"),
+        "{err}"
+    );
+}
+
+#[test]
+fn empty_nameserver_entries_are_errors() {
+    let env = RenderEnv::standard();
+    let out = env.render(&["--nameserver", ",,,"]);
+    assert_failed(&out);
+    assert!(stderr(&out).contains("an empty entry"), "{}", stderr(&out));
+    let out = Command::new(env!("CARGO_BIN_EXE_binderctl"))
+        .current_dir(env.dir.path())
+        .args(["render", "--timeout", "0.3"])
+        .env("BINDERCTL_NAMESERVER", ",,,")
+        .env("BINDERCTL_GITHUB_META_URL", env.http.url("/meta"))
+        .env("BINDERCTL_FASTLY_URL", env.http.url("/fastly"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_failed(&out);
+    assert!(stderr(&out).contains("an empty entry"), "{}", stderr(&out));
+    assert!(!env.path("_binder.yaml").exists());
+}
+
+#[test]
+fn retries_have_an_upper_bound() {
+    let env = RenderEnv::standard();
+    let render = |retries: &str| {
+        Command::new(env!("CARGO_BIN_EXE_binderctl"))
+            .current_dir(env.dir.path())
+            .args(["render", "--timeout", "0.3", "--retries", retries])
+            .env("BINDERCTL_NAMESERVER", env.dns.addr.to_string())
+            .env("BINDERCTL_GITHUB_META_URL", env.http.url("/meta"))
+            .env("BINDERCTL_FASTLY_URL", env.http.url("/fastly"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = render("1000000");
+    assert_failed(&out);
+    assert!(
+        stderr(&out).contains("1000000 is not in 0..=10"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!env.path("_binder.yaml").exists());
+    let out = render("10");
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+// ------------------------------------------------------- files
+
+#[cfg(unix)]
+#[test]
+fn outputs_that_are_not_regular_files_are_refused() {
+    let env = RenderEnv::standard();
+    let fifo = env.path("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    std::fs::create_dir(env.path("folder")).unwrap();
+    // As root, a null device of our own: were the check broken, root's
+    // render would replace /dev/null itself.
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let device = if root {
+        let made = Command::new("mknod")
+            .args([env.path("device").to_str().unwrap(), "c", "1", "3"])
+            .status()
+            .unwrap();
+        assert!(made.success(), "mknod");
+        env.path("device").to_str().unwrap().to_string()
+    } else {
+        "/dev/null".to_string()
+    };
+    for (output, kind) in [
+        (device.as_str(), "is a device"),
+        ("fifo", "is a FIFO"),
+        ("folder", "is a directory"),
+    ] {
+        let out = env.render(&["-o", output]);
+        assert_failed(&out);
+        assert!(stderr(&out).contains(kind), "{output}: {}", stderr(&out));
+        assert_eq!(env.dns.query_count(), 0, "refused before any lookup");
+    }
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata(&device)
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    let mut expected = vec!["binder.yaml", "fifo", "folder"];
+    if root {
+        expected.insert(1, "device");
+    }
+    assert_eq!(env.files(), expected);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_output_is_written_through_and_stays_a_link() {
+    let env = RenderEnv::standard();
+    std::fs::create_dir(env.path("rendered")).unwrap();
+    std::fs::write(env.path("rendered/_binder.yaml"), "old\n").unwrap();
+    std::os::unix::fs::symlink("rendered/_binder.yaml", env.path("_binder.yaml")).unwrap();
+    let out = env.render(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let link = std::fs::symlink_metadata(env.path("_binder.yaml")).unwrap();
+    assert!(link.file_type().is_symlink());
+    let text = std::fs::read_to_string(env.path("rendered/_binder.yaml")).unwrap();
+    assert!(text.starts_with("# Rendered by binderctl"), "{text}");
+    let names: Vec<_> = std::fs::read_dir(env.path("rendered")).unwrap().collect();
+    assert_eq!(names.len(), 1, "a temporary file was left behind");
+}
+
+#[cfg(unix)]
+#[test]
+fn the_input_is_never_overwritten_whatever_the_spelling() {
+    let env = RenderEnv::standard();
+    std::fs::hard_link(env.path("binder.yaml"), env.path("hard.yaml")).unwrap();
+    std::os::unix::fs::symlink("binder.yaml", env.path("soft.yaml")).unwrap();
+    for output in [
+        "./binder.yaml",
+        "hard.yaml",
+        "soft.yaml",
+        "../$DIR/binder.yaml",
+    ] {
+        let dir_name = env.dir.path().file_name().unwrap().to_str().unwrap();
+        let output = output.replace("$DIR", dir_name);
+        let out = env.render(&["-o", &output]);
+        assert_failed(&out);
+        assert!(
+            stderr(&out).contains("the output file is the input file"),
+            "{output}: {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(env.path("binder.yaml")).unwrap(),
+        BINDER_YAML
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_new_output_is_no_more_readable_than_the_input() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = RenderEnv::standard();
+    let private = std::fs::Permissions::from_mode(0o600);
+    std::fs::set_permissions(env.path("binder.yaml"), private).unwrap();
+    let out = env.render(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mode = std::fs::metadata(env.path("_binder.yaml"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_write_past_the_file_size_limit_fails_cleanly() {
+    use std::os::unix::process::CommandExt;
+    let env = RenderEnv::standard();
+    std::fs::write(env.path("_binder.yaml"), "previous\n").unwrap();
+    let mut cmd = env.command(&["render"]);
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 200,
+                rlim_max: 200,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert_failed(&out);
+    assert!(stderr(&out).contains("file-size limit"), "{}", stderr(&out));
+    assert_eq!(env.output_text(), "previous\n");
+    assert_eq!(env.files(), ["_binder.yaml", "binder.yaml"]);
+}
+
+#[test]
+fn placeholders_of_the_tutorial_are_warned_about() {
+    let input = BINDER_YAML
+        .replace(
+            "image_prefix: lab/binder-",
+            "image_prefix: <dockerhub-username>/binder-",
+        )
+        .replace("hub_url: http://192.0.2.100", "hub_url: <jupyterhub-url>");
+    let env = RenderEnv::new(&input, standard_zone(), standard_routes());
+    let out = env.render(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "warning: binder.yaml: config.BinderHub.image_prefix still holds the tutorial's \
+             placeholder <dockerhub-username>"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("config.BinderHub.hub_url still holds"),
+        "{err}"
+    );
+}
+
+// ------------------------------------------------------- signals
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_the_lookups_ends_the_render_at_once_with_nothing_written() {
+    let zone = standard_zone().delay(Duration::from_secs(3));
+    let env = RenderEnv::new(BINDER_YAML, zone, standard_routes());
+    for signal in ["-INT", "-TERM"] {
+        let child = Command::new(env!("CARGO_BIN_EXE_binderctl"))
+            .current_dir(env.dir.path())
+            .args(["render", "--timeout", "5"])
+            .env("BINDERCTL_NAMESERVER", env.dns.addr.to_string())
+            .env("BINDERCTL_GITHUB_META_URL", env.http.url("/meta"))
+            .env("BINDERCTL_FASTLY_URL", env.http.url("/fastly"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let before = env.dns.query_count();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while env.dns.query_count() == before {
+            assert!(std::time::Instant::now() < deadline, "no DNS query arrived");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let sent = std::time::Instant::now();
+        assert!(Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "{signal}: {}", stderr(&out));
+        assert!(
+            sent.elapsed() < Duration::from_secs(2),
+            "{signal}: not at once"
+        );
+        assert_eq!(env.files(), ["binder.yaml"], "{signal}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn thousands_of_hosts_fit_in_a_small_open_files_limit() {
+    use std::os::unix::process::CommandExt;
+    let hosts: Vec<String> = (0..1500).map(|i| format!("h{i}.example")).collect();
+    let mut zone = Zone::new();
+    for host in &hosts {
+        zone = zone.a(host, ["192.0.2.20"]);
+    }
+    let input = BINDER_YAML.replace(
+        "      domain_whitelist:\n        - files.example\n        - data.test\n",
+        &format!("      domain_whitelist: [{}]\n", hosts.join(", ")),
+    );
+    let env = RenderEnv::new(&input, zone, standard_routes());
+    let mut cmd = env.command(&["render"]);
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 256,
+                rlim_max: 256,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("DNS: 1500 of 1500 hosts"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn too_low_an_open_files_limit_is_named_with_the_numbers() {
+    use std::os::unix::process::CommandExt;
+    let hosts: Vec<String> = (0..100).map(|i| format!("h{i}.example")).collect();
+    let input = BINDER_YAML.replace(
+        "      domain_whitelist:\n        - files.example\n        - data.test\n",
+        &format!("      domain_whitelist: [{}]\n", hosts.join(", ")),
+    );
+    let env = RenderEnv::new(&input, standard_zone(), standard_routes());
+    let mut cmd = env.command(&["render"]);
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 64,
+                rlim_max: 64,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert_failed(&out);
+    assert!(
+        stderr(&out).contains(
+            "the system's limit of open files is 64, but looking up 100 hosts needs about 160"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.dns.query_count(), 0);
+}

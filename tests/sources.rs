@@ -5,7 +5,7 @@ mod support;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use binderctl::egress::dns::{resolve_all, DnsFailure, DnsOptions, HostLookup};
+use binderctl::egress::dns::{self, resolve_all, DnsFailure, DnsOptions, HostLookup};
 use binderctl::egress::published::{
     fetch_all, http_client, ListFailure, ListKind, ListRequest, ListResult,
 };
@@ -209,6 +209,37 @@ async fn dns_sends_every_query_before_any_answer_arrives() {
     }
     // 20 hosts x (A + AAAA) all waiting at the server at the same moment.
     assert_eq!(server.max_in_flight(), 40);
+}
+
+#[tokio::test]
+async fn dns_keeps_only_records_of_the_queried_name_and_its_cname_chain() {
+    let server = DnsServer::start(
+        Zone::new()
+            .a("files.example", ["192.0.2.20"])
+            .foreign_a("files.example", "metadata.test", "203.0.113.99")
+            .cname("www.example", "edge.test")
+            .a("edge.test", ["192.0.2.30"])
+            .foreign_a("edge.test", "other.test", "203.0.113.98"),
+    );
+    let lookups = resolve(&server, &["files.example", "www.example"], 1000, 0).await;
+    assert_eq!(lookups[0].result, Ok(ips(&["192.0.2.20"])));
+    assert_eq!(lookups[1].result, Ok(ips(&["192.0.2.30"])));
+}
+
+#[tokio::test]
+async fn dns_bounds_the_lookups_in_flight() {
+    let names: Vec<String> = (0..200).map(|i| format!("many{i}.test")).collect();
+    let mut zone = Zone::new().delay(Duration::from_millis(100));
+    for name in &names {
+        zone = zone.a(name, ["192.0.2.1"]);
+    }
+    let server = DnsServer::start(zone);
+    let lookups = resolve_all(&names, &dns_options(&server, 5000, 0))
+        .await
+        .unwrap();
+    assert!(lookups.iter().all(|l| l.result.is_ok()));
+    // A and AAAA of MAX_HOSTS_IN_FLIGHT hosts, never more.
+    assert_eq!(server.max_in_flight(), 2 * dns::MAX_HOSTS_IN_FLIGHT);
 }
 
 #[tokio::test]
@@ -418,4 +449,53 @@ async fn a_closed_port_is_a_transport_failure() {
         }
         other => panic!("expected a transport failure, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn an_endless_body_is_cut_off_at_the_size_limit() {
+    let server = HttpServer::start(Routes::new().route("/endless", Reply::endless_json()));
+    let started = std::time::Instant::now();
+    let result = fetch_one(server.url("/endless"), &["addresses"], 2, 20_000).await;
+    assert_eq!(result.result, Err(ListFailure::TooLarge));
+    // Refused at once, not retried, long before the timeout.
+    assert_eq!(server.requests("/endless"), 1);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let message = ListFailure::TooLarge.to_string();
+    assert!(message.contains("larger than 4 MiB"), "{message}");
+}
+
+#[tokio::test]
+async fn an_announced_oversized_body_is_refused_before_reading() {
+    let big = format!(
+        "{{\"addresses\": [{}\"192.0.2.0/24\"]}}",
+        " ".repeat(5 << 20)
+    );
+    let server = HttpServer::start(Routes::new().json("/big", big));
+    let result = fetch_one(server.url("/big"), &["addresses"], 0, 20_000).await;
+    assert_eq!(result.result, Err(ListFailure::TooLarge));
+}
+
+#[tokio::test]
+async fn redirects_to_another_host_are_refused_and_same_host_ones_followed() {
+    let server = HttpServer::start(
+        Routes::new()
+            .json("/meta", GitHubMeta::sample().to_json())
+            .route("/moved", Reply::redirect(301, "/meta"))
+            .route(
+                "/elsewhere",
+                Reply::redirect(302, "http://localhost.test/meta"),
+            ),
+    );
+    let moved = fetch_one(server.url("/moved"), &["git"], 0, 5000).await;
+    assert!(moved.result.is_ok(), "{:?}", moved.result);
+    let elsewhere = fetch_one(server.url("/elsewhere"), &["git"], 2, 5000).await;
+    match elsewhere.result {
+        Err(ListFailure::Redirect(text)) => {
+            assert!(text.contains("another host (localhost.test)"), "{text}")
+        }
+        other => panic!("expected a refused redirect, got {other:?}"),
+    }
+    // Final: not retried.
+    assert_eq!(server.requests("/elsewhere"), 1);
+    assert_eq!(server.requests("/meta"), 1);
 }

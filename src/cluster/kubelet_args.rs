@@ -181,24 +181,35 @@ pub fn set_reserved(text: &str, reserved: &Reserved) -> String {
     edit_reserved(text, reserved).text
 }
 
-/// One physical line: its content and its terminator (`"\n"`, `"\r\n"` or
-/// `""` for a last line without one).
+/// One physical line: its content and its terminator (`"\n"`, `"\r\n"`,
+/// `"\r"` as in old Mac files, or `""` for a last line without one).
 struct Line<'a> {
     content: &'a str,
     ending: &'a str,
 }
 
 fn split_lines(text: &str) -> Vec<Line<'_>> {
-    text.split_inclusive('\n')
-        .map(|raw| {
-            let body = raw.strip_suffix('\n').unwrap_or(raw);
-            let content = body.strip_suffix('\r').unwrap_or(body);
-            Line {
-                content,
-                ending: &raw[content.len()..],
-            }
-        })
-        .collect()
+    let mut lines = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let Some(end) = rest.find(['\n', '\r']) else {
+            lines.push(Line {
+                content: rest,
+                ending: "",
+            });
+            break;
+        };
+        let ending_len = if rest.get(end..end + 2) == Some("\r\n") {
+            2
+        } else {
+            1
+        };
+        let (line, after) = rest.split_at(end + ending_len);
+        let (content, ending) = line.split_at(end);
+        lines.push(Line { content, ending });
+        rest = after;
+    }
+    lines
 }
 
 /// Which of [`FLAGS`] a line sets, and whether its value is on the next
@@ -241,9 +252,9 @@ pub fn edit_reserved(text: &str, reserved: &Reserved) -> KubeletEdit {
     let lines = split_lines(text);
     let eol = lines
         .first()
-        .map(|l| if l.ending == "\r\n" { "\r\n" } else { "\n" })
+        .map(|l| if l.ending.is_empty() { "\n" } else { l.ending })
         .unwrap_or("\n");
-    let ends_with_newline = text.is_empty() || text.ends_with('\n');
+    let ends_with_newline = text.is_empty() || text.ends_with(['\n', '\r']);
 
     // Output lines with their endings; a missing ending (last line) becomes
     // `eol` here and is stripped again at the very end if the file had none.
@@ -486,6 +497,19 @@ mod tests {
         let out = set_reserved(text, &reserved());
         assert_eq!(out, format!("--a=1\r\n{KUBE}\r\n--b=2\r\n{SYSTEM}\r\n"));
         assert_eq!(set_reserved(&out, &reserved()), out);
+    }
+
+    #[test]
+    fn cr_only_files_stay_cr_only_and_the_edit_is_idempotent() {
+        let text = "--a=1\r--kube-reserved=cpu=2\r--b=2\r";
+        let out = set_reserved(text, &reserved());
+        assert_eq!(out, format!("--a=1\r{KUBE}\r--b=2\r{SYSTEM}\r"));
+        assert_eq!(set_reserved(&out, &reserved()), out);
+        assert!(edit_reserved(&out, &reserved()).is_unchanged());
+        let stock = MICROK8S.replace('\n', "\r");
+        let once = set_reserved(&stock, &reserved());
+        assert_eq!(once, format!("{stock}{KUBE}\r{SYSTEM}\r"));
+        assert_eq!(set_reserved(&once, &reserved()), once);
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The one place where binderctl runs external programs.
 //!
 //! Programs get argv directly (no shell), stdin is closed, and the child is
-//! killed when binderctl is interrupted. Two kinds of calls:
+//! stopped when binderctl is interrupted; once interrupted, no new command
+//! starts. [`Runner::run_to_completion`] is for the one command that must
+//! never be killed half-way (`helm upgrade`): the interrupt is passed on to
+//! it and binderctl waits for it to end. Two kinds of calls:
 //! - [`Runner::execute`] runs a [`Plan`] of commands that change things; with
 //!   `--dry-run` it prints them instead, shell-quoted, one per line.
 //! - [`Runner::query`] runs a read-only command and returns its output; it
@@ -100,7 +103,20 @@ impl Runner {
             stdout_text(&format!("{}\n", step.command));
             return Ok(String::new());
         }
-        run_passing_output(step).await
+        run_passing_output(step, OnInterrupt::Stop).await
+    }
+
+    /// [`Runner::run_step`] for a command that must not be killed half-way:
+    /// on SIGINT or SIGTERM the signal is passed on to it (it runs in its own
+    /// process group, so it gets exactly that one) and binderctl waits for
+    /// it to end however long it takes. The result is then an
+    /// [`Interrupted`] error, whatever the command's exit code.
+    pub async fn run_to_completion(&self, step: &Step) -> Result<String> {
+        if self.dry_run {
+            stdout_text(&format!("{}\n", step.command));
+            return Ok(String::new());
+        }
+        run_passing_output(step, OnInterrupt::PassOnAndWait).await
     }
 
     /// Run one long command (`helm upgrade`, `kubectl rollout status`) with
@@ -146,72 +162,173 @@ impl Runner {
             // Dropping the future drops the child, which kills it.
             () = interrupted() => return Err(Interrupted.into()),
         };
-        let code = exit_code_of(&output.status)?;
-        Ok(Captured {
-            code,
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        })
+        captured(&output)
+    }
+
+    /// [`Runner::probe`] after an interrupt, to report the state things were
+    /// left in: runs although binderctl was interrupted, for at most `limit`.
+    pub async fn probe_after_interrupt(
+        &self,
+        command: &CommandLine,
+        limit: Duration,
+    ) -> Result<Captured> {
+        let child = spawn_even_if_interrupted(command, Stdio::piped(), Stdio::piped(), false)?;
+        let output = tokio::time::timeout(limit, child.wait_with_output())
+            .await
+            .map_err(|_| anyhow::anyhow!("`{command}` did not answer within {limit:?}"))?
+            .with_context(|| format!("cannot collect the output of `{command}`"))?;
+        captured(&output)
     }
 }
 
-/// Resolves once binderctl got SIGINT (Ctrl-C) or SIGTERM, and immediately
-/// on every later call: an interrupt in between two commands is not lost.
-/// Never resolves if signals cannot be watched.
-pub async fn interrupted() {
-    static FLAG: OnceLock<tokio::sync::watch::Receiver<bool>> = OnceLock::new();
-    let mut receiver = FLAG
+fn captured(output: &std::process::Output) -> Result<Captured> {
+    Ok(Captured {
+        code: exit_code_of(&output.status)?,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    })
+}
+
+/// What a running child gets when binderctl is interrupted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnInterrupt {
+    /// A moment to exit on its own (it got the terminal's Ctrl-C too), then
+    /// killed.
+    Stop,
+    /// The signal, passed on; then waited for, never killed.
+    PassOnAndWait,
+}
+
+/// The first SIGINT or SIGTERM binderctl got, once it got one.
+static SIGNAL: OnceLock<tokio::sync::watch::Receiver<Option<i32>>> = OnceLock::new();
+
+/// Start watching for SIGINT and SIGTERM, now (inside the runtime). Called
+/// first thing by every command: from then on a signal never ends the
+/// process on the spot (which could leave a temporary file or a half-done
+/// step behind); it is recorded, every wait that can be interrupted ends,
+/// and no new command starts.
+pub fn watch_signals() {
+    let _ = signal_receiver();
+}
+
+fn signal_receiver() -> tokio::sync::watch::Receiver<Option<i32>> {
+    SIGNAL
         .get_or_init(|| {
-            let (sender, receiver) = tokio::sync::watch::channel(false);
+            let (sender, receiver) = tokio::sync::watch::channel(None);
+            let mut signals = listen_for_signals();
             tokio::spawn(async move {
-                if wait_for_signal().await {
-                    let _ = sender.send(true);
+                if let Some(signals) = signals.as_mut() {
+                    while let Some(signal) = next_signal(signals).await {
+                        sender.send_if_modified(|first| {
+                            let fresh = first.is_none();
+                            first.get_or_insert(signal);
+                            fresh
+                        });
+                    }
                 }
                 // Keep the sender so receivers never see a closed channel.
                 std::future::pending::<()>().await;
             });
             receiver
         })
-        .clone();
-    if receiver.wait_for(|flag| *flag).await.is_err() {
+        .clone()
+}
+
+/// Whether binderctl has been interrupted (for code that cannot await).
+pub fn was_interrupted() -> bool {
+    SIGNAL.get().is_some_and(|r| r.borrow().is_some())
+}
+
+/// Resolves once binderctl got SIGINT (Ctrl-C) or SIGTERM, and immediately
+/// on every later call: an interrupt in between two commands is not lost.
+/// Never resolves if signals cannot be watched.
+pub async fn interrupted() {
+    let _ = first_signal().await;
+}
+
+/// The first signal binderctl got (see [`interrupted`]).
+async fn first_signal() -> i32 {
+    let mut receiver = signal_receiver();
+    let first = match receiver.wait_for(Option::is_some).await {
+        Ok(signal) => *signal,
         // The runtime that watched signals is gone (only in tests).
-        std::future::pending::<()>().await;
+        Err(_) => None,
+    };
+    match first {
+        Some(signal) => signal,
+        None => std::future::pending().await,
     }
 }
 
 #[cfg(unix)]
-async fn wait_for_signal() -> bool {
+type Signals = (tokio::signal::unix::Signal, tokio::signal::unix::Signal);
+
+/// Registers the handlers at once (needs the runtime).
+#[cfg(unix)]
+fn listen_for_signals() -> Option<Signals> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return false;
-    };
+    Some((
+        signal(SignalKind::interrupt()).ok()?,
+        signal(SignalKind::terminate()).ok()?,
+    ))
+}
+
+#[cfg(unix)]
+async fn next_signal(signals: &mut Signals) -> Option<i32> {
     tokio::select! {
-        _ = int.recv() => true,
-        _ = term.recv() => true,
+        got = signals.0.recv() => got.map(|()| libc::SIGINT),
+        got = signals.1.recv() => got.map(|()| libc::SIGTERM),
     }
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() -> bool {
-    tokio::signal::ctrl_c().await.is_ok()
+type Signals = ();
+
+#[cfg(not(unix))]
+fn listen_for_signals() -> Option<Signals> {
+    Some(())
 }
 
+#[cfg(not(unix))]
+async fn next_signal(_signals: &mut Signals) -> Option<i32> {
+    tokio::signal::ctrl_c().await.ok().map(|()| 2)
+}
+
+/// Start a child, unless binderctl has been interrupted: no new command
+/// starts after Ctrl-C or SIGTERM.
 fn spawn(command: &CommandLine, stdout: Stdio, stderr: Stdio) -> Result<Child> {
+    if was_interrupted() {
+        return Err(Interrupted.into());
+    }
+    spawn_even_if_interrupted(command, stdout, stderr, false)
+}
+
+/// `own_group`: the child leads a process group of its own, so that the
+/// terminal's Ctrl-C reaches only binderctl, which passes it on.
+fn spawn_even_if_interrupted(
+    command: &CommandLine,
+    stdout: Stdio,
+    stderr: Stdio,
+    own_group: bool,
+) -> Result<Child> {
     output::command(&command.to_string());
-    tokio::process::Command::new(&command.program)
+    let mut child = tokio::process::Command::new(&command.program);
+    child
         .args(&command.args)
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => anyhow::anyhow!(missing_program_message(&command.program)),
-            _ => anyhow::anyhow!("cannot run `{command}`: {e}"),
-        })
+        .kill_on_drop(true);
+    #[cfg(unix)]
+    if own_group {
+        child.process_group(0);
+    }
+    #[cfg(not(unix))]
+    let _ = own_group;
+    child.spawn().map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => anyhow::anyhow!(missing_program_message(&command.program)),
+        _ => anyhow::anyhow!("cannot run `{command}`: {e}"),
+    })
 }
 
 /// The exit code to report for a finished child; an interrupt when the
@@ -321,7 +438,7 @@ fn shorten(text: &str, max: usize) -> String {
     short
 }
 
-async fn run_passing_output(step: &Step) -> Result<String> {
+async fn run_passing_output(step: &Step, on_interrupt: OnInterrupt) -> Result<String> {
     let command = &step.command;
     let show_ticker = step.progress && output::show_progress();
     // The ticker line carries the description; otherwise it gets a line.
@@ -329,7 +446,11 @@ async fn run_passing_output(step: &Step) -> Result<String> {
         stderr_line(description);
     }
     let started = Instant::now();
-    let mut child = spawn(command, Stdio::piped(), Stdio::piped())?;
+    if was_interrupted() {
+        return Err(Interrupted.into());
+    }
+    let own_group = on_interrupt == OnInterrupt::PassOnAndWait;
+    let mut child = spawn_even_if_interrupted(command, Stdio::piped(), Stdio::piped(), own_group)?;
     let screen = Arc::new(Screen::default());
     let stdout_copy = Arc::new(Mutex::new(Vec::new()));
     let mut pumps = Vec::new();
@@ -375,11 +496,18 @@ async fn run_passing_output(step: &Step) -> Result<String> {
     let status = tokio::select! {
         biased;
         status = child.wait() => status.with_context(|| format!("cannot wait for `{command}`"))?,
-        () = interrupted() => {
+        signal = first_signal() => {
             stop_ticker(&ticker);
-            stop_child(&mut child).await;
-            for pump in &pumps {
-                pump.abort();
+            if on_interrupt == OnInterrupt::PassOnAndWait {
+                pass_on_and_wait(&mut child, signal, &label).await;
+                for pump in pumps {
+                    let _ = tokio::time::timeout(DRAIN_LIMIT, pump).await;
+                }
+            } else {
+                stop_child(&mut child).await;
+                for pump in &pumps {
+                    pump.abort();
+                }
             }
             return Err(Interrupted.into());
         }
@@ -409,6 +537,26 @@ async fn run_passing_output(step: &Step) -> Result<String> {
     }
     let bytes = std::mem::take(&mut *stdout_copy.lock().unwrap_or_else(|e| e.into_inner()));
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// After an interrupt: pass `signal` on to the child's process group and
+/// wait for the child to end, however long that takes.
+async fn pass_on_and_wait(child: &mut Child, signal: i32, label: &str) {
+    stderr_line(&format!(
+        "binderctl: interrupted: passing the signal on to {label} and waiting for it to \
+         finish (stopping it half-way could leave the release pending)"
+    ));
+    #[cfg(unix)]
+    if let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) {
+        // SAFETY: kill(2) with a negative pid signals that process group
+        // (the child leads its own); no memory is touched.
+        unsafe {
+            libc::kill(-pid, signal);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = signal;
+    let _ = child.wait().await;
 }
 
 /// After an interrupt: give the child a moment to exit on its own (it had

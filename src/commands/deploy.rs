@@ -18,8 +18,8 @@ use crate::cluster::duration::{format_go, parse_duration};
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
-use crate::commands::render::refuse_overwriting_input;
-use crate::error::{Outcome, Problems};
+use crate::commands::render::{refuse_overwriting_input, render_interruptibly};
+use crate::error::{Interrupted, Outcome, Problems};
 use crate::fsutil;
 use crate::ops::render::{self, warn};
 use crate::output;
@@ -32,10 +32,17 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
     for w in check_secret(&cmd.secret)? {
         warn(&w);
     }
+    let mut extra_values = Vec::with_capacity(cmd.values.len());
     for file in &cmd.values {
-        render::read_values(file)?;
+        extra_values.push((file, render::read_values(file)?));
     }
-    refuse_overwriting_input(&cmd.render)?;
+    let mut inputs = vec![("the secret file", cmd.secret.as_path())];
+    inputs.extend(
+        cmd.values
+            .iter()
+            .map(|f| ("a values file given with -f", f.as_path())),
+    );
+    refuse_overwriting_input(&cmd.render, &inputs)?;
     let wait_timeout = parse_duration(&cmd.wait_timeout).context("--wait-timeout")?;
     if let Some(v) = &cmd.version {
         validate_version(v)?;
@@ -46,15 +53,28 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         None => deployed_version(&runner, &tools, global).await?,
     };
 
-    let rendered = render::render(&cmd.render).await.map_err(|e| {
+    let rendered = render_interruptibly(&cmd.render).await.map_err(|e| {
+        if e.downcast_ref::<Interrupted>().is_some() {
+            return e;
+        }
         Problems(
             format!("{e:#}\nnothing deployed")
                 .lines()
                 .map(str::to_string)
                 .collect(),
         )
+        .into()
     })?;
     output::info(&format!("binderctl: {}", rendered.summary));
+    let mut placeholders =
+        placeholder_problems(&rendered.values, &cmd.render.input.display().to_string());
+    for (file, values) in &extra_values {
+        placeholders.extend(placeholder_problems(values, &file.display().to_string()));
+    }
+    if !placeholders.is_empty() {
+        placeholders.push("nothing deployed".into());
+        return Err(Problems(placeholders).into());
+    }
 
     let repo_missing = match chart_repo(&cmd.chart) {
         Some(repo) => !repo_is_configured(&runner, &tools, repo).await?,
@@ -84,8 +104,12 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         &cmd.render.output,
     );
 
-    fsutil::write_atomic(&cmd.render.output, rendered.text.as_bytes())?;
-    runner.execute(&plan).await?;
+    fsutil::write_atomic_like(
+        &cmd.render.output,
+        rendered.text.as_bytes(),
+        Some(&cmd.render.input),
+    )?;
+    run_plan(&runner, &tools, global, &plan).await?;
 
     wait_for_rollout(&runner, &tools, &global.namespace, wait_timeout).await?;
 
@@ -107,6 +131,74 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         warn(&w);
     }
     Ok(Outcome::Success)
+}
+
+/// Run the plan; its last step, the upgrade, is never stopped half-way: an
+/// interrupt is passed on to Helm, and once Helm has finished the operator
+/// hears what state the release is in and how to go on.
+async fn run_plan(runner: &Runner, tools: &Tools, global: &GlobalArgs, plan: &Plan) -> Result<()> {
+    let Some((upgrade, preparation)) = plan.steps.split_last() else {
+        return Ok(());
+    };
+    for step in preparation {
+        runner.run_step(step).await?;
+    }
+    let result = runner.run_to_completion(upgrade).await;
+    if let Err(err) = &result {
+        if err.downcast_ref::<Interrupted>().is_some() {
+            let state = release_state(runner, tools, global).await;
+            for line in recovery_advice(tools, global, state.as_deref()) {
+                output::info(&line);
+            }
+        }
+    }
+    result.map(drop)
+}
+
+/// The release's status as Helm reports it (`deployed`, `failed`,
+/// `pending-upgrade`, …), if Helm says.
+async fn release_state(runner: &Runner, tools: &Tools, global: &GlobalArgs) -> Option<String> {
+    let command = tools.helm([
+        "status",
+        global.release.as_str(),
+        "-n",
+        global.namespace.as_str(),
+        "-o",
+        "json",
+    ]);
+    let captured = runner
+        .probe_after_interrupt(&command, std::time::Duration::from_secs(20))
+        .await
+        .ok()?;
+    let status: Value = serde_json::from_str(&captured.stdout).ok()?;
+    Some(status.get("info")?.get("status")?.as_str()?.to_string())
+}
+
+/// What to tell the operator after an interrupted upgrade.
+fn recovery_advice(tools: &Tools, global: &GlobalArgs, state: Option<&str>) -> Vec<String> {
+    let (release, namespace) = (global.release.as_str(), global.namespace.as_str());
+    let history = tools.helm(["history", release, "-n", namespace]);
+    let rollback = tools.helm(["rollback", release, "-n", namespace]);
+    let state = match state {
+        Some(state) => format!("Helm reports release {release} as {state}"),
+        None => format!("the state of release {release} could not be read"),
+    };
+    if state.ends_with(" as deployed") {
+        return vec![
+            format!("binderctl: the helm upgrade finished after the interrupt; {state}."),
+            "binderctl: the rollout was not waited for: check with `binderctl status`, or run \
+             `binderctl deploy` again."
+                .to_string(),
+        ];
+    }
+    vec![
+        format!("binderctl: the helm upgrade stopped after the interrupt; {state}."),
+        format!("binderctl: see what happened with `{history}`;"),
+        format!(
+            "binderctl: run `binderctl deploy` again to finish the upgrade, or `{rollback}` \
+             to go back to the previous revision."
+        ),
+    ]
 }
 
 /// The chart version of the release already deployed.
@@ -435,12 +527,22 @@ fn secret_problems(text: &str) -> Vec<String> {
             Some(Value::String(s)) if s.trim().is_empty() => {
                 problems.push(format!("registry.{key}: empty"))
             }
-            Some(Value::String(s)) if is_placeholder(s) => problems.push(format!(
-                "registry.{key}: still the template's placeholder; put the real value there"
-            )),
+            Some(Value::String(s))
+                if is_placeholder(s) || (key == "username" && placeholder_in(s).is_some()) =>
+            {
+                problems.push(format!(
+                    "registry.{key}: still the template's placeholder; put the real value there"
+                ))
+            }
             Some(Value::String(_)) => {}
             Some(_) => problems.push(format!("registry.{key}: expected a string")),
         }
+    }
+    let url = registry.get("url").and_then(Value::as_str);
+    if url.and_then(placeholder_in).is_some() {
+        problems.push(
+            "registry.url: still holds the template's placeholder; put the real value there".into(),
+        );
     }
     problems
 }
@@ -450,6 +552,48 @@ fn secret_problems(text: &str) -> Vec<String> {
 fn is_placeholder(value: &str) -> bool {
     let v = value.trim();
     v.starts_with('<') && v.ends_with('>')
+}
+
+/// The first `<…>` placeholder inside `value` (`<dockerhub-username>/binder-`).
+fn placeholder_in(value: &str) -> Option<&str> {
+    let start = value.find('<')?;
+    let len = value.get(start..)?.find('>')?;
+    let inner = value.get(start + 1..start + len)?;
+    let word = !inner.trim().is_empty() && !inner.contains(['<', '\n']);
+    word.then(|| value.get(start..=start + len)).flatten()
+}
+
+/// The values that still hold the tutorial's placeholders, one line each,
+/// naming the file and key: `config.BinderHub.image_prefix` and `hub_url`
+/// and `registry.url` / `registry.username` (a `<…>` anywhere), and
+/// `registry.password` (wholly a placeholder; never quoted).
+pub fn placeholder_problems(values: &Value, file: &str) -> Vec<String> {
+    let text_at = |path: &[&str]| {
+        path.iter()
+            .try_fold(values, |v, key| v.get(key))
+            .and_then(Value::as_str)
+    };
+    let mut problems = Vec::new();
+    for path in [
+        &["config", "BinderHub", "image_prefix"][..],
+        &["config", "BinderHub", "hub_url"],
+        &["registry", "url"],
+        &["registry", "username"],
+    ] {
+        if let Some(placeholder) = text_at(path).and_then(placeholder_in) {
+            problems.push(format!(
+                "{file}: {} still holds the tutorial's placeholder {placeholder}; put the real \
+                 value there",
+                path.join(".")
+            ));
+        }
+    }
+    if text_at(&["registry", "password"]).is_some_and(is_placeholder) {
+        problems.push(format!(
+            "{file}: registry.password is still the tutorial's placeholder; put the real value there"
+        ));
+    }
+    problems
 }
 
 #[cfg(test)]
@@ -592,6 +736,16 @@ mod tests {
                 "registry.password: empty",
             ),
             (
+                format!("registry:\n  username: <dockerhub-username>-bot\n  password: {token}\n"),
+                "registry.username: still the template's placeholder",
+            ),
+            (
+                format!(
+                    "registry:\n  url: https://<registry-host>\n  username: lab\n  password: {token}\n"
+                ),
+                "registry.url: still holds the template's placeholder",
+            ),
+            (
                 format!("registry:\n  username: lab\n  password: [{token}]\n"),
                 "registry.password: expected a string",
             ),
@@ -613,6 +767,58 @@ mod tests {
             assert!(problems.contains(expected), "{text:?}: {problems}");
             assert!(!problems.contains(token), "token leaked: {problems}");
         }
+    }
+
+    #[test]
+    fn placeholders_are_found_with_their_file_and_key() {
+        let values: Value = serde_yaml::from_str(
+            "config:\n  BinderHub:\n    image_prefix: <dockerhub-username>/binder-\n    \
+             hub_url: <jupyterhub-url>\nregistry:\n  url: https://<registry>/v2\n  \
+             password: <dockerhub-token>\n",
+        )
+        .unwrap();
+        let problems = placeholder_problems(&values, "binder.yaml");
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert!(problems[0].starts_with(
+            "binder.yaml: config.BinderHub.image_prefix still holds the tutorial's placeholder \
+             <dockerhub-username>"
+        ));
+        assert!(problems[1].contains("config.BinderHub.hub_url"));
+        assert!(problems[2].contains("registry.url"));
+        assert!(problems[3].starts_with("binder.yaml: registry.password is still"));
+        assert!(!problems[3].contains("dockerhub-token"));
+        let real: Value = serde_yaml::from_str(
+            "config:\n  BinderHub:\n    image_prefix: lab/binder-\n    hub_url: http://192.0.2.100\n",
+        )
+        .unwrap();
+        assert!(placeholder_problems(&real, "binder.yaml").is_empty());
+        assert_eq!(placeholder_in("a <b> c"), Some("<b>"));
+        assert_eq!(placeholder_in("a < b"), None);
+        assert_eq!(placeholder_in("<>"), None);
+    }
+
+    #[test]
+    fn recovery_advice_follows_the_release_state() {
+        let (global, _) = parse(&["deploy"]);
+        let tools = Tools::new(ToolFlavor::Microk8s);
+        let failed = recovery_advice(&tools, &global, Some("failed")).join("\n");
+        assert!(
+            failed.contains("Helm reports release binder as failed"),
+            "{failed}"
+        );
+        assert!(
+            failed.contains("`microk8s helm history binder -n binder`"),
+            "{failed}"
+        );
+        assert!(
+            failed.contains("`microk8s helm rollback binder -n binder`"),
+            "{failed}"
+        );
+        let unknown = recovery_advice(&tools, &global, None).join("\n");
+        assert!(unknown.contains("could not be read"), "{unknown}");
+        let done = recovery_advice(&tools, &global, Some("deployed")).join("\n");
+        assert!(done.contains("finished after the interrupt"), "{done}");
+        assert!(done.contains("binderctl status"), "{done}");
     }
 
     #[test]

@@ -25,7 +25,11 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         .enable_all()
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(dispatch(cli))
+    runtime.block_on(async {
+        // First of all: from here on a signal is recorded, never fatal.
+        crate::cluster::runner::watch_signals();
+        dispatch(cli).await
+    })
 }
 
 async fn dispatch(cli: Cli) -> Result<Outcome> {

@@ -153,18 +153,9 @@ async fn remove(
 /// Node names are DNS subdomain names; anything else (in particular a name
 /// starting with `-`, which the tools would read as an option) is refused.
 fn check_node_name(name: &str) -> Result<()> {
-    let valid_chars = name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
-    let valid_ends = name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if valid_chars && valid_ends && name.len() <= 253 {
-        return Ok(());
-    }
-    anyhow::bail!(
-        "{name:?} is not a node name: node names are lowercase letters, digits, '-' and '.', \
-         starting and ending with a letter or digit; `binderctl nodes ls` lists them"
-    )
+    crate::cluster::names::node(name)
+        .map(drop)
+        .map_err(anyhow::Error::msg)
 }
 
 /// This machine's host name, if the system says.

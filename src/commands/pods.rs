@@ -253,6 +253,21 @@ pub fn purge_plan(tools: &Tools, namespace: &str, names: &[String], batch: usize
     Plan::batched(&base, names, batch, "Deleting", "pods")
 }
 
+/// Pod names go to `kubectl delete pod` as arguments: one that is not a
+/// valid name (`--all`, from a tampered or fake API answer) stops the purge.
+fn refuse_odd_names(names: &[String]) -> Result<()> {
+    let bad: Vec<String> = names
+        .iter()
+        .filter_map(|n| crate::cluster::names::object(n).err())
+        .collect();
+    if bad.is_empty() {
+        return Ok(());
+    }
+    let mut lines: Vec<String> = bad.into_iter().map(|b| format!("pod {b}")).collect();
+    lines.push("nothing deleted".into());
+    Err(crate::error::Problems(lines).into())
+}
+
 /// Names of the pods a `kubectl delete pod -o name` output reports deleted.
 pub fn deleted_names(output: &str) -> Vec<&str> {
     output
@@ -482,6 +497,7 @@ pub async fn run(global: &GlobalArgs, cmd: &PodsCmd) -> Result<Outcome> {
                 .iter()
                 .map(|p| p.name().to_string())
                 .collect();
+            refuse_odd_names(&names)?;
             let plan = purge_plan(&tools, &global.namespace, &names, batch_size.get());
             if !*dry_run {
                 let question = format!(

@@ -1,11 +1,15 @@
 //! `binderctl render`: binder.yaml in, _binder.yaml out (or `--check` it).
 
+use std::path::Path;
+
 use anyhow::{Context, Result};
 
 use crate::cli::{GlobalArgs, RenderArgs, RenderCmd};
+use crate::cluster::runner::interrupted;
+use crate::commands::deploy::placeholder_problems;
 use crate::egress::allow_list;
 use crate::egress::cidr;
-use crate::error::{Outcome, Problems};
+use crate::error::{Interrupted, Outcome, Problems};
 use crate::fsutil;
 use crate::ops::render::{self, Rendered};
 use crate::output;
@@ -13,10 +17,16 @@ use crate::values::transform;
 
 pub async fn run(_global: &GlobalArgs, cmd: &RenderCmd) -> Result<Outcome> {
     let args = &cmd.render;
-    refuse_overwriting_input(args)?;
-    let rendered = render::render(args)
+    // --check reads the output (a FIFO would hang it), --stdout ignores it.
+    if !cmd.stdout {
+        refuse_overwriting_input(args, &[])?;
+    }
+    let rendered = render_interruptibly(args)
         .await
         .map_err(|e| nothing_written(e, args))?;
+    for w in placeholder_problems(&rendered.values, &args.input.display().to_string()) {
+        render::warn(&format!("{w} (`binderctl deploy` refuses to deploy it)"));
+    }
 
     if cmd.check {
         let outcome = check(args, &rendered, output::is_quiet())?;
@@ -28,7 +38,7 @@ pub async fn run(_global: &GlobalArgs, cmd: &RenderCmd) -> Result<Outcome> {
         output::info(&format!("binderctl: {}", rendered.summary));
         return Ok(Outcome::Success);
     }
-    fsutil::write_atomic(&args.output, rendered.text.as_bytes())?;
+    fsutil::write_atomic_like(&args.output, rendered.text.as_bytes(), Some(&args.input))?;
     output::info(&format!(
         "binderctl: {} → {}",
         rendered.summary,
@@ -37,23 +47,29 @@ pub async fn run(_global: &GlobalArgs, cmd: &RenderCmd) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-/// The output must never replace the operator's own file.
-pub fn refuse_overwriting_input(args: &RenderArgs) -> Result<()> {
-    let same = match (args.input.canonicalize(), args.output.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => args.input == args.output,
-    };
-    if same {
-        anyhow::bail!(
-            "{}: the output file is the input file; choose another with -o",
-            args.output.display()
-        );
+/// The output must never replace the operator's own files (the input, and
+/// `others`: deploy's secret and values files), nor anything that is not a
+/// regular file.
+pub fn refuse_overwriting_input(args: &RenderArgs, others: &[(&str, &Path)]) -> Result<()> {
+    let mut inputs = vec![("the input file", args.input.as_path())];
+    inputs.extend_from_slice(others);
+    fsutil::refuse_output(&args.output, &inputs)
+}
+
+/// Render, unless interrupted first: Ctrl-C or SIGTERM during the lookups
+/// ends the run at once, with nothing written.
+pub async fn render_interruptibly(args: &RenderArgs) -> Result<Rendered> {
+    tokio::select! {
+        rendered = render::render(args) => rendered,
+        () = interrupted() => Err(Interrupted.into()),
     }
-    Ok(())
 }
 
 /// Say, after the problems, that the previous output is intact.
 fn nothing_written(err: anyhow::Error, args: &RenderArgs) -> anyhow::Error {
+    if err.downcast_ref::<Interrupted>().is_some() {
+        return err;
+    }
     let mut lines: Vec<String> = format!("{err:#}").lines().map(str::to_string).collect();
     if args.output.exists() {
         lines.push(format!(

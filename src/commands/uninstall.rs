@@ -7,15 +7,12 @@ use anyhow::{bail, Result};
 use super::versions::deployed_release;
 use crate::cli::{GlobalArgs, UninstallCmd};
 use crate::cluster::confirm::confirm_typed;
+use crate::cluster::names;
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
 use crate::error::{NotConfirmed, Outcome, ToolFailed};
 use crate::output;
-
-/// Namespaces that hold the cluster itself: never deleted.
-pub const SYSTEM_NAMESPACES: [&str; 4] =
-    ["default", "kube-system", "kube-public", "kube-node-lease"];
 
 /// `kubectl get namespace NS -o json`.
 pub fn namespace_command(tools: &Tools, namespace: &str) -> CommandLine {
@@ -52,8 +49,8 @@ pub fn uninstall_plan(
 
 pub async fn run(global: &GlobalArgs, cmd: &UninstallCmd) -> Result<Outcome> {
     let namespace = global.namespace.as_str();
-    if SYSTEM_NAMESPACES.contains(&namespace) {
-        bail!("refusing to delete namespace {namespace:?}: it belongs to Kubernetes itself; pass -n with the BinderHub's namespace");
+    if names::is_system_namespace(namespace) {
+        bail!("refusing to delete namespace {namespace:?}: `default` and every `kube-*` namespace belong to Kubernetes itself; pass -n with the BinderHub's namespace");
     }
     let tools = Tools::from_global(global);
     let runner = Runner::new(cmd.dry_run);
@@ -115,6 +112,31 @@ pub async fn run(global: &GlobalArgs, cmd: &UninstallCmd) -> Result<Outcome> {
 mod tests {
     use super::*;
     use crate::cli::ToolFlavor;
+
+    #[tokio::test]
+    async fn refuses_default_and_every_kube_namespace_before_any_tool_runs() {
+        for namespace in ["default", "kube-system", "kube-flannel", "kube-anything"] {
+            let global = GlobalArgs {
+                namespace: namespace.into(),
+                release: "binder".into(),
+                // No such tool would run: the refusal comes first.
+                tools: ToolFlavor::Plain,
+                kubeconfig: None,
+                context: None,
+                quiet: false,
+                verbose: false,
+            };
+            let cmd = UninstallCmd {
+                yes: true,
+                dry_run: false,
+            };
+            let err = run(&global, &cmd).await.unwrap_err().to_string();
+            assert!(
+                err.contains("refusing to delete namespace"),
+                "{namespace}: {err}"
+            );
+        }
+    }
 
     #[test]
     fn deletes_release_then_namespace() {

@@ -27,40 +27,174 @@ pub struct Assembled {
     pub warnings: Vec<String>,
 }
 
-/// Check every source and merge them. Ranges that allow every address are
-/// refused (each one listed) unless `allow_default_route`.
-pub fn assemble(sources: &[Source], allow_default_route: bool) -> Result<Assembled, Vec<String>> {
+/// What the operator allowed beyond the safe default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Allow {
+    /// `--allow-default-route`: every address, or a share of a family wider
+    /// than [`cidr::MAX_COVERAGE_PREFIX_V4`] / `_V6`.
+    pub default_route: bool,
+    /// `--allow-special-addresses`: unspecified, loopback, link-local,
+    /// multicast and broadcast addresses (see [`cidr::Special::is_never_a_target`]).
+    pub special_addresses: bool,
+}
+
+const DEFAULT_ROUTE_HINT: &str = "pass --allow-default-route if that is really meant";
+const SPECIAL_HINT: &str = "pass --allow-special-addresses if that is really meant";
+
+/// Check every source and merge them. Refused, each problem listed, unless
+/// allowed: a source whose ranges allow every address of a family or more
+/// than the coverage limit, sources that only together merge into every
+/// address, and addresses that are never a sensible egress target. Private
+/// and other special ranges from hosts and lists are warned about.
+pub fn assemble(sources: &[Source], allow: Allow) -> Result<Assembled, Vec<String>> {
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
     for source in sources {
+        check_coverage(source, allow, &mut problems, &mut warnings);
         for net in &source.nets {
-            if cidr::is_default_route(net) {
-                if allow_default_route {
-                    warnings.push(format!(
-                        "{}: {net} allows every address (permitted by --allow-default-route)",
-                        source.label
-                    ));
-                } else {
-                    problems.push(format!(
-                        "{}: {net} would allow every address; refusing (pass \
-                         --allow-default-route if that is really meant)",
-                        source.label
-                    ));
-                }
-                continue;
-            }
-            if !source.explicit {
-                if let Some(special) = cidr::classify(net) {
-                    warnings.push(format!("{}: {net} is {}", source.label, special.describe()));
-                }
-            }
+            check_special(source, net, allow, &mut problems, &mut warnings);
         }
+    }
+    let merged = cidr::merge(sources.iter().flat_map(|s| s.nets.iter().copied()));
+    if !allow.default_route {
+        problems.extend(merged_default_routes(sources, &merged));
     }
     if !problems.is_empty() {
         return Err(problems);
     }
-    let merged = cidr::merge(sources.iter().flat_map(|s| s.nets.iter().copied()));
     Ok(Assembled { merged, warnings })
+}
+
+/// One source's share of each family: every address, or more than the limit.
+fn check_coverage(
+    source: &Source,
+    allow: Allow,
+    problems: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) {
+    let merged = cidr::merge(source.nets.iter().copied());
+    for ipv6 in [false, true] {
+        let family = if ipv6 { "IPv6" } else { "IPv4" };
+        let what = if let Some(route) = merged
+            .iter()
+            .find(|n| cidr::is_default_route(n) && n.addr().is_ipv6() == ipv6)
+        {
+            let parts = source.nets.iter().filter(|n| n.addr().is_ipv6() == ipv6);
+            let given = shown(parts);
+            if given == route.to_string() {
+                format!("{route} would allow every address")
+            } else {
+                format!("{given} together make {route}, which would allow every address")
+            }
+        } else {
+            let count = cidr::address_count(&source.nets, ipv6);
+            if !cidr::exceeds_coverage(count, ipv6) {
+                continue;
+            }
+            let limit = if ipv6 {
+                cidr::MAX_COVERAGE_PREFIX_V6
+            } else {
+                cidr::MAX_COVERAGE_PREFIX_V4
+            };
+            format!(
+                "its {family} ranges cover more addresses than a /{limit}, the most one \
+                 source may allow (that is a good part of the internet)"
+            )
+        };
+        if allow.default_route {
+            warnings.push(format!(
+                "{}: {what} (permitted by --allow-default-route)",
+                source.label
+            ));
+        } else {
+            problems.push(format!(
+                "{}: {what}; refusing ({DEFAULT_ROUTE_HINT})",
+                source.label
+            ));
+        }
+    }
+}
+
+/// Refuse an address that is never an egress target; warn about private
+/// ones from hosts and lists. A block wider than the coverage limit is
+/// judged by [`check_coverage`] alone.
+fn check_special(
+    source: &Source,
+    net: &IpNet,
+    allow: Allow,
+    problems: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) {
+    let wide = cidr::exceeds_coverage(
+        cidr::address_count(std::slice::from_ref(net), net.addr().is_ipv6()),
+        net.addr().is_ipv6(),
+    );
+    if wide {
+        // Already refused, or allowed, as coverage.
+        return;
+    }
+    let kinds = cidr::specials(net);
+    let label = &source.label;
+    if let Some(kind) = kinds.iter().find(|k| k.is_never_a_target()) {
+        let kind = kind.describe();
+        if allow.special_addresses {
+            warnings.push(format!(
+                "{label}: {net} is {kind} (permitted by --allow-special-addresses)"
+            ));
+        } else {
+            problems.push(format!(
+                "{label}: {net} is {kind}, never a sensible egress target; refusing ({SPECIAL_HINT})"
+            ));
+        }
+    } else if let (Some(kind), false) = (kinds.first(), source.explicit) {
+        warnings.push(format!("{label}: {net} is {}", kind.describe()));
+    }
+}
+
+/// Default routes that only the merge of several sources produces (one
+/// source's own is reported by [`check_coverage`]), each naming the sources
+/// of that family.
+fn merged_default_routes(sources: &[Source], merged: &[IpNet]) -> Vec<String> {
+    let from_one_source = |route: &IpNet| {
+        sources.iter().any(|s| {
+            cidr::merge(s.nets.iter().copied())
+                .iter()
+                .any(|n| n == route)
+        })
+    };
+    merged
+        .iter()
+        .filter(|n| cidr::is_default_route(n) && !from_one_source(n))
+        .map(|route| {
+            let ipv6 = route.addr().is_ipv6();
+            let labels: Vec<&str> = sources
+                .iter()
+                .filter(|s| s.nets.iter().any(|n| n.addr().is_ipv6() == ipv6))
+                .map(|s| s.label.as_str())
+                .collect();
+            format!(
+                "{}: together these sources merge into {route}, which would allow every \
+                 address; refusing ({DEFAULT_ROUTE_HINT})",
+                labels.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// Blocks for a message: the first few, then how many more.
+fn shown<'a>(nets: impl Iterator<Item = &'a IpNet>) -> String {
+    const SHOWN: usize = 4;
+    let all: Vec<String> = nets.map(IpNet::to_string).collect();
+    let mut text = all
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if all.len() > SHOWN {
+        text.push_str(&format!(" and {} more", all.len() - SHOWN));
+    }
+    text
 }
 
 const RECORD_HEADER: &str =
@@ -184,7 +318,7 @@ mod tests {
                     false,
                 ),
             ],
-            false,
+            Allow::default(),
         )
         .unwrap();
         let merged: Vec<String> = a.merged.iter().map(|n| n.to_string()).collect();
@@ -195,34 +329,136 @@ mod tests {
         assert!(a.warnings.is_empty(), "{:?}", a.warnings);
     }
 
+    const ALLOW_ROUTE: Allow = Allow {
+        default_route: true,
+        special_addresses: false,
+    };
+
     #[test]
     fn default_route_is_refused_from_every_source_unless_allowed() {
         let sources = [
             source("GitHub meta git", &["0.0.0.0/0"], false),
             source("Fastly ipv6_addresses", &["::/0"], false),
         ];
-        let problems = assemble(&sources, false).unwrap_err();
-        assert_eq!(problems.len(), 2);
+        let problems = assemble(&sources, Allow::default()).unwrap_err();
+        assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].starts_with("GitHub meta git: 0.0.0.0/0 would allow every address"));
         assert!(problems[1].starts_with("Fastly ipv6_addresses: ::/0"));
-        let allowed = assemble(&sources, true).unwrap();
-        assert_eq!(allowed.warnings.len(), 2);
+        let allowed = assemble(&sources, ALLOW_ROUTE).unwrap();
+        assert_eq!(allowed.warnings.len(), 2, "{:?}", allowed.warnings);
     }
 
     #[test]
-    fn private_answers_are_warned_about_but_not_explicit_ranges() {
-        let a = assemble(
-            &[
-                source("host intranet.test", &["10.1.2.3"], false),
-                source("host lo.test", &["127.0.0.1"], false),
-                source("cidr_whitelist", &["10.0.0.0/8"], true),
-            ],
+    fn a_split_default_route_is_refused_within_one_source_and_across_sources() {
+        let one = [source(
+            "cidr_whitelist",
+            &["0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/2", "192.0.0.0/2"],
+            true,
+        )];
+        let problems = assemble(&one, Allow::default()).unwrap_err();
+        assert!(
+            problems.iter().any(|p| p.starts_with(
+                "cidr_whitelist: 0.0.0.0/2 64.0.0.0/2 128.0.0.0/2 192.0.0.0/2 together make \
+                 0.0.0.0/0, which would allow every address; refusing"
+            )),
+            "{problems:?}"
+        );
+        // Each source within the limit, together everything.
+        let across: Vec<Source> = (0..16u8)
+            .map(|i| Source {
+                label: format!("host h{i}.test"),
+                nets: vec![cidr::parse(&format!("{}.0.0.0/4", i * 16)).unwrap()],
+                explicit: false,
+            })
+            .collect();
+        let allow = Allow {
+            default_route: false,
+            special_addresses: true,
+        };
+        let problems = assemble(&across, allow).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("host h0.test, host h1.test, host h2.test,"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[0].contains(
+                "host h15.test: together these sources merge into 0.0.0.0/0, which would allow \
+                 every address; refusing"
+            ),
+            "{problems:?}"
+        );
+        let allow_all = Allow {
+            default_route: true,
+            special_addresses: true,
+        };
+        let allowed = assemble(&across, allow_all).unwrap();
+        assert!(allowed.merged.iter().any(cidr::is_default_route));
+    }
+
+    #[test]
+    fn more_than_a_slash_4_from_one_source_is_refused() {
+        let v4 = [source(
+            "GitHub meta web",
+            &["16.0.0.0/4", "32.0.0.0/8"],
             false,
+        )];
+        let problems = assemble(&v4, Allow::default()).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with(
+                "GitHub meta web: its IPv4 ranges cover more addresses than a /4, the most \
+                 one source may allow"
+            ),
+            "{problems:?}"
+        );
+        // Exactly a /4 is allowed, and so is a /4 in each of two sources.
+        let at_limit = [
+            source("Fastly addresses", &["16.0.0.0/4"], false),
+            source("GitHub meta web", &["32.0.0.0/4"], false),
+        ];
+        assert!(assemble(&at_limit, Allow::default()).is_ok());
+        let v6 = [source("host wide.test", &["2000::/15"], false)];
+        let problems = assemble(&v6, Allow::default()).unwrap_err();
+        assert!(problems[0].contains("its IPv6 ranges cover more addresses than a /16"));
+        assert!(assemble(
+            &[source("host ok.test", &["2001::/16"], false)],
+            Allow::default()
         )
-        .unwrap();
-        assert_eq!(a.warnings.len(), 2, "{:?}", a.warnings);
-        assert!(a.warnings[0].starts_with("host intranet.test: 10.1.2.3/32 is "));
-        assert!(a.warnings[1].starts_with("host lo.test: 127.0.0.1/32 is "));
+        .is_ok());
+        let allowed = assemble(&v6, ALLOW_ROUTE).unwrap();
+        assert!(allowed.warnings[0].ends_with("(permitted by --allow-default-route)"));
+    }
+
+    #[test]
+    fn addresses_that_are_never_a_target_are_refused_unless_allowed() {
+        let sources = [
+            source("host metadata.test", &["169.254.169.254"], false),
+            source("host lo.test", &["127.0.0.1", "::1"], false),
+            source(
+                "cidr_whitelist",
+                &["0.0.0.0/32", "224.0.0.0/24", "255.255.255.255"],
+                true,
+            ),
+            source(
+                "Fastly ipv6_addresses",
+                &["fe80::/64", "ff02::1", "::"],
+                false,
+            ),
+        ];
+        let problems = assemble(&sources, Allow::default()).unwrap_err();
+        assert_eq!(problems.len(), 9, "{problems:#?}");
+        assert!(problems[0]
+            .starts_with("host metadata.test: 169.254.169.254/32 is a link-local address"));
+        assert!(problems
+            .iter()
+            .all(|p| p.contains("--allow-special-addresses")));
+        let allow = Allow {
+            default_route: false,
+            special_addresses: true,
+        };
+        let allowed = assemble(&sources, allow).unwrap();
+        assert_eq!(allowed.warnings.len(), 9, "{:?}", allowed.warnings);
     }
 
     #[test]

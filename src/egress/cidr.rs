@@ -191,7 +191,9 @@ pub enum Special {
     Multicast,
     /// 198.18.0.0/15.
     Benchmarking,
-    /// 240.0.0.0/4, including the broadcast address 255.255.255.255.
+    /// 255.255.255.255, the limited broadcast address.
+    Broadcast,
+    /// 240.0.0.0/4 (255.255.255.255 is [`Special::Broadcast`]).
     Reserved,
 }
 
@@ -211,13 +213,29 @@ impl Special {
             Special::Unspecified => "the unspecified address or 'this network' (0.0.0.0/8 or ::)",
             Special::Multicast => "a multicast address",
             Special::Benchmarking => "a benchmarking address (198.18.0.0/15, RFC 2544)",
-            Special::Reserved => "a reserved address (240.0.0.0/4, including broadcast)",
+            Special::Broadcast => "the broadcast address (255.255.255.255)",
+            Special::Reserved => "a reserved address (240.0.0.0/4)",
         }
+    }
+
+    /// Whether no egress policy should ever allow it: such an address in an
+    /// answer or a list is a mistake or an attack (the cloud metadata service
+    /// is link-local), never a server user pods need. Refused unless the
+    /// operator allows special addresses; the other kinds are warned about.
+    pub fn is_never_a_target(self) -> bool {
+        matches!(
+            self,
+            Special::Unspecified
+                | Special::Loopback
+                | Special::LinkLocal
+                | Special::Multicast
+                | Special::Broadcast
+        )
     }
 }
 
 /// The special ranges, in the order [`classify`] tries them.
-const SPECIAL_V4: [(Ipv4Addr, u8, Special); 10] = [
+const SPECIAL_V4: [(Ipv4Addr, u8, Special); 11] = [
     (Ipv4Addr::new(10, 0, 0, 0), 8, Special::Private),
     (Ipv4Addr::new(172, 16, 0, 0), 12, Special::Private),
     (Ipv4Addr::new(192, 168, 0, 0), 16, Special::Private),
@@ -231,6 +249,7 @@ const SPECIAL_V4: [(Ipv4Addr, u8, Special); 10] = [
     (Ipv4Addr::new(0, 0, 0, 0), 8, Special::Unspecified),
     (Ipv4Addr::new(224, 0, 0, 0), 4, Special::Multicast),
     (Ipv4Addr::new(198, 18, 0, 0), 15, Special::Benchmarking),
+    (Ipv4Addr::BROADCAST, 32, Special::Broadcast),
     (Ipv4Addr::new(240, 0, 0, 0), 4, Special::Reserved),
 ];
 
@@ -258,6 +277,12 @@ const SPECIAL_V6: [(Ipv6Addr, u8, Special); 5] = [
 /// `net` overlaps, i.e. contains or lies in. Documentation ranges count as
 /// public. A mapped IPv6 block is classified as the IPv4 block it stands for.
 pub fn classify(net: &IpNet) -> Option<Special> {
+    specials(net).first().copied()
+}
+
+/// Every kind of special range `net` overlaps, in the order of [`Special`]'s
+/// variants, each once.
+pub fn specials(net: &IpNet) -> Vec<Special> {
     let net = canonical(*net);
     let overlaps = |range: IpNet| range.contains(&net) || net.contains(&range);
     let v4 = SPECIAL_V4
@@ -272,7 +297,46 @@ pub fn classify(net: &IpNet) -> Option<Special> {
         .map(|(_, kind)| kind)
         .collect();
     hits.sort_by_key(|kind| *kind as u8);
-    hits.first().copied()
+    hits.dedup();
+    hits
+}
+
+/// The widest share of one family a single source may allow, as a prefix
+/// length: all of a source's IPv4 ranges together may cover at most a /4
+/// (2^28 addresses, 1/16 of IPv4), its IPv6 ranges at most a /16 (2^112).
+/// The published lists hold /12 to /32 (IPv4) and /28 to /64 (IPv6) blocks;
+/// a /16 of IPv6 is more than any organisation is allocated, so anything
+/// wider allows a good part of the internet and is refused unless the
+/// operator allows the default route.
+pub const MAX_COVERAGE_PREFIX_V4: u8 = 4;
+/// See [`MAX_COVERAGE_PREFIX_V4`].
+pub const MAX_COVERAGE_PREFIX_V6: u8 = 16;
+
+/// How many addresses of one family the blocks hold (saturating at
+/// `u128::MAX` for all of IPv6). Overlaps count once: the blocks are merged.
+pub fn address_count(nets: &[IpNet], ipv6: bool) -> u128 {
+    merge(nets.iter().copied().filter(|n| n.addr().is_ipv6() == ipv6))
+        .iter()
+        .map(|n| block_size(n.max_prefix_len(), n.prefix_len()))
+        .fold(0u128, u128::saturating_add)
+}
+
+/// The address count of a block of `prefix_len` in a family of `max` bits.
+fn block_size(max: u8, prefix_len: u8) -> u128 {
+    1u128
+        .checked_shl(u32::from(max.saturating_sub(prefix_len)))
+        .unwrap_or(u128::MAX)
+}
+
+/// Whether `count` addresses of a family exceed what one source may allow
+/// (see [`MAX_COVERAGE_PREFIX_V4`]).
+pub fn exceeds_coverage(count: u128, ipv6: bool) -> bool {
+    let limit = if ipv6 {
+        block_size(128, MAX_COVERAGE_PREFIX_V6)
+    } else {
+        block_size(32, MAX_COVERAGE_PREFIX_V4)
+    };
+    count > limit
 }
 
 /// Compare two allow-lists as address sets (for `render --check`).
@@ -873,7 +937,8 @@ mod tests {
             ("ff02::1/128", Some(Multicast)),
             ("198.18.0.1/32", Some(Benchmarking)),
             ("198.20.0.0/32", None),
-            ("255.255.255.255/32", Some(Reserved)),
+            ("255.255.255.255/32", Some(Broadcast)),
+            ("240.0.0.1/32", Some(Reserved)),
             // Mapped IPv6 is judged as the IPv4 it stands for.
             ("::ffff:10.0.0.0/104", Some(Private)),
             ("::ffff:192.0.2.0/120", None),
@@ -899,6 +964,7 @@ mod tests {
             Unspecified,
             Multicast,
             Benchmarking,
+            Broadcast,
             Reserved,
         ];
         assert_eq!(Private.describe(), "a private address (RFC 1918)");
@@ -906,5 +972,57 @@ mod tests {
         seen.sort_unstable();
         seen.dedup();
         assert_eq!(seen.len(), all.len(), "descriptions must differ");
+    }
+
+    #[test]
+    fn specials_lists_every_kind_a_block_overlaps() {
+        use Special::*;
+        assert_eq!(
+            specials(&net("0.0.0.0/1")),
+            [Private, SharedAddressSpace, Loopback, Unspecified]
+        );
+        assert_eq!(specials(&net("192.0.2.0/24")), []);
+        assert_eq!(specials(&net("240.0.0.0/4")), [Broadcast, Reserved]);
+        let refused: Vec<&str> = [
+            "0.0.0.0/32",
+            "::/128",
+            "127.0.0.1/32",
+            "::1/128",
+            "169.254.169.254/32",
+            "fe80::1/128",
+            "224.0.0.251/32",
+            "ff02::1/128",
+            "255.255.255.255/32",
+        ]
+        .into_iter()
+        .filter(|t| !specials(&net(t)).iter().any(|k| k.is_never_a_target()))
+        .collect();
+        assert!(refused.is_empty(), "not refused: {refused:?}");
+        for warned in [
+            "10.0.0.1/32",
+            "100.64.0.1/32",
+            "fd00::1/128",
+            "198.18.0.1/32",
+            "240.0.0.1/32",
+        ] {
+            assert!(
+                !specials(&net(warned)).iter().any(|k| k.is_never_a_target()),
+                "{warned}"
+            );
+        }
+    }
+
+    #[test]
+    fn coverage_counts_merged_addresses_per_family() {
+        let halves = nets(&["0.0.0.0/1", "128.0.0.0/1", "2001:db8::/32"]);
+        assert_eq!(address_count(&halves, false), 1u128 << 32);
+        assert_eq!(address_count(&halves, true), 1u128 << 96);
+        let overlapping = nets(&["192.0.2.0/24", "192.0.2.0/25"]);
+        assert_eq!(address_count(&overlapping, false), 256);
+        assert_eq!(address_count(&nets(&["::/0"]), true), u128::MAX);
+        assert!(!exceeds_coverage(1 << 28, false));
+        assert!(exceeds_coverage((1 << 28) + 1, false));
+        assert!(!exceeds_coverage(1 << 112, true));
+        assert!(exceeds_coverage((1 << 112) + 1, true));
     }
 }

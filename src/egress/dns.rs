@@ -1,8 +1,9 @@
 //! DNS lookups of the whitelisted hosts (A and AAAA).
 //!
 //! Every host is looked up for both families at once through one shared
-//! resolver: all queries are in flight together, so a run costs about one
-//! round trip however many hosts there are.
+//! resolver: up to [`MAX_HOSTS_IN_FLIGHT`] hosts are in flight together, so
+//! a run costs about one round trip for the usual few dozen hosts, and
+//! thousands of hosts never need thousands of sockets at once.
 //!
 //! Behaviour worth knowing:
 //! - Names are made absolute (a trailing dot is added), so the search domains
@@ -17,6 +18,9 @@
 //! - Queries go over UDP; TCP is used only when an answer comes back
 //!   truncated (hickory's own behaviour), never as a fallback on timeout.
 //! - A literal IP address given as a host resolves to itself, without a query.
+//! - Only address records owned by the queried name, or by a name its CNAME
+//!   chain (in the same answer) leads to, are taken: a server that adds an
+//!   A record for another name cannot put that address into the policy.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -26,8 +30,12 @@ use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, R
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{Name, RData};
+use hickory_resolver::proto::rr::{Name, RData, Record};
 use hickory_resolver::{Resolver, TokioResolver};
+
+/// How many hosts are looked up at the same time (each one sends an A and
+/// an AAAA query, each on its own socket).
+pub const MAX_HOSTS_IN_FLIGHT: usize = 64;
 
 /// How to reach DNS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,16 +128,23 @@ pub struct HostLookup {
 /// order of `hosts`. The outer error means the resolver could not be set up
 /// at all (for instance an unreadable `/etc/resolv.conf`).
 pub async fn resolve_all(hosts: &[String], opts: &DnsOptions) -> Result<Vec<HostLookup>, String> {
+    check_open_files_limit(hosts.len())?;
     let resolver = build_resolver(opts)?;
     let attempts = opts.retries.saturating_add(1);
+    let in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_HOSTS_IN_FLIGHT));
 
-    // Spawn every lookup before awaiting any, so all queries are in flight at once.
+    // Spawn every lookup before awaiting any; the semaphore lets the first
+    // MAX_HOSTS_IN_FLIGHT go at once and each later one as another finishes.
     let handles: Vec<_> = hosts
         .iter()
         .map(|host| {
             let resolver = resolver.clone();
             let host = host.clone();
-            tokio::spawn(async move { resolve_host(&resolver, &host, attempts).await })
+            let in_flight = in_flight.clone();
+            tokio::spawn(async move {
+                let _permit = in_flight.acquire_owned().await;
+                resolve_host(&resolver, &host, attempts).await
+            })
         })
         .collect();
 
@@ -145,6 +160,44 @@ pub async fn resolve_all(hosts: &[String], opts: &DnsOptions) -> Result<Vec<Host
         });
     }
     Ok(lookups)
+}
+
+/// Files binderctl holds open besides the lookups' sockets (standard
+/// streams, the runtime, the HTTP connections, the files it reads).
+const OTHER_OPEN_FILES: u64 = 32;
+
+/// Refuse up front, with the numbers, when the system's limit of open files
+/// is too low for the lookups in flight: the resolver would otherwise fail
+/// host after host with a vague "no connections available".
+fn check_open_files_limit(hosts: usize) -> Result<(), String> {
+    let in_flight = u64::try_from(hosts.min(MAX_HOSTS_IN_FLIGHT)).unwrap_or(u64::MAX);
+    let needed = 2 * in_flight + OTHER_OPEN_FILES;
+    match open_files_limit() {
+        Some(limit) if limit < needed => Err(format!(
+            "the system's limit of open files is {limit}, but looking up {hosts} hosts needs \
+             about {needed} (up to {MAX_HOSTS_IN_FLIGHT} hosts at once, A and AAAA each on \
+             its own socket); raise it (`ulimit -n {needed}`, or LimitNOFILE= in a systemd unit)"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The soft RLIMIT_NOFILE, if the system says.
+fn open_files_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit only writes the struct it is given.
+        let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
+        if ok && limit.rlim_cur != libc::RLIM_INFINITY {
+            #[allow(clippy::useless_conversion)] // rlim_t is not u64 everywhere
+            return u64::try_from(limit.rlim_cur).ok();
+        }
+    }
+    None
 }
 
 fn build_resolver(opts: &DnsOptions) -> Result<TokioResolver, String> {
@@ -203,10 +256,10 @@ async fn resolve_host(
     let name = absolute_name(host)?;
     let (v4, v6) = tokio::join!(
         resolver.ipv4_lookup(name.clone()),
-        resolver.ipv6_lookup(name)
+        resolver.ipv6_lookup(name.clone())
     );
-    let v4 = classify(v4, attempts);
-    let v6 = classify(v6, attempts);
+    let v4 = classify(&name, v4, attempts);
+    let v6 = classify(&name, v6, attempts);
     combine(v4, v6)
 }
 
@@ -228,19 +281,42 @@ fn absolute_name(host: &str) -> Result<Name, DnsFailure> {
     parsed.map_err(|err| DnsFailure::Other(format!("is not a valid DNS name: {err}")))
 }
 
-fn classify(answer: Result<hickory_resolver::lookup::Lookup, NetError>, attempts: u32) -> Family {
+/// The addresses in `answers` that belong to `name`: owned by it or by a
+/// name its CNAME chain leads to. Anything else a server added is ignored.
+fn owned_addresses(name: &Name, answers: &[Record]) -> Vec<IpAddr> {
+    let mut chain = vec![name.clone()];
+    // A chain longer than the answer is a loop; each pass adds one link.
+    for _ in 0..answers.len() {
+        let next = answers.iter().find_map(|record| match &record.data {
+            RData::CNAME(target) if chain.contains(&record.name) && !chain.contains(&target.0) => {
+                Some(target.0.clone())
+            }
+            _ => None,
+        });
+        match next {
+            Some(target) => chain.push(target),
+            None => break,
+        }
+    }
+    answers
+        .iter()
+        .filter(|record| chain.contains(&record.name))
+        .filter_map(|record| match &record.data {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn classify(
+    name: &Name,
+    answer: Result<hickory_resolver::lookup::Lookup, NetError>,
+    attempts: u32,
+) -> Family {
     match answer {
         Ok(lookup) => {
-            // Answers may hold a CNAME chain; keep only the addresses.
-            let addresses: Vec<IpAddr> = lookup
-                .answers()
-                .iter()
-                .filter_map(|record| match &record.data {
-                    RData::A(a) => Some(IpAddr::V4(a.0)),
-                    RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),
-                    _ => None,
-                })
-                .collect();
+            let addresses = owned_addresses(name, lookup.answers());
             if addresses.is_empty() {
                 Family::NoRecords
             } else {
@@ -264,8 +340,47 @@ fn classify(answer: Result<hickory_resolver::lookup::Lookup, NetError>, attempts
             format!("the DNS server answered with error code {code}"),
         )),
         Err(NetError::Timeout) => Family::Failed(DnsFailure::Timeout { attempts }),
-        Err(err) => Family::Failed(DnsFailure::Other(format!("lookup failed: {err}"))),
+        Err(err) => Family::Failed(DnsFailure::Other(lookup_failed(&err))),
     }
+}
+
+/// The message for a failed lookup; says so plainly when the system's limit
+/// of open files (EMFILE) is the cause, which no retry would cure.
+fn lookup_failed(err: &NetError) -> String {
+    let text = err.to_string();
+    if is_too_many_open_files(err) {
+        format!("lookup failed: {text}: {TOO_MANY_OPEN_FILES}")
+    } else if matches!(err, NetError::NoConnections) {
+        format!(
+            "lookup failed: {text} (no socket to the nameserver could be opened: is it \
+             reachable, and is the system's limit of open files, `ulimit -n`, high enough?)"
+        )
+    } else {
+        format!("lookup failed: {text}")
+    }
+}
+
+/// What to do when the open-files limit stops a lookup or a download.
+pub const TOO_MANY_OPEN_FILES: &str = "the system's limit of open files (EMFILE) was reached; \
+     raise it (`ulimit -n`, or LimitNOFILE= in a systemd unit) or list fewer hosts";
+
+/// Whether an error, or any error it wraps, is EMFILE / ENFILE.
+pub fn is_too_many_open_files(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if matches!(io.raw_os_error(), Some(23 | 24)) {
+                return true;
+            }
+        }
+        // Some layers keep only the text of the I/O error.
+        let text = e.to_string();
+        if text.contains("os error 24") || text.contains("Too many open files") {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }
 
 /// Merge the A and AAAA outcomes. A failure of either query wins: returning
@@ -444,5 +559,50 @@ mod tests {
         let lookups = resolve_all(&hosts, &opts).await.unwrap();
         assert_eq!(lookups[0].result, Ok(ips(&["192.0.2.7"])));
         assert_eq!(lookups[1].result, Ok(ips(&["2001:db8::7"])));
+    }
+
+    fn record(owner: &str, data: RData) -> Record {
+        Record::from_rdata(Name::from_ascii(owner).unwrap(), 60, data)
+    }
+
+    fn a(ip: &str) -> RData {
+        RData::A(hickory_resolver::proto::rr::rdata::A(ip.parse().unwrap()))
+    }
+
+    fn cname(target: &str) -> RData {
+        RData::CNAME(hickory_resolver::proto::rr::rdata::CNAME(
+            Name::from_ascii(target).unwrap(),
+        ))
+    }
+
+    #[test]
+    fn only_records_of_the_name_and_its_cname_chain_count() {
+        let name = Name::from_ascii("www.example.").unwrap();
+        let answers = [
+            record("www.example.", cname("cdn.test.")),
+            record("evil.test.", a("203.0.113.66")),
+            record("CDN.test.", cname("edge.cdn.test.")),
+            record("edge.cdn.test.", a("192.0.2.80")),
+            // A CNAME of a name outside the chain leads nowhere.
+            record("evil.test.", cname("more.test.")),
+            record("more.test.", a("203.0.113.67")),
+        ];
+        assert_eq!(owned_addresses(&name, &answers), ips(&["192.0.2.80"]));
+        let looped = [
+            record("www.example.", cname("loop.test.")),
+            record("loop.test.", cname("www.example.")),
+        ];
+        assert!(owned_addresses(&name, &looped).is_empty());
+    }
+
+    #[test]
+    fn too_many_open_files_is_recognised_through_the_chain() {
+        let io = std::io::Error::from_raw_os_error(24);
+        assert!(is_too_many_open_files(&io));
+        let wrapped = anyhow::Error::new(io).context("binding a socket");
+        assert!(is_too_many_open_files(wrapped.as_ref()));
+        assert!(!is_too_many_open_files(&std::io::Error::from_raw_os_error(
+            111
+        )));
     }
 }

@@ -4,12 +4,24 @@
 //! Lists are downloaded concurrently; a download is retried (after a short
 //! backoff) only when the failure may pass: a transport error, a timeout or
 //! an HTTP 5xx. A 4xx answer or a body that does not parse is final.
+//!
+//! Limits: a body is read as it arrives and refused past [`MAX_LIST_BYTES`]
+//! (the real lists are a few hundred KiB at most); redirects are followed
+//! only to the same host and never from HTTPS to HTTP; a list URL is shown
+//! in messages without its credentials (see [`shown_url`]).
 
 use std::fmt;
 use std::time::Duration;
 
 use ipnet::IpNet;
+use reqwest::Url;
 use serde_json::Value;
+
+/// The largest list body read: 4 MiB.
+pub const MAX_LIST_BYTES: usize = 4 * 1024 * 1024;
+
+/// The most redirects followed for one download.
+const MAX_REDIRECTS: usize = 5;
 
 /// Which published list a request is for (only used to name it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +48,98 @@ pub struct ListRequest {
     pub keys: Vec<String>,
 }
 
+impl ListRequest {
+    /// The URL as it may be shown (see [`shown_url`]).
+    pub fn shown_url(&self) -> String {
+        shown_url(&self.url)
+    }
+}
+
+/// Query parameters whose value is hidden in messages: any name holding
+/// one of these (`token`, `access_token`, `api_key`, `X-Amz-Signature` …).
+const SECRET_PARAMETER_WORDS: [&str; 7] = ["token", "key", "secret", "pass", "auth", "sig", "cred"];
+
+/// A URL as it may appear in a message: a user name and password become
+/// `***`, and so do the values of query parameters that look like
+/// credentials. Text that is not an http(s) URL loses everything from `?` and up to
+/// an `@`.
+pub fn shown_url(url: &str) -> String {
+    let parsed = Url::parse(url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"));
+    let Some(mut parsed) = parsed else {
+        let without_query = url.split(['?', '#']).next().unwrap_or_default();
+        return match without_query.rsplit_once('@') {
+            Some((_, rest)) => format!("***@{rest}"),
+            None => without_query.to_string(),
+        };
+    };
+    if !parsed.username().is_empty() {
+        let _ = parsed.set_username("***");
+    }
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
+    }
+    if parsed.query().is_some() {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(name, value)| {
+                let lower = name.to_ascii_lowercase();
+                let secret = SECRET_PARAMETER_WORDS.iter().any(|w| lower.contains(w));
+                let value = if secret {
+                    "***".into()
+                } else {
+                    value.into_owned()
+                };
+                (name.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}
+
+/// Why a redirect from `from` to `to` is not followed: another host (the
+/// list would come from somewhere the operator did not name) or HTTPS to
+/// HTTP (the list could be changed on the way).
+pub fn redirect_refusal(from: &Url, to: &Url) -> Option<String> {
+    if from.host_str() != to.host_str() {
+        return Some(format!(
+            "the server redirected to another host ({}); refusing to follow (put the final \
+             URL in the configuration if that host is meant)",
+            to.host_str().unwrap_or("no host")
+        ));
+    }
+    if from.scheme() == "https" && to.scheme() != "https" {
+        return Some(format!(
+            "the server redirected from HTTPS to {}; refusing to follow",
+            to.scheme().to_ascii_uppercase()
+        ));
+    }
+    None
+}
+
+/// Follow a redirect only within the first URL's host, never downgrading.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let refusal = attempt
+            .previous()
+            .first()
+            .and_then(|first| redirect_refusal(first, attempt.url()))
+            .or_else(|| {
+                let last = attempt.previous().last()?;
+                redirect_refusal(last, attempt.url())
+            });
+        if let Some(refusal) = refusal {
+            attempt.error(refusal)
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
 /// Why a list gave no addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListFailure {
@@ -59,6 +163,10 @@ pub enum ListFailure {
     },
     /// A requested key holds an empty array.
     Empty(String),
+    /// The body is larger than [`MAX_LIST_BYTES`].
+    TooLarge,
+    /// A redirect that is not followed (see [`redirect_refusal`]).
+    Redirect(String),
 }
 
 impl ListFailure {
@@ -112,6 +220,13 @@ impl fmt::Display for ListFailure {
                 }
             }
             ListFailure::Empty(key) => write!(f, "key \"{key}\" is an empty list"),
+            ListFailure::Redirect(text) => f.write_str(text),
+            ListFailure::TooLarge => write!(
+                f,
+                "the response is larger than {} MiB, far more than any published list; \
+                 refusing it (is the URL right?)",
+                MAX_LIST_BYTES / (1024 * 1024)
+            ),
         }
     }
 }
@@ -183,6 +298,7 @@ pub fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
         .user_agent(concat!("binderctl/", env!("CARGO_PKG_VERSION")))
         .timeout(timeout)
         .connect_timeout(timeout)
+        .redirect(redirect_policy())
         .build()
         .map_err(|err| format!("could not set up the HTTP client: {}", error_chain(&err)))
 }
@@ -242,18 +358,35 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 async fn download(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, ListFailure> {
-    let response = client.get(url).send().await.map_err(transport_failure)?;
+    let mut response = client.get(url).send().await.map_err(transport_failure)?;
     let status = response.status();
     if !status.is_success() {
         return Err(ListFailure::HttpStatus(status.as_u16()));
     }
-    let body = response.bytes().await.map_err(transport_failure)?;
-    Ok(body.to_vec())
+    let announced = response.content_length().unwrap_or(0);
+    if usize::try_from(announced).map_or(true, |n| n > MAX_LIST_BYTES) {
+        return Err(ListFailure::TooLarge);
+    }
+    // Read as it arrives, never more than the limit (a body may not end).
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport_failure)? {
+        if body.len() + chunk.len() > MAX_LIST_BYTES {
+            return Err(ListFailure::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn transport_failure(err: reqwest::Error) -> ListFailure {
     if err.is_timeout() {
         ListFailure::Timeout
+    } else if err.is_redirect() {
+        // Only our policy's reason: the target may carry credentials.
+        let reason = std::error::Error::source(&err).map(ToString::to_string);
+        ListFailure::Redirect(reason.unwrap_or_else(|| "redirect refused".into()))
+    } else if crate::egress::dns::is_too_many_open_files(&err) {
+        ListFailure::Transport(crate::egress::dns::TOO_MANY_OPEN_FILES.to_string())
     } else {
         // The caller names the URL; keep the message to the cause.
         ListFailure::Transport(error_chain(&err.without_url()))
@@ -451,5 +584,51 @@ mod tests {
             .contains("\"git\""));
         assert_eq!(ListKind::GitHubMeta.name(), "GitHub meta");
         assert_eq!(ListKind::Fastly.name(), "Fastly");
+    }
+
+    #[test]
+    fn credentials_in_urls_are_never_shown() {
+        let cases = [
+            (
+                "https://lab:s3cret@lists.example/meta",
+                "https://***:***@lists.example/meta",
+            ),
+            (
+                "https://tok3n@lists.example/meta",
+                "https://***@lists.example/meta",
+            ),
+            (
+                "https://lists.example/meta?token=s3cret&v=2&X-Amz-Signature=s3cret",
+                "https://lists.example/meta?token=***&v=2&X-Amz-Signature=***",
+            ),
+            ("https://lists.example/meta", "https://lists.example/meta"),
+            (
+                "lab:s3cret@lists.example/x?token=s3cret",
+                "***@lists.example/x",
+            ),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(shown_url(url), shown, "{url}");
+            assert!(!shown_url(url).contains("s3cret"));
+        }
+    }
+
+    #[test]
+    fn redirects_stay_on_the_host_and_never_downgrade() {
+        let url = |u: &str| Url::parse(u).unwrap();
+        let from = url("https://lists.example/meta");
+        assert_eq!(
+            redirect_refusal(&from, &url("https://lists.example/v2/meta")),
+            None
+        );
+        let other = redirect_refusal(&from, &url("https://evil.test/meta")).unwrap();
+        assert!(other.contains("another host (evil.test)"), "{other}");
+        let down = redirect_refusal(&from, &url("http://lists.example/meta")).unwrap();
+        assert!(down.contains("from HTTPS to HTTP"), "{down}");
+        let up = redirect_refusal(
+            &url("http://lists.example/a"),
+            &url("https://lists.example/a"),
+        );
+        assert_eq!(up, None);
     }
 }

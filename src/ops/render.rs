@@ -73,7 +73,11 @@ pub async fn render(args: &RenderArgs) -> Result<Rendered> {
     gathered.add_hosts(&lookups, args.allow_unresolved, &input, &mut warnings);
     gathered.add_lists(&lists);
 
-    let assembled = match allow_list::assemble(&gathered.sources, args.allow_default_route) {
+    let allow = allow_list::Allow {
+        default_route: args.allow_default_route,
+        special_addresses: args.allow_special_addresses,
+    };
+    let assembled = match allow_list::assemble(&gathered.sources, allow) {
         Ok(a) if gathered.problems.is_empty() => a,
         Ok(_) => return Err(Problems(gathered.problems).into()),
         Err(more) => {
@@ -130,11 +134,11 @@ async fn look_up(
     settings: &Settings,
 ) -> Result<(Vec<dns::HostLookup>, Vec<published::ListResult>)> {
     let timeout = args.timeout;
+    // Empty entries are refused by the command line already.
     let nameservers = args
         .nameservers
         .iter()
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| dns::parse_nameserver(s.trim()))
+        .map(|s| dns::parse_nameserver(s))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow::anyhow!("--nameserver: {e}"))?;
     let dns_options = DnsOptions {
@@ -255,9 +259,10 @@ impl Gathered {
                         count(entries.len(), "range")
                     ));
                 }
-                Err(failure) => self
-                    .problems
-                    .push(format!("{name} list {}: {failure}", list.request.url)),
+                Err(failure) => self.problems.push(format!(
+                    "{name} list {}: {failure}",
+                    list.request.shown_url()
+                )),
             }
         }
     }

@@ -45,6 +45,9 @@ struct Entry {
     type_behaviour: HashMap<RecordType, Behaviour>,
     /// Drop the first N queries of each type for this name, then answer.
     drop_first: usize,
+    /// A records for other names, added to every answer for this one (a
+    /// hostile or broken server's extra records).
+    foreign_a: Vec<(String, Ipv4Addr)>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -106,6 +109,14 @@ impl Zone {
     /// target's records, as a recursive server would send.
     pub fn cname(mut self, alias: &str, target: &str) -> Self {
         self.entry(alias).cname = Some(key(target));
+        self
+    }
+
+    /// Add to every answer for `name` an A record of `other` with `addr`,
+    /// as a hostile server might.
+    pub fn foreign_a(mut self, name: &str, other: &str, addr: &str) -> Self {
+        let addr = addr.parse().unwrap();
+        self.entry(name).foreign_a.push((key(other), addr));
         self
     }
 
@@ -347,6 +358,12 @@ fn build_response(zone: &Zone, request: &Message) -> Option<Vec<u8>> {
         }
         if behaviour != Behaviour::Answer {
             break;
+        }
+        for (other, ip) in &entry.foreign_a {
+            let other = Name::from_ascii(format!("{other}.")).ok()?;
+            response
+                .answers
+                .push(Record::from_rdata(other, 60, RData::A(A(*ip))));
         }
         if let Some(target) = &entry.cname {
             let target_name = Name::from_ascii(format!("{target}.")).ok()?;

@@ -38,6 +38,11 @@ pub struct Reply {
     pub body: Vec<u8>,
     /// Wait this long before answering (to provoke client timeouts).
     pub delay: Duration,
+    /// Extra response headers (`Location` for redirects).
+    pub headers: Vec<(String, String)>,
+    /// Send `body` again and again, without a length, until the client
+    /// goes away: a body that never ends.
+    pub endless: bool,
 }
 
 impl Reply {
@@ -47,7 +52,24 @@ impl Reply {
             content_type: content_type.to_string(),
             body: body.into(),
             delay: Duration::ZERO,
+            headers: Vec::new(),
+            endless: false,
         }
+    }
+
+    /// A redirect (`status` 301, 302, 307 or 308) to `location`.
+    pub fn redirect(status: u16, location: &str) -> Self {
+        let mut reply = Reply::status(status);
+        reply.headers.push(("Location".into(), location.into()));
+        reply
+    }
+
+    /// 200 with a JSON-looking body that never ends (`{"addresses": [` and
+    /// then the same range forever).
+    pub fn endless_json() -> Self {
+        let mut reply = Reply::json(r#""198.51.100.0/24", "#.repeat(1000));
+        reply.endless = true;
+        reply
     }
 
     /// 200 with a JSON body.
@@ -239,14 +261,30 @@ async fn handle(
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
     }
+    let length = if reply.endless {
+        String::new()
+    } else {
+        format!("Content-Length: {}\r\n", reply.body.len())
+    };
+    let extra: String = reply
+        .headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     let head = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\n{length}{extra}Connection: close\r\n\r\n",
         reply.status,
         reason(reply.status),
         reply.content_type,
-        reply.body.len()
     );
     stream.write_all(head.as_bytes()).await?;
+    if reply.endless {
+        stream.write_all(b"{\"addresses\": [").await?;
+        // Ends with an error once the client closes the connection.
+        loop {
+            stream.write_all(&reply.body).await?;
+        }
+    }
     stream.write_all(&reply.body).await?;
     stream.flush().await?;
     stream.shutdown().await?;
@@ -274,6 +312,8 @@ fn reason(status: u16) -> &'static str {
         200 => "OK",
         301 => "Moved Permanently",
         302 => "Found",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
