@@ -8,8 +8,31 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::fake_tools::{call, FakeCluster, FAKE_TOKEN, SECRET_IN_POD_ENV};
+use support::fake_tools::{call, DashboardLayout, FakeCluster, FAKE_TOKEN, SECRET_IN_POD_ENV};
 use support::{run, stderr, stdout};
+
+/// `microk8s helm list` as binderctl runs it: every status by name, which
+/// Helm 3 and Helm 4 both accept (Helm 4 has no `--all`).
+const HELM_LIST_BINDER: [&str; 12] = [
+    "microk8s",
+    "helm",
+    "list",
+    "-n",
+    "binder",
+    "--deployed",
+    "--failed",
+    "--pending",
+    "--uninstalling",
+    "--superseded",
+    "-o",
+    "json",
+];
+
+fn helm_list(namespace: &str) -> Vec<&str> {
+    let mut argv: Vec<&str> = HELM_LIST_BINDER.to_vec();
+    argv[4] = namespace;
+    argv
+}
 
 // ---- tool flavors and missing tools ----
 
@@ -85,10 +108,7 @@ fn namespace_and_release_from_environment() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(
-        fake.calls()[0],
-        call(&["microk8s", "helm", "list", "-n", "staging", "--all", "-o", "json"])
-    );
+    assert_eq!(fake.calls()[0], call(&helm_list("staging")));
 }
 
 // ---- versions ----
@@ -112,7 +132,7 @@ fn versions_newest_first_with_the_deployed_one_marked() {
                 "-o",
                 "json"
             ]),
-            call(&["microk8s", "helm", "list", "-n", "binder", "--all", "-o", "json"]),
+            call(&helm_list("binder")),
         ]
     );
     let text = stdout(&out);
@@ -155,27 +175,100 @@ fn versions_limit_says_where_the_deployed_one_is() {
 }
 
 #[test]
-fn versions_with_no_repository_shows_helms_error_and_code() {
+fn versions_on_a_fresh_helm_adds_and_refreshes_the_repository() {
     let mut fake = FakeCluster::new();
+    // No repositories until `helm repo add`; then the search finds versions.
     fake.respond_full(
         &["helm", "search", "repo"],
         "",
         "Error: no repositories configured\n",
         1,
     );
+    fake.respond(&["helm", "repo", "list"], "[]\n", 0);
+    fake.respond_script(
+        &["helm", "repo", "add"],
+        &format!(
+            "echo '\"jupyterhub\" has been added to your repositories'\n\
+             printf '%s' '{}' > \"$FAKE_DIR/search.out\"\n",
+            support::fake_tools::HELM_SEARCH_JSON
+        ),
+    );
+    fake.respond(&["helm", "repo", "update"], "Update Complete.\n", 0);
+    fake.respond_script(
+        &["helm", "search", "repo"],
+        "if [ -f \"$FAKE_DIR/search.out\" ]; then cat \"$FAKE_DIR/search.out\"; else echo 'Error: no repositories configured' >&2; exit 1; fi\n",
+    );
+    let out = fake
+        .command(&["versions"])
+        .env(
+            "BINDERCTL_CHART_REPO_URL",
+            "https://charts.example/helm-chart/",
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let changing: Vec<_> = fake
+        .normalized_calls()
+        .into_iter()
+        .filter(|c| c.get(1).map(String::as_str) == Some("repo"))
+        .collect();
+    assert_eq!(
+        changing,
+        vec![
+            call(&["helm", "repo", "list", "-o", "json"]),
+            call(&[
+                "helm",
+                "repo",
+                "add",
+                "jupyterhub",
+                "https://charts.example/helm-chart/"
+            ]),
+            call(&["helm", "repo", "update", "jupyterhub"]),
+        ]
+    );
+    assert!(stdout(&out).starts_with("VERSION"), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("has been added"), "{}", stdout(&out));
+    assert!(
+        stderr(&out)
+            .contains("microk8s helm repo add jupyterhub https://charts.example/helm-chart/"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn versions_shows_helms_error_and_code() {
+    let mut fake = FakeCluster::new();
+    fake.respond_full(
+        &["helm", "search", "repo"],
+        "",
+        "Error: failed to load repositories.yaml: permission denied\n",
+        1,
+    );
     let out = run(&fake, &["versions"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("Error: no repositories configured"),
+        stderr(&out).contains("permission denied"),
         "{}",
         stderr(&out)
     );
 
+    // A known repository whose index lists nothing: refreshed once, then an error.
     fake.respond(&["helm", "search", "repo"], "[]\n", 0);
+    fake.respond(
+        &["helm", "repo", "list"],
+        r#"[{"name":"jupyterhub","url":"https://charts.example/"}]"#,
+        0,
+    );
+    fake.respond(&["helm", "repo", "update"], "Update Complete.\n", 0);
     let out = run(&fake, &["versions"]);
     assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        fake.calls_starting_with(&["helm", "repo", "update"]).len(),
+        1
+    );
     assert!(
-        stderr(&out).contains("helm repo add jupyterhub"),
+        stderr(&out).contains("holds no versions of jupyterhub/binderhub"),
         "{}",
         stderr(&out)
     );
@@ -191,7 +284,7 @@ fn status_shows_release_pods_and_addresses_but_no_secrets() {
     assert_eq!(
         fake.calls(),
         vec![
-            call(&["microk8s", "helm", "list", "-n", "binder", "--all", "-o", "json"]),
+            call(&helm_list("binder")),
             call(&["microk8s", "kubectl", "get", "pods", "-n", "binder", "-o", "json"]),
             call(&["microk8s", "kubectl", "get", "services", "-n", "binder", "-o", "json"]),
         ]
@@ -290,15 +383,16 @@ fn dashboard_token_prints_only_the_token_on_stdout() {
 }
 
 #[test]
-fn dashboard_forward_runs_port_forward() {
+fn dashboard_forward_finds_the_1_28_to_1_32_layout() {
     let fake = FakeCluster::new();
     let out = run(
         &fake,
         &["--tools", "plain", "dashboard", "forward", "--port", "8443"],
     );
     assert!(out.status.success(), "{}", stderr(&out));
+    let forwarded = fake.calls_starting_with(&["kubectl", "port-forward"]);
     assert_eq!(
-        fake.calls(),
+        forwarded,
         vec![call(&[
             "kubectl",
             "port-forward",
@@ -318,12 +412,54 @@ fn dashboard_forward_runs_port_forward() {
     assert!(stdout(&out).contains("Forwarding from"), "{}", stdout(&out));
 }
 
+#[test]
+fn dashboard_forward_finds_the_1_33_layout() {
+    let mut fake = FakeCluster::new();
+    fake.set_dashboard_layout(DashboardLayout::KongProxy);
+    let out = run(&fake, &["dashboard", "forward"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        fake.calls_starting_with(&["kubectl", "port-forward"]),
+        vec![call(&[
+            "kubectl",
+            "port-forward",
+            "-n",
+            "kubernetes-dashboard",
+            "service/kubernetes-dashboard-kong-proxy",
+            "10024:443",
+            "--address",
+            "127.0.0.1",
+        ])]
+    );
+}
+
+#[test]
+fn dashboard_forward_says_which_services_are_missing() {
+    let mut fake = FakeCluster::new();
+    fake.set_dashboard_layout(DashboardLayout::None);
+    let out = run(&fake, &["dashboard", "forward"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("service/kubernetes-dashboard-kong-proxy in namespace kubernetes-dashboard (MicroK8s 1.33 and later)"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "service/kubernetes-dashboard in namespace kube-system (MicroK8s 1.28 to 1.32)"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("microk8s enable dashboard"), "{err}");
+    assert!(fake
+        .calls_starting_with(&["kubectl", "port-forward"])
+        .is_empty());
+}
+
 // ---- uninstall ----
 
 const READ_ONLY_UNINSTALL: [&[&str]; 2] = [
-    &[
-        "microk8s", "helm", "list", "-n", "binder", "--all", "-o", "json",
-    ],
+    &HELM_LIST_BINDER,
     &[
         "microk8s",
         "kubectl",

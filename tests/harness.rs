@@ -106,7 +106,7 @@ fn default_answers_are_realistic() {
         .as_str()
         .unwrap()
         .ends_with('Z')));
-    let out = run_fake(&fake, "ctr", &["-n", "k8s.io", "images", "ls"]);
+    let out = run_fake(&fake, "ctr", &["--namespace", "k8s.io", "images", "ls"]);
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.starts_with("REF "), "{table}");
     assert_eq!(table.lines().count(), 11);

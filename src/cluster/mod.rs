@@ -5,6 +5,7 @@
 
 pub mod confirm;
 pub mod duration;
+pub mod helm;
 pub mod kubelet_args;
 pub mod manifest;
 pub mod plan;

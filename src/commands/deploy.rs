@@ -12,9 +12,9 @@ use serde::Deserialize;
 use serde_yaml::Value;
 
 use super::status::{services_command, ServiceList};
-use super::versions::deployed_release;
 use crate::cli::{DeployCmd, GlobalArgs};
 use crate::cluster::duration::{format_go, parse_duration};
+use crate::cluster::helm::{self, deployed_release};
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::runner::{stderr_line, stdout_line, Runner};
 use crate::cluster::tools::Tools;
@@ -55,8 +55,8 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
     })?;
     stderr_line(&format!("binderctl: {}", rendered.summary));
 
-    let repo_missing = match chart_repo(&cmd.chart) {
-        Some(repo) => !repo_is_configured(&runner, &tools, repo).await?,
+    let repo_missing = match helm::chart_repo(&cmd.chart) {
+        Some(repo) => !helm::repo_is_configured(&runner, &tools, repo).await?,
         None => false,
     };
 
@@ -134,35 +134,6 @@ fn validate_version(version: &str) -> Result<()> {
     }
 }
 
-/// The repository part of `repo/chart`, when the chart comes from one.
-fn chart_repo(chart: &str) -> Option<&str> {
-    let (repo, name) = chart.split_once('/')?;
-    let local = chart.starts_with('.') || chart.starts_with('/') || chart.contains("://");
-    (!local && !repo.is_empty() && !name.is_empty() && !name.contains('/')).then_some(repo)
-}
-
-#[derive(Debug, Deserialize)]
-struct HelmRepo {
-    #[serde(default)]
-    name: String,
-}
-
-/// Whether Helm knows the chart repository. `helm repo list` exits 1 with
-/// "no repositories to show" when there are none at all.
-async fn repo_is_configured(runner: &Runner, tools: &Tools, repo: &str) -> Result<bool> {
-    let command = tools.helm(["repo", "list", "-o", "json"]);
-    let captured = runner.probe(&command).await?;
-    if !captured.success() {
-        if captured.stderr.contains("no repositories") {
-            return Ok(false);
-        }
-        return runner.query(&command).await.map(|_| false);
-    }
-    let repos: Vec<HelmRepo> = serde_json::from_str(&captured.stdout)
-        .with_context(|| format!("`{command}` printed something other than the expected JSON"))?;
-    Ok(repos.iter().any(|r| r.name == repo))
-}
-
 /// The commands that change things, in order: the chart repository (added
 /// when missing, always refreshed so the version is known), then the upgrade.
 pub fn deploy_plan(
@@ -173,11 +144,8 @@ pub fn deploy_plan(
     repo_missing: bool,
 ) -> Plan {
     let mut plan = Plan::new();
-    if let Some(repo) = chart_repo(&cmd.chart) {
-        if repo_missing {
-            plan.push_command(tools.helm(["repo", "add", repo, &cmd.chart_repo_url]));
-        }
-        plan.push_command(tools.helm(["repo", "update", repo]));
+    if let Some(repo) = helm::chart_repo(&cmd.chart) {
+        plan = helm::repository_plan(tools, repo, &cmd.chart_repo_url, !repo_missing);
     }
     let mut upgrade = tools
         .helm([
@@ -452,15 +420,6 @@ mod tests {
              helm upgrade --cleanup-on-fail --install binder jupyterhub/binderhub --version=1.2.3 \
              --namespace=binder --create-namespace -f 'my secret.yaml' -f _binder.yaml\n"
         );
-    }
-
-    #[test]
-    fn local_charts_need_no_repository() {
-        assert_eq!(chart_repo("jupyterhub/binderhub"), Some("jupyterhub"));
-        assert_eq!(chart_repo("./charts/binderhub"), None);
-        assert_eq!(chart_repo("/srv/binderhub"), None);
-        assert_eq!(chart_repo("oci://registry.example/binderhub"), None);
-        assert_eq!(chart_repo("binderhub"), None);
     }
 
     #[test]

@@ -5,8 +5,8 @@ use anyhow::Result;
 use serde::Deserialize;
 
 use super::pods::{self, Pod, PodList};
-use super::versions::{deployed_release, HelmRelease};
 use crate::cli::{GlobalArgs, StatusCmd};
+use crate::cluster::helm::{deployed_release, HelmRelease};
 use crate::cluster::plan::CommandLine;
 use crate::cluster::runner::{stdout_text, Runner};
 use crate::cluster::tools::Tools;

@@ -44,6 +44,15 @@ if [ "$tool" = microk8s ]; then
   case "$1" in
     kubectl|helm|ctr) tool=$1; shift ;;
   esac
+  if [ "$tool" = ctr ]; then
+    # MicroK8s' wrapper runs `ctr --address=... --namespace k8s.io "$@"`.
+    for a in "$@"; do
+      case "$a" in
+        -n|-n=*) echo "ctr: Cannot use two forms of the same flag: n namespace" >&2; exit 1 ;;
+      esac
+    done
+    set -- --namespace k8s.io "$@"
+  fi
 fi
 key=$tool
 for a in "$@"; do key=$key$US$a; done
@@ -107,6 +116,24 @@ kind=$(sed -n 's/^kind: *//p' "$file" | head -n 1 | tr 'A-Z' 'a-z')
 name=$(sed -n 's/^  name: *//p' "$file" | head -n 1)
 echo "$kind/$name configured"
 "#;
+
+/// The dashboard add-on's layout: MicroK8s 1.28-1.32 (`kube-system`),
+/// 1.33 and later (`kubernetes-dashboard`, Kong proxy), or not enabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DashboardLayout {
+    KubeSystem,
+    KongProxy,
+    None,
+}
+
+/// `ctr -n k8s.io containers ls` on the node: the system pods' containers
+/// (pause sandboxes, the hub, Calico).
+pub const CONTAINERS_TABLE: &str = "\
+CONTAINER                                                           IMAGE                                   RUNTIME
+0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d    images.test/pause:3.7                   io.containerd.runc.v2
+1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e    images.test/jupyterhub/k8s-hub:3.3.7    io.containerd.runc.v2
+2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f    images.test/calico/cni:v3.25.1          io.containerd.runc.v2
+";
 
 /// One pod of the fake cluster.
 #[derive(Debug, Clone)]
@@ -236,7 +263,16 @@ impl FakeCluster {
             0,
         );
         fake.set_images(&default_images());
-        fake.respond_script(&["ctr", "-n", "k8s.io", "images", "rm"], CTR_RM_SCRIPT);
+        fake.respond_script(
+            &["ctr", "--namespace", "k8s.io", "images", "rm"],
+            CTR_RM_SCRIPT,
+        );
+        fake.respond(
+            &["ctr", "--namespace", "k8s.io", "containers", "ls"],
+            CONTAINERS_TABLE,
+            0,
+        );
+        fake.set_dashboard_layout(DashboardLayout::KubeSystem);
         fake
     }
 
@@ -369,7 +405,32 @@ impl FakeCluster {
         let refs: String = images.iter().map(|(r, _, _)| format!("{r}\n")).collect();
         std::fs::write(self.root.path().join("existing-images"), refs).expect("existing images");
         let table = ctr_table(images);
-        self.respond(&["ctr", "-n", "k8s.io", "images", "ls"], &table, 0)
+        self.respond(&["ctr", "--namespace", "k8s.io", "images", "ls"], &table, 0)
+    }
+
+    /// Which dashboard add-on the cluster has: `kubectl get service NAME`
+    /// finds that layout's service and answers NotFound for the other.
+    pub fn set_dashboard_layout(&mut self, layout: DashboardLayout) -> &mut Self {
+        const LAYOUTS: [(&str, &str); 2] = [
+            ("kube-system", "kubernetes-dashboard"),
+            ("kubernetes-dashboard", "kubernetes-dashboard-kong-proxy"),
+        ];
+        let present = match layout {
+            DashboardLayout::KubeSystem => Some(0),
+            DashboardLayout::KongProxy => Some(1),
+            DashboardLayout::None => None,
+        };
+        for (i, (namespace, service)) in LAYOUTS.iter().enumerate() {
+            let prefix = ["kubectl", "get", "service", service, "-n", namespace];
+            if present == Some(i) {
+                self.respond(&prefix, &format!("service/{service}\n"), 0);
+            } else {
+                let stderr =
+                    format!("Error from server (NotFound): services \"{service}\" not found\n");
+                self.respond_full(&prefix, "", &stderr, 1);
+            }
+        }
+        self
     }
 
     /// A binderctl command with the fake tools alone on PATH, a clean
