@@ -200,7 +200,7 @@ async fn wait_for_rollout(
     timeout: std::time::Duration,
 ) -> Result<()> {
     let deployments: NameList = runner
-        .query_json(&tools.kubectl(["get", "deployments", "-n", namespace, "-o", "json"]))
+        .query_json(&deployments_command(tools, namespace))
         .await?;
     for name in rollout_targets(&deployments) {
         let command = rollout_command(tools, namespace, &name, timeout);
@@ -209,6 +209,11 @@ async fn wait_for_rollout(
             .await?;
     }
     Ok(())
+}
+
+/// `kubectl get deployments -n NS -o json`.
+pub fn deployments_command(tools: &Tools, namespace: &str) -> CommandLine {
+    tools.kubectl(["get", "deployments", "-n", namespace, "-o", "json"])
 }
 
 fn rollout_targets(list: &NameList) -> Vec<String> {
@@ -222,7 +227,8 @@ fn rollout_targets(list: &NameList) -> Vec<String> {
     names
 }
 
-fn rollout_command(
+/// `kubectl rollout status deployment/NAME -n NS --timeout=T`.
+pub fn rollout_command(
     tools: &Tools,
     namespace: &str,
     name: &str,

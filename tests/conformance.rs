@@ -1,0 +1,287 @@
+//! Conformance tier: every argv binderctl's plan builders produce
+//! (`binderctl::commands::samples`, both tool flavours) is run by the real
+//! kubectl, Helm 4, Helm 3 and ctr. kubectl and Helm talk to an unreachable
+//! API server, ctr to a real containerd on a temp socket. A usage error
+//! (unknown flag, wrong argument count, two forms of one flag, missing
+//! required flag) fails; a connection error, or success, passes.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use binderctl::cluster::plan::CommandLine;
+use binderctl::commands::samples;
+use support::containerd::Containerd;
+use support::real_tools::unreachable_kubeconfig;
+
+/// What the real tools print for an argv they refuse.
+const USAGE_ERRORS: [&str; 11] = [
+    "unknown flag",
+    "unknown shorthand",
+    "unknown command",
+    "accepts ",
+    "requires ",
+    "Cannot use two forms",
+    "required flag",
+    "is required",
+    "flag provided but not defined",
+    "Incorrect Usage",
+    "invalid argument",
+];
+
+/// What they print when the argv was fine but there is nothing to talk to
+/// (or nothing to act on in an empty Helm).
+const EXPECTED_FAILURES: [&str; 6] = [
+    "connection refused",
+    "cluster unreachable",
+    "connect: connection refused",
+    "no repositories",
+    "no repo named",
+    "not found",
+];
+
+struct Tools {
+    kubectl: PathBuf,
+    helms: Vec<PathBuf>,
+    containerd: Containerd,
+    kubeconfig: PathBuf,
+    helm_home: tempfile::TempDir,
+}
+
+/// One real-tool run for a command line: program, argv, environment.
+struct Invocation {
+    program: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+fn helm_env(home: &Path) -> Vec<(String, String)> {
+    let at = |sub: &str| home.join(sub).to_string_lossy().into_owned();
+    vec![
+        ("HELM_CONFIG_HOME".into(), at("config")),
+        ("HELM_CACHE_HOME".into(), at("cache")),
+        ("HELM_DATA_HOME".into(), at("data")),
+        (
+            "HELM_REPOSITORY_CONFIG".into(),
+            at("config/repositories.yaml"),
+        ),
+        ("HELM_REPOSITORY_CACHE".into(), at("cache/repository")),
+    ]
+}
+
+/// How the command line reaches the real tools: a `microk8s X` line as
+/// MicroK8s' wrapper runs it (its own flags first), a plain one with the
+/// environment pointing at the test's cluster and containerd. `None` for
+/// MicroK8s' own commands (add-node, remove-node), which have no real tool
+/// here.
+fn invocations(line: &CommandLine, tools: &Tools) -> Option<Vec<Invocation>> {
+    let kubeconfig = tools.kubeconfig.to_string_lossy().into_owned();
+    let socket = tools.containerd.socket().to_string_lossy().into_owned();
+    let (tool, rest, wrapped) = match line.program.as_str() {
+        "microk8s" => {
+            let (tool, rest) = line.args.split_first()?;
+            (tool.as_str(), rest.to_vec(), true)
+        }
+        other => (other, line.args.clone(), false),
+    };
+    let mut env = helm_env(tools.helm_home.path());
+    env.push(("KUBECONFIG".into(), kubeconfig.clone()));
+    env.push(("CONTAINERD_ADDRESS".into(), socket.clone()));
+    let with = |program: &Path, prefix: Vec<String>| Invocation {
+        program: program.to_path_buf(),
+        args: prefix.into_iter().chain(rest.iter().cloned()).collect(),
+        env: env.clone(),
+    };
+    let kube_prefix = || {
+        if wrapped {
+            vec![format!("--kubeconfig={kubeconfig}")]
+        } else {
+            vec![]
+        }
+    };
+    match tool {
+        "kubectl" => Some(vec![with(&tools.kubectl, kube_prefix())]),
+        "helm" => Some(
+            tools
+                .helms
+                .iter()
+                .map(|helm| with(helm, kube_prefix()))
+                .collect(),
+        ),
+        "ctr" => {
+            let prefix = if wrapped {
+                vec![
+                    format!("--address={socket}"),
+                    "--namespace".to_string(),
+                    "k8s.io".to_string(),
+                ]
+            } else {
+                vec![]
+            };
+            Some(vec![with(tools.containerd.ctr_path(), prefix)])
+        }
+        _ => None,
+    }
+}
+
+fn write_sample_files(dir: &Path) {
+    let files = [
+        (
+            samples::QUOTA_FILE,
+            "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: binder-quota\nspec:\n  hard:\n    pods: \"120\"\n",
+        ),
+        (
+            samples::STORAGE_FILE,
+            "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: local-storage-dir\nprovisioner: openebs.io/local\n",
+        ),
+        (
+            samples::SECRET_FILE,
+            "registry:\n  username: lab\n  password: not-a-secret\n",
+        ),
+        (samples::RENDERED_FILE, "config: {}\n"),
+        (samples::EXTRA_VALUES_FILE, "jupyterhub: {}\n"),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).expect("sample file");
+    }
+}
+
+/// A closed loopback port: `helm repo add` to it fails to connect.
+fn closed_url() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    format!("http://127.0.0.1:{port}/")
+}
+
+#[test]
+fn every_argv_binderctl_builds_is_accepted_by_the_real_tools() {
+    let kubectl = real_tool!("kubectl");
+    let helm4 = real_tool!("helm");
+    let helm3 = real_tool!("helm3");
+    let Some(containerd) = Containerd::start() else {
+        return;
+    };
+    let (_kube_dir, kubeconfig) = unreachable_kubeconfig();
+    let tools = Tools {
+        kubectl,
+        helms: vec![helm4, helm3],
+        containerd,
+        kubeconfig,
+        helm_home: tempfile::tempdir().unwrap(),
+    };
+    let files = tempfile::tempdir().unwrap();
+    write_sample_files(files.path());
+    let lines = samples::every_command_line(files.path(), &closed_url()).unwrap();
+
+    let mut refused = Vec::new();
+    let mut unexplained = Vec::new();
+    let (mut runs, mut skipped) = (0, Vec::new());
+    for line in &lines {
+        let Some(runs_of_line) = invocations(line, &tools) else {
+            skipped.push(line.to_string());
+            continue;
+        };
+        for invocation in runs_of_line {
+            runs += 1;
+            let out = Command::new(&invocation.program)
+                .args(&invocation.args)
+                .envs(invocation.env.iter().map(|(k, v)| (k, v)))
+                .current_dir(files.path())
+                .stdin(Stdio::null())
+                .output()
+                .expect("run real tool");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let shown = format!(
+                "{line}\n    as {} {:?}\n    exit {:?}: {}",
+                invocation.program.display(),
+                invocation.args,
+                out.status.code(),
+                stderr.trim()
+            );
+            if USAGE_ERRORS.iter().any(|e| stderr.contains(e)) {
+                refused.push(shown);
+            } else if !out.status.success() && !EXPECTED_FAILURES.iter().any(|e| stderr.contains(e))
+            {
+                unexplained.push(shown);
+            }
+        }
+    }
+    assert!(
+        refused.is_empty(),
+        "the real tools refuse {} argv:\n{}",
+        refused.len(),
+        refused.join("\n")
+    );
+    assert!(
+        unexplained.is_empty(),
+        "failures that are neither usage nor connection errors:\n{}",
+        unexplained.join("\n")
+    );
+    // MicroK8s' own commands (add-node, remove-node) have no real tool here.
+    assert!(
+        skipped
+            .iter()
+            .all(|l| l.starts_with("microk8s add-node") || l.starts_with("microk8s remove-node")),
+        "{skipped:?}"
+    );
+    assert!(runs > 100, "only {runs} runs: the samples shrank");
+    eprintln!(
+        "conformance: {runs} real-tool runs of {} command lines; not runnable here: {skipped:?}",
+        lines.len()
+    );
+}
+
+#[test]
+fn the_check_catches_what_the_real_tools_refuse() {
+    // The bugs this tier exists for, as the real tools report them.
+    let kubectl = real_tool!("kubectl");
+    let helm4 = real_tool!("helm");
+    let Some(containerd) = Containerd::start() else {
+        return;
+    };
+    let (_dir, kubeconfig) = unreachable_kubeconfig();
+    let run = |program: &Path, args: &[&str]| {
+        let out = Command::new(program)
+            .args(args)
+            .env("KUBECONFIG", &kubeconfig)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let socket = format!("--address={}", containerd.socket().display());
+    let cases: [(&Path, Vec<&str>, &str); 4] = [
+        (
+            &helm4,
+            vec!["list", "-n", "binder", "--all", "-o", "json"],
+            "unknown flag: --all",
+        ),
+        (
+            containerd.ctr_path(),
+            vec![
+                &socket,
+                "--namespace",
+                "k8s.io",
+                "-n",
+                "k8s.io",
+                "images",
+                "ls",
+            ],
+            "Cannot use two forms",
+        ),
+        (&kubectl, vec!["get", "pods", "--bogus"], "unknown flag"),
+        (
+            &kubectl,
+            vec!["create", "token"],
+            "exactly one NAME is required",
+        ),
+    ];
+    for (program, args, expected) in cases {
+        let stderr = run(program, &args);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(USAGE_ERRORS.iter().any(|e| stderr.contains(e)), "{stderr}");
+    }
+}
