@@ -120,7 +120,12 @@ impl Containerd {
 
     /// `ctr --namespace k8s.io ARGS`, which must succeed; its stdout.
     pub fn k8s(&self, args: &[&str]) -> String {
-        let mut argv = vec!["--namespace", "k8s.io"];
+        self.in_namespace("k8s.io", args)
+    }
+
+    /// `ctr --namespace NS ARGS`, which must succeed; its stdout.
+    pub fn in_namespace(&self, namespace: &str, args: &[&str]) -> String {
+        let mut argv = vec!["--namespace", namespace];
         argv.extend_from_slice(args);
         let out = self.ctr(&argv);
         assert!(
@@ -146,23 +151,34 @@ impl Containerd {
     /// `tag` (unpacked with the native snapshotter, so containers can use
     /// it) and add the `NAME@sha256:` and `sha256:` refs the CRI keeps.
     pub fn import(&self, tag: &str, content: &str) -> ImageRefs {
+        self.import_into("k8s.io", tag, content)
+    }
+
+    /// [`Containerd::import`] into containerd namespace `namespace`.
+    pub fn import_into(&self, namespace: &str, tag: &str, content: &str) -> ImageRefs {
         let work = tempfile::tempdir_in(self.dir.path()).expect("image dir");
         let (manifest, config) = build_oci_archive(work.path(), tag, content);
         let archive = work.path().join("image.tar");
-        self.k8s(&[
-            "images",
-            "import",
-            "--snapshotter",
-            "native",
-            &archive.to_string_lossy(),
-        ]);
+        self.in_namespace(
+            namespace,
+            &[
+                "images",
+                "import",
+                "--snapshotter",
+                "native",
+                &archive.to_string_lossy(),
+            ],
+        );
         let name = tag.rsplit_once(':').map_or(tag, |(name, _)| name);
         let refs = ImageRefs {
             tag: tag.to_string(),
             by_digest: format!("{name}@{manifest}"),
             id: config,
         };
-        self.k8s(&["images", "tag", tag, &refs.by_digest, &refs.id]);
+        self.in_namespace(
+            namespace,
+            &["images", "tag", tag, &refs.by_digest, &refs.id],
+        );
         refs
     }
 
