@@ -197,9 +197,27 @@ pub async fn run(global: &GlobalArgs, cmd: &VersionsCmd) -> Result<Outcome> {
             helm::repo_list_command(&tools)
         );
     }
-    let release = deployed_release(&runner, &tools, &global.namespace, &global.release).await?;
-    let deployed = release.as_ref().and_then(HelmRelease::chart_version);
+    // The versions come from Helm's local cache; the deployed one needs the
+    // cluster. When only that fails (Helm's error is shown), list anyway.
+    let release = match deployed_release(&runner, &tools, &global.namespace, &global.release).await
+    {
+        Ok(release) => Some(release),
+        Err(e) if e.downcast_ref::<ToolFailed>().is_some() => {
+            stderr_line(&format!(
+                "Cannot tell which version is deployed ({e}); the versions the repository offers:"
+            ));
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let deployed = release
+        .as_ref()
+        .and_then(|r| r.as_ref())
+        .and_then(HelmRelease::chart_version);
     stdout_text(&format_versions(&versions, deployed, cmd.limit));
+    if release.is_none() {
+        return Ok(Outcome::Success);
+    }
     match deployed {
         Some(version) => {
             let position = versions.iter().position(|v| v.version == version);
