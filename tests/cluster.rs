@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::fake_tools::{call, DashboardLayout, FakeCluster, FAKE_TOKEN, SECRET_IN_POD_ENV};
+use support::fake_tools::{
+    call, DashboardLayout, FakeCluster, Microk8sState, FAKE_TOKEN, SECRET_IN_POD_ENV,
+};
 use support::{run, stderr, stdout};
 
 /// `microk8s helm list` as binderctl runs it: every status by name, which
@@ -652,4 +654,158 @@ fn sigterm_kills_a_child_that_ignores_it() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(!process_exists(&pid), "the child outlived binderctl");
+}
+
+// ---- strict stand-ins and MicroK8s' wrapper traps ----
+
+fn run_tool(fake: &FakeCluster, tool: &str, args: &[&str]) -> std::process::Output {
+    Command::new(fake.bin_dir().join(tool))
+        .args(args)
+        .env_clear()
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_stand_ins_refuse_what_the_real_tools_refuse() {
+    let fake = FakeCluster::new();
+    let cases: [(&str, &[&str], &str); 5] = [
+        (
+            "helm",
+            &["list", "-n", "binder", "--all", "-o", "json"],
+            "Error: unknown flag: --all",
+        ),
+        (
+            "microk8s",
+            &["helm", "list", "--all"],
+            "Error: unknown flag: --all",
+        ),
+        (
+            "microk8s",
+            &["ctr", "-n", "k8s.io", "images", "ls"],
+            "Cannot use two forms of the same flag: n namespace",
+        ),
+        (
+            "kubectl",
+            &["get", "pods", "--bogus"],
+            "error: unknown flag: --bogus",
+        ),
+        (
+            "ctr",
+            &["--namespace", "k8s.io", "images", "ls", "--all"],
+            "flag provided but not defined: --all",
+        ),
+    ];
+    for (tool, args, expected) in cases {
+        let out = run_tool(&fake, tool, args);
+        assert_eq!(out.status.code(), Some(1), "{tool} {args:?}");
+        assert!(
+            stderr(&out).contains(expected),
+            "{tool} {args:?}: {}",
+            stderr(&out)
+        );
+    }
+    let out = run_tool(&fake, "helm", &["status", "binder"]);
+    assert_eq!(
+        out.status.code(),
+        Some(98),
+        "unrecorded subcommands are refused too"
+    );
+    let out = run_tool(
+        &fake,
+        "microk8s",
+        &[
+            "helm",
+            "list",
+            "-n",
+            "binder",
+            "--deployed",
+            "--failed",
+            "-o",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_worker_node_is_detected_before_anything_runs() {
+    let fake = FakeCluster::new();
+    fake.set_microk8s_state(Microk8sState::Worker);
+    for args in [
+        &["dashboard", "token"][..],
+        &["status"],
+        &["versions"],
+        &["pods", "purge", "jupyter-", "--yes"],
+    ] {
+        let out = run(&fake, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(
+            err.contains("this machine is a MicroK8s worker node"),
+            "{err}"
+        );
+        assert!(err.contains("clustered.lock exists"), "{err}");
+        assert!(
+            err.contains("run binderctl on a control-plane node"),
+            "{err}"
+        );
+        assert_eq!(stdout(&out), "", "{args:?}");
+    }
+    assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+    // Each node's own containerd still answers `microk8s ctr`.
+    let out = run(&fake, &["images", "ls"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Plain tools are not MicroK8s' wrappers.
+    let out = run(&fake, &["--tools", "plain", "dashboard", "token"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn the_wrappers_worker_sentence_is_never_taken_for_an_answer() {
+    // binderctl looks at another $SNAP_DATA, so only the answer tells.
+    let fake = FakeCluster::new();
+    fake.set_microk8s_state(Microk8sState::Worker);
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::create_dir(elsewhere.path().join("credentials")).unwrap();
+    std::fs::write(elsewhere.path().join("credentials/client.config"), "").unwrap();
+    for args in [&["dashboard", "token"][..], &["quota", "show"]] {
+        let out = fake
+            .command(args)
+            .env("BINDERCTL_MICROK8S_SNAP_DATA", elsewhere.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("answered \"This MicroK8s deployment is acting as a node"),
+            "{err}"
+        );
+        assert!(err.contains("worker node"), "{err}");
+        assert_eq!(stdout(&out), "", "the sentence must not pass for a token");
+    }
+}
+
+#[test]
+fn a_stopped_microk8s_and_a_user_outside_the_group_are_told_the_fix() {
+    let fake = FakeCluster::new();
+    fake.set_microk8s_state(Microk8sState::Stopped);
+    for args in [&["pods", "ls"][..], &["images", "ls"]] {
+        let out = run(&fake, args);
+        assert_eq!(out.status.code(), Some(2));
+        let err = stderr(&out);
+        assert!(err.contains("MicroK8s is stopped"), "{err}");
+        assert!(err.contains("`microk8s start`"), "{err}");
+    }
+    fake.set_microk8s_state(Microk8sState::ControlPlane);
+    std::fs::remove_file(fake.snap_dir().join("credentials/client.config")).unwrap();
+    let out = run(&fake, &["status"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("you cannot read MicroK8s' credentials"),
+        "{err}"
+    );
+    assert!(err.contains("sudo usermod -a -G microk8s $USER"), "{err}");
+    assert!(fake.calls().is_empty(), "{:?}", fake.calls());
 }

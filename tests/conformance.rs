@@ -285,3 +285,76 @@ fn the_check_catches_what_the_real_tools_refuse() {
         assert!(USAGE_ERRORS.iter().any(|e| stderr.contains(e)), "{stderr}");
     }
 }
+
+/// The words of a --help text, split where flags end.
+fn help_words(text: &str) -> std::collections::HashSet<String> {
+    text.split(|c: char| c.is_whitespace() || ",=:[]'\"".contains(c))
+        .filter(|w| w.starts_with('-'))
+        .map(str::to_string)
+        .collect()
+}
+
+fn help_of(program: &Path, args: &[&str]) -> std::collections::HashSet<String> {
+    let out = Command::new(program).args(args).output().unwrap();
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    help_words(&text)
+}
+
+#[test]
+fn the_stand_ins_accept_only_flags_the_real_tools_accept() {
+    use support::fake_tools::{
+        ACCEPTED_FLAGS, CTR_GLOBAL_FLAGS, HELM_GLOBAL_FLAGS, KUBECTL_GLOBAL_FLAGS,
+    };
+    let kubectl = real_tool!("kubectl");
+    let helms = [real_tool!("helm"), real_tool!("helm3")];
+    let ctr = real_tool!("ctr");
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    let mut check = |what: &str, flags: &[&str], help: &std::collections::HashSet<String>| {
+        for flag in flags {
+            checked += 1;
+            if !help.contains(*flag) {
+                wrong.push(format!("{what}: {flag}"));
+            }
+        }
+    };
+    check("kubectl options", KUBECTL_GLOBAL_FLAGS, &{
+        let mut help = help_of(&kubectl, &["options"]);
+        help.extend(help_of(&kubectl, &["get", "--help"]));
+        help
+    });
+    for helm in &helms {
+        let what = format!("{} repo update", helm.display());
+        check(
+            &what,
+            HELM_GLOBAL_FLAGS,
+            &help_of(helm, &["repo", "update", "--help"]),
+        );
+    }
+    check("ctr", CTR_GLOBAL_FLAGS, &help_of(&ctr, &["--help"]));
+    for (command, flags) in ACCEPTED_FLAGS {
+        let words: Vec<&str> = command.split(' ').collect();
+        let (tool, sub) = words.split_first().unwrap();
+        let mut args = sub.to_vec();
+        args.push("--help");
+        match *tool {
+            "kubectl" => check(command, flags, &help_of(&kubectl, &args)),
+            "helm" => {
+                for helm in &helms {
+                    let what = format!("{command} ({})", helm.display());
+                    check(&what, flags, &help_of(helm, &args));
+                }
+            }
+            "ctr" => check(command, flags, &help_of(&ctr, &args)),
+            // MicroK8s' own commands: recorded from their source.
+            _ => {}
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "flags the real tools do not accept:\n{}",
+        wrong.join("\n")
+    );
+    assert!(checked > 300, "only {checked} flags checked");
+}

@@ -1,13 +1,16 @@
 //! Cluster: the external tools and their flavours, plans (lists of commands),
 //! the one runner that prints or executes them, confirmation, durations,
-//! manifest checks and the kubelet arguments editor. Plans, durations,
-//! manifests and kubelet edits are pure; only `runner` and `confirm` do I/O.
+//! manifest checks and the kubelet arguments editor, Helm's shared command
+//! lines (`helm`) and MicroK8s' wrapper checks (`microk8s`). Plans,
+//! durations, manifests and kubelet edits are pure; `runner` and `confirm`
+//! do I/O, `helm` through the runner, `microk8s` reads a few state files.
 
 pub mod confirm;
 pub mod duration;
 pub mod helm;
 pub mod kubelet_args;
 pub mod manifest;
+pub mod microk8s;
 pub mod plan;
 pub mod runner;
 pub mod tools;

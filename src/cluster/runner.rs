@@ -21,6 +21,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Child;
 
 use crate::cluster::duration::format_age;
+use crate::cluster::microk8s;
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::tools::missing_program_message;
 use crate::error::{Interrupted, ToolFailed};
@@ -139,6 +140,9 @@ impl Runner {
             () = interrupted() => return Err(Interrupted.into()),
         };
         let code = exit_code_of(&output.status)?;
+        if code == 0 {
+            microk8s::check_output(command, &String::from_utf8_lossy(&output.stdout))?;
+        }
         Ok(Captured {
             code,
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -229,6 +233,7 @@ pub fn stderr_text(text: &str) {
 }
 
 fn spawn(command: &CommandLine, stdout: Stdio, stderr: Stdio) -> Result<Child> {
+    microk8s::preflight(command)?;
     tokio::process::Command::new(&command.program)
         .args(&command.args)
         .stdin(Stdio::null())
@@ -428,7 +433,9 @@ async fn run_passing_output(step: &Step) -> Result<String> {
         ));
     }
     let bytes = std::mem::take(&mut *stdout_copy.lock().unwrap_or_else(|e| e.into_inner()));
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    let stdout = String::from_utf8_lossy(&bytes).into_owned();
+    microk8s::check_output(command, &stdout)?;
+    Ok(stdout)
 }
 
 /// After an interrupt: give the child a moment to exit on its own (it had
