@@ -358,3 +358,115 @@ fn the_stand_ins_accept_only_flags_the_real_tools_accept() {
     );
     assert!(checked > 300, "only {checked} flags checked");
 }
+
+// ---- dashboard: real kubectl against a loopback API server ----
+
+const API_VERSIONS: &str = r#"{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[{"clientCIDR":"0.0.0.0/0","serverAddress":"127.0.0.1:6443"}]}"#;
+const API_GROUPS: &str = r#"{"kind":"APIGroupList","apiVersion":"v1","groups":[]}"#;
+const CORE_RESOURCES: &str = r#"{"kind":"APIResourceList","groupVersion":"v1","resources":[
+  {"name":"services","singularName":"service","namespaced":true,"kind":"Service","verbs":["create","delete","get","list","patch","update","watch"],"shortNames":["svc"]},
+  {"name":"pods","singularName":"pod","namespaced":true,"kind":"Pod","verbs":["get","list"],"shortNames":["po"]}]}"#;
+
+fn service_json(namespace: &str, name: &str) -> String {
+    format!(
+        r#"{{"kind":"Service","apiVersion":"v1","metadata":{{"name":"{name}","namespace":"{namespace}","uid":"5c3a6f0e-0000-4000-8000-000000000001","resourceVersion":"1","creationTimestamp":"2024-05-21T10:02:11Z"}},"spec":{{"ports":[{{"port":443,"targetPort":8443,"protocol":"TCP"}}],"selector":{{"app":"{name}"}},"clusterIP":"198.51.100.10","type":"ClusterIP"}},"status":{{"loadBalancer":{{}}}}}}"#
+    )
+}
+
+fn not_found_json(name: &str) -> String {
+    format!(
+        r#"{{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Failure","message":"services \"{name}\" not found","reason":"NotFound","details":{{"name":"{name}","kind":"services"}},"code":404}}"#
+    )
+}
+
+/// An API server on loopback that knows services, with the dashboard
+/// service of one layout (or none).
+fn api_server(present: Option<(&str, &str)>) -> support::http_server::HttpServer {
+    use support::http_server::{HttpServer, Reply, Routes};
+    let mut routes = Routes::new()
+        .json("/api", API_VERSIONS)
+        .json("/apis", API_GROUPS)
+        .json("/api/v1", CORE_RESOURCES);
+    for (namespace, name) in [
+        ("kubernetes-dashboard", "kubernetes-dashboard-kong-proxy"),
+        ("kube-system", "kubernetes-dashboard"),
+    ] {
+        let path = format!("/api/v1/namespaces/{namespace}/services/{name}");
+        let reply = if present == Some((namespace, name)) {
+            Reply::json(service_json(namespace, name))
+        } else {
+            Reply::new(404, "application/json", not_found_json(name))
+        };
+        routes = routes.route(&path, reply);
+    }
+    HttpServer::start(routes)
+}
+
+fn dashboard_forward(api: &support::http_server::HttpServer) -> std::process::Output {
+    let kubectl = support::real_tools::require("kubectl").expect("kubectl");
+    let helm = support::real_tools::require("helm").expect("helm");
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: \"{}\"}}\ncontexts:\n- name: c\n  context: {{cluster: c, user: u}}\ncurrent-context: c\nusers:\n- name: u\n  user: {{token: not-a-secret}}\n",
+            api.url("")
+        ),
+    )
+    .unwrap();
+    let bin = support::wrapper::RealToolsBin::new(&support::wrapper::RealTools {
+        kubectl: &kubectl,
+        helm: &helm,
+        ctr: None,
+        kubeconfig: &kubeconfig,
+        containerd_socket: None,
+    });
+    Command::new(env!("CARGO_BIN_EXE_binderctl"))
+        .args(["dashboard", "forward", "--port", "0"])
+        .env_clear()
+        // No MicroK8s snap here: the stand-in is the wrapper.
+        .env("BINDERCTL_MICROK8S_SNAP_DATA", "/nonexistent/microk8s")
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.path().display()))
+        .env("HOME", dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn dashboard_forward_finds_either_add_on_layout_with_real_kubectl() {
+    let _kubectl = real_tool!("kubectl");
+    let _helm = real_tool!("helm");
+    for (namespace, service) in [
+        ("kubernetes-dashboard", "kubernetes-dashboard-kong-proxy"),
+        ("kube-system", "kubernetes-dashboard"),
+    ] {
+        let api = api_server(Some((namespace, service)));
+        let out = dashboard_forward(&api);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        let path = format!("/api/v1/namespaces/{namespace}/services/{service}");
+        // Found by binderctl's probe, then looked up by port-forward itself
+        // (which then fails: this API server has no pods to forward to).
+        assert!(
+            api.requests(&path) >= 2,
+            "{service}: {:?}\n{err}",
+            api.seen()
+        );
+        assert!(
+            err.contains(&format!(
+                "port-forward -n {namespace} service/{service} 0:443"
+            )),
+            "{err}"
+        );
+    }
+    let api = api_server(None);
+    let out = dashboard_forward(&api);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no Kubernetes Dashboard found"), "{err}");
+    assert!(
+        err.contains("kubernetes-dashboard-kong-proxy in namespace kubernetes-dashboard"),
+        "{err}"
+    );
+}

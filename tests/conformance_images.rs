@@ -46,6 +46,8 @@ impl Node {
         Command::new(env!("CARGO_BIN_EXE_binderctl"))
             .args(args)
             .env_clear()
+            // No MicroK8s snap here: the stand-in is the wrapper.
+            .env("BINDERCTL_MICROK8S_SNAP_DATA", "/nonexistent/microk8s")
             .env(
                 "PATH",
                 format!("{}:/usr/bin:/bin", self.bin.path().display()),
