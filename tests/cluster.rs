@@ -809,3 +809,36 @@ fn a_stopped_microk8s_and_a_user_outside_the_group_are_told_the_fix() {
     assert!(err.contains("sudo usermod -a -G microk8s $USER"), "{err}");
     assert!(fake.calls().is_empty(), "{:?}", fake.calls());
 }
+
+#[test]
+fn a_sudo_that_wants_a_password_gets_its_fix() {
+    // binderctl runs as root in the tests, so the wrapper's sudo is what fails.
+    let fake = FakeCluster::new();
+    fake.set_microk8s_state(Microk8sState::SudoNeedsPassword);
+    let out = run(&fake, &["images", "ls"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("sudo: a terminal is required"), "{err}");
+    assert!(
+        err.contains("run binderctl as root (`sudo binderctl images"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_wrappers_permission_message_gets_its_fix() {
+    // The credentials look readable to binderctl, but the wrapper refuses.
+    let fake = FakeCluster::new();
+    fake.set_microk8s_state(Microk8sState::OutsideGroup);
+    let out = run(&fake, &["pods", "ls"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("Insufficient permissions to access MicroK8s."),
+        "{err}"
+    );
+    assert!(
+        err.contains("binderctl: add yourself to the microk8s group"),
+        "{err}"
+    );
+}

@@ -165,6 +165,30 @@ pub fn check_output(command: &CommandLine, stdout: &str) -> Result<()> {
     Ok(())
 }
 
+/// The fix for a wrapper's own failure message (when the files binderctl
+/// checks first did not tell): a sudo that wants a password, missing
+/// permissions, a stopped MicroK8s.
+pub fn failure_hint(command: &CommandLine, stderr: &str) -> Option<&'static str> {
+    wrapped_tool(command)?;
+    if stderr.contains("sudo: a terminal is required")
+        || stderr.contains("sudo: a password is required")
+    {
+        Some(
+            "`microk8s ctr` runs ctr through sudo, which wants a password here: run binderctl as \
+             root (`sudo binderctl images …`, or from root's crontab)",
+        )
+    } else if stderr.contains("Insufficient permissions to access MicroK8s") {
+        Some(
+            "add yourself to the microk8s group (`sudo usermod -a -G microk8s $USER`), then log \
+             in again (or run `newgrp microk8s`)",
+        )
+    } else if stderr.contains("microk8s is not running") {
+        Some("MicroK8s is stopped: start it with `microk8s start`")
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +266,18 @@ mod tests {
             ..Facts::default()
         };
         assert_eq!(problem_of(Tool::Kubectl, absent), None);
+    }
+
+    #[test]
+    fn wrapper_failures_get_their_fix() {
+        let ctr = CommandLine::new("microk8s").args(["ctr", "images", "ls"]);
+        let sudo = "sudo: a terminal is required to read the password; either use the -S option";
+        assert!(failure_hint(&ctr, sudo).unwrap().contains("sudo binderctl"));
+        let denied = "Insufficient permissions to access MicroK8s.\n";
+        assert!(failure_hint(&ctr, denied).unwrap().contains("usermod"));
+        let plain = CommandLine::new("ctr").args(["images", "ls"]);
+        assert_eq!(failure_hint(&plain, sudo), None);
+        assert_eq!(failure_hint(&ctr, "ctr: failed to dial"), None);
     }
 
     #[test]

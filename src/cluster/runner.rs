@@ -112,6 +112,9 @@ impl Runner {
             return Ok(captured.stdout);
         }
         stderr_text(&captured.stderr);
+        if let Some(hint) = microk8s::failure_hint(command, &captured.stderr) {
+            stderr_line(&format!("binderctl: {hint}"));
+        }
         Err(ToolFailed {
             command: command.to_string(),
             code: captured.code,
