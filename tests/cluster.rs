@@ -842,3 +842,23 @@ fn the_wrappers_permission_message_gets_its_fix() {
         "{err}"
     );
 }
+
+#[test]
+fn the_stand_ins_accept_every_argv_binderctl_builds() {
+    // The same argv the conformance tier gives the real tools: the strict
+    // stand-ins must know each subcommand and accept each flag.
+    let fake = FakeCluster::bare();
+    let lines =
+        binderctl::commands::samples::every_command_line(&fake.work_dir(), "http://127.0.0.1:9/")
+            .unwrap();
+    assert!(lines.len() > 50);
+    for line in lines {
+        let out = Command::new(fake.bin_dir().join(&line.program))
+            .args(&line.args)
+            .env_clear()
+            .output()
+            .unwrap();
+        // 97: no recorded answer, i.e. the argv itself was accepted.
+        assert_eq!(out.status.code(), Some(97), "{line}: {}", stderr(&out));
+    }
+}
