@@ -405,6 +405,9 @@ pub struct VersionsCmd {
 
     #[command(flatten)]
     pub output: OutputArgs,
+    /// URL of the `jupyterhub` chart repository, added when Helm does not know it.
+    #[arg(long, value_name = "URL", env = "BINDERCTL_CHART_REPO_URL", default_value = DEFAULT_CHART_REPO_URL)]
+    pub chart_repo_url: String,
 }
 
 /// How pods are chosen, shared by `pods ls` and `pods purge`.
@@ -509,6 +512,14 @@ pub enum ImagesCmd {
         /// Images per `ctr images rm` call.
         #[arg(long, value_name = "N", default_value = "50")]
         batch_size: NonZeroUsize,
+        /// Also remove system images (pause, the hub's own, Kubernetes' and
+        /// MicroK8s' images), which are kept back otherwise.
+        #[arg(long)]
+        include_system: bool,
+        /// Also remove images that containers on this node use, which are
+        /// kept back otherwise.
+        #[arg(long)]
+        include_in_use: bool,
     },
 }
 
@@ -598,9 +609,10 @@ pub enum DashboardCmd {
         /// Address to listen on; 0.0.0.0 exposes it to the network.
         #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
         address: String,
-        /// Namespace of the Dashboard service.
-        #[arg(long, value_name = "NS", default_value = "kube-system", value_parser = names::namespace)]
-        dashboard_namespace: String,
+        /// Namespace of the Dashboard service. Default: the add-on's, found
+        /// by looking (kubernetes-dashboard since MicroK8s 1.33, kube-system before).
+        #[arg(long, value_name = "NS", value_parser = names::namespace)]
+        dashboard_namespace: Option<String>,
     },
 }
 

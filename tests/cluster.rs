@@ -8,8 +8,33 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::fake_tools::{call, FakeCluster, FAKE_TOKEN, SECRET_IN_POD_ENV};
+use support::fake_tools::{
+    call, DashboardLayout, FakeCluster, Microk8sState, FAKE_TOKEN, SECRET_IN_POD_ENV,
+};
 use support::{run, stderr, stdout};
+
+/// `microk8s helm list` as binderctl runs it: every status by name, which
+/// Helm 3 and Helm 4 both accept (Helm 4 has no `--all`).
+const HELM_LIST_BINDER: [&str; 12] = [
+    "microk8s",
+    "helm",
+    "list",
+    "-n",
+    "binder",
+    "--deployed",
+    "--failed",
+    "--pending",
+    "--uninstalling",
+    "--superseded",
+    "-o",
+    "json",
+];
+
+fn helm_list(namespace: &str) -> Vec<&str> {
+    let mut argv: Vec<&str> = HELM_LIST_BINDER.to_vec();
+    argv[4] = namespace;
+    argv
+}
 
 // ---- tool flavors and missing tools ----
 
@@ -85,10 +110,7 @@ fn namespace_and_release_from_environment() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(
-        fake.calls()[0],
-        call(&["microk8s", "helm", "list", "-n", "staging", "--all", "-o", "json"])
-    );
+    assert_eq!(fake.calls()[0], call(&helm_list("staging")));
 }
 
 // ---- versions ----
@@ -112,7 +134,7 @@ fn versions_newest_first_with_the_deployed_one_marked() {
                 "-o",
                 "json"
             ]),
-            call(&["microk8s", "helm", "list", "-n", "binder", "--all", "-o", "json"]),
+            call(&helm_list("binder")),
         ]
     );
     let text = stdout(&out);
@@ -155,27 +177,100 @@ fn versions_limit_says_where_the_deployed_one_is() {
 }
 
 #[test]
-fn versions_with_no_repository_shows_helms_error_and_code() {
+fn versions_on_a_fresh_helm_adds_and_refreshes_the_repository() {
     let mut fake = FakeCluster::new();
+    // No repositories until `helm repo add`; then the search finds versions.
     fake.respond_full(
         &["helm", "search", "repo"],
         "",
         "Error: no repositories configured\n",
         1,
     );
+    fake.respond(&["helm", "repo", "list"], "[]\n", 0);
+    fake.respond_script(
+        &["helm", "repo", "add"],
+        &format!(
+            "echo '\"jupyterhub\" has been added to your repositories'\n\
+             printf '%s' '{}' > \"$FAKE_DIR/search.out\"\n",
+            support::fake_tools::HELM_SEARCH_JSON
+        ),
+    );
+    fake.respond(&["helm", "repo", "update"], "Update Complete.\n", 0);
+    fake.respond_script(
+        &["helm", "search", "repo"],
+        "if [ -f \"$FAKE_DIR/search.out\" ]; then cat \"$FAKE_DIR/search.out\"; else echo 'Error: no repositories configured' >&2; exit 1; fi\n",
+    );
+    let out = fake
+        .command(&["versions"])
+        .env(
+            "BINDERCTL_CHART_REPO_URL",
+            "https://charts.example/helm-chart/",
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let changing: Vec<_> = fake
+        .normalized_calls()
+        .into_iter()
+        .filter(|c| c.get(1).map(String::as_str) == Some("repo"))
+        .collect();
+    assert_eq!(
+        changing,
+        vec![
+            call(&["helm", "repo", "list", "-o", "json"]),
+            call(&[
+                "helm",
+                "repo",
+                "add",
+                "jupyterhub",
+                "https://charts.example/helm-chart/"
+            ]),
+            call(&["helm", "repo", "update", "jupyterhub"]),
+        ]
+    );
+    assert!(stdout(&out).starts_with("VERSION"), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("has been added"), "{}", stdout(&out));
+    assert!(
+        stderr(&out)
+            .contains("microk8s helm repo add jupyterhub https://charts.example/helm-chart/"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn versions_shows_helms_error_and_code() {
+    let mut fake = FakeCluster::new();
+    fake.respond_full(
+        &["helm", "search", "repo"],
+        "",
+        "Error: failed to load repositories.yaml: permission denied\n",
+        1,
+    );
     let out = run(&fake, &["versions"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("Error: no repositories configured"),
+        stderr(&out).contains("permission denied"),
         "{}",
         stderr(&out)
     );
 
+    // A known repository whose index lists nothing: refreshed once, then an error.
     fake.respond(&["helm", "search", "repo"], "[]\n", 0);
+    fake.respond(
+        &["helm", "repo", "list"],
+        r#"[{"name":"jupyterhub","url":"https://charts.example/"}]"#,
+        0,
+    );
+    fake.respond(&["helm", "repo", "update"], "Update Complete.\n", 0);
     let out = run(&fake, &["versions"]);
     assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        fake.calls_starting_with(&["helm", "repo", "update"]).len(),
+        1
+    );
     assert!(
-        stderr(&out).contains("helm repo add jupyterhub"),
+        stderr(&out).contains("holds no versions of jupyterhub/binderhub"),
         "{}",
         stderr(&out)
     );
@@ -191,7 +286,7 @@ fn status_shows_release_pods_and_addresses_but_no_secrets() {
     assert_eq!(
         fake.calls(),
         vec![
-            call(&["microk8s", "helm", "list", "-n", "binder", "--all", "-o", "json"]),
+            call(&helm_list("binder")),
             call(&["microk8s", "kubectl", "get", "pods", "-n", "binder", "-o", "json"]),
             call(&["microk8s", "kubectl", "get", "services", "-n", "binder", "-o", "json"]),
         ]
@@ -290,15 +385,16 @@ fn dashboard_token_prints_only_the_token_on_stdout() {
 }
 
 #[test]
-fn dashboard_forward_runs_port_forward() {
+fn dashboard_forward_finds_the_1_28_to_1_32_layout() {
     let fake = FakeCluster::new();
     let out = run(
         &fake,
         &["--tools", "plain", "dashboard", "forward", "--port", "8443"],
     );
     assert!(out.status.success(), "{}", stderr(&out));
+    let forwarded = fake.calls_starting_with(&["kubectl", "port-forward"]);
     assert_eq!(
-        fake.calls(),
+        forwarded,
         vec![call(&[
             "kubectl",
             "port-forward",
@@ -318,12 +414,54 @@ fn dashboard_forward_runs_port_forward() {
     assert!(stdout(&out).contains("Forwarding from"), "{}", stdout(&out));
 }
 
+#[test]
+fn dashboard_forward_finds_the_1_33_layout() {
+    let mut fake = FakeCluster::new();
+    fake.set_dashboard_layout(DashboardLayout::KongProxy);
+    let out = run(&fake, &["dashboard", "forward"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        fake.calls_starting_with(&["kubectl", "port-forward"]),
+        vec![call(&[
+            "kubectl",
+            "port-forward",
+            "-n",
+            "kubernetes-dashboard",
+            "service/kubernetes-dashboard-kong-proxy",
+            "10024:443",
+            "--address",
+            "127.0.0.1",
+        ])]
+    );
+}
+
+#[test]
+fn dashboard_forward_says_which_services_are_missing() {
+    let mut fake = FakeCluster::new();
+    fake.set_dashboard_layout(DashboardLayout::None);
+    let out = run(&fake, &["dashboard", "forward"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("service/kubernetes-dashboard-kong-proxy in namespace kubernetes-dashboard (MicroK8s 1.33 and later)"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "service/kubernetes-dashboard in namespace kube-system (MicroK8s 1.28 to 1.32)"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("microk8s enable dashboard"), "{err}");
+    assert!(fake
+        .calls_starting_with(&["kubectl", "port-forward"])
+        .is_empty());
+}
+
 // ---- uninstall ----
 
 const READ_ONLY_UNINSTALL: [&[&str]; 2] = [
-    &[
-        "microk8s", "helm", "list", "-n", "binder", "--all", "-o", "json",
-    ],
+    &HELM_LIST_BINDER,
     &[
         "microk8s",
         "kubectl",
@@ -516,4 +654,211 @@ fn sigterm_kills_a_child_that_ignores_it() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(!process_exists(&pid), "the child outlived binderctl");
+}
+
+// ---- strict stand-ins and MicroK8s' wrapper traps ----
+
+fn run_tool(fake: &FakeCluster, tool: &str, args: &[&str]) -> std::process::Output {
+    Command::new(fake.bin_dir().join(tool))
+        .args(args)
+        .env_clear()
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_stand_ins_refuse_what_the_real_tools_refuse() {
+    let fake = FakeCluster::new();
+    let cases: [(&str, &[&str], &str); 5] = [
+        (
+            "helm",
+            &["list", "-n", "binder", "--all", "-o", "json"],
+            "Error: unknown flag: --all",
+        ),
+        (
+            "microk8s",
+            &["helm", "list", "--all"],
+            "Error: unknown flag: --all",
+        ),
+        (
+            "microk8s",
+            &["ctr", "-n", "k8s.io", "images", "ls"],
+            "Cannot use two forms of the same flag: n namespace",
+        ),
+        (
+            "kubectl",
+            &["get", "pods", "--bogus"],
+            "error: unknown flag: --bogus",
+        ),
+        (
+            "ctr",
+            &["--namespace", "k8s.io", "images", "ls", "--all"],
+            "flag provided but not defined: --all",
+        ),
+    ];
+    for (tool, args, expected) in cases {
+        let out = run_tool(&fake, tool, args);
+        assert_eq!(out.status.code(), Some(1), "{tool} {args:?}");
+        assert!(
+            stderr(&out).contains(expected),
+            "{tool} {args:?}: {}",
+            stderr(&out)
+        );
+    }
+    let out = run_tool(&fake, "helm", &["plugin", "list"]);
+    assert_eq!(
+        out.status.code(),
+        Some(98),
+        "unrecorded subcommands are refused too"
+    );
+    let out = run_tool(
+        &fake,
+        "microk8s",
+        &[
+            "helm",
+            "list",
+            "-n",
+            "binder",
+            "--deployed",
+            "--failed",
+            "-o",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_worker_node_is_detected_before_anything_runs() {
+    let fake = FakeCluster::new();
+    fake.set_microk8s_state(Microk8sState::Worker);
+    for args in [
+        &["dashboard", "token"][..],
+        &["status"],
+        &["versions"],
+        &["pods", "purge", "jupyter-", "--yes"],
+    ] {
+        let out = run(&fake, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(
+            err.contains("this machine is a MicroK8s worker node"),
+            "{err}"
+        );
+        assert!(err.contains("clustered.lock exists"), "{err}");
+        assert!(
+            err.contains("run binderctl on a control-plane node"),
+            "{err}"
+        );
+        assert_eq!(stdout(&out), "", "{args:?}");
+    }
+    assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+    // Each node's own containerd still answers `microk8s ctr`.
+    let out = run(&fake, &["images", "ls"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Plain tools are not MicroK8s' wrappers.
+    let out = run(&fake, &["--tools", "plain", "dashboard", "token"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn the_wrappers_worker_sentence_is_never_taken_for_an_answer() {
+    // binderctl looks at another $SNAP_DATA, so only the answer tells.
+    let fake = FakeCluster::new();
+    fake.set_microk8s_state(Microk8sState::Worker);
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::create_dir(elsewhere.path().join("credentials")).unwrap();
+    std::fs::write(elsewhere.path().join("credentials/client.config"), "").unwrap();
+    for args in [&["dashboard", "token"][..], &["quota", "show"]] {
+        let out = fake
+            .command(args)
+            .env("BINDERCTL_MICROK8S_SNAP_DATA", elsewhere.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("answered \"This MicroK8s deployment is acting as a node"),
+            "{err}"
+        );
+        assert!(err.contains("worker node"), "{err}");
+        assert_eq!(stdout(&out), "", "the sentence must not pass for a token");
+    }
+}
+
+#[test]
+fn a_stopped_microk8s_and_a_user_outside_the_group_are_told_the_fix() {
+    let fake = FakeCluster::new();
+    fake.set_microk8s_state(Microk8sState::Stopped);
+    for args in [&["pods", "ls"][..], &["images", "ls"]] {
+        let out = run(&fake, args);
+        assert_eq!(out.status.code(), Some(2));
+        let err = stderr(&out);
+        assert!(err.contains("MicroK8s is stopped"), "{err}");
+        assert!(err.contains("`microk8s start`"), "{err}");
+    }
+    fake.set_microk8s_state(Microk8sState::ControlPlane);
+    std::fs::remove_file(fake.snap_dir().join("credentials/client.config")).unwrap();
+    let out = run(&fake, &["status"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("you cannot read MicroK8s' credentials"),
+        "{err}"
+    );
+    assert!(err.contains("sudo usermod -a -G microk8s $USER"), "{err}");
+    assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+}
+
+#[test]
+fn a_sudo_that_wants_a_password_gets_its_fix() {
+    // binderctl runs as root in the tests, so the wrapper's sudo is what fails.
+    let fake = FakeCluster::new();
+    fake.set_microk8s_state(Microk8sState::SudoNeedsPassword);
+    let out = run(&fake, &["images", "ls"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("sudo: a terminal is required"), "{err}");
+    assert!(
+        err.contains("run binderctl as root (`sudo binderctl images"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_wrappers_permission_message_gets_its_fix() {
+    // The credentials look readable to binderctl, but the wrapper refuses.
+    let fake = FakeCluster::new();
+    fake.set_microk8s_state(Microk8sState::OutsideGroup);
+    let out = run(&fake, &["pods", "ls"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("Insufficient permissions to access MicroK8s."),
+        "{err}"
+    );
+    assert!(
+        err.contains("binderctl: add yourself to the microk8s group"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_stand_ins_accept_every_argv_binderctl_builds() {
+    // The same argv the conformance tier gives the real tools: the strict
+    // stand-ins must know each subcommand and accept each flag.
+    let fake = FakeCluster::bare();
+    let lines =
+        binderctl::commands::samples::every_command_line(&fake.work_dir(), "http://127.0.0.1:9/")
+            .unwrap();
+    assert!(lines.len() > 50);
+    for line in lines {
+        let out = Command::new(fake.bin_dir().join(&line.program))
+            .args(&line.args)
+            .env_clear()
+            .output()
+            .unwrap();
+        // 97: no recorded answer, i.e. the argv itself was accepted.
+        assert_eq!(out.status.code(), Some(97), "{line}: {}", stderr(&out));
+    }
 }

@@ -19,13 +19,13 @@ fn fakes_record_argv_exactly_and_answer_by_longest_prefix() {
     let mut fake = FakeCluster::bare();
     fake.respond(&["kubectl", "get"], "short\n", 0);
     fake.respond(&["kubectl", "get", "pods"], "long\n", 0);
-    fake.respond_full(&["helm", "status"], "", "Error: release: not found\n", 1);
+    fake.respond_full(&["helm", "uninstall"], "", "Error: release: not found\n", 1);
 
     let out = run_fake(&fake, "kubectl", &["get", "pods", "-l", "a in (b, c)", ""]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "long\n");
     let out = run_fake(&fake, "kubectl", &["get", "podsx"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "short\n");
-    let out = run_fake(&fake, "microk8s", &["helm", "status", "binder"]);
+    let out = run_fake(&fake, "microk8s", &["helm", "uninstall", "binder"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
@@ -39,13 +39,13 @@ fn fakes_record_argv_exactly_and_answer_by_longest_prefix() {
         vec![
             call(&["kubectl", "get", "pods", "-l", "a in (b, c)", ""]),
             call(&["kubectl", "get", "podsx"]),
-            call(&["microk8s", "helm", "status", "binder"]),
+            call(&["microk8s", "helm", "uninstall", "binder"]),
             call(&["ctr", "images", "ls"]),
         ]
     );
     assert_eq!(
         fake.normalized_calls()[2],
-        call(&["helm", "status", "binder"])
+        call(&["helm", "uninstall", "binder"])
     );
 }
 
@@ -106,7 +106,7 @@ fn default_answers_are_realistic() {
         .as_str()
         .unwrap()
         .ends_with('Z')));
-    let out = run_fake(&fake, "ctr", &["-n", "k8s.io", "images", "ls"]);
+    let out = run_fake(&fake, "ctr", &["--namespace", "k8s.io", "images", "ls"]);
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.starts_with("REF "), "{table}");
     assert_eq!(table.lines().count(), 11);

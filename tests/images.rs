@@ -5,8 +5,10 @@ mod support;
 use support::fake_tools::{call, FakeCluster};
 use support::{run, stderr, stdout};
 
-const LS: [&str; 6] = ["microk8s", "ctr", "-n", "k8s.io", "images", "ls"];
-const RM: [&str; 6] = ["microk8s", "ctr", "-n", "k8s.io", "images", "rm"];
+// MicroK8s' wrapper adds `--namespace k8s.io` itself: binderctl passes none.
+const LS: [&str; 4] = ["microk8s", "ctr", "images", "ls"];
+const RM: [&str; 4] = ["microk8s", "ctr", "images", "rm"];
+const CONTAINERS: [&str; 4] = ["microk8s", "ctr", "containers", "ls"];
 
 fn rm_call(refs: &[&str]) -> Vec<String> {
     let mut argv = call(&RM);
@@ -44,6 +46,7 @@ fn rm_removes_matching_refs_and_their_image_ids_in_batches() {
         fake.calls(),
         vec![
             call(&LS),
+            call(&CONTAINERS),
             rm_call(&[TEACHING_1, &by_digest]),
             rm_call(&[TEACHING_2, &id3]),
             rm_call(&[&id4]),
@@ -74,8 +77,17 @@ fn rm_with_regex_and_plain_tools() {
     assert_eq!(
         fake.calls(),
         vec![
-            call(&["ctr", "-n", "k8s.io", "images", "ls"]),
-            call(&["ctr", "-n", "k8s.io", "images", "rm", TEACHING_2, &id4]),
+            call(&["ctr", "--namespace", "k8s.io", "images", "ls"]),
+            call(&["ctr", "--namespace", "k8s.io", "containers", "ls"]),
+            call(&[
+                "ctr",
+                "--namespace",
+                "k8s.io",
+                "images",
+                "rm",
+                TEACHING_2,
+                &id4
+            ]),
         ]
     );
 }
@@ -90,7 +102,7 @@ fn an_empty_match_removes_nothing_and_says_so() {
         "{}",
         stderr(&out)
     );
-    assert_eq!(fake.calls(), vec![call(&LS)]);
+    assert_eq!(fake.calls(), vec![call(&LS), call(&CONTAINERS)]);
 }
 
 #[test]
@@ -99,7 +111,7 @@ fn rm_without_terminal_or_yes_is_refused() {
     let out = run(&fake, &["images", "rm", "teaching"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("pass --yes"), "{}", stderr(&out));
-    assert_eq!(fake.calls(), vec![call(&LS)]);
+    assert_eq!(fake.calls(), vec![call(&LS), call(&CONTAINERS)]);
 }
 
 #[test]
@@ -110,11 +122,11 @@ fn rm_dry_run_prints_commands_only() {
     assert_eq!(
         stdout(&out),
         format!(
-            "microk8s ctr -n k8s.io images rm registry.example/intel4coro/binder-intel4coro-2dpycram-1a2b3c:5d6e7f8a {}\n",
+            "microk8s ctr images rm registry.example/intel4coro/binder-intel4coro-2dpycram-1a2b3c:5d6e7f8a {}\n",
             id_ref(5)
         )
     );
-    assert_eq!(fake.calls(), vec![call(&LS)]);
+    assert_eq!(fake.calls(), vec![call(&LS), call(&CONTAINERS)]);
 }
 
 #[test]
@@ -141,7 +153,7 @@ fn refs_already_gone_are_reported_not_fatal() {
 fn failing_ctr_propagates_exit_code_and_stderr() {
     let mut fake = FakeCluster::new();
     fake.respond_full(
-        &["ctr", "-n", "k8s.io", "images", "ls"],
+        &["ctr", "--namespace", "k8s.io", "images", "ls"],
         "",
         "ctr: failed to dial \"/var/snap/microk8s/common/run/containerd.sock\": permission denied\n",
         1,
@@ -195,7 +207,15 @@ fn bad_regex_is_refused_before_anything_runs() {
 fn other_containerd_namespace() {
     let mut fake = FakeCluster::new();
     fake.respond(
-        &["ctr", "-n", "default", "images", "ls"],
+        &[
+            "ctr",
+            "--namespace",
+            "k8s.io",
+            "--namespace",
+            "default",
+            "images",
+            "ls",
+        ],
         "REF TYPE DIGEST SIZE PLATFORMS LABELS\n",
         0,
     );
@@ -206,7 +226,88 @@ fn other_containerd_namespace() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         fake.calls(),
-        vec![call(&["microk8s", "ctr", "-n", "default", "images", "ls"])]
+        vec![call(&[
+            "microk8s",
+            "ctr",
+            "--namespace",
+            "default",
+            "images",
+            "ls"
+        ])]
     );
     assert!(stderr(&out).contains("No images match"), "{}", stderr(&out));
+}
+
+#[test]
+fn rm_keeps_back_images_in_use_and_system_images_and_says_why() {
+    let mut fake = FakeCluster::new();
+    // A user pod's container uses teaching-2; nothing uses the system images.
+    let table = format!(
+        "CONTAINER       IMAGE    RUNTIME\na9b8c7d6e5f4    {TEACHING_2}    io.containerd.runc.v2\n"
+    );
+    fake.respond(
+        &["ctr", "--namespace", "k8s.io", "containers", "ls"],
+        &table,
+        0,
+    );
+    // `images.test` matches the hub's and Calico's images: system images.
+    let out = run(
+        &fake,
+        &["images", "rm", "-E", "teaching|images\\.test", "--yes"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let by_digest = teaching_1_by_digest();
+    let id3 = id_ref(3);
+    assert_eq!(
+        fake.calls_starting_with(&["ctr", "images", "rm"]),
+        vec![call(&["ctr", "images", "rm", TEACHING_1, &by_digest, &id3])]
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "Kept back 1 matching image ref that containers on this node use (--include-in-use"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("Kept back 2 matching image refs of system images"),
+        "{err}"
+    );
+
+    let out = run(
+        &fake,
+        &[
+            "images",
+            "rm",
+            "-E",
+            "teaching|images\\.test",
+            "--include-in-use",
+            "--include-system",
+            "--dry-run",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let planned = stdout(&out);
+    for reference in [
+        TEACHING_2,
+        "images.test/calico/cni:v3.25.1",
+        "images.test/jupyterhub/k8s-hub:3.3.7",
+    ] {
+        assert!(planned.contains(reference), "{planned}");
+    }
+}
+
+#[test]
+fn a_pattern_matching_every_image_is_refused() {
+    let fake = FakeCluster::new();
+    let out = run(&fake, &["images", "rm", "-E", ".", "--yes"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("the pattern matches every image on this node (10 refs)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(fake
+        .calls_starting_with(&["ctr", "images", "rm"])
+        .is_empty());
 }

@@ -1,13 +1,17 @@
 //! Cluster: the external tools and their flavours, plans (lists of commands),
 //! the one runner that prints or executes them, confirmation, durations,
-//! manifest checks, the kubelet arguments editor and the checks of names
-//! handed to the tools. Plans, durations, manifests, kubelet edits and names
-//! are pure; only `runner` and `confirm` do I/O.
+//! manifest checks, the kubelet arguments editor, the checks of names
+//! handed to the tools, Helm's shared command lines (`helm`) and MicroK8s'
+//! wrapper checks (`microk8s`). Plans, durations, manifests, kubelet edits
+//! and names are pure; `runner` and `confirm` do I/O, `helm` through the
+//! runner, `microk8s` reads a few state files.
 
 pub mod confirm;
 pub mod duration;
+pub mod helm;
 pub mod kubelet_args;
 pub mod manifest;
+pub mod microk8s;
 pub mod names;
 pub mod plan;
 pub mod runner;

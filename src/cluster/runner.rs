@@ -24,6 +24,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Child;
 
 use crate::cluster::duration::format_age;
+use crate::cluster::microk8s;
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::tools::missing_program_message;
 use crate::error::{Interrupted, ToolFailed};
@@ -135,6 +136,9 @@ impl Runner {
             return Ok(captured.stdout);
         }
         stderr_text(&captured.stderr);
+        if let Some(hint) = microk8s::failure_hint(command, &captured.stderr) {
+            stderr_line(&format!("binderctl: {hint}"));
+        }
         Err(ToolFailed {
             command: command.to_string(),
             code: captured.code,
@@ -162,7 +166,11 @@ impl Runner {
             // Dropping the future drops the child, which kills it.
             () = interrupted() => return Err(Interrupted.into()),
         };
-        captured(&output)
+        let captured = captured(&output)?;
+        if captured.code == 0 {
+            microk8s::check_output(command, &captured.stdout)?;
+        }
+        Ok(captured)
     }
 
     /// [`Runner::probe`] after an interrupt, to report the state things were
@@ -300,6 +308,7 @@ fn spawn(command: &CommandLine, stdout: Stdio, stderr: Stdio) -> Result<Child> {
     if was_interrupted() {
         return Err(Interrupted.into());
     }
+    microk8s::preflight(command)?;
     spawn_even_if_interrupted(command, stdout, stderr, false)
 }
 
@@ -536,7 +545,9 @@ async fn run_passing_output(step: &Step, on_interrupt: OnInterrupt) -> Result<St
         ));
     }
     let bytes = std::mem::take(&mut *stdout_copy.lock().unwrap_or_else(|e| e.into_inner()));
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    let stdout = String::from_utf8_lossy(&bytes).into_owned();
+    microk8s::check_output(command, &stdout)?;
+    Ok(stdout)
 }
 
 /// After an interrupt: pass `signal` on to the child's process group and

@@ -7,6 +7,10 @@ use anyhow::Result;
 use crate::cli::{GlobalArgs, ToolFlavor};
 use crate::cluster::plan::CommandLine;
 
+/// The containerd namespace MicroK8s' `microk8s ctr` wrapper always passes
+/// (`--namespace k8s.io`, from `$SNAP_DATA/args/ctr`): Kubernetes' images.
+pub const MICROK8S_CTR_NAMESPACE: &str = "k8s.io";
+
 /// An external tool binderctl knows how to call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
@@ -127,13 +131,22 @@ impl Tools {
         self.command(Tool::Helm, args)
     }
 
-    /// `ctr ARGS` in the chosen flavor.
-    pub fn ctr<I, S>(&self, args: I) -> CommandLine
+    /// `ctr` in containerd namespace `namespace` with `args`. Plain:
+    /// `ctr --namespace NS ARGS`. MicroK8s' wrapper already runs `ctr
+    /// --address=… --namespace k8s.io "$@"`, and ctr refuses `-n` next to
+    /// `--namespace` ("Cannot use two forms of the same flag"): so no flag
+    /// for `k8s.io`, and the same long form (the last one wins) otherwise.
+    pub fn ctr<I, S>(&self, namespace: &str, args: I) -> CommandLine
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.command(Tool::Ctr, args)
+        let namespace_flag = match self.flavor {
+            ToolFlavor::Microk8s if namespace == MICROK8S_CTR_NAMESPACE => vec![],
+            _ => vec!["--namespace".to_string(), namespace.to_string()],
+        };
+        self.command(Tool::Ctr, namespace_flag)
+            .args(args.into_iter().map(Into::into))
     }
 
     /// A MicroK8s-only command (`microk8s add-node`, `microk8s remove-node
@@ -199,9 +212,14 @@ mod tests {
         assert_eq!(cmd.program, "microk8s");
         assert_eq!(cmd.args, vec!["kubectl", "get", "pods"]);
         assert_eq!(tools.helm(["list"]).to_string(), "microk8s helm list");
+        // The wrapper passes --namespace k8s.io itself.
         assert_eq!(
-            tools.ctr(["images", "ls"]).to_string(),
+            tools.ctr("k8s.io", ["images", "ls"]).to_string(),
             "microk8s ctr images ls"
+        );
+        assert_eq!(
+            tools.ctr("default", ["images", "ls"]).to_string(),
+            "microk8s ctr --namespace default images ls"
         );
     }
 
@@ -212,7 +230,10 @@ mod tests {
         assert_eq!(cmd.program, "kubectl");
         assert_eq!(cmd.args, vec!["get", "pods"]);
         assert_eq!(tools.helm(["list"]).to_string(), "helm list");
-        assert_eq!(tools.ctr(["images", "ls"]).to_string(), "ctr images ls");
+        assert_eq!(
+            tools.ctr("k8s.io", ["images", "ls"]).to_string(),
+            "ctr --namespace k8s.io images ls"
+        );
     }
 
     #[test]
@@ -233,7 +254,7 @@ mod tests {
             "microk8s helm list --kubeconfig=/etc/lab.kubeconfig --kube-context=lab"
         );
         assert_eq!(
-            tools.ctr(["images", "ls"]).to_string(),
+            tools.ctr("k8s.io", ["images", "ls"]).to_string(),
             "microk8s ctr images ls"
         );
         assert_eq!(

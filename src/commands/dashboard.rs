@@ -1,17 +1,90 @@
 //! `binderctl dashboard token|forward`: log in to the Kubernetes Dashboard.
+//! `forward` finds the MicroK8s add-on in either of its layouts.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::cli::{DashboardCmd, GlobalArgs};
 use crate::cluster::duration::{format_go, parse_duration};
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
-use crate::error::{Interrupted, Outcome};
+use crate::error::{Interrupted, Outcome, ToolFailed};
 use crate::output;
 
-/// The Dashboard's service, as the MicroK8s add-on installs it.
-pub const DASHBOARD_SERVICE: &str = "service/kubernetes-dashboard";
+/// Where a MicroK8s dashboard add-on puts the service to forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DashboardLayout {
+    pub namespace: &'static str,
+    pub service: &'static str,
+    pub port: u16,
+    /// The MicroK8s versions whose add-on looks like this.
+    pub microk8s: &'static str,
+}
+
+/// The add-on's layouts, newest first: since MicroK8s 1.33 the Dashboard is
+/// a Helm chart reached through its Kong proxy.
+pub const LAYOUTS: [DashboardLayout; 2] = [
+    DashboardLayout {
+        namespace: "kubernetes-dashboard",
+        service: "kubernetes-dashboard-kong-proxy",
+        port: 443,
+        microk8s: "MicroK8s 1.33 and later",
+    },
+    DashboardLayout {
+        namespace: "kube-system",
+        service: "kubernetes-dashboard",
+        port: 443,
+        microk8s: "MicroK8s 1.28 to 1.32",
+    },
+];
+
+/// The layouts to look for: both, or both service names in the namespace
+/// the operator named.
+pub fn candidate_layouts(namespace: Option<&str>) -> Vec<(String, DashboardLayout)> {
+    LAYOUTS
+        .iter()
+        .map(|l| (namespace.unwrap_or(l.namespace).to_string(), *l))
+        .collect()
+}
+
+/// `kubectl get service NAME -n NS -o name`: does the service exist?
+pub fn service_probe(tools: &Tools, namespace: &str, service: &str) -> CommandLine {
+    tools.kubectl(["get", "service", service, "-n", namespace, "-o", "name"])
+}
+
+/// The first candidate whose service exists, or an error naming every
+/// service looked for. A failure other than "not found" is the tool's.
+async fn find_dashboard(
+    runner: &Runner,
+    tools: &Tools,
+    namespace: Option<&str>,
+) -> Result<(String, DashboardLayout)> {
+    let candidates = candidate_layouts(namespace);
+    for (namespace, layout) in &candidates {
+        let probe = service_probe(tools, namespace, layout.service);
+        let answer = runner.probe(&probe).await?;
+        if answer.success() && !answer.stdout.trim().is_empty() {
+            return Ok((namespace.clone(), *layout));
+        }
+        if !answer.success() && !answer.says_not_found() {
+            output::tool_stderr(&answer.stderr);
+            return Err(ToolFailed {
+                command: probe.to_string(),
+                code: answer.code,
+            }
+            .into());
+        }
+    }
+    let looked: Vec<String> = candidates
+        .iter()
+        .map(|(ns, l)| format!("service/{} in namespace {ns} ({})", l.service, l.microk8s))
+        .collect();
+    bail!(
+        "no Kubernetes Dashboard found: neither {} exists; enable the add-on with \
+         `microk8s enable dashboard` (or pass --dashboard-namespace)",
+        looked.join(" nor ")
+    )
+}
 
 /// `kubectl create token ACCOUNT -n NS --duration=D` (D in Go's notation).
 pub fn token_command(
@@ -31,14 +104,20 @@ pub fn token_command(
     ]))
 }
 
-/// `kubectl port-forward -n NS service/kubernetes-dashboard PORT:443 --address IP`.
-pub fn forward_command(tools: &Tools, namespace: &str, port: u16, address: &str) -> CommandLine {
+/// `kubectl port-forward -n NS service/NAME LOCAL:PORT --address IP`.
+pub fn forward_command(
+    tools: &Tools,
+    namespace: &str,
+    layout: &DashboardLayout,
+    local_port: u16,
+    address: &str,
+) -> CommandLine {
     tools.kubectl([
         "port-forward".to_string(),
         "-n".to_string(),
         namespace.to_string(),
-        DASHBOARD_SERVICE.to_string(),
-        format!("{port}:443"),
+        format!("service/{}", layout.service),
+        format!("{local_port}:{}", layout.port),
         "--address".to_string(),
         address.to_string(),
     ])
@@ -80,7 +159,10 @@ pub async fn run(global: &GlobalArgs, cmd: &DashboardCmd) -> Result<Outcome> {
             address,
             dashboard_namespace,
         } => {
-            let command = forward_command(&tools, dashboard_namespace, *port, address);
+            let runner = Runner::new(false);
+            let (namespace, layout) =
+                find_dashboard(&runner, &tools, dashboard_namespace.as_deref()).await?;
+            let command = forward_command(&tools, &namespace, &layout, *port, address);
             if address != "127.0.0.1" && address != "localhost" && address != "::1" {
                 output::info(&format!(
                     "Warning: listening on {address} exposes the Dashboard to the network."
@@ -92,7 +174,7 @@ pub async fn run(global: &GlobalArgs, cmd: &DashboardCmd) -> Result<Outcome> {
             ));
             let mut plan = Plan::new();
             plan.push(Step::new(command));
-            match Runner::new(false).execute(&plan).await {
+            match runner.execute(&plan).await {
                 Ok(_) => Ok(Outcome::Success),
                 // Ctrl-C is how forwarding is meant to end.
                 Err(e) if e.downcast_ref::<Interrupted>().is_some() => {
@@ -134,11 +216,45 @@ mod tests {
     fn forward_command_and_url() {
         let tools = Tools::new(ToolFlavor::Plain);
         assert_eq!(
-            forward_command(&tools, "kube-system", 10024, "127.0.0.1").to_string(),
+            forward_command(&tools, "kube-system", &LAYOUTS[1], 10024, "127.0.0.1").to_string(),
             "kubectl port-forward -n kube-system service/kubernetes-dashboard 10024:443 --address 127.0.0.1"
+        );
+        assert_eq!(
+            forward_command(&tools, "kubernetes-dashboard", &LAYOUTS[0], 8443, "::1").to_string(),
+            "kubectl port-forward -n kubernetes-dashboard service/kubernetes-dashboard-kong-proxy 8443:443 --address ::1"
         );
         assert_eq!(browser_url("0.0.0.0", 10024), "https://127.0.0.1:10024/");
         assert_eq!(browser_url("192.0.2.5", 8443), "https://192.0.2.5:8443/");
         assert_eq!(browser_url("::1", 8443), "https://[::1]:8443/");
+    }
+
+    #[test]
+    fn both_layouts_are_looked_for_newest_first() {
+        let found: Vec<(String, &str)> = candidate_layouts(None)
+            .into_iter()
+            .map(|(ns, l)| (ns, l.service))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (
+                    "kubernetes-dashboard".to_string(),
+                    "kubernetes-dashboard-kong-proxy"
+                ),
+                ("kube-system".to_string(), "kubernetes-dashboard"),
+            ]
+        );
+        assert!(candidate_layouts(Some("dash"))
+            .iter()
+            .all(|(ns, _)| ns == "dash"));
+        assert_eq!(
+            service_probe(
+                &Tools::new(ToolFlavor::Microk8s),
+                "kube-system",
+                "kubernetes-dashboard"
+            )
+            .to_string(),
+            "microk8s kubectl get service kubernetes-dashboard -n kube-system -o name"
+        );
     }
 }

@@ -12,9 +12,9 @@ use serde::Deserialize;
 use serde_yaml::Value;
 
 use super::status::{services_command, ServiceList};
-use super::versions::deployed_release;
 use crate::cli::{DeployCmd, GlobalArgs};
 use crate::cluster::duration::{format_go, parse_duration};
+use crate::cluster::helm::{self, deployed_release};
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
@@ -76,8 +76,8 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         return Err(Problems(placeholders).into());
     }
 
-    let repo_missing = match chart_repo(&cmd.chart) {
-        Some(repo) => !repo_is_configured(&runner, &tools, repo).await?,
+    let repo_missing = match helm::chart_repo(&cmd.chart) {
+        Some(repo) => !helm::repo_is_configured(&runner, &tools, repo).await?,
         None => false,
     };
 
@@ -155,17 +155,15 @@ async fn run_plan(runner: &Runner, tools: &Tools, global: &GlobalArgs, plan: &Pl
     result.map(drop)
 }
 
+/// `helm status RELEASE -n NS -o json`.
+pub fn release_status_command(tools: &Tools, release: &str, namespace: &str) -> CommandLine {
+    tools.helm(["status", release, "-n", namespace, "-o", "json"])
+}
+
 /// The release's status as Helm reports it (`deployed`, `failed`,
 /// `pending-upgrade`, …), if Helm says.
 async fn release_state(runner: &Runner, tools: &Tools, global: &GlobalArgs) -> Option<String> {
-    let command = tools.helm([
-        "status",
-        global.release.as_str(),
-        "-n",
-        global.namespace.as_str(),
-        "-o",
-        "json",
-    ]);
+    let command = release_status_command(tools, &global.release, &global.namespace);
     let captured = runner
         .probe_after_interrupt(&command, std::time::Duration::from_secs(20))
         .await
@@ -240,35 +238,6 @@ fn validate_version(version: &str) -> Result<()> {
     }
 }
 
-/// The repository part of `repo/chart`, when the chart comes from one.
-fn chart_repo(chart: &str) -> Option<&str> {
-    let (repo, name) = chart.split_once('/')?;
-    let local = chart.starts_with('.') || chart.starts_with('/') || chart.contains("://");
-    (!local && !repo.is_empty() && !name.is_empty() && !name.contains('/')).then_some(repo)
-}
-
-#[derive(Debug, Deserialize)]
-struct HelmRepo {
-    #[serde(default)]
-    name: String,
-}
-
-/// Whether Helm knows the chart repository. `helm repo list` exits 1 with
-/// "no repositories to show" when there are none at all.
-async fn repo_is_configured(runner: &Runner, tools: &Tools, repo: &str) -> Result<bool> {
-    let command = tools.helm(["repo", "list", "-o", "json"]);
-    let captured = runner.probe(&command).await?;
-    if !captured.success() {
-        if captured.stderr.contains("no repositories") {
-            return Ok(false);
-        }
-        return runner.query(&command).await.map(|_| false);
-    }
-    let repos: Vec<HelmRepo> = serde_json::from_str(&captured.stdout)
-        .with_context(|| format!("`{command}` printed something other than the expected JSON"))?;
-    Ok(repos.iter().any(|r| r.name == repo))
-}
-
 /// Write a dry run's render to a new file in the temporary folder, kept
 /// for the operator (only the operator may read it).
 fn keep_dry_run_render(text: &str) -> Result<PathBuf> {
@@ -314,11 +283,8 @@ pub fn deploy_plan(
     rendered: &Path,
 ) -> Plan {
     let mut plan = Plan::new();
-    if let Some(repo) = chart_repo(&cmd.chart) {
-        if repo_missing {
-            plan.push_command(tools.helm(["repo", "add", repo, &cmd.chart_repo_url]));
-        }
-        plan.push_command(tools.helm(["repo", "update", repo]));
+    if let Some(repo) = helm::chart_repo(&cmd.chart) {
+        plan = helm::repository_plan(tools, repo, &cmd.chart_repo_url, !repo_missing);
     }
     let mut upgrade = tools
         .helm([
@@ -375,7 +341,7 @@ async fn wait_for_rollout(
 ) -> Result<()> {
     let deadline = std::time::Instant::now() + timeout;
     let deployments: NameList = runner
-        .query_json(&tools.kubectl(["get", "deployments", "-n", namespace, "-o", "json"]))
+        .query_json(&deployments_command(tools, namespace))
         .await?;
     for name in rollout_targets(&deployments) {
         let left = remaining(deadline, std::time::Instant::now()).ok_or_else(|| {
@@ -401,6 +367,11 @@ fn remaining(deadline: std::time::Instant, now: std::time::Instant) -> Option<st
     (secs > 0).then(|| std::time::Duration::from_secs(secs))
 }
 
+/// `kubectl get deployments -n NS -o json`.
+pub fn deployments_command(tools: &Tools, namespace: &str) -> CommandLine {
+    tools.kubectl(["get", "deployments", "-n", namespace, "-o", "json"])
+}
+
 fn rollout_targets(list: &NameList) -> Vec<String> {
     let mut names: Vec<String> = list
         .items
@@ -412,7 +383,8 @@ fn rollout_targets(list: &NameList) -> Vec<String> {
     names
 }
 
-fn rollout_command(
+/// `kubectl rollout status deployment/NAME -n NS --timeout=T`.
+pub fn rollout_command(
     tools: &Tools,
     namespace: &str,
     name: &str,
@@ -689,15 +661,6 @@ mod tests {
              helm upgrade --cleanup-on-fail --install binder jupyterhub/binderhub --version=1.2.3 \
              --namespace=binder --create-namespace -f 'my secret.yaml' -f _binder.yaml\n"
         );
-    }
-
-    #[test]
-    fn local_charts_need_no_repository() {
-        assert_eq!(chart_repo("jupyterhub/binderhub"), Some("jupyterhub"));
-        assert_eq!(chart_repo("./charts/binderhub"), None);
-        assert_eq!(chart_repo("/srv/binderhub"), None);
-        assert_eq!(chart_repo("oci://registry.example/binderhub"), None);
-        assert_eq!(chart_repo("binderhub"), None);
     }
 
     #[test]

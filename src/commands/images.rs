@@ -2,6 +2,8 @@
 //! node for Kubernetes (`ctr -n k8s.io images ...`). Only this node: each
 //! node has its own containerd.
 
+use std::collections::HashSet;
+
 use anyhow::{bail, Context, Result};
 use regex::Regex;
 
@@ -138,48 +140,156 @@ fn is_id_ref(reference: &str) -> bool {
     reference.starts_with("sha256:")
 }
 
-/// The refs to remove for `matcher`: the matching refs plus the image-ID
-/// refs (`sha256:...`) of the same images, so containerd can free the space,
-/// unless a named ref that does not match still uses that image.
-pub fn select_refs(images: &[Image], matcher: &Matcher) -> Vec<String> {
+/// Registries whose images are the cluster's own (Kubernetes, MicroK8s).
+const SYSTEM_REGISTRIES: [&str; 2] = ["registry.k8s.io", "k8s.gcr.io"];
+/// Repository paths (after the registry) of the hub's own images (the
+/// JupyterHub and BinderHub charts' `jupyterhub/k8s-*`, configurable-http-
+/// proxy) and of MicroK8s' add-ons (Calico, CoreDNS, the Dashboard, the
+/// hostpath provisioner, MetalLB, OpenEBS).
+const SYSTEM_PATH_PREFIXES: [&str; 7] = [
+    "jupyterhub/",
+    "calico/",
+    "coredns/",
+    "kubernetesui/",
+    "cdkbot/",
+    "metallb/",
+    "openebs/",
+];
+/// Image names that are system images wherever they come from.
+const SYSTEM_NAMES: [&str; 3] = ["pause", "binderhub", "k8s-binderhub"];
+
+/// Whether `reference` names one of the node's system images: the pause
+/// image, the hub's own images, Kubernetes' and MicroK8s' images.
+pub fn is_system_reference(reference: &str) -> bool {
+    let name = reference.split('@').next().unwrap_or(reference);
+    let (registry, path) = match name.split_once('/') {
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => (first, rest),
+        _ => ("docker.io", name),
+    };
+    let path = path.strip_prefix("library/").unwrap_or(path);
+    let last = path.rsplit('/').next().unwrap_or(path);
+    let last = last.split(':').next().unwrap_or(last);
+    SYSTEM_REGISTRIES.contains(&registry)
+        || SYSTEM_PATH_PREFIXES.iter().any(|p| path.starts_with(p))
+        || SYSTEM_NAMES.contains(&last)
+}
+
+/// Which matched images `rm` may remove anyway.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Keep {
+    /// `--include-system`: system images may go.
+    pub include_system: bool,
+    /// `--include-in-use`: images that containers use may go.
+    pub include_in_use: bool,
+}
+
+/// What `rm` removes, and the matched refs it keeps back (and why).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub remove: Vec<String>,
+    pub in_use: Vec<String>,
+    pub system: Vec<String>,
+}
+
+/// The refs to remove for `matcher`: the matching refs, less those of
+/// images that containers use (`container_images`, as `ctr containers ls`
+/// names them) and of system images unless `keep` allows; plus the
+/// image-ID refs (`sha256:...`) of the removed images, so containerd can
+/// free the space, unless a named ref that stays still uses that image.
+/// A pattern that matches every image is refused.
+pub fn select(
+    images: &[Image],
+    matcher: &Matcher,
+    container_images: &[String],
+    keep: Keep,
+) -> Result<Selection> {
     let matched: Vec<&Image> = images
         .iter()
         .filter(|i| matcher.matches(&i.reference))
         .collect();
-    let mut refs: Vec<String> = matched.iter().map(|i| i.reference.clone()).collect();
-    let unmatched_ids: Vec<&Image> = images
-        .iter()
-        .filter(|i| is_id_ref(&i.reference) && !refs.contains(&i.reference))
-        .collect();
-    for image in unmatched_ids {
-        let same_image = |other: &&Image| !other.digest.is_empty() && other.digest == image.digest;
-        let named_matched = matched
+    if !matched.is_empty() && matched.len() == images.len() {
+        bail!(
+            "the pattern matches every image on this node ({} refs), which would empty its \
+             image cache; name what to remove (`binderctl images ls PATTERN` shows what matches)",
+            images.len()
+        );
+    }
+    let digests_of = |wanted: &dyn Fn(&Image) -> bool| -> HashSet<&str> {
+        images
             .iter()
-            .any(|m| !is_id_ref(&m.reference) && same_image(m));
-        let named_kept = images
-            .iter()
-            .filter(|o| !is_id_ref(&o.reference) && !matcher.matches(&o.reference))
-            .any(|o| same_image(&o));
-        if named_matched && !named_kept {
-            refs.push(image.reference.clone());
+            .filter(|i| !i.digest.is_empty() && wanted(i))
+            .map(|i| i.digest.as_str())
+            .collect()
+    };
+    let in_use = digests_of(&|i| container_images.contains(&i.reference));
+    let system = digests_of(&|i| is_system_reference(&i.reference));
+    let mut selection = Selection::default();
+    for image in &matched {
+        let reference = image.reference.clone();
+        let digest = image.digest.as_str();
+        if !keep.include_in_use
+            && (in_use.contains(digest) || container_images.contains(&reference))
+        {
+            selection.in_use.push(reference);
+        } else if !keep.include_system
+            && (system.contains(digest) || is_system_reference(&reference))
+        {
+            selection.system.push(reference);
+        } else {
+            selection.remove.push(reference);
         }
     }
-    refs
+    let same_image = |a: &Image, b: &Image| !a.digest.is_empty() && a.digest == b.digest;
+    let unmatched_ids = images
+        .iter()
+        .filter(|i| is_id_ref(&i.reference) && !matcher.matches(&i.reference));
+    let mut ids = Vec::new();
+    for id in unmatched_ids {
+        let named = images
+            .iter()
+            .filter(|o| !is_id_ref(&o.reference) && same_image(o, id));
+        let (removed, left): (Vec<&Image>, Vec<&Image>) =
+            named.partition(|o| selection.remove.contains(&o.reference));
+        if !removed.is_empty() && left.is_empty() {
+            ids.push(id.reference.clone());
+        }
+    }
+    selection.remove.extend(ids);
+    Ok(selection)
 }
 
-/// `ctr -n NS images ls`.
+/// Parse `ctr containers ls`: a header starting with `CONTAINER`, then ID,
+/// IMAGE and RUNTIME per line. Returns the images (`-` means none).
+pub fn parse_container_images(output: &str) -> Vec<String> {
+    output
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let id = fields.next()?;
+            let image = fields.next()?;
+            (id != "CONTAINER" && image != "-").then(|| image.to_string())
+        })
+        .collect()
+}
+
+/// `ctr [--namespace NS] images ls`.
 pub fn list_command(tools: &Tools, containerd_namespace: &str) -> CommandLine {
-    tools.ctr(["-n", containerd_namespace, "images", "ls"])
+    tools.ctr(containerd_namespace, ["images", "ls"])
 }
 
-/// One `ctr -n NS images rm REF...` per batch.
+/// `ctr [--namespace NS] containers ls`: every container and its image.
+pub fn containers_command(tools: &Tools, containerd_namespace: &str) -> CommandLine {
+    tools.ctr(containerd_namespace, ["containers", "ls"])
+}
+
+/// One `ctr [--namespace NS] images rm REF...` per batch.
 pub fn remove_plan(
     tools: &Tools,
     containerd_namespace: &str,
     refs: &[String],
     batch: usize,
 ) -> Plan {
-    let base = tools.ctr(["-n", containerd_namespace, "images", "rm"]);
+    let base = tools.ctr(containerd_namespace, ["images", "rm"]);
     Plan::batched(&base, refs, batch, "Removing", "image refs")
 }
 
@@ -228,56 +338,120 @@ pub async fn run(global: &GlobalArgs, cmd: &ImagesCmd) -> Result<Outcome> {
             yes,
             dry_run,
             batch_size,
+            include_system,
+            include_in_use,
         } => {
-            if pattern.is_empty() {
-                bail!("the pattern is empty, which would match every image; name what to remove");
-            }
-            let matcher = Matcher::new(pattern, matching.regex)?;
-            let runner = Runner::new(*dry_run);
-            let (_, images) = fetch(&runner, &tools, matching).await?;
-            let refs = select_refs(&images, &matcher);
-            output::info(THIS_NODE_ONLY);
-            if refs.is_empty() {
-                output::info(&format!("No images match {pattern:?}; nothing removed."));
-                return Ok(Outcome::Success);
-            }
-            output::info(&format!(
-                "{} on this node will be removed:",
-                plural(refs.len(), "image ref", "image refs")
-            ));
-            for reference in &refs {
-                output::info(&format!("  {reference}"));
-            }
-            if !*dry_run {
-                let question = format!(
-                    "Remove {} from this node?",
-                    plural(refs.len(), "image ref", "image refs")
-                );
-                if !confirm(&question, *yes).await? {
-                    return Err(NotConfirmed("nothing removed".into()).into());
-                }
-            }
-            let plan = remove_plan(
-                &tools,
-                &matching.containerd_namespace,
-                &refs,
-                batch_size.get(),
-            );
-            let outputs = runner.execute(&plan).await?;
-            if !*dry_run {
-                // ctr prints each ref it removed and only warns about missing ones.
-                let removed = outputs
-                    .iter()
-                    .flat_map(|o| o.lines())
-                    .filter(|line| refs.iter().any(|r| r == line.trim()))
-                    .count();
-                output::info(&format!(
-                    "Removed {removed} of {}.",
-                    plural(refs.len(), "image ref", "image refs")
-                ));
-            }
-            Ok(Outcome::Success)
+            let keep = Keep {
+                include_system: *include_system,
+                include_in_use: *include_in_use,
+            };
+            let removal = Removal {
+                yes: *yes,
+                dry_run: *dry_run,
+                batch: batch_size.get(),
+                keep,
+            };
+            remove(&tools, pattern, matching, removal).await
         }
+    }
+}
+
+/// How `images rm` goes about it.
+#[derive(Debug, Clone, Copy)]
+struct Removal {
+    yes: bool,
+    dry_run: bool,
+    batch: usize,
+    keep: Keep,
+}
+
+async fn remove(
+    tools: &Tools,
+    pattern: &str,
+    matching: &ImageMatch,
+    how: Removal,
+) -> Result<Outcome> {
+    if pattern.is_empty() {
+        bail!("the pattern is empty, which would match every image; name what to remove");
+    }
+    let matcher = Matcher::new(pattern, matching.regex)?;
+    let runner = Runner::new(how.dry_run);
+    let (_, images) = fetch(&runner, tools, matching).await?;
+    let container_images = if how.keep.include_in_use {
+        Vec::new()
+    } else {
+        let command = containers_command(tools, &matching.containerd_namespace);
+        parse_container_images(&runner.query(&command).await?)
+    };
+    let selection = select(&images, &matcher, &container_images, how.keep)?;
+    output::info(THIS_NODE_ONLY);
+    report_kept_back(&selection);
+    let refs = &selection.remove;
+    if refs.is_empty() {
+        let kept = selection.in_use.len() + selection.system.len();
+        output::info(&if kept == 0 {
+            format!("No images match {pattern:?}; nothing removed.")
+        } else {
+            format!("Every image matching {pattern:?} is kept back; nothing removed.")
+        });
+        return Ok(Outcome::Success);
+    }
+    output::info(&format!(
+        "{} on this node will be removed:",
+        plural(refs.len(), "image ref", "image refs")
+    ));
+    for reference in refs {
+        output::info(&format!("  {reference}"));
+    }
+    if !how.dry_run {
+        let question = format!(
+            "Remove {} from this node?",
+            plural(refs.len(), "image ref", "image refs")
+        );
+        if !confirm(&question, how.yes).await? {
+            return Err(NotConfirmed("nothing removed".into()).into());
+        }
+    }
+    let plan = remove_plan(tools, &matching.containerd_namespace, refs, how.batch);
+    let outputs = runner.execute(&plan).await?;
+    if !how.dry_run {
+        // ctr prints each ref it removed and only warns about missing ones.
+        let removed = outputs
+            .iter()
+            .flat_map(|o| o.lines())
+            .filter(|line| refs.iter().any(|r| r == line.trim()))
+            .count();
+        output::info(&format!(
+            "Removed {removed} of {}.",
+            plural(refs.len(), "image ref", "image refs")
+        ));
+    }
+    Ok(Outcome::Success)
+}
+
+/// Say how many matched refs stay, and why.
+fn report_kept_back(selection: &Selection) {
+    if !selection.in_use.is_empty() {
+        output::info(&format!(
+            "Kept back {} that containers on this node use \
+             (--include-in-use removes them too).",
+            plural(
+                selection.in_use.len(),
+                "matching image ref",
+                "matching image refs"
+            )
+        ));
+    }
+    if !selection.system.is_empty() {
+        output::info(&format!(
+            "Kept back {} of system images (pause, the hub's own, \
+             Kubernetes' and MicroK8s' images; --include-system removes them too).",
+            plural(
+                selection.system.len(),
+                "matching image ref",
+                "matching image refs"
+            )
+        ));
     }
 }
 
@@ -309,12 +483,18 @@ sha256:aa04                                      application/vnd.docker.distribu
         assert!(parse_ctr_images("REF TYPE DIGEST\n\n").1.is_empty());
     }
 
+    fn refs(images: &[Image], pattern: &str, regex: bool) -> Vec<String> {
+        let matcher = Matcher::new(pattern, regex).unwrap();
+        select(images, &matcher, &[], Keep::default())
+            .unwrap()
+            .remove
+    }
+
     #[test]
     fn removes_id_refs_only_when_no_other_name_uses_the_image() {
         let (_, images) = parse_ctr_images(TABLE);
-        let refs = select_refs(&images, &Matcher::new("teaching", false).unwrap());
         assert_eq!(
-            refs,
+            refs(&images, "teaching", false),
             vec![
                 "registry.example/x/binder-teaching-1:abc",
                 "registry.example/x/binder-teaching-1@sha256:03",
@@ -323,17 +503,105 @@ sha256:aa04                                      application/vnd.docker.distribu
                 "sha256:aa03",
             ]
         );
-        let refs = select_refs(&images, &Matcher::new(r"teaching-\d:", true).unwrap());
         assert_eq!(
-            refs,
+            refs(&images, r"teaching-\d:", true),
             vec![
                 "registry.example/x/binder-teaching-1:abc",
                 "registry.example/x/binder-teaching-2:def"
             ]
         );
-        assert!(
-            select_refs(&images, &Matcher::new("nothing-like-this", false).unwrap()).is_empty()
+        assert!(refs(&images, "nothing-like-this", false).is_empty());
+    }
+
+    #[test]
+    fn a_pattern_matching_every_image_is_refused() {
+        let (_, images) = parse_ctr_images(TABLE);
+        for (pattern, regex) in [("", true), (".", true), (":", false)] {
+            let matcher = Matcher::new(pattern, regex).unwrap();
+            let err = select(&images, &matcher, &[], Keep::default()).unwrap_err();
+            assert!(err.to_string().contains("matches every image"), "{err}");
+        }
+    }
+
+    #[test]
+    fn images_in_use_are_kept_back_with_their_id_refs() {
+        let (_, images) = parse_ctr_images(TABLE);
+        let matcher = Matcher::new("teaching", false).unwrap();
+        // The container names the image by its tag; its digest ref is in use too.
+        let used = vec!["registry.example/x/binder-teaching-1:abc".to_string()];
+        let selection = select(&images, &matcher, &used, Keep::default()).unwrap();
+        assert_eq!(
+            selection.remove,
+            vec!["registry.example/x/binder-teaching-2:def"]
         );
+        assert_eq!(
+            selection.in_use,
+            vec![
+                "registry.example/x/binder-teaching-1:abc",
+                "registry.example/x/binder-teaching-1@sha256:03"
+            ]
+        );
+        let keep = Keep {
+            include_in_use: true,
+            ..Keep::default()
+        };
+        let selection = select(&images, &matcher, &used, keep).unwrap();
+        assert!(selection.remove.contains(&"sha256:aa03".to_string()));
+        assert!(selection.in_use.is_empty());
+    }
+
+    #[test]
+    fn system_images_are_kept_back() {
+        for system in [
+            "registry.k8s.io/pause:3.7",
+            "k8s.gcr.io/pause:3.1",
+            "images.test/library/pause:3.9",
+            "quay.io/jupyterhub/k8s-hub:3.3.7",
+            "jupyterhub/configurable-http-proxy:4.6.1",
+            "docker.io/jupyterhub/k8s-network-tools:3.3.7",
+            "quay.io/jupyterhub/k8s-binderhub:1.0.0-0.dev.git.3506.hba24eb2a",
+            "docker.io/calico/node:v3.28.1",
+            "docker.io/coredns/coredns:1.10.1",
+            "docker.io/kubernetesui/dashboard:v2.7.0",
+            "docker.io/cdkbot/hostpath-provisioner:1.5.0",
+            "registry.k8s.io/metrics-server/metrics-server@sha256:01",
+        ] {
+            assert!(is_system_reference(system), "{system}");
+        }
+        for user in [
+            "registry.example/lab/binder-owner-2dbinderhub-2dexample-1a2b3c:4d5e",
+            "registry.example/lab/binder-owner-2dpause-0a1b2c:3d4e",
+            "registry.example/x/binder-teaching-1:abc",
+            "sha256:aa03",
+        ] {
+            assert!(!is_system_reference(user), "{user}");
+        }
+        let (_, images) = parse_ctr_images(TABLE);
+        let matcher = Matcher::new("calico", false).unwrap();
+        let selection = select(&images, &matcher, &[], Keep::default()).unwrap();
+        assert!(selection.remove.is_empty());
+        assert_eq!(selection.system, vec!["images.test/calico/cni:v3.25.1"]);
+        let keep = Keep {
+            include_system: true,
+            ..Keep::default()
+        };
+        let selection = select(&images, &matcher, &[], keep).unwrap();
+        assert_eq!(
+            selection.remove,
+            vec!["images.test/calico/cni:v3.25.1", "sha256:aa01"]
+        );
+    }
+
+    #[test]
+    fn parses_container_images() {
+        let out = "CONTAINER    IMAGE                                       RUNTIME\n\
+                   c1           registry.example/lab/binder-teaching:abc    io.containerd.runc.v2\n\
+                   c2           -                                           io.containerd.runc.v2\n";
+        assert_eq!(
+            parse_container_images(out),
+            vec!["registry.example/lab/binder-teaching:abc"]
+        );
+        assert!(parse_container_images("CONTAINER IMAGE RUNTIME\n").is_empty());
     }
 
     #[test]
@@ -353,13 +621,18 @@ sha256:aa04                                      application/vnd.docker.distribu
             .iter()
             .map(|s| s.to_string())
             .collect();
+        // The wrapper adds --namespace k8s.io itself; ctr refuses two forms.
         assert_eq!(
             remove_plan(&tools, "k8s.io", &refs, 2).render(),
-            "microk8s ctr -n k8s.io images rm a:1 b:2\nmicrok8s ctr -n k8s.io images rm c:3\n"
+            "microk8s ctr images rm a:1 b:2\nmicrok8s ctr images rm c:3\n"
         );
         assert_eq!(
             list_command(&Tools::new(ToolFlavor::Plain), "k8s.io").to_string(),
-            "ctr -n k8s.io images ls"
+            "ctr --namespace k8s.io images ls"
+        );
+        assert_eq!(
+            containers_command(&tools, "k8s.io").to_string(),
+            "microk8s ctr containers ls"
         );
     }
 }

@@ -14,6 +14,7 @@ pub mod nodes;
 pub mod pods;
 pub mod quota;
 pub mod render;
+pub mod samples;
 pub mod status;
 pub mod storage;
 pub mod uninstall;

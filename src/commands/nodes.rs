@@ -11,7 +11,7 @@ use crate::cli::{GlobalArgs, NodesCmd, OutputArgs, ToolFlavor};
 use crate::cluster::confirm::confirm;
 use crate::cluster::duration::unix_now;
 use crate::cluster::kubelet_args::{self, Reserved};
-use crate::cluster::plan::Plan;
+use crate::cluster::plan::{CommandLine, Plan};
 use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
 use crate::error::{NotConfirmed, Outcome, ToolFailed};
@@ -44,9 +44,33 @@ pub async fn run(global: &GlobalArgs, cmd: &NodesCmd) -> Result<Outcome> {
     }
 }
 
+/// `kubectl get nodes -o json`.
+pub fn list_command(tools: &Tools) -> CommandLine {
+    tools.kubectl(["get", "nodes", "-o", "json"])
+}
+
+/// `kubectl get node NAME -o json`.
+pub fn get_command(tools: &Tools, name: &str) -> CommandLine {
+    tools.kubectl(["get", "node", name, "-o", "json"])
+}
+
+/// `microk8s add-node` (MicroK8s only).
+pub fn add_command(tools: &Tools) -> Result<CommandLine> {
+    tools.microk8s(["add-node"])
+}
+
+/// `microk8s remove-node NAME [--force]` (MicroK8s only).
+pub fn remove_command(tools: &Tools, name: &str, force: bool) -> Result<CommandLine> {
+    let mut args = vec!["remove-node", name];
+    if force {
+        args.push("--force");
+    }
+    tools.microk8s(args)
+}
+
 /// `nodes ls`: `kubectl get nodes -o json` as a table.
 async fn ls(tools: &Tools, output: &OutputArgs) -> Result<Outcome> {
-    let command = tools.kubectl(["get", "nodes", "-o", "json"]);
+    let command = list_command(tools);
     let json = Runner::new(false).query(&command).await?;
     let rows = parse_node_list(&json)
         .with_context(|| format!("`{command}` printed something other than a node list"))?;
@@ -64,7 +88,7 @@ async fn ls(tools: &Tools, output: &OutputArgs) -> Result<Outcome> {
 
 /// `nodes add`: `microk8s add-node`, then only the join commands.
 async fn add(tools: &Tools, worker: bool) -> Result<Outcome> {
-    let command = tools.microk8s(["add-node"])?;
+    let command = add_command(tools)?;
     let output = Runner::new(false).query(&command).await?;
     let commands = parse_join_commands(&output);
     if commands.is_empty() {
@@ -86,16 +110,12 @@ async fn remove(
     force: bool,
     dry_run: bool,
 ) -> Result<Outcome> {
-    let mut remove_args = vec!["remove-node", name];
-    if force {
-        remove_args.push("--force");
-    }
     // Refuses plain tools before anything runs.
-    let remove_command = tools.microk8s(remove_args)?;
+    let remove_command = remove_command(tools, name, force)?;
     check_node_name(name)?;
 
     let runner = Runner::new(dry_run);
-    let get = tools.kubectl(["get", "node", name, "-o", "json"]);
+    let get = get_command(tools, name);
     let answer = runner.probe(&get).await?;
     if !answer.success() {
         if answer.says_not_found() {

@@ -5,8 +5,8 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::pods::{self, Pod, PodList, PodRecord};
-use super::versions::{deployed_release, HelmRelease};
 use crate::cli::{GlobalArgs, StatusCmd};
+use crate::cluster::helm::{deployed_release, HelmRelease};
 use crate::cluster::plan::CommandLine;
 use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;

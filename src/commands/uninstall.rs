@@ -4,9 +4,9 @@
 
 use anyhow::{bail, Result};
 
-use super::versions::deployed_release;
 use crate::cli::{GlobalArgs, UninstallCmd};
 use crate::cluster::confirm::confirm_typed;
+use crate::cluster::helm::deployed_release;
 use crate::cluster::names;
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::runner::Runner;

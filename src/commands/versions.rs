@@ -1,47 +1,21 @@
 //! `binderctl versions`: the chart versions the Helm repository offers,
-//! newest first, with the deployed one marked. Also the Helm release
-//! helpers that `status`, `uninstall` and `deploy` share.
+//! newest first, with the deployed one marked. With nothing in Helm's cache
+//! (a fresh Helm) it adds and refreshes the chart repository first.
 
 use std::cmp::Ordering;
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{GlobalArgs, VersionsCmd};
+use crate::cluster::helm::{self, deployed_release, HelmRelease};
 use crate::cluster::plan::CommandLine;
 use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
-use crate::error::Outcome;
+use crate::error::{Outcome, ToolFailed};
 use crate::output;
 use crate::output::table::{format_table_styled, TableStyle};
 use crate::output::{format, plural};
-
-/// One entry of `helm list -o json`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct HelmRelease {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub namespace: String,
-    #[serde(default)]
-    pub revision: String,
-    #[serde(default)]
-    pub updated: String,
-    #[serde(default)]
-    pub status: String,
-    /// Chart name and version, e.g. `binderhub-1.0.0-0.dev.git.3506.hba24eb2a`.
-    #[serde(default)]
-    pub chart: String,
-    #[serde(default)]
-    pub app_version: String,
-}
-
-impl HelmRelease {
-    /// The chart version part of `chart`.
-    pub fn chart_version(&self) -> Option<&str> {
-        chart_version(&self.chart)
-    }
-}
 
 /// One entry of `helm search repo -o json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -56,12 +30,6 @@ pub struct ChartVersion {
     pub description: String,
 }
 
-/// `helm list -n NS --all -o json`: every release in the namespace, also
-/// failed and pending ones.
-pub fn list_releases_command(tools: &Tools, namespace: &str) -> CommandLine {
-    tools.helm(["list", "-n", namespace, "--all", "-o", "json"])
-}
-
 /// `helm search repo CHART --versions --devel -o json`: every version in the
 /// local repository cache, development releases included.
 pub fn search_command(tools: &Tools, chart: &str) -> CommandLine {
@@ -74,34 +42,6 @@ pub fn search_command(tools: &Tools, chart: &str) -> CommandLine {
         "-o",
         "json",
     ])
-}
-
-/// The release called `name`, if there is one.
-pub fn find_release<'a>(releases: &'a [HelmRelease], name: &str) -> Option<&'a HelmRelease> {
-    releases.iter().find(|r| r.name == name)
-}
-
-/// Query Helm for the release `name` in `namespace` (read-only).
-pub async fn deployed_release(
-    runner: &Runner,
-    tools: &Tools,
-    namespace: &str,
-    name: &str,
-) -> Result<Option<HelmRelease>> {
-    let releases: Vec<HelmRelease> = runner
-        .query_json(&list_releases_command(tools, namespace))
-        .await?;
-    Ok(find_release(&releases, name).cloned())
-}
-
-/// The version in a `helm list` chart field: what follows the chart name,
-/// i.e. the part after the first `-` that is followed by a digit
-/// (`binderhub-1.0.0-0.dev.git.3506.hba24eb2a` -> `1.0.0-0.dev...`).
-pub fn chart_version(chart: &str) -> Option<&str> {
-    let bytes = chart.as_bytes();
-    (0..bytes.len())
-        .find(|&i| bytes.get(i) == Some(&b'-') && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
-        .and_then(|i| chart.get(i + 1..))
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -221,23 +161,88 @@ fn format_versions_styled(
     format_table_styled(headers, &rows, style)
 }
 
+/// What `helm search repo` found: the chart's versions, or that Helm has no
+/// repositories at all ("no repositories configured", exit 1).
+async fn search(runner: &Runner, tools: &Tools, chart: &str) -> Result<Vec<ChartVersion>> {
+    let command = search_command(tools, chart);
+    let captured = runner.probe(&command).await?;
+    if !captured.success() && captured.stderr.contains("no repositories configured") {
+        return Ok(Vec::new());
+    }
+    if !captured.success() {
+        output::tool_stderr(&captured.stderr);
+        return Err(ToolFailed {
+            command: command.to_string(),
+            code: captured.code,
+        }
+        .into());
+    }
+    let found: Vec<ChartVersion> = serde_json::from_str(&captured.stdout)
+        .with_context(|| format!("`{command}` printed something other than the expected JSON"))?;
+    Ok(versions_newest_first(&found, chart))
+}
+
+/// Helm's cache lists no version of the chart (a fresh Helm, or a cache
+/// never refreshed): add and refresh the chart repository, once. The tools'
+/// chatter is kept off stdout, which holds the table.
+async fn fetch_repository(runner: &Runner, tools: &Tools, cmd: &VersionsCmd) -> Result<()> {
+    let Some(repo) = helm::chart_repo(&cmd.chart) else {
+        bail!(
+            "the chart {} is not from a chart repository, so it has no versions to list",
+            cmd.chart
+        );
+    };
+    let configured = helm::repo_is_configured(runner, tools, repo).await?;
+    let plan = helm::repository_plan(tools, repo, &cmd.chart_repo_url, configured);
+    output::info(&format!(
+        "Helm's cache has no versions of {}; {} the chart repository {repo}:",
+        cmd.chart,
+        if configured {
+            "refreshing"
+        } else {
+            "adding and refreshing"
+        }
+    ));
+    for command in plan.commands() {
+        output::info(&format!("  {command}"));
+        runner.query(command).await?;
+    }
+    Ok(())
+}
+
 pub async fn run(global: &GlobalArgs, cmd: &VersionsCmd) -> Result<Outcome> {
     let tools = Tools::from_global(global);
     let runner = Runner::new(false);
-    let found: Vec<ChartVersion> = runner
-        .query_json(&search_command(&tools, &cmd.chart))
-        .await?;
-    let versions = versions_newest_first(&found, &cmd.chart);
+    let mut versions = search(&runner, &tools, &cmd.chart).await?;
     if versions.is_empty() {
-        anyhow::bail!(
-            "the chart {} has no versions in Helm's repository cache; add the repository \
-             (`helm repo add jupyterhub {}`), then `helm repo update`",
+        fetch_repository(&runner, &tools, cmd).await?;
+        versions = search(&runner, &tools, &cmd.chart).await?;
+    }
+    if versions.is_empty() {
+        bail!(
+            "the chart repository holds no versions of {}; check the chart name (--chart) and \
+             the repository URL (`{}` shows it)",
             cmd.chart,
-            crate::cli::DEFAULT_CHART_REPO_URL
+            helm::repo_list_command(&tools)
         );
     }
-    let release = deployed_release(&runner, &tools, &global.namespace, &global.release).await?;
-    let deployed = release.as_ref().and_then(HelmRelease::chart_version);
+    // The versions come from Helm's local cache; the deployed one needs the
+    // cluster. When only that fails (Helm's error is shown), list anyway.
+    let release = match deployed_release(&runner, &tools, &global.namespace, &global.release).await
+    {
+        Ok(release) => Some(release),
+        Err(e) if e.downcast_ref::<ToolFailed>().is_some() => {
+            output::info(&format!(
+                "Cannot tell which version is deployed ({e}); the versions the repository offers:"
+            ));
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let deployed = release
+        .as_ref()
+        .and_then(|r| r.as_ref())
+        .and_then(HelmRelease::chart_version);
     let shown = versions
         .get(..cmd.limit.min(versions.len()))
         .unwrap_or_default();
@@ -255,6 +260,9 @@ pub async fn run(global: &GlobalArgs, cmd: &VersionsCmd) -> Result<Outcome> {
         || shown.iter().map(|v| v.version.clone()).collect(),
         |style| format_versions_styled(&versions, deployed, cmd.limit, style),
     )?;
+    if release.is_none() {
+        return Ok(Outcome::Success);
+    }
     match deployed {
         Some(version) => {
             let position = versions.iter().position(|v| v.version == version);
@@ -282,21 +290,6 @@ pub async fn run(global: &GlobalArgs, cmd: &VersionsCmd) -> Result<Outcome> {
 mod tests {
     use super::*;
     use crate::cli::ToolFlavor;
-
-    #[test]
-    fn chart_version_follows_the_chart_name() {
-        assert_eq!(
-            chart_version("binderhub-1.0.0-0.dev.git.3506.hba24eb2a"),
-            Some("1.0.0-0.dev.git.3506.hba24eb2a")
-        );
-        assert_eq!(
-            chart_version("binderhub-service-0.1.0-0.dev.git.255.h8b3c5a1"),
-            Some("0.1.0-0.dev.git.255.h8b3c5a1")
-        );
-        assert_eq!(chart_version("binderhub"), None);
-        assert_eq!(chart_version(""), None);
-        assert_eq!(chart_version("x-"), None);
-    }
 
     #[test]
     fn dev_versions_order_by_commit_count() {
@@ -363,10 +356,6 @@ mod tests {
     #[test]
     fn helm_commands() {
         let tools = Tools::new(ToolFlavor::Microk8s);
-        assert_eq!(
-            list_releases_command(&tools, "binder").to_string(),
-            "microk8s helm list -n binder --all -o json"
-        );
         assert_eq!(
             search_command(&tools, "jupyterhub/binderhub").to_string(),
             "microk8s helm search repo jupyterhub/binderhub --versions --devel -o json"

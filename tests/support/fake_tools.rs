@@ -41,10 +41,83 @@ RS=$(printf '\036')
   printf '%s\n' "$RS"
 } >> "$FAKE_DIR/calls.log"
 if [ "$tool" = microk8s ]; then
+  # MicroK8s' wrappers' checks, in their order, on the fake snap's files.
+  snap=$FAKE_DIR/snap
+  case "$1" in
+    kubectl|helm)
+      if [ -e "$snap/var/lock/clustered.lock" ]; then
+        echo "This MicroK8s deployment is acting as a node in a cluster. Please use the microk8s $1 on the master."
+        exit 0
+      fi
+      if [ -e "$snap/var/lock/stopped.lock" ]; then
+        echo "microk8s is not running, try microk8s start" >&2
+        exit 1
+      fi ;;
+  esac
+  case "$1" in
+    kubectl|ctr)
+      if [ ! -r "$snap/credentials/client.config" ] || [ -e "$snap/no-permission" ]; then
+        echo "Insufficient permissions to access MicroK8s." >&2
+        echo "You can either try again with sudo or add the user $USER to the 'microk8s' group:" >&2
+        exit 1
+      fi ;;
+  esac
+  if [ "$1" = ctr ] && [ -e "$snap/sudo-needs-password" ]; then
+    echo "sudo: a terminal is required to read the password; either use the -S option to read from standard input or configure an askpass helper" >&2
+    exit 1
+  fi
   case "$1" in
     kubectl|helm|ctr) tool=$1; shift ;;
   esac
+  if [ "$tool" = ctr ]; then
+    # MicroK8s' wrapper runs `ctr --address=... --namespace k8s.io "$@"`.
+    for a in "$@"; do
+      case "$a" in
+        -n|-n=*) echo "ctr: Cannot use two forms of the same flag: n namespace" >&2; exit 1 ;;
+      esac
+    done
+    set -- --namespace k8s.io "$@"
+  fi
 fi
+# Strict like the real tools: every flag must be one the real tool accepts
+# for this subcommand (recorded from its --help in $FAKE_DIR/flags).
+w1=; w2=; skip=; n=0
+for a in "$@"; do
+  if [ -n "$skip" ]; then skip=; continue; fi
+  if [ "$tool" = ctr ] && [ $n -eq 0 ]; then
+    case "$a" in
+      --namespace|-n|--address|-a) skip=1; continue ;;
+      --namespace=*|--address=*|-n=*|-a=*) continue ;;
+    esac
+  fi
+  case "$a" in -*) break ;; esac
+  n=$((n+1))
+  if [ $n -eq 1 ]; then w1=$a; else w2=$a; break; fi
+done
+flags=
+for f in "$FAKE_DIR/flags/${tool}_${w1}_${w2}" "$FAKE_DIR/flags/${tool}_${w1}"; do
+  if [ -n "$w1" ] && [ -f "$f" ]; then flags=$f; break; fi
+done
+if [ -z "$flags" ]; then
+  echo "fake $tool: no accepted flags recorded for: $tool $w1 $w2" >&2
+  exit 98
+fi
+for a in "$@"; do
+  case "$a" in
+    --) break ;;
+    -?*)
+      name=${a%%=*}
+      if ! grep -qxF -- "$name" "$flags"; then
+        case "$tool" in
+          kubectl) printf "error: unknown flag: %s\nSee 'kubectl %s --help' for usage.\n" "$name" "$w1" >&2 ;;
+          helm) echo "Error: unknown flag: $name" >&2 ;;
+          ctr) echo "Incorrect Usage: flag provided but not defined: $name" >&2 ;;
+          *) echo "Error: No such option: $name" >&2 ;;
+        esac
+        exit 1
+      fi ;;
+  esac
+done
 key=$tool
 for a in "$@"; do key=$key$US$a; done
 best=
@@ -107,6 +180,403 @@ kind=$(sed -n 's/^kind: *//p' "$file" | head -n 1 | tr 'A-Z' 'a-z')
 name=$(sed -n 's/^  name: *//p' "$file" | head -n 1)
 echo "$kind/$name configured"
 "#;
+
+/// A MicroK8s state that its wrappers trap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Microk8sState {
+    /// Everything works (the default).
+    ControlPlane,
+    /// Joined as a worker (`clustered.lock`): `microk8s kubectl|helm` print
+    /// a sentence on stdout and exit 0.
+    Worker,
+    /// `microk8s stop` was run (`stopped.lock`).
+    Stopped,
+    /// The user cannot read the credentials (not in the microk8s group).
+    OutsideGroup,
+    /// `microk8s ctr`'s sudo wants a password and there is no terminal.
+    SudoNeedsPassword,
+}
+
+/// Flags every kubectl subcommand accepts (`kubectl options`, 1.35).
+pub const KUBECTL_GLOBAL_FLAGS: &[&str] = &[
+    "--as",
+    "--as-group",
+    "--as-uid",
+    "--as-user-extra",
+    "--cache-dir",
+    "--certificate-authority",
+    "--client-certificate",
+    "--client-key",
+    "--cluster",
+    "--context",
+    "--disable-compression",
+    "--insecure-skip-tls-verify",
+    "--kubeconfig",
+    "--kuberc",
+    "--log-flush-frequency",
+    "--match-server-version",
+    "--namespace",
+    "--password",
+    "--profile",
+    "--profile-output",
+    "--request-timeout",
+    "--server",
+    "--tls-server-name",
+    "--token",
+    "--user",
+    "--username",
+    "--v",
+    "--vmodule",
+    "--warnings-as-errors",
+    "-n",
+    "-s",
+    "-v",
+];
+
+/// Helm's global flags that Helm 3.17 and Helm 4.1 both accept.
+pub const HELM_GLOBAL_FLAGS: &[&str] = &[
+    "--burst-limit",
+    "--debug",
+    "--help",
+    "--kube-apiserver",
+    "--kube-as-group",
+    "--kube-as-user",
+    "--kube-ca-file",
+    "--kube-context",
+    "--kube-insecure-skip-tls-verify",
+    "--kube-tls-server-name",
+    "--kube-token",
+    "--kubeconfig",
+    "--namespace",
+    "--qps",
+    "--registry-config",
+    "--repository-cache",
+    "--repository-config",
+    "-h",
+    "-n",
+];
+
+/// ctr's global options (containerd 1.6).
+pub const CTR_GLOBAL_FLAGS: &[&str] = &[
+    "--address",
+    "--connect-timeout",
+    "--debug",
+    "--help",
+    "--namespace",
+    "--timeout",
+    "-a",
+    "-h",
+    "-n",
+];
+
+/// The flags each subcommand binderctl uses accepts besides the global
+/// ones, from the real tools' --help: kubectl 1.35; for Helm what 3.17 and
+/// 4.1 both accept (so `helm list --all`, Helm 3 only, is refused); ctr
+/// 1.6; MicroK8s' own commands from their source (add_token.py,
+/// remove_node.py). `tests/conformance.rs` checks them against the real
+/// tools' --help. A subcommand missing here is refused (exit 98).
+pub const ACCEPTED_FLAGS: &[(&str, &[&str])] = &[
+    (
+        "kubectl get",
+        &[
+            "--all-namespaces",
+            "--allow-missing-template-keys",
+            "--chunk-size",
+            "--field-selector",
+            "--filename",
+            "--ignore-not-found",
+            "--kustomize",
+            "--label-columns",
+            "--no-headers",
+            "--output",
+            "--output-watch-events",
+            "--raw",
+            "--recursive",
+            "--selector",
+            "--server-print",
+            "--show-kind",
+            "--show-labels",
+            "--show-managed-fields",
+            "--sort-by",
+            "--subresource",
+            "--template",
+            "--watch",
+            "--watch-only",
+            "-A",
+            "-L",
+            "-R",
+            "-f",
+            "-k",
+            "-l",
+            "-o",
+            "-w",
+        ],
+    ),
+    (
+        "kubectl delete",
+        &[
+            "--all",
+            "--all-namespaces",
+            "--cascade",
+            "--dry-run",
+            "--field-selector",
+            "--filename",
+            "--force",
+            "--grace-period",
+            "--ignore-not-found",
+            "--interactive",
+            "--kustomize",
+            "--now",
+            "--output",
+            "--raw",
+            "--recursive",
+            "--selector",
+            "--timeout",
+            "--wait",
+            "-A",
+            "-R",
+            "-f",
+            "-i",
+            "-k",
+            "-l",
+            "-o",
+        ],
+    ),
+    (
+        "kubectl apply",
+        &[
+            "--all",
+            "--allow-missing-template-keys",
+            "--cascade",
+            "--dry-run",
+            "--field-manager",
+            "--filename",
+            "--force",
+            "--force-conflicts",
+            "--grace-period",
+            "--kustomize",
+            "--openapi-patch",
+            "--output",
+            "--overwrite",
+            "--prune",
+            "--prune-allowlist",
+            "--recursive",
+            "--selector",
+            "--server-side",
+            "--show-managed-fields",
+            "--subresource",
+            "--template",
+            "--timeout",
+            "--validate",
+            "--wait",
+            "-R",
+            "-f",
+            "-k",
+            "-l",
+            "-o",
+        ],
+    ),
+    (
+        "kubectl create token",
+        &[
+            "--allow-missing-template-keys",
+            "--audience",
+            "--bound-object-kind",
+            "--bound-object-name",
+            "--bound-object-uid",
+            "--duration",
+            "--output",
+            "--show-managed-fields",
+            "--template",
+            "-o",
+        ],
+    ),
+    (
+        "kubectl port-forward",
+        &["--address", "--pod-running-timeout"],
+    ),
+    (
+        "kubectl rollout status",
+        &[
+            "--filename",
+            "--kustomize",
+            "--recursive",
+            "--revision",
+            "--selector",
+            "--timeout",
+            "--watch",
+            "-R",
+            "-f",
+            "-k",
+            "-l",
+            "-w",
+        ],
+    ),
+    (
+        "helm list",
+        &[
+            "--all-namespaces",
+            "--date",
+            "--deployed",
+            "--failed",
+            "--filter",
+            "--max",
+            "--no-headers",
+            "--offset",
+            "--output",
+            "--pending",
+            "--reverse",
+            "--selector",
+            "--short",
+            "--superseded",
+            "--time-format",
+            "--uninstalled",
+            "--uninstalling",
+            "-A",
+            "-d",
+            "-f",
+            "-l",
+            "-m",
+            "-o",
+            "-q",
+            "-r",
+        ],
+    ),
+    (
+        "helm search repo",
+        &[
+            "--devel",
+            "--fail-on-no-result",
+            "--max-col-width",
+            "--output",
+            "--regexp",
+            "--version",
+            "--versions",
+            "-l",
+            "-o",
+            "-r",
+        ],
+    ),
+    (
+        "helm repo add",
+        &[
+            "--allow-deprecated-repos",
+            "--ca-file",
+            "--cert-file",
+            "--force-update",
+            "--insecure-skip-tls-verify",
+            "--key-file",
+            "--pass-credentials",
+            "--password",
+            "--password-stdin",
+            "--username",
+        ],
+    ),
+    ("helm repo update", &[]),
+    ("helm repo list", &["--output", "-o"]),
+    (
+        "helm upgrade",
+        &[
+            "--ca-file",
+            "--cert-file",
+            "--cleanup-on-fail",
+            "--create-namespace",
+            "--dependency-update",
+            "--description",
+            "--devel",
+            "--disable-openapi-validation",
+            "--dry-run",
+            "--enable-dns",
+            "--hide-notes",
+            "--hide-secret",
+            "--history-max",
+            "--insecure-skip-tls-verify",
+            "--install",
+            "--key-file",
+            "--keyring",
+            "--labels",
+            "--no-hooks",
+            "--output",
+            "--pass-credentials",
+            "--password",
+            "--plain-http",
+            "--post-renderer",
+            "--post-renderer-args",
+            "--render-subchart-notes",
+            "--repo",
+            "--reset-then-reuse-values",
+            "--reset-values",
+            "--reuse-values",
+            "--set",
+            "--set-file",
+            "--set-json",
+            "--set-literal",
+            "--set-string",
+            "--skip-crds",
+            "--skip-schema-validation",
+            "--take-ownership",
+            "--timeout",
+            "--username",
+            "--values",
+            "--verify",
+            "--version",
+            "--wait",
+            "--wait-for-jobs",
+            "-f",
+            "-i",
+            "-l",
+            "-o",
+        ],
+    ),
+    ("helm status", &["--output", "--revision", "-o"]),
+    (
+        "helm uninstall",
+        &[
+            "--cascade",
+            "--description",
+            "--dry-run",
+            "--ignore-not-found",
+            "--keep-history",
+            "--no-hooks",
+            "--timeout",
+            "--wait",
+        ],
+    ),
+    ("ctr images ls", &["--quiet", "-q"]),
+    ("ctr images rm", &["--sync"]),
+    ("ctr containers ls", &["--quiet", "-q"]),
+    (
+        "microk8s add-node",
+        &[
+            "--token-ttl",
+            "-l",
+            "--token",
+            "-t",
+            "--format",
+            "--help",
+            "-h",
+        ],
+    ),
+    ("microk8s remove-node", &["--force", "--help"]),
+];
+
+/// The dashboard add-on's layout: MicroK8s 1.28-1.32 (`kube-system`),
+/// 1.33 and later (`kubernetes-dashboard`, Kong proxy), or not enabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DashboardLayout {
+    KubeSystem,
+    KongProxy,
+    None,
+}
+
+/// `ctr -n k8s.io containers ls` on the node: the system pods' containers
+/// (pause sandboxes, the hub, Calico).
+pub const CONTAINERS_TABLE: &str = "\
+CONTAINER                                                           IMAGE                                   RUNTIME
+0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d    images.test/pause:3.7                   io.containerd.runc.v2
+1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e    images.test/jupyterhub/k8s-hub:3.3.7    io.containerd.runc.v2
+2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f    images.test/calico/cni:v3.25.1          io.containerd.runc.v2
+";
 
 /// One pod of the fake cluster.
 #[derive(Debug, Clone)]
@@ -236,7 +706,16 @@ impl FakeCluster {
             0,
         );
         fake.set_images(&default_images());
-        fake.respond_script(&["ctr", "-n", "k8s.io", "images", "rm"], CTR_RM_SCRIPT);
+        fake.respond_script(
+            &["ctr", "--namespace", "k8s.io", "images", "rm"],
+            CTR_RM_SCRIPT,
+        );
+        fake.respond(
+            &["ctr", "--namespace", "k8s.io", "containers", "ls"],
+            CONTAINERS_TABLE,
+            0,
+        );
+        fake.set_dashboard_layout(DashboardLayout::KubeSystem);
         fake
     }
 
@@ -244,8 +723,35 @@ impl FakeCluster {
     /// fails with exit code 97 until answers are added.
     pub fn bare() -> Self {
         let root = tempfile::tempdir().expect("temporary directory");
-        for dir in ["bin", "responses", "work"] {
-            std::fs::create_dir(root.path().join(dir)).expect("fake dir");
+        for dir in [
+            "bin",
+            "responses",
+            "work",
+            "flags",
+            "snap/credentials",
+            "snap/var/lock",
+        ] {
+            std::fs::create_dir_all(root.path().join(dir)).expect("fake dir");
+        }
+        std::fs::write(
+            root.path().join("snap/credentials/client.config"),
+            "apiVersion: v1\nkind: Config\n",
+        )
+        .expect("fake credentials");
+        for (command, flags) in ACCEPTED_FLAGS {
+            let global = match command.split(' ').next() {
+                Some("kubectl") => KUBECTL_GLOBAL_FLAGS,
+                Some("helm") => HELM_GLOBAL_FLAGS,
+                Some("ctr") => CTR_GLOBAL_FLAGS,
+                _ => &[],
+            };
+            let list: String = global
+                .iter()
+                .chain(flags.iter())
+                .map(|f| format!("{f}\n"))
+                .collect();
+            let name = command.replace(' ', "_");
+            std::fs::write(root.path().join("flags").join(name), list).expect("flags");
         }
         std::fs::write(root.path().join("calls.log"), "").expect("calls log");
         let fake = FakeCluster { root, responses: 0 };
@@ -369,7 +875,59 @@ impl FakeCluster {
         let refs: String = images.iter().map(|(r, _, _)| format!("{r}\n")).collect();
         std::fs::write(self.root.path().join("existing-images"), refs).expect("existing images");
         let table = ctr_table(images);
-        self.respond(&["ctr", "-n", "k8s.io", "images", "ls"], &table, 0)
+        self.respond(&["ctr", "--namespace", "k8s.io", "images", "ls"], &table, 0)
+    }
+
+    /// Which dashboard add-on the cluster has: `kubectl get service NAME`
+    /// finds that layout's service and answers NotFound for the other.
+    pub fn set_dashboard_layout(&mut self, layout: DashboardLayout) -> &mut Self {
+        const LAYOUTS: [(&str, &str); 2] = [
+            ("kube-system", "kubernetes-dashboard"),
+            ("kubernetes-dashboard", "kubernetes-dashboard-kong-proxy"),
+        ];
+        let present = match layout {
+            DashboardLayout::KubeSystem => Some(0),
+            DashboardLayout::KongProxy => Some(1),
+            DashboardLayout::None => None,
+        };
+        for (i, (namespace, service)) in LAYOUTS.iter().enumerate() {
+            let prefix = ["kubectl", "get", "service", service, "-n", namespace];
+            if present == Some(i) {
+                self.respond(&prefix, &format!("service/{service}\n"), 0);
+            } else {
+                let stderr =
+                    format!("Error from server (NotFound): services \"{service}\" not found\n");
+                self.respond_full(&prefix, "", &stderr, 1);
+            }
+        }
+        self
+    }
+
+    /// Put MicroK8s into a state its wrappers trap (see [`Microk8sState`]).
+    pub fn set_microk8s_state(&self, state: Microk8sState) {
+        let snap = self.snap_dir();
+        let file = |name: &str| snap.join(name);
+        for name in [
+            "var/lock/clustered.lock",
+            "var/lock/stopped.lock",
+            "no-permission",
+            "sudo-needs-password",
+        ] {
+            let _ = std::fs::remove_file(file(name));
+        }
+        let marker = match state {
+            Microk8sState::ControlPlane => return,
+            Microk8sState::Worker => "var/lock/clustered.lock",
+            Microk8sState::Stopped => "var/lock/stopped.lock",
+            Microk8sState::OutsideGroup => "no-permission",
+            Microk8sState::SudoNeedsPassword => "sudo-needs-password",
+        };
+        std::fs::write(file(marker), "").expect("microk8s state");
+    }
+
+    /// The fake MicroK8s' `$SNAP_DATA` (binderctl is pointed at it).
+    pub fn snap_dir(&self) -> PathBuf {
+        self.root.path().join("snap")
     }
 
     /// A binderctl command with the fake tools alone on PATH, a clean
@@ -381,6 +939,7 @@ impl FakeCluster {
             .env_clear()
             .env("PATH", self.bin_dir())
             .env("HOME", self.root.path())
+            .env("BINDERCTL_MICROK8S_SNAP_DATA", self.snap_dir())
             .current_dir(self.work_dir())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

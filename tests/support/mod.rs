@@ -7,11 +7,13 @@
 
 #![allow(dead_code)]
 
+pub mod containerd;
 pub mod dns_server;
 pub mod fake_tools;
 pub mod http_server;
 pub mod real_tools;
 pub mod server_thread;
+pub mod wrapper;
 
 use std::process::Output;
 
