@@ -104,6 +104,9 @@ pub enum Command {
     Status(StatusCmd),
     /// Delete the Helm release and its namespace.
     Uninstall(UninstallCmd),
+    /// The egress allow-list as its own NetworkPolicy: apply, check, show.
+    #[command(subcommand)]
+    Egress(EgressCmd),
 }
 
 /// Options shared by `render` and `deploy`: where the values come from and
@@ -428,6 +431,68 @@ pub struct UninstallCmd {
     /// Print the commands that would run, delete nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EgressCmd {
+    /// Resolve, merge and apply the NetworkPolicy binderctl-egress
+    /// (allow_list_mode: policy); no Helm, nothing restarts.
+    Apply(EgressApplyCmd),
+    /// Compare fresh lookups with what the cluster enforces: exit 0 when
+    /// nothing needs doing, 1 when an apply (or deploy) would change it, 2 on
+    /// errors.
+    Check(EgressCheckCmd),
+    /// What the policy enforces now, by source, with ages.
+    Show(EgressShowCmd),
+}
+
+/// How addresses that stopped appearing are kept, shared by apply and check.
+#[derive(Debug, Clone, Args)]
+pub struct GraceArgs {
+    /// How long an address stays allowed after it was last seen, e.g. 24h, 90m.
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    pub grace: String,
+
+    /// The time to take as now, in Unix seconds (for tests).
+    #[arg(long, env = "BINDERCTL_NOW", value_name = "SECONDS", hide = true)]
+    pub now: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct EgressApplyCmd {
+    #[command(flatten)]
+    pub render: RenderArgs,
+    #[command(flatten)]
+    pub grace: GraceArgs,
+    /// Print the change and the command, apply nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EgressCheckCmd {
+    #[command(flatten)]
+    pub render: RenderArgs,
+    #[command(flatten)]
+    pub grace: GraceArgs,
+    /// Print nothing when nothing needs doing (for cron).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EgressShowCmd {
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = ShowFormat::Table)]
+    pub format: ShowFormat,
+    #[command(flatten)]
+    pub grace: GraceArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShowFormat {
+    Table,
+    Json,
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The one place where binderctl runs external programs.
 //!
-//! Programs get argv directly (no shell), stdin is closed, and the child is
-//! killed when binderctl is interrupted. Two kinds of calls:
+//! Programs get argv directly (no shell), stdin is closed (or holds the
+//! step's text, for `kubectl apply -f -`), and the child is killed when
+//! binderctl is interrupted. Two kinds of calls:
 //! - [`Runner::execute`] runs a [`Plan`] of commands that change things; with
 //!   `--dry-run` it prints them instead, shell-quoted, one per line.
 //! - [`Runner::query`] runs a read-only command and returns its output; it
@@ -129,7 +130,7 @@ impl Runner {
     /// is an answer, not a failure (`kubectl get namespace X` when X does not
     /// exist). Nothing is shown; the caller decides.
     pub async fn probe(&self, command: &CommandLine) -> Result<Captured> {
-        let child = spawn(command, Stdio::piped(), Stdio::piped())?;
+        let child = spawn(command, Stdio::null(), Stdio::piped(), Stdio::piped())?;
         let output = tokio::select! {
             biased;
             output = child.wait_with_output() => {
@@ -228,10 +229,10 @@ pub fn stderr_text(text: &str) {
     let _ = err.flush();
 }
 
-fn spawn(command: &CommandLine, stdout: Stdio, stderr: Stdio) -> Result<Child> {
+fn spawn(command: &CommandLine, stdin: Stdio, stdout: Stdio, stderr: Stdio) -> Result<Child> {
     tokio::process::Command::new(&command.program)
         .args(&command.args)
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(stdout)
         .stderr(stderr)
         .kill_on_drop(true)
@@ -360,7 +361,12 @@ async fn run_passing_output(step: &Step) -> Result<String> {
         stderr_line(description);
     }
     let started = Instant::now();
-    let mut child = spawn(command, Stdio::piped(), Stdio::piped())?;
+    let stdin = match step.stdin {
+        Some(_) => Stdio::piped(),
+        None => Stdio::null(),
+    };
+    let mut child = spawn(command, stdin, Stdio::piped(), Stdio::piped())?;
+    let feeder = feed_stdin(&mut child, step.stdin.as_deref());
     let screen = Arc::new(Screen::default());
     let stdout_copy = Arc::new(Mutex::new(Vec::new()));
     let mut pumps = Vec::new();
@@ -408,6 +414,9 @@ async fn run_passing_output(step: &Step) -> Result<String> {
             return Err(Interrupted.into());
         }
     };
+    if let Some(feeder) = feeder {
+        feeder.abort();
+    }
     for pump in pumps {
         // A grandchild holding the pipes open must not hang binderctl.
         let _ = tokio::time::timeout(DRAIN_LIMIT, pump).await;
@@ -429,6 +438,19 @@ async fn run_passing_output(step: &Step) -> Result<String> {
     }
     let bytes = std::mem::take(&mut *stdout_copy.lock().unwrap_or_else(|e| e.into_inner()));
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Write `text` to the child's stdin and close it, in the background (a
+/// child that exits without reading is not an error here: its exit code
+/// says what happened).
+fn feed_stdin(child: &mut Child, text: Option<&str>) -> Option<tokio::task::JoinHandle<()>> {
+    use tokio::io::AsyncWriteExt;
+    let mut pipe = child.stdin.take()?;
+    let bytes = text?.as_bytes().to_vec();
+    Some(tokio::spawn(async move {
+        let _ = pipe.write_all(&bytes).await;
+        let _ = pipe.shutdown().await;
+    }))
 }
 
 /// After an interrupt: give the child a moment to exit on its own (it had
@@ -587,6 +609,19 @@ mod tests {
             .await
             .unwrap();
         assert!(!marker.exists());
+    }
+
+    #[tokio::test]
+    async fn a_step_can_get_text_on_stdin() {
+        let step = Step::new(sh("tr a-z A-Z")).with_stdin("kind: x\n");
+        let out = Runner::new(false).run_step(&step).await.unwrap();
+        assert_eq!(out, "KIND: X\n");
+        // Without text, stdin is closed: `cat` sees end of input at once.
+        let out = Runner::new(false)
+            .run_step(&Step::new(sh("cat; echo done")))
+            .await
+            .unwrap();
+        assert_eq!(out, "done\n");
     }
 
     #[test]

@@ -67,11 +67,13 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
             cmd.render.output.display()
         ));
         runner.execute(&plan).await?;
+        super::egress::after_deploy(&runner, &tools, global, &rendered).await?;
         return Ok(Outcome::Success);
     }
 
     fsutil::write_atomic(&cmd.render.output, rendered.text.as_bytes())?;
     runner.execute(&plan).await?;
+    super::egress::after_deploy(&runner, &tools, global, &rendered).await?;
 
     wait_for_rollout(&runner, &tools, &global.namespace, wait_timeout).await?;
 

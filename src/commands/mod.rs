@@ -7,6 +7,7 @@ use crate::error::Outcome;
 
 pub mod dashboard;
 pub mod deploy;
+pub mod egress;
 pub mod images;
 pub mod nodes;
 pub mod pods;
@@ -40,5 +41,6 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Nodes(cmd) => nodes::run(global, cmd).await,
         Command::Status(cmd) => status::run(global, cmd).await,
         Command::Uninstall(cmd) => uninstall::run(global, cmd).await,
+        Command::Egress(cmd) => egress::run(global, cmd).await,
     }
 }

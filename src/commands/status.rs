@@ -209,12 +209,18 @@ pub async fn run(global: &GlobalArgs, _cmd: &StatusCmd) -> Result<Outcome> {
     let services: ServiceList = runner
         .query_json(&services_command(&tools, &global.namespace))
         .await?;
-    let text = format_status(
+    let egress = super::egress::read_policy(&runner, &tools, &global.namespace).await?;
+    let mut text = format_status(
         format_release(release.as_ref(), &global.release, &global.namespace),
         &pod_list.items,
         &services.items,
         crate::cluster::duration::unix_now(),
     );
+    text.push('\n');
+    text.push_str(&super::egress::status_line(
+        egress.as_ref(),
+        crate::cluster::duration::unix_now(),
+    ));
     stdout_text(&text);
     Ok(Outcome::Success)
 }
