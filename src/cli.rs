@@ -107,6 +107,9 @@ pub enum Command {
     /// The egress allow-list as its own NetworkPolicy: apply, check, show.
     #[command(subcommand)]
     Egress(EgressCmd),
+    /// Ask the rendered configuration whether a repository may be built.
+    #[command(subcommand)]
+    Whitelist(WhitelistCmd),
 }
 
 /// Options shared by `render` and `deploy`: where the values come from and
@@ -493,6 +496,24 @@ pub struct EgressShowCmd {
 pub enum ShowFormat {
     Table,
     Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WhitelistCmd {
+    /// Would the rendered configuration let BinderHub build this repository?
+    /// SPEC_OR_URL: a launch URL or path (`v2/gh/OWNER/REPO/REF`), a
+    /// provider and spec (`gl/group/repo/HEAD`) or a repository URL.
+    Check {
+        spec_or_url: String,
+        /// The rendered values file to read.
+        #[arg(
+            short = 'f',
+            long = "file",
+            value_name = "FILE",
+            default_value = "_binder.yaml"
+        )]
+        file: PathBuf,
+    },
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod status;
 pub mod storage;
 pub mod uninstall;
 pub mod versions;
+pub mod whitelist;
 
 /// Run the parsed command line to completion.
 pub fn run(cli: Cli) -> Result<Outcome> {
@@ -42,5 +43,6 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Status(cmd) => status::run(global, cmd).await,
         Command::Uninstall(cmd) => uninstall::run(global, cmd).await,
         Command::Egress(cmd) => egress::run(global, cmd).await,
+        Command::Whitelist(cmd) => whitelist::run(global, cmd).await,
     }
 }
