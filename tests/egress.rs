@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::process::Output;
+use std::process::{Command, Output};
 
 use serde_json::Value;
 use support::dns_server::{DnsServer, Zone};
@@ -444,4 +444,52 @@ fn deploy_in_policy_mode_applies_the_policy_after_the_release() {
     assert_eq!(cidrs(&lab.policy())[0], "192.0.2.7/32");
     let rendered = std::fs::read_to_string(lab.fake.work_dir().join("_binder.yaml")).unwrap();
     assert!(!rendered.contains("192.0.2.7"), "{rendered}");
+}
+
+/// Real kubectl and Helm accept every argv `egress` runs: against a closed
+/// port they get as far as connecting (no usage error), with the policy on
+/// stdin where there is one.
+#[test]
+fn real_tools_accept_every_egress_argv() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let kubectl = real_tool!("kubectl");
+    let helm = real_tool!("helm");
+    let (_guard, kubeconfig) = support::real_tools::unreachable_kubeconfig();
+    let home = tempfile::tempdir().unwrap();
+    let mut seen = 0;
+    for plan in binderctl::commands::egress::sample_plans() {
+        for step in &plan.steps {
+            let program = match step.command.program.as_str() {
+                "kubectl" => &kubectl,
+                "helm" => &helm,
+                _ => continue, // the microk8s flavor runs the same argv
+            };
+            let mut child = Command::new(program)
+                .args(&step.command.args)
+                .env_clear()
+                .env("KUBECONFIG", &kubeconfig)
+                .env("HOME", home.path())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            stdin
+                .write_all(step.stdin.as_deref().unwrap_or_default().as_bytes())
+                .unwrap();
+            drop(stdin);
+            let out = child.wait_with_output().unwrap();
+            let err = stderr(&out);
+            assert!(!out.status.success(), "{}: {err}", step.command);
+            assert!(
+                err.contains("refused") && !err.contains("unknown") && !err.contains("--help"),
+                "{}: {err}",
+                step.command
+            );
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 4);
 }
