@@ -192,6 +192,27 @@ fn apply_rotate_check_grace_and_uninstall() {
     );
     let out = lab.run(&["egress", "check"], T0 + 23 * HOUR);
     assert_eq!(code(&out), Some(0), "{}{}", stdout(&out), stderr(&out));
+    let out = lab.run(&["egress", "show"], T0 + 3 * HOUR);
+    let table = stdout(&out);
+    let line = |range: &str| {
+        table
+            .lines()
+            .find(|l| l.contains(range))
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        line("192.0.2.7/32"),
+        "host cdn.test 192.0.2.7/32 3h not seen, goes in 21h",
+        "{table}"
+    );
+    assert_eq!(
+        line("203.0.113.200/32"),
+        "host cdn.test 203.0.113.200/32 1h seen",
+        "{table}"
+    );
 
     // After the grace period (counted from when it was last seen, T0), check
     // names the removal and apply removes it.
@@ -399,8 +420,68 @@ fn render_in_policy_mode_writes_no_ranges() {
 
 #[test]
 fn deploy_in_policy_mode_applies_the_policy_after_the_release() {
-    use std::os::unix::fs::PermissionsExt;
     let mut lab = Lab::new(POLICY_YAML, "192.0.2.7");
+    fake_release(&mut lab);
+    let out = lab.run(
+        &["deploy", "--version", "1.0.0-0.dev.git.3620.h0d3c3ec5"],
+        T0,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let changing: Vec<String> = lab
+        .fake
+        .normalized_calls()
+        .into_iter()
+        .filter(|c| matches!(c[1].as_str(), "upgrade" | "apply"))
+        .map(|c| c[..2].join(" "))
+        .collect();
+    assert_eq!(changing, ["helm upgrade", "kubectl apply"]);
+    assert_eq!(cidrs(&lab.policy())[0], "192.0.2.7/32");
+    let rendered = std::fs::read_to_string(lab.fake.work_dir().join("_binder.yaml")).unwrap();
+    assert!(!rendered.contains("192.0.2.7"), "{rendered}");
+
+    // Back to values mode: the leftover policy still allows its ranges
+    // (policies add up), so deploy says so; it applies nothing.
+    lab.fake.write_file(
+        "binder.yaml",
+        &POLICY_YAML.replace("allow_list_mode: policy", "allow_list_mode: values"),
+    );
+    let out = lab.run(
+        &["deploy", "--version", "1.0.0-0.dev.git.3620.h0d3c3ec5"],
+        T0,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "NetworkPolicy binderctl-egress from allow_list_mode: policy still allows 4 ranges"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(lab.fake.calls_starting_with(&["kubectl", "apply"]).len(), 1);
+}
+
+#[test]
+fn policy_mode_refuses_a_chart_policy_that_is_off() {
+    let lab = Lab::new(
+        &POLICY_YAML.replace("enabled: true", "enabled: false"),
+        "192.0.2.7",
+    );
+    let out = lab.run(&["egress", "apply"], T0);
+    assert_eq!(code(&out), Some(2));
+    assert!(
+        stderr(&out).contains("cut them off from DNS"),
+        "{}",
+        stderr(&out)
+    );
+    // Only the read that runs alongside the look-ups; nothing applied.
+    assert!(lab
+        .fake
+        .calls_starting_with(&["kubectl", "apply"])
+        .is_empty());
+}
+
+fn fake_release(lab: &mut Lab) {
+    use std::os::unix::fs::PermissionsExt;
     let secret = lab.fake.write_file(
         "secret.yaml",
         "registry:\n  username: lab\n  password: dckr_pat_X-1\n",
@@ -428,22 +509,6 @@ fn deploy_in_policy_mode_applies_the_policy_after_the_release() {
             "deployment \"hub\" successfully rolled out\n",
             0,
         );
-    let out = lab.run(
-        &["deploy", "--version", "1.0.0-0.dev.git.3620.h0d3c3ec5"],
-        T0,
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let changing: Vec<String> = lab
-        .fake
-        .normalized_calls()
-        .into_iter()
-        .filter(|c| matches!(c[1].as_str(), "upgrade" | "apply"))
-        .map(|c| c[..2].join(" "))
-        .collect();
-    assert_eq!(changing, ["helm upgrade", "kubectl apply"]);
-    assert_eq!(cidrs(&lab.policy())[0], "192.0.2.7/32");
-    let rendered = std::fs::read_to_string(lab.fake.work_dir().join("_binder.yaml")).unwrap();
-    assert!(!rendered.contains("192.0.2.7"), "{rendered}");
 }
 
 /// Real kubectl and Helm accept every argv `egress` runs: against a closed

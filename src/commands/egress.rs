@@ -17,7 +17,7 @@ use crate::egress::policy::{self, Enforced, Merged, POLICY_NAME};
 use crate::error::{Outcome, ToolFailed};
 use crate::ops::render::{self, Rendered};
 use crate::output::table::format_table;
-use crate::values::settings::{AllowListMode, KEY_ALLOW_LIST_MODE, NETWORK_POLICY};
+use crate::values::settings::{AllowListMode, KEY_ALLOW_LIST_MODE, KEY_EGRESS, NETWORK_POLICY};
 use crate::values::transform;
 
 pub async fn run(global: &GlobalArgs, cmd: &EgressCmd) -> Result<Outcome> {
@@ -46,7 +46,7 @@ pub async fn run(global: &GlobalArgs, cmd: &EgressCmd) -> Result<Outcome> {
         EgressCmd::Show(show) => {
             let clock = Clock::new(&show.grace)?;
             let current = read_policy(&Runner::new(false), &tools, &global.namespace).await?;
-            show_policy(global, current.as_ref(), show.format, clock.now);
+            show_policy(global, current.as_ref(), show.format, &clock);
             Ok(Outcome::Success)
         }
     }
@@ -252,11 +252,21 @@ pub async fn after_deploy(
     global: &GlobalArgs,
     rendered: &Rendered,
 ) -> Result<()> {
-    if rendered.mode != AllowListMode::Policy {
-        return Ok(());
-    }
     check_namespace(&global.namespace)?;
     let current = read_policy(runner, tools, &global.namespace).await?;
+    if rendered.mode != AllowListMode::Policy {
+        // Policies add up: a leftover one keeps allowing its ranges.
+        if let Some(left) = current {
+            render::warn(&format!(
+                "NetworkPolicy {POLICY_NAME} from allow_list_mode: policy still allows {} ranges \
+                 to user pods besides the values' rule; delete it (`kubectl delete networkpolicy \
+                 {POLICY_NAME} -n {}`) or set allow_list_mode: policy again",
+                left.ranges.len(),
+                global.namespace
+            ));
+        }
+        return Ok(());
+    }
     let clock = Clock {
         now: unix_now(),
         grace: policy::DEFAULT_GRACE_SECS,
@@ -351,7 +361,21 @@ fn mode_hint(input: &std::path::Path) -> Option<AllowListMode> {
 fn deployed_ranges(json: &str, command: &CommandLine, rendered: &Rendered) -> Result<Vec<IpNet>> {
     let values: serde_yaml::Value = serde_json::from_str(json)
         .with_context(|| format!("`{command}` printed something other than the expected JSON"))?;
-    let cidrs = transform::generated_cidrs(&values, rendered.user_egress_rules).unwrap_or_default();
+    // Where the operator's rules end now, or (they changed since) the last
+    // rule of the generated shape.
+    let rules = NETWORK_POLICY
+        .iter()
+        .chain([&KEY_EGRESS])
+        .try_fold(&values, |v, key| v.get(*key))
+        .and_then(serde_yaml::Value::as_sequence)
+        .map_or(0, Vec::len);
+    let cidrs = transform::generated_cidrs(&values, rendered.user_egress_rules)
+        .or_else(|| {
+            (0..rules)
+                .rev()
+                .find_map(|i| transform::generated_cidrs(&values, i))
+        })
+        .unwrap_or_default();
     cidrs
         .iter()
         .map(|c| cidr::parse(c).map_err(|e| anyhow::anyhow!("`{command}`: the egress rule: {e}")))
@@ -421,7 +445,8 @@ fn age(seconds: i64) -> String {
     ))
 }
 
-fn show_policy(global: &GlobalArgs, current: Option<&Enforced>, format: ShowFormat, now: i64) {
+fn show_policy(global: &GlobalArgs, current: Option<&Enforced>, format: ShowFormat, clock: &Clock) {
+    let (now, grace) = (clock.now, clock.grace);
     let ns = &global.namespace;
     let Some(current) = current else {
         match format {
@@ -442,7 +467,8 @@ fn show_policy(global: &GlobalArgs, current: Option<&Enforced>, format: ShowForm
                     let entries: Vec<_> = nets
                         .iter()
                         .map(|(net, at)| {
-                            json!({"cidr": net.to_string(), "last_seen": at, "age_seconds": now - at})
+                            json!({"cidr": net.to_string(), "last_seen": at, "age_seconds": now - at,
+                                   "allowed_until": if Some(*at) == current.applied_at() { None } else { Some(at.saturating_add(grace)) }})
                         })
                         .collect();
                     (label.clone(), json!(entries))
@@ -468,15 +494,31 @@ fn show_policy(global: &GlobalArgs, current: Option<&Enforced>, format: ShowForm
                 "NetworkPolicy {POLICY_NAME} in namespace {ns}: {} ranges enforced, applied {applied}\n",
                 current.ranges.len()
             );
+            let applied_at = current.applied_at().unwrap_or(now);
             let rows: Vec<Vec<String>> = current
                 .seen
                 .iter()
                 .flat_map(|(label, nets)| {
-                    nets.iter()
-                        .map(move |(net, at)| vec![label.clone(), net.to_string(), age(now - at)])
+                    nets.iter().map(move |(net, at)| {
+                        // Not seen at the last apply: kept for its grace period.
+                        let state = if *at == applied_at {
+                            "seen".to_string()
+                        } else {
+                            let left = at.saturating_add(grace) - now;
+                            if left > 0 {
+                                format!("not seen, goes in {}", age(left))
+                            } else {
+                                "not seen, goes at the next apply".to_string()
+                            }
+                        };
+                        vec![label.clone(), net.to_string(), age(now - at), state]
+                    })
                 })
                 .collect();
-            text.push_str(&format_table(&["SOURCE", "RANGE", "LAST SEEN"], &rows));
+            text.push_str(&format_table(
+                &["SOURCE", "RANGE", "LAST SEEN", "STATE"],
+                &rows,
+            ));
             stdout_text(&text);
         }
     }

@@ -331,7 +331,16 @@ fn read_network_policy(
 
     // The generated rule only restricts anything when the chart's own rules
     // do not already allow every public address.
-    if matches!(policy.get("enabled"), Some(Value::Bool(false))) {
+    let chart_policy_off = matches!(policy.get("enabled"), Some(Value::Bool(false)));
+    if chart_policy_off && settings.mode == AllowListMode::Policy {
+        // binderctl-egress adds to the chart's policy; alone it would be
+        // the user pods' only egress policy and cut off DNS and the hub.
+        problems.push(format!(
+            "{base}.enabled is false while {KEY_ALLOW_LIST_MODE} is policy: the NetworkPolicy \
+             binderctl-egress adds to the chart's own policy for user pods, and alone it would \
+             cut them off from DNS and the hub; set enabled: true"
+        ));
+    } else if chart_policy_off {
         warnings.push(format!(
             "{base}.enabled is false: the egress allow-list will not be enforced"
         ));
@@ -567,6 +576,11 @@ mod tests {
                 && text.contains("found \"Policy\""),
             "{text}"
         );
+        let off = POLICY.replace("enabled: true", "enabled: false");
+        let text = read(&values(&format!("{off}      allow_list_mode: policy\n")))
+            .unwrap_err()
+            .join("\n");
+        assert!(text.contains("cut them off from DNS"), "{text}");
         let text = read(&values(&format!("{POLICY}      allow_list_mode: true\n")))
             .unwrap_err()
             .join("\n");
