@@ -336,6 +336,18 @@ fn check_errors_exit_2_even_when_the_tool_exits_1() {
     let out = lab.run(&["egress", "check"], T0);
     assert_eq!(code(&out), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("host gone.test"), "{}", stderr(&out));
+    // apply leaves the policy as it was.
+    let out = lab.run(&["egress", "apply"], T0);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nothing applied; NetworkPolicy binderctl-egress is unchanged"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(lab
+        .fake
+        .calls_starting_with(&["kubectl", "apply"])
+        .is_empty());
 }
 
 /// `helm get values -o json` of a release deployed in values mode: the

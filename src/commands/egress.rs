@@ -31,7 +31,11 @@ pub async fn run(global: &GlobalArgs, cmd: &EgressCmd) -> Result<Outcome> {
                 render::render(&apply.render),
                 read_policy(&runner, &tools, &global.namespace)
             );
-            let rendered = rendered?;
+            let rendered = rendered.map_err(|e| {
+                let text =
+                    format!("{e:#}\nnothing applied; NetworkPolicy {POLICY_NAME} is unchanged");
+                crate::error::Problems(text.lines().map(str::to_string).collect())
+            })?;
             require_policy_mode(&rendered, &apply.render.input.display().to_string())?;
             apply_policy(&runner, &tools, global, &rendered, current?, &clock).await?;
             Ok(Outcome::Success)
