@@ -161,7 +161,7 @@ pub fn sample_plans() -> Vec<Plan> {
         crate::cli::ToolFlavor::Plain,
     ] {
         let tools = Tools::new(flavor);
-        let manifest = policy::manifest("binder", "binder", &policy::Seen::new())
+        let manifest = policy::manifest("binder", "binder", &policy::Seen::new(), 0)
             .map(|m| m.to_string())
             .unwrap_or_default();
         plans.push(Plan::from(vec![
@@ -213,7 +213,7 @@ async fn apply_policy(
 ) -> Result<()> {
     let current = current.unwrap_or_default();
     let merged = policy::merge_with_grace(&current.seen, &rendered.sources, clock.now, clock.grace);
-    let manifest = policy::manifest(&global.namespace, &global.release, &merged.seen)
+    let manifest = policy::manifest(&global.namespace, &global.release, &merged.seen, clock.now)
         .map_err(|e| anyhow::anyhow!("NetworkPolicy {POLICY_NAME}: {e}"))?;
     let changes = policy::drift(&current.ranges, &merged);
     let mut text = if changes.is_empty() {
@@ -528,18 +528,33 @@ fn show_policy(global: &GlobalArgs, current: Option<&Enforced>, format: ShowForm
     }
 }
 
-/// One line for `binderctl status`: the policy's ranges and last apply.
+/// One line for `binderctl status`: the policy's ranges, its last apply,
+/// and what an apply would drop without any look-up (addresses past the
+/// default grace period); DNS changes need `egress check`.
 pub fn status_line(current: Option<&Enforced>, now: i64) -> String {
-    match current {
-        None => format!("Egress policy {POLICY_NAME}: none\n"),
-        Some(p) => format!(
-            "Egress policy {POLICY_NAME}: {} ranges, applied {} (`binderctl egress check` says \
-             whether it is stale)\n",
-            p.ranges.len(),
-            p.applied_at()
-                .map_or("never".to_string(), |at| format!("{} ago", age(now - at)))
+    let Some(p) = current else {
+        return format!("Egress policy {POLICY_NAME}: none\n");
+    };
+    let applied = p
+        .applied_at()
+        .map_or("never".to_string(), |at| format!("{} ago", age(now - at)));
+    let expired = p
+        .seen
+        .values()
+        .flat_map(|m| m.values())
+        .filter(|at| at.saturating_add(policy::DEFAULT_GRACE_SECS) <= now)
+        .count();
+    let stale = match expired {
+        0 => "`binderctl egress check` says whether DNS changed it".to_string(),
+        n => format!(
+            "stale: {n} addresses past their grace period, `binderctl egress apply` would \
+             remove them"
         ),
-    }
+    };
+    format!(
+        "Egress policy {POLICY_NAME}: {} ranges, applied {applied}; {stale}\n",
+        p.ranges.len()
+    )
 }
 
 #[cfg(test)]
@@ -594,6 +609,33 @@ mod tests {
         // The apply steps carry a real policy on stdin.
         let stdin = sample_plans()[0].steps[1].stdin.clone().unwrap();
         assert!(stdin.contains("\"kind\":\"NetworkPolicy\""), "{stdin}");
+    }
+
+    #[test]
+    fn status_line_says_when_an_apply_is_due() {
+        let fresh = [Source {
+            label: "host a.test".into(),
+            nets: nets(&["192.0.2.1/32"]),
+            explicit: false,
+        }];
+        let first = policy::merge_with_grace(&policy::Seen::new(), &fresh, 1000, 10);
+        let gone = policy::merge_with_grace(&first.seen, &[], 2000, 1_000_000);
+        let enforced = Enforced {
+            ranges: policy::ranges(&gone.seen),
+            seen: gone.seen,
+            applied: Some(2000),
+        };
+        assert_eq!(
+            status_line(Some(&enforced), 2000 + 3600),
+            "Egress policy binderctl-egress: 1 ranges, applied 1h ago; `binderctl egress check` \
+             says whether DNS changed it\n"
+        );
+        let day = policy::DEFAULT_GRACE_SECS;
+        assert!(status_line(Some(&enforced), 1000 + day).contains("stale: 1 addresses past"));
+        assert_eq!(
+            status_line(None, 0),
+            "Egress policy binderctl-egress: none\n"
+        );
     }
 
     #[test]

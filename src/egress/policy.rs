@@ -28,6 +28,8 @@ pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY_VALUE: &str = "binderctl";
 /// `{"SOURCE": {"CIDR": LAST_SEEN_UNIX_SECONDS, …}, …}` as JSON.
 pub const ANNOTATION_SOURCES: &str = "binderctl/sources";
+/// When the policy was last applied, in Unix seconds.
+pub const ANNOTATION_APPLIED_AT: &str = "binderctl/applied-at";
 /// How long an address stays allowed after it was last seen, by default.
 pub const DEFAULT_GRACE_SECS: i64 = 24 * 3600;
 /// The user pods' labels (KubeSpawner's, matched by the chart's policy).
@@ -48,12 +50,16 @@ pub struct Enforced {
     pub seen: Seen,
     /// The ranges of the policy's rule (what is actually enforced).
     pub ranges: Vec<IpNet>,
+    /// When it was last applied, as recorded.
+    pub applied: Option<i64>,
 }
 
 impl Enforced {
-    /// When the policy was last applied: the newest last-seen time.
+    /// When the policy was last applied (recorded, else the newest
+    /// last-seen time).
     pub fn applied_at(&self) -> Option<i64> {
-        self.seen.values().flat_map(|m| m.values()).copied().max()
+        self.applied
+            .or_else(|| self.seen.values().flat_map(|m| m.values()).copied().max())
     }
 }
 
@@ -72,10 +78,12 @@ pub fn parse_policy(object: &Value) -> Result<Enforced, String> {
              binderctl's, so binderctl leaves it alone (rename or delete it)"
         ));
     }
-    let seen = match metadata
-        .get("annotations")
-        .and_then(|a| a.get(ANNOTATION_SOURCES))
-    {
+    let annotations = metadata.get("annotations");
+    let applied = annotations
+        .and_then(|a| a.get(ANNOTATION_APPLIED_AT))
+        .and_then(Value::as_str)
+        .and_then(|t| t.parse().ok());
+    let seen = match annotations.and_then(|a| a.get(ANNOTATION_SOURCES)) {
         None => Seen::new(),
         Some(Value::String(text)) => parse_seen(text).map_err(|e| {
             format!("{name}: annotation {ANNOTATION_SOURCES}: {e} (apply again to rewrite it)")
@@ -111,6 +119,7 @@ pub fn parse_policy(object: &Value) -> Result<Enforced, String> {
     Ok(Enforced {
         seen,
         ranges: cidr::merge(ranges),
+        applied,
     })
 }
 
@@ -275,8 +284,9 @@ pub fn check_label_value(what: &str, value: &str) -> Result<(), String> {
 
 /// The NetworkPolicy: egress only, exactly the release's user pods, one
 /// rule with the merged ranges (none at all when there are no ranges: a
-/// rule with an empty `to` would allow everything).
-pub fn manifest(namespace: &str, release: &str, seen: &Seen) -> Result<Value, String> {
+/// rule with an empty `to` would allow everything). `now` is recorded as
+/// the time of this apply.
+pub fn manifest(namespace: &str, release: &str, seen: &Seen, now: i64) -> Result<Value, String> {
     check_label_value("release", release)?;
     let to: Vec<Value> = ranges(seen)
         .iter()
@@ -314,7 +324,10 @@ pub fn manifest(namespace: &str, release: &str, seen: &Seen) -> Result<Value, St
                 MANAGED_BY_LABEL: MANAGED_BY_VALUE,
                 "release": release,
             },
-            "annotations": { ANNOTATION_SOURCES: annotation },
+            "annotations": {
+                ANNOTATION_SOURCES: annotation,
+                ANNOTATION_APPLIED_AT: now.to_string(),
+            },
         },
         "spec": {
             "podSelector": {"matchLabels": {
@@ -365,7 +378,7 @@ mod tests {
             T0,
             DEFAULT_GRACE_SECS,
         );
-        let m = manifest("binder", "bh", &merged.seen).unwrap();
+        let m = manifest("binder", "bh", &merged.seen, T0).unwrap();
         assert_eq!(m["kind"], "NetworkPolicy");
         assert_eq!(m["metadata"]["name"], POLICY_NAME);
         assert_eq!(m["metadata"]["labels"][MANAGED_BY_LABEL], "binderctl");
@@ -389,31 +402,35 @@ mod tests {
             texts(&enforced.ranges),
             ["192.0.2.1/32", "198.51.100.0/24", "2001:db8::1/128"]
         );
-        assert_eq!(enforced.applied_at(), Some(T0));
+        assert_eq!(enforced.applied, Some(T0));
+        assert_eq!(
+            m["metadata"]["annotations"][ANNOTATION_APPLIED_AT],
+            T0.to_string()
+        );
         assert!(!enforced.seen.contains_key("host empty.test"));
     }
 
     #[test]
     fn no_ranges_means_no_rule_at_all() {
-        let m = manifest("binder", "binder", &Seen::new()).unwrap();
+        let m = manifest("binder", "binder", &Seen::new(), T0).unwrap();
         assert_eq!(m["spec"]["egress"], json!([]));
     }
 
     #[test]
     fn names_that_cannot_be_labels_are_refused() {
-        assert!(manifest("binder", "bad release", &Seen::new()).is_err());
-        assert!(manifest("binder", &"r".repeat(64), &Seen::new()).is_err());
-        assert!(manifest("binder", "-r", &Seen::new()).is_err());
-        assert!(manifest("binder", "my.release_1", &Seen::new()).is_ok());
+        assert!(manifest("binder", "bad release", &Seen::new(), T0).is_err());
+        assert!(manifest("binder", &"r".repeat(64), &Seen::new(), T0).is_err());
+        assert!(manifest("binder", "-r", &Seen::new(), T0).is_err());
+        assert!(manifest("binder", "my.release_1", &Seen::new(), T0).is_ok());
     }
 
     #[test]
     fn someone_elses_policy_is_refused_and_bad_records_are_named() {
-        let mut m = manifest("binder", "binder", &Seen::new()).unwrap();
+        let mut m = manifest("binder", "binder", &Seen::new(), T0).unwrap();
         m["metadata"]["labels"] = json!({});
         let err = parse_policy(&m).unwrap_err();
         assert!(err.contains("not binderctl's"), "{err}");
-        let mut m = manifest("binder", "binder", &Seen::new()).unwrap();
+        let mut m = manifest("binder", "binder", &Seen::new(), T0).unwrap();
         m["metadata"]["annotations"][ANNOTATION_SOURCES] = json!("{\"host a.test\": {\"x\": 1}}");
         let err = parse_policy(&m).unwrap_err();
         assert!(
