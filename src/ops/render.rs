@@ -134,7 +134,7 @@ pub async fn render(args: &RenderArgs) -> Result<Rendered> {
 }
 
 /// binderctl's keys of `values`, every problem named with the input file.
-pub fn read_settings(values: &Value, input: &str) -> Result<Settings> {
+fn read_settings(values: &Value, input: &str) -> Result<Settings> {
     settings::read(values).map_err(|problems| {
         Problems(
             problems
@@ -306,7 +306,7 @@ fn output_text(
 }
 
 /// The last lines of the output in policy mode.
-pub const POLICY_MODE_NOTE: &str = "# Egress allow-list: in the NetworkPolicy binderctl-egress \
+const POLICY_MODE_NOTE: &str = "# Egress allow-list: in the NetworkPolicy binderctl-egress \
      (allow_list_mode: policy), kept up to date by `binderctl egress apply`.\n";
 
 fn list_requests(args: &RenderArgs, settings: &Settings) -> Vec<ListRequest> {
