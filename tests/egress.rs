@@ -428,6 +428,11 @@ fn render_in_policy_mode_writes_no_ranges() {
     lab.rotate("203.0.113.9");
     let out = lab.run(&["render", "--check"], T0);
     assert_eq!(code(&out), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("`binderctl egress check` compares that"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]

@@ -10,7 +10,8 @@ use crate::egress::cidr;
 use crate::error::{Outcome, Problems};
 use crate::fsutil;
 use crate::ops::render::{self, Rendered};
-use crate::values::{settings, transform};
+use crate::values::settings::{self, AllowListMode};
+use crate::values::transform;
 
 pub async fn run(_global: &GlobalArgs, cmd: &RenderCmd) -> Result<Outcome> {
     let args = &cmd.render;
@@ -104,7 +105,12 @@ fn check(args: &RenderArgs, rendered: &Rendered, quiet: bool) -> Result<Outcome>
     let ranges_differ = !added.is_empty() || !removed.is_empty();
     let values_differ = old_values.is_none() || old_rest != new_rest;
     if !ranges_differ && !values_differ {
-        if !quiet {
+        if !quiet && rendered.mode == AllowListMode::Policy {
+            println!(
+                "{path} is up to date (the allow-list itself is in NetworkPolicy \
+                 binderctl-egress: `binderctl egress check` compares that)"
+            );
+        } else if !quiet {
             println!("{path} is up to date");
         }
         return Ok(Outcome::Success);
