@@ -248,6 +248,23 @@ pub enum Command {
         binderctl man | man -l -\n  \
         binderctl man > ~/.local/share/man/man1/binderctl.1")]
     Man(ManCmd),
+    /// The egress allow-list as its own NetworkPolicy: apply, check, show.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+        binderctl egress apply --dry-run\n  \
+        binderctl egress check --quiet || binderctl egress apply\n  \
+        binderctl egress show -o json"
+    )]
+    Egress(EgressCmd),
+    /// Ask the rendered configuration whether a repository may be built.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+        binderctl whitelist check https://github.com/jupyterhub/binder-examples\n  \
+        binderctl whitelist check v2/gl/group.example/repo/HEAD -f _lab.yaml"
+    )]
+    Whitelist(WhitelistCmd),
 }
 
 #[derive(Debug, Args)]
@@ -802,6 +819,97 @@ fn timeout(text: &str) -> Result<Duration, String> {
         return Err("the timeout must be more than zero (e.g. 5s)".to_string());
     }
     Ok(duration)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EgressCmd {
+    /// Resolve, merge and apply the NetworkPolicy binderctl-egress
+    /// (allow_list_mode: policy); no Helm, nothing restarts.
+    #[command(after_help = "Examples:\n  \
+        binderctl egress apply\n  \
+        binderctl egress apply --dry-run\n  \
+        binderctl egress apply --grace 48h -i lab.yaml")]
+    Apply(EgressApplyCmd),
+    /// Compare fresh lookups with what the cluster enforces: exit 0 when
+    /// nothing needs doing, 1 when an apply (or deploy) would change it, 2 on
+    /// errors.
+    #[command(after_help = "Examples:\n  \
+        binderctl egress check\n  \
+        binderctl egress check --quiet || binderctl egress apply")]
+    Check(EgressCheckCmd),
+    /// What the policy enforces now, by source, with ages.
+    #[command(after_help = "Examples:\n  \
+        binderctl egress show\n  \
+        binderctl egress show -o json")]
+    Show(EgressShowCmd),
+}
+
+/// How addresses that stopped appearing are kept, shared by apply and check.
+#[derive(Debug, Clone, Args)]
+pub struct GraceArgs {
+    /// How long an address stays allowed after it was last seen, e.g. 24h, 90m.
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    pub grace: String,
+
+    /// The time to take as now, in Unix seconds (for tests).
+    #[arg(long, env = "BINDERCTL_NOW", value_name = "SECONDS", hide = true)]
+    pub now: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct EgressApplyCmd {
+    #[command(flatten)]
+    pub render: RenderArgs,
+    #[command(flatten)]
+    pub grace: GraceArgs,
+    /// Print the change and the command, apply nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EgressCheckCmd {
+    #[command(flatten)]
+    pub render: RenderArgs,
+    #[command(flatten)]
+    pub grace: GraceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EgressShowCmd {
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = ShowFormat::Table)]
+    pub format: ShowFormat,
+    #[command(flatten)]
+    pub grace: GraceArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShowFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WhitelistCmd {
+    /// Would the rendered configuration let BinderHub build this repository?
+    /// SPEC_OR_URL: a launch URL or path (`v2/gh/OWNER/REPO/REF`), a
+    /// provider and spec (`gl/group/repo/HEAD`) or a repository URL.
+    #[command(after_help = "Examples:\n  \
+        binderctl whitelist check jupyterhub/binder-examples\n  \
+        binderctl whitelist check https://gitlab.example/group/repo -f _lab.yaml")]
+    Check {
+        /// The repository: a launch URL or path, PROVIDER/SPEC, a URL, or OWNER/REPO.
+        spec_or_url: String,
+        /// The rendered values file to read.
+        #[arg(
+            short = 'f',
+            long = "file",
+            value_name = "FILE",
+            default_value = "_binder.yaml"
+        )]
+        file: PathBuf,
+    },
 }
 
 #[cfg(test)]

@@ -289,9 +289,24 @@ fn status_shows_release_pods_and_addresses_but_no_secrets() {
             call(&helm_list("binder")),
             call(&["microk8s", "kubectl", "get", "pods", "-n", "binder", "-o", "json"]),
             call(&["microk8s", "kubectl", "get", "services", "-n", "binder", "-o", "json"]),
+            call(&[
+                "microk8s",
+                "kubectl",
+                "get",
+                "networkpolicy",
+                "binderctl-egress",
+                "-n",
+                "binder",
+                "-o",
+                "json"
+            ]),
         ]
     );
     let text = stdout(&out);
+    assert!(
+        text.contains("Egress policy binderctl-egress: none"),
+        "{text}"
+    );
     assert!(
         text.contains("Release binder in namespace binder: deployed, revision 14"),
         "{text}"
@@ -500,6 +515,16 @@ fn uninstall_deletes_the_release_then_the_namespace() {
         "microk8s",
         "kubectl",
         "delete",
+        "networkpolicy",
+        "binderctl-egress",
+        "-n",
+        "binder",
+        "--ignore-not-found",
+    ]));
+    expected.push(call(&[
+        "microk8s",
+        "kubectl",
+        "delete",
         "namespace",
         "binder",
     ]));
@@ -513,7 +538,9 @@ fn uninstall_dry_run_prints_both_commands_and_deletes_nothing() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
-        "microk8s helm uninstall binder -n binder\nmicrok8s kubectl delete namespace binder\n"
+        "microk8s helm uninstall binder -n binder\n\
+         microk8s kubectl delete networkpolicy binderctl-egress -n binder --ignore-not-found\n\
+         microk8s kubectl delete namespace binder\n"
     );
     assert_eq!(fake.calls(), READ_ONLY_UNINSTALL.map(call).to_vec());
 }
@@ -524,7 +551,11 @@ fn uninstall_skips_what_is_already_gone() {
     fake.respond(&["helm", "list"], "[]\n", 0);
     let out = run(&fake, &["uninstall", "--dry-run"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "microk8s kubectl delete namespace binder\n");
+    assert_eq!(
+        stdout(&out),
+        "microk8s kubectl delete networkpolicy binderctl-egress -n binder --ignore-not-found\n\
+         microk8s kubectl delete namespace binder\n"
+    );
 
     fake.respond_full(
         &["kubectl", "get", "namespace"],

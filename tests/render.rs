@@ -632,12 +632,32 @@ fn check_reports_unchanged_then_changes_per_source() {
     );
     assert!(stdout(&out).contains("_binder.yaml is up to date"));
 
-    // The CDN moved files.example; check against a server with new answers.
+    // The CDN moved files.example inside ranges that are allowed anyway
+    // (GitHub's 192.0.2.16/28, Fastly's 198.51.100.0/24): no change.
+    let inside = RenderEnv::new(
+        BINDER_YAML,
+        Zone::new()
+            .a("files.example", ["192.0.2.25", "198.51.100.99"])
+            .aaaa("files.example", ["2001:db8:10::20"])
+            .a("data.test", ["192.0.2.22"]),
+        standard_routes(),
+    );
+    std::fs::write(inside.path("_binder.yaml"), &before).unwrap();
+    let out = inside.render(&["--check"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+
+    // Outside every allowed range: a change, and only the real one (the
+    // dropped 192.0.2.21 stays allowed by GitHub's range).
     let moved = RenderEnv::new(
         BINDER_YAML,
         Zone::new()
-            .a("files.example", ["192.0.2.20", "198.51.100.99"])
-            .aaaa("files.example", ["2001:db8:10::20"])
+            .a("files.example", ["192.0.2.20", "203.0.113.201"])
             .a("data.test", ["192.0.2.22"]),
         standard_routes(),
     );
@@ -653,7 +673,8 @@ fn check_reports_unchanged_then_changes_per_source() {
     let report = stdout(&out);
     assert!(report.contains("_binder.yaml would change:"), "{report}");
     assert!(
-        report.contains("  host files.example:\n    + 198.51.100.99/32\n    - 192.0.2.21/32\n"),
+        report
+            .contains("  host files.example:\n    + 203.0.113.201/32\n    - 2001:db8:10::20/128\n"),
         "{report}"
     );
     assert!(
@@ -664,6 +685,34 @@ fn check_reports_unchanged_then_changes_per_source() {
         std::fs::read_to_string(moved.path("_binder.yaml")).unwrap(),
         before,
         "--check writes nothing"
+    );
+}
+
+#[test]
+fn check_is_not_fooled_by_the_input_path_and_names_the_input() {
+    let env = RenderEnv::standard();
+    std::fs::write(env.path("lab.yaml"), BINDER_YAML).unwrap();
+    assert!(env.render(&["-i", "lab.yaml"]).status.success());
+    // Another spelling of the same input: the header differs, nothing else.
+    let absolute = env.path("lab.yaml").display().to_string();
+    for spelling in ["./lab.yaml", absolute.as_str()] {
+        let out = env.render(&["-i", spelling, "--check"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{spelling}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    }
+    // An edit is named with the actual input file.
+    let edited = BINDER_YAML.replace("lab/binder-", "lab2/binder-");
+    std::fs::write(env.path("lab.yaml"), edited).unwrap();
+    let out = env.render(&["-i", "lab.yaml", "--check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout(&out),
+        "_binder.yaml would change:\n  other values differ (lab.yaml edited since the last render?)\n"
     );
 }
 

@@ -83,6 +83,9 @@ pub struct Step {
     /// A long wait (Helm upgrade, rollout, namespace deletion): the runner
     /// shows an elapsed-time ticker while it runs, on a terminal only.
     pub progress: bool,
+    /// Text for the command's standard input (`kubectl apply -f -`);
+    /// without it stdin is closed.
+    pub stdin: Option<String>,
 }
 
 impl Step {
@@ -91,7 +94,14 @@ impl Step {
             command,
             description: None,
             progress: false,
+            stdin: None,
         }
+    }
+
+    /// Give the command `text` on its standard input.
+    pub fn with_stdin(mut self, text: impl Into<String>) -> Self {
+        self.stdin = Some(text.into());
+        self
     }
 
     pub fn described(mut self, description: impl Into<String>) -> Self {

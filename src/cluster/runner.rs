@@ -1,10 +1,11 @@
 //! The one place where binderctl runs external programs.
 //!
-//! Programs get argv directly (no shell), stdin is closed, and the child is
-//! stopped when binderctl is interrupted; once interrupted, no new command
-//! starts. [`Runner::run_to_completion`] is for the one command that must
-//! never be killed half-way (`helm upgrade`): the interrupt is passed on to
-//! it and binderctl waits for it to end. Two kinds of calls:
+//! Programs get argv directly (no shell), stdin is closed (or holds the
+//! step's text, for `kubectl apply -f -`), and the child is stopped when
+//! binderctl is interrupted; once interrupted, no new command starts.
+//! [`Runner::run_to_completion`] is for the one command that must never be
+//! killed half-way (`helm upgrade`): the interrupt is passed on to it and
+//! binderctl waits for it to end. Two kinds of calls:
 //! - [`Runner::execute`] runs a [`Plan`] of commands that change things; with
 //!   `--dry-run` it prints them instead, shell-quoted, one per line.
 //! - [`Runner::query`] runs a read-only command and returns its output; it
@@ -157,7 +158,7 @@ impl Runner {
     /// is an answer, not a failure (`kubectl get namespace X` when X does not
     /// exist). Nothing is shown; the caller decides.
     pub async fn probe(&self, command: &CommandLine) -> Result<Captured> {
-        let child = spawn(command, Stdio::piped(), Stdio::piped())?;
+        let child = spawn(command, Stdio::null(), Stdio::piped(), Stdio::piped())?;
         let output = tokio::select! {
             biased;
             output = child.wait_with_output() => {
@@ -180,7 +181,13 @@ impl Runner {
         command: &CommandLine,
         limit: Duration,
     ) -> Result<Captured> {
-        let child = spawn_even_if_interrupted(command, Stdio::piped(), Stdio::piped(), false)?;
+        let child = spawn_even_if_interrupted(
+            command,
+            Stdio::null(),
+            Stdio::piped(),
+            Stdio::piped(),
+            false,
+        )?;
         let output = tokio::time::timeout(limit, child.wait_with_output())
             .await
             .map_err(|_| anyhow::anyhow!("`{command}` did not answer within {limit:?}"))?
@@ -304,18 +311,19 @@ async fn next_signal(_signals: &mut Signals) -> Option<i32> {
 
 /// Start a child, unless binderctl has been interrupted: no new command
 /// starts after Ctrl-C or SIGTERM.
-fn spawn(command: &CommandLine, stdout: Stdio, stderr: Stdio) -> Result<Child> {
+fn spawn(command: &CommandLine, stdin: Stdio, stdout: Stdio, stderr: Stdio) -> Result<Child> {
     if was_interrupted() {
         return Err(Interrupted.into());
     }
     microk8s::preflight(command)?;
-    spawn_even_if_interrupted(command, stdout, stderr, false)
+    spawn_even_if_interrupted(command, stdin, stdout, stderr, false)
 }
 
 /// `own_group`: the child leads a process group of its own, so that the
 /// terminal's Ctrl-C reaches only binderctl, which passes it on.
 fn spawn_even_if_interrupted(
     command: &CommandLine,
+    stdin: Stdio,
     stdout: Stdio,
     stderr: Stdio,
     own_group: bool,
@@ -324,7 +332,7 @@ fn spawn_even_if_interrupted(
     let mut child = tokio::process::Command::new(&command.program);
     child
         .args(&command.args)
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(stdout)
         .stderr(stderr)
         .kill_on_drop(true);
@@ -459,7 +467,13 @@ async fn run_passing_output(step: &Step, on_interrupt: OnInterrupt) -> Result<St
         return Err(Interrupted.into());
     }
     let own_group = on_interrupt == OnInterrupt::PassOnAndWait;
-    let mut child = spawn_even_if_interrupted(command, Stdio::piped(), Stdio::piped(), own_group)?;
+    let stdin = match step.stdin {
+        Some(_) => Stdio::piped(),
+        None => Stdio::null(),
+    };
+    let mut child =
+        spawn_even_if_interrupted(command, stdin, Stdio::piped(), Stdio::piped(), own_group)?;
+    let feeder = feed_stdin(&mut child, step.stdin.as_deref());
     let screen = Arc::new(Screen::default());
     let stdout_copy = Arc::new(Mutex::new(Vec::new()));
     let mut pumps = Vec::new();
@@ -521,6 +535,9 @@ async fn run_passing_output(step: &Step, on_interrupt: OnInterrupt) -> Result<St
             return Err(Interrupted.into());
         }
     };
+    if let Some(feeder) = feeder {
+        feeder.abort();
+    }
     for pump in pumps {
         // A grandchild holding the pipes open must not hang binderctl.
         let _ = tokio::time::timeout(DRAIN_LIMIT, pump).await;
@@ -568,6 +585,19 @@ async fn pass_on_and_wait(child: &mut Child, signal: i32, label: &str) {
     #[cfg(not(unix))]
     let _ = signal;
     let _ = child.wait().await;
+}
+
+/// Write `text` to the child's stdin and close it, in the background (a
+/// child that exits without reading is not an error here: its exit code
+/// says what happened).
+fn feed_stdin(child: &mut Child, text: Option<&str>) -> Option<tokio::task::JoinHandle<()>> {
+    use tokio::io::AsyncWriteExt;
+    let mut pipe = child.stdin.take()?;
+    let bytes = text?.as_bytes().to_vec();
+    Some(tokio::spawn(async move {
+        let _ = pipe.write_all(&bytes).await;
+        let _ = pipe.shutdown().await;
+    }))
 }
 
 /// After an interrupt: give the child a moment to exit on its own (it had
@@ -726,6 +756,19 @@ mod tests {
             .await
             .unwrap();
         assert!(!marker.exists());
+    }
+
+    #[tokio::test]
+    async fn a_step_can_get_text_on_stdin() {
+        let step = Step::new(sh("tr a-z A-Z")).with_stdin("kind: x\n");
+        let out = Runner::new(false).run_step(&step).await.unwrap();
+        assert_eq!(out, "KIND: X\n");
+        // Without text, stdin is closed: `cat` sees end of input at once.
+        let out = Runner::new(false)
+            .run_step(&Step::new(sh("cat; echo done")))
+            .await
+            .unwrap();
+        assert_eq!(out, "done\n");
     }
 
     #[test]

@@ -93,6 +93,7 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
             kept.display()
         ));
         runner.execute(&plan).await?;
+        super::egress::after_deploy(&runner, &tools, global, &rendered).await?;
         return Ok(Outcome::Success);
     }
     let plan = deploy_plan(
@@ -110,6 +111,7 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         Some(&cmd.render.input),
     )?;
     run_plan(&runner, &tools, global, &plan).await?;
+    super::egress::after_deploy(&runner, &tools, global, &rendered).await?;
 
     wait_for_rollout(&runner, &tools, &global.namespace, wait_timeout).await?;
 

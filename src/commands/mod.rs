@@ -8,6 +8,7 @@ use crate::error::Outcome;
 pub mod completion;
 pub mod dashboard;
 pub mod deploy;
+pub mod egress;
 pub mod images;
 pub mod man;
 pub mod nodes;
@@ -19,6 +20,7 @@ pub mod status;
 pub mod storage;
 pub mod uninstall;
 pub mod versions;
+pub mod whitelist;
 
 /// Run the parsed command line to completion.
 pub fn run(cli: Cli) -> Result<Outcome> {
@@ -49,5 +51,7 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Uninstall(cmd) => uninstall::run(global, cmd).await,
         Command::Completion(cmd) => completion::run(global, cmd).await,
         Command::Man(cmd) => man::run(global, cmd).await,
+        Command::Egress(cmd) => egress::run(global, cmd).await,
+        Command::Whitelist(cmd) => whitelist::run(global, cmd).await,
     }
 }

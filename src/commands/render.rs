@@ -13,6 +13,7 @@ use crate::error::{Interrupted, Outcome, Problems};
 use crate::fsutil;
 use crate::ops::render::{self, Rendered};
 use crate::output;
+use crate::values::settings::{self, AllowListMode};
 use crate::values::transform;
 
 pub async fn run(_global: &GlobalArgs, cmd: &RenderCmd) -> Result<Outcome> {
@@ -82,8 +83,11 @@ fn nothing_written(err: anyhow::Error, args: &RenderArgs) -> anyhow::Error {
     Problems(lines).into()
 }
 
-/// Compare a fresh render with the existing output: exit 0 when it would not
-/// change, 1 (with the changes per source) when it would.
+/// Compare a fresh render with the existing output by meaning: exit 0 when
+/// it would allow the same and hold the same values (the spelling of the
+/// input path in the header, the grouping of ranges, an address inside a
+/// range already allowed are no change), 1 (with the changes per source)
+/// when it would not.
 fn check(args: &RenderArgs, rendered: &Rendered, quiet: bool) -> Result<Outcome> {
     let path = args.output.display();
     let existing = match std::fs::read_to_string(&args.output) {
@@ -96,49 +100,74 @@ fn check(args: &RenderArgs, rendered: &Rendered, quiet: bool) -> Result<Outcome>
         }
         Err(e) => return Err(e).with_context(|| format!("{path}: cannot read")),
     };
-    if existing == rendered.text {
-        if !quiet {
+    let old_values: Option<serde_yaml::Value> = serde_yaml::from_str(&existing).ok();
+    let index = rendered.user_egress_rules;
+    let (old_rest, old_rule) = match &old_values {
+        Some(v) => split_generated_rule(v, index),
+        None => (serde_yaml::Value::Null, Vec::new()),
+    };
+    let (new_rest, new_rule) = split_generated_rule(&rendered.values, index);
+    let (added, removed) = cidr::diff(&old_rule, &new_rule);
+    let ranges_differ = !added.is_empty() || !removed.is_empty();
+    let values_differ = old_values.is_none() || old_rest != new_rest;
+    if !ranges_differ && !values_differ {
+        if !quiet && rendered.mode == AllowListMode::Policy {
+            output::data_line(&format!(
+                "{path} is up to date (the allow-list itself is in NetworkPolicy \
+                 binderctl-egress: `binderctl egress check` compares that)"
+            ));
+        } else if !quiet {
             output::data_line(&format!("{path} is up to date"));
         }
         return Ok(Outcome::Success);
     }
 
-    let changes = match allow_list::parse_record(&existing) {
-        Some(old) => allow_list::compare(&old, &rendered.record),
-        // Written by something else (the old script, which never merged):
-        // compare the rule's addresses, so regrouping is not a change.
-        None => {
-            let old: Vec<cidr::IpNet> = serde_yaml::from_str(&existing)
-                .ok()
-                .and_then(|v| transform::generated_cidrs(&v, rendered.user_egress_rules))
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|c| cidr::parse(c).ok())
-                .collect();
-            let (added, removed) = cidr::diff(&old, &rendered.merged);
-            let texts = |nets: Vec<cidr::IpNet>| nets.iter().map(ToString::to_string).collect();
-            let change = allow_list::SourceChange {
-                label: "egress rule (the existing file records no sources)".to_string(),
-                added: texts(added),
-                removed: texts(removed),
-            };
-            let changed = !change.added.is_empty() || !change.removed.is_empty();
-            changed.then_some(change).into_iter().collect()
-        }
+    let old_record = allow_list::parse_record(&existing);
+    let mut changes = match &old_record {
+        Some(old) if ranges_differ => allow_list::compare(old, &rendered.record),
+        _ => Vec::new(),
     };
-
-    output::data_line(&format!("{path} would change:"));
-    for change in &changes {
-        output::data_line(&format!("  {}:", change.label));
-        for net in &change.added {
-            output::data_line(&format!("    + {net}"));
-        }
-        for net in &change.removed {
-            output::data_line(&format!("    - {net}"));
-        }
+    // No record (the old script never wrote one), or a rule edited by hand.
+    if ranges_differ && changes.is_empty() {
+        let texts = |nets: Vec<cidr::IpNet>| nets.iter().map(ToString::to_string).collect();
+        let label = match old_record {
+            None => "egress rule (the existing file records no sources)",
+            Some(_) => "egress rule (edited by hand? its sources did not change)",
+        };
+        changes.push(allow_list::SourceChange {
+            label: label.to_string(),
+            added: texts(added),
+            removed: texts(removed),
+        });
     }
-    if changes.is_empty() {
-        output::data_line(&format!("  the egress ranges are the same; other values differ ({} edited since the last render?)", args.input.display()));
+    output::data_line(&format!("{path} would change:"));
+    output::data(&super::egress::format_changes(&changes));
+    if values_differ {
+        output::data_line(&format!(
+            "  other values differ ({} edited since the last render?)",
+            args.input.display()
+        ));
     }
     Ok(Outcome::Changed)
+}
+
+/// The values without binderctl's generated egress rule (the rule at
+/// `index`, when it has the generated rule's shape), and that rule's ranges.
+fn split_generated_rule(
+    values: &serde_yaml::Value,
+    index: usize,
+) -> (serde_yaml::Value, Vec<cidr::IpNet>) {
+    let Some(cidrs) = transform::generated_cidrs(values, index) else {
+        return (values.clone(), Vec::new());
+    };
+    let mut rest = values.clone();
+    let rules = settings::NETWORK_POLICY
+        .iter()
+        .chain([&settings::KEY_EGRESS])
+        .try_fold(&mut rest, |v, key| v.get_mut(*key));
+    if let Some(serde_yaml::Value::Sequence(rules)) = rules {
+        rules.remove(index);
+    }
+    let nets = cidrs.iter().filter_map(|c| cidr::parse(c).ok()).collect();
+    (rest, nets)
 }

@@ -15,7 +15,7 @@ use crate::cluster::helm;
 use crate::cluster::plan::CommandLine;
 use crate::cluster::tools::Tools;
 use crate::commands::{
-    dashboard, deploy, images, nodes, pods, quota, status, storage, uninstall, versions,
+    dashboard, deploy, egress, images, nodes, pods, quota, status, storage, uninstall, versions,
 };
 
 /// Each subcommand's options (clap ids, globals aside) that the samples
@@ -144,6 +144,46 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
     // Run no external tool.
     ("completion", &["shell"]),
     ("man", &[]),
+    // The policy's own argv come from egress::sample_plans(); those with a
+    // manifest on stdin are replayed, with it, by tests/egress.rs.
+    (
+        "egress apply",
+        &[
+            "input",
+            "output",
+            "nameservers",
+            "github_meta_url",
+            "fastly_url",
+            "timeout",
+            "retries",
+            "allow_unresolved",
+            "allow_default_route",
+            "allow_special_addresses",
+            "grace",
+            "now",
+            "dry_run",
+        ],
+    ),
+    (
+        "egress check",
+        &[
+            "input",
+            "output",
+            "nameservers",
+            "github_meta_url",
+            "fastly_url",
+            "timeout",
+            "retries",
+            "allow_unresolved",
+            "allow_default_route",
+            "allow_special_addresses",
+            "grace",
+            "now",
+        ],
+    ),
+    ("egress show", &["format", "grace", "now"]),
+    // Run no external tool.
+    ("whitelist check", &["spec_or_url", "file"]),
 ];
 
 /// The sample files' names in the folder handed to [`every_command_line`]
@@ -178,6 +218,7 @@ pub fn every_command_line(dir: &Path, chart_repo_url: &str) -> Result<Vec<Comman
             lines.push(nodes::remove_command(&tools, "node2.example", true)?);
         }
     }
+    lines.extend(egress_lines());
     Ok(lines)
 }
 
@@ -300,6 +341,16 @@ fn helm_lines(tools: &Tools, dir: &Path, chart_repo_url: &str) -> Result<Vec<Com
             .cloned(),
     );
     Ok(lines)
+}
+
+/// The egress policy's command lines without stdin, both flavours.
+fn egress_lines() -> Vec<CommandLine> {
+    egress::sample_plans()
+        .into_iter()
+        .flat_map(|plan| plan.steps)
+        .filter(|step| step.stdin.is_none())
+        .map(|step| step.command)
+        .collect()
 }
 
 fn ctr_lines(tools: &Tools) -> Vec<CommandLine> {

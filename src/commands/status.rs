@@ -304,6 +304,7 @@ pub async fn run(global: &GlobalArgs, cmd: &StatusCmd) -> Result<Outcome> {
     let services: ServiceList = runner
         .query_json(&services_command(&tools, &global.namespace))
         .await?;
+    let egress = super::egress::read_policy(&runner, &tools, &global.namespace).await?;
     let now = crate::cluster::duration::unix_now();
     let record = StatusRecord {
         release: ReleaseRecord::new(release.as_ref(), &global.release, &global.namespace),
@@ -325,13 +326,16 @@ pub async fn run(global: &GlobalArgs, cmd: &StatusCmd) -> Result<Outcome> {
         names
     };
     format::print(&cmd.output, &record, names, |style| {
-        format_status_styled(
+        let mut text = format_status_styled(
             format_release(release.as_ref(), &global.release, &global.namespace),
             &pod_list.items,
             &services.items,
             now,
             style,
-        )
+        );
+        text.push('\n');
+        text.push_str(&super::egress::status_line(egress.as_ref(), now));
+        text
     })?;
     Ok(Outcome::Success)
 }

@@ -19,8 +19,8 @@ pub fn namespace_command(tools: &Tools, namespace: &str) -> CommandLine {
     tools.kubectl(["get", "namespace", namespace, "-o", "json"])
 }
 
-/// `helm uninstall RELEASE -n NS` when the release exists, then `kubectl
-/// delete namespace NS` when the namespace exists.
+/// `helm uninstall RELEASE -n NS` when the release exists, then, when the
+/// namespace exists, binderctl's egress NetworkPolicy and the namespace.
 pub fn uninstall_plan(
     tools: &Tools,
     release: Option<&str>,
@@ -36,6 +36,7 @@ pub fn uninstall_plan(
         );
     }
     if namespace_exists {
+        plan.push(super::egress::delete_step(tools, namespace));
         plan.push(
             Step::new(tools.kubectl(["delete", "namespace", namespace]))
                 .described(format!(
@@ -144,13 +145,16 @@ mod tests {
         let plan = uninstall_plan(&tools, Some("binder"), "binder", true);
         assert_eq!(
             plan.render(),
-            "microk8s helm uninstall binder -n binder\nmicrok8s kubectl delete namespace binder\n"
+            "microk8s helm uninstall binder -n binder\n\
+             microk8s kubectl delete networkpolicy binderctl-egress -n binder --ignore-not-found\n\
+             microk8s kubectl delete namespace binder\n"
         );
-        assert!(plan.steps.iter().all(|s| s.progress));
+        assert!(plan.steps[0].progress && plan.steps[2].progress);
         let plain = Tools::new(ToolFlavor::Plain);
         assert_eq!(
             uninstall_plan(&plain, None, "binder", true).render(),
-            "kubectl delete namespace binder\n"
+            "kubectl delete networkpolicy binderctl-egress -n binder --ignore-not-found\n\
+             kubectl delete namespace binder\n"
         );
         assert_eq!(
             uninstall_plan(&plain, Some("b"), "ns", false).render(),

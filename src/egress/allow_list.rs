@@ -266,8 +266,23 @@ pub struct SourceChange {
     pub removed: Vec<String>,
 }
 
-/// Per source, the ranges added and removed from `old` to `new`.
+/// Per source, the ranges added and removed from `old` to `new`, by
+/// meaning: a range a source adds that the old record allowed already (an
+/// address inside another source's range) is no change, and neither is a
+/// range it drops that the new record still allows.
 pub fn compare(old: &Record, new: &Record) -> Vec<SourceChange> {
+    let all = |record: &Record| -> Vec<IpNet> {
+        cidr::merge(
+            record
+                .values()
+                .flatten()
+                .filter_map(|n| cidr::parse(n).ok()),
+        )
+    };
+    let (allowed_before, allowed_after) = (all(old), all(new));
+    let covered = |net: &String, by: &[IpNet]| {
+        cidr::parse(net).is_ok_and(|n| cidr::diff(by, &[n]).0.is_empty())
+    };
     let labels: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
     let empty = Vec::new();
     labels
@@ -277,12 +292,12 @@ pub fn compare(old: &Record, new: &Record) -> Vec<SourceChange> {
             let after = new.get(label).unwrap_or(&empty);
             let added: Vec<String> = after
                 .iter()
-                .filter(|n| !before.contains(n))
+                .filter(|n| !before.contains(n) && !covered(n, &allowed_before))
                 .cloned()
                 .collect();
             let removed: Vec<String> = before
                 .iter()
-                .filter(|n| !after.contains(n))
+                .filter(|n| !after.contains(n) && !covered(n, &allowed_after))
                 .cloned()
                 .collect();
             (!added.is_empty() || !removed.is_empty()).then(|| SourceChange {
@@ -516,5 +531,34 @@ mod tests {
             ]
         );
         assert!(compare(&new, &new).is_empty());
+    }
+
+    #[test]
+    fn compare_ignores_addresses_inside_ranges_allowed_on_both_sides() {
+        let fastly = source("Fastly addresses", &["198.51.100.0/24"], false);
+        let old = record(&[
+            fastly.clone(),
+            source("host cdn.test", &["198.51.100.7"], false),
+        ]);
+        let new = record(&[fastly, source("host cdn.test", &["198.51.100.9"], false)]);
+        assert!(compare(&old, &new).is_empty());
+        // Fastly drops its range: the range goes, and so does the host's old
+        // address; its new one was allowed before, so it is not "added".
+        let new = record(&[source("host cdn.test", &["198.51.100.9"], false)]);
+        assert_eq!(
+            compare(&old, &new),
+            vec![
+                SourceChange {
+                    label: "Fastly addresses".into(),
+                    added: vec![],
+                    removed: vec!["198.51.100.0/24".into()]
+                },
+                SourceChange {
+                    label: "host cdn.test".into(),
+                    added: vec![],
+                    removed: vec!["198.51.100.7/32".into()]
+                }
+            ]
+        );
     }
 }

@@ -14,7 +14,7 @@ use crate::egress::cidr;
 use crate::egress::dns::{self, DnsOptions};
 use crate::egress::published::{self, ListKind, ListRequest};
 use crate::error::Problems;
-use crate::values::settings::{self, Settings};
+use crate::values::settings::{self, AllowListMode, Settings, Whitelist};
 
 use crate::values::{read, transform, write};
 
@@ -27,8 +27,13 @@ pub struct Rendered {
     pub record: Record,
     /// The rendered values (what `text` holds).
     pub values: Value,
-    /// The merged ranges of the generated egress rule.
+    /// The merged ranges of the allow-list (in the values' generated rule
+    /// in `values` mode; for the NetworkPolicy in `policy` mode).
     pub merged: Vec<cidr::IpNet>,
+    /// Each source's contribution, as looked up.
+    pub sources: Vec<Source>,
+    /// Where the allow-list goes.
+    pub mode: AllowListMode,
     /// How many of the egress rules are the operator's own.
     pub user_egress_rules: usize,
     /// Warnings, one line each (already printed to stderr).
@@ -93,9 +98,24 @@ pub async fn render(args: &RenderArgs) -> Result<Rendered> {
         ));
     }
 
-    let output = transform::apply(&values, &settings.whitelist, &assembled.merged);
+    // In policy mode the values carry no ranges, so they stop changing with DNS.
+    let in_values = match settings.mode {
+        AllowListMode::Values => assembled.merged.as_slice(),
+        AllowListMode::Policy => &[],
+    };
+    let output = transform::apply(&values, &settings.whitelist, in_values);
     let record = allow_list::record(&gathered.sources);
-    let text = output_text(&input, &output, &record)?;
+    let text = output_text(&input, &output, &record, settings.mode)?;
+    if let Whitelist::Enabled(owners) = &settings.whitelist {
+        gathered.summary.insert(
+            0,
+            format!(
+                "whitelist: {} on GitHub, every other provider closed ({})",
+                count(owners.len(), "owner"),
+                transform::OTHER_PROVIDERS.join(", ")
+            ),
+        );
+    }
     for w in &warnings {
         warn(w);
     }
@@ -109,6 +129,8 @@ pub async fn render(args: &RenderArgs) -> Result<Rendered> {
         record,
         values: output,
         merged: assembled.merged,
+        sources: gathered.sources,
+        mode: settings.mode,
         user_egress_rules: settings.user_egress_rules,
         warnings,
         summary: gathered.summary.join("; "),
@@ -268,15 +290,29 @@ impl Gathered {
     }
 }
 
-/// The text of the output file: a header, the values, the source record.
-fn output_text(input: &str, output: &Value, record: &Record) -> Result<String> {
+/// The text of the output file: a header, the values, the source record
+/// (in policy mode a pointer to the policy instead, which does not change
+/// with DNS).
+fn output_text(
+    input: &str,
+    output: &Value,
+    record: &Record,
+    mode: AllowListMode,
+) -> Result<String> {
     let yaml = write::to_string(output).context("cannot write the rendered values as YAML")?;
+    let tail = match mode {
+        AllowListMode::Values => allow_list::format_record(record),
+        AllowListMode::Policy => POLICY_MODE_NOTE.to_string(),
+    };
     Ok(format!(
         "# Rendered by binderctl from {input}: edit that file and render again;\n\
-         # changes made here are overwritten.\n{yaml}{}",
-        allow_list::format_record(record)
+         # changes made here are overwritten.\n{yaml}{tail}"
     ))
 }
+
+/// The last lines of the output in policy mode.
+const POLICY_MODE_NOTE: &str = "# Egress allow-list: in the NetworkPolicy binderctl-egress \
+     (allow_list_mode: policy), kept up to date by `binderctl egress apply`.\n";
 
 fn list_requests(args: &RenderArgs, settings: &Settings) -> Vec<ListRequest> {
     let mut requests = Vec::new();

@@ -9,6 +9,9 @@
 //! - `jupyterhub.singleuser.networkPolicy.cidr_whitelist`: static ranges.
 //! - `jupyterhub.singleuser.networkPolicy.published_ip_lists`: which keys of
 //!   GitHub's and Fastly's published lists to include (`[]` turns one off).
+//! - `jupyterhub.singleuser.networkPolicy.allow_list_mode`: where the
+//!   generated rule goes: `values` (into _binder.yaml, the default) or
+//!   `policy` (a NetworkPolicy of its own, refreshed by `binderctl egress`).
 
 use serde_yaml::{Mapping, Value};
 
@@ -28,6 +31,7 @@ pub const KEY_DOMAIN_WHITELIST: &str = "domain_whitelist";
 pub const KEY_CIDR_WHITELIST: &str = "cidr_whitelist";
 pub const KEY_PUBLISHED_LISTS: &str = "published_ip_lists";
 pub const KEY_EGRESS: &str = "egress";
+pub const KEY_ALLOW_LIST_MODE: &str = "allow_list_mode";
 
 /// GitHub's list is on by default with its `git` ranges (clone, fetch).
 pub const DEFAULT_GITHUB_KEYS: [&str; 1] = ["git"];
@@ -46,6 +50,26 @@ pub enum Whitelist {
     Enabled(Vec<String>),
 }
 
+/// Where the generated egress rule goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AllowListMode {
+    /// Into the rendered values, as the chart's egress rule (changes with
+    /// DNS, so refreshing it means a Helm upgrade).
+    #[default]
+    Values,
+    /// Into the NetworkPolicy `binderctl-egress`, refreshed without Helm.
+    Policy,
+}
+
+impl AllowListMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            AllowListMode::Values => "values",
+            AllowListMode::Policy => "policy",
+        }
+    }
+}
+
 /// Everything `render` needs to know beyond the values themselves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -61,6 +85,8 @@ pub struct Settings {
     pub fastly_keys: Vec<String>,
     /// How many egress rules the operator wrote; the generated rule follows them.
     pub user_egress_rules: usize,
+    /// Where the generated rule goes.
+    pub mode: AllowListMode,
     /// Things worth telling the operator that do not stop the render.
     pub warnings: Vec<String>,
 }
@@ -86,6 +112,7 @@ pub fn read(values: &Value) -> Result<Settings, Vec<String>> {
         github_keys: Vec::new(),
         fastly_keys: Vec::new(),
         user_egress_rules: 0,
+        mode: AllowListMode::Values,
         warnings: Vec::new(),
     };
 
@@ -261,6 +288,20 @@ fn read_network_policy(
         settings.cidrs = read_cidrs(list, &format!("{base}.{KEY_CIDR_WHITELIST}"), problems);
     }
 
+    match policy.get(KEY_ALLOW_LIST_MODE) {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) if s == "values" => settings.mode = AllowListMode::Values,
+        Some(Value::String(s)) if s == "policy" => settings.mode = AllowListMode::Policy,
+        Some(other) => problems.push(format!(
+            "{base}.{KEY_ALLOW_LIST_MODE}: expected `values` (the rule goes into the rendered \
+             values) or `policy` (a NetworkPolicy of its own), found {}",
+            match other {
+                Value::String(s) => format!("{s:?}"),
+                other => kind(other).to_string(),
+            }
+        )),
+    }
+
     settings.github_keys = DEFAULT_GITHUB_KEYS.iter().map(|s| s.to_string()).collect();
     settings.fastly_keys = DEFAULT_FASTLY_KEYS.iter().map(|s| s.to_string()).collect();
     match policy.get(KEY_PUBLISHED_LISTS) {
@@ -290,7 +331,16 @@ fn read_network_policy(
 
     // The generated rule only restricts anything when the chart's own rules
     // do not already allow every public address.
-    if matches!(policy.get("enabled"), Some(Value::Bool(false))) {
+    let chart_policy_off = matches!(policy.get("enabled"), Some(Value::Bool(false)));
+    if chart_policy_off && settings.mode == AllowListMode::Policy {
+        // binderctl-egress adds to the chart's policy; alone it would be
+        // the user pods' only egress policy and cut off DNS and the hub.
+        problems.push(format!(
+            "{base}.enabled is false while {KEY_ALLOW_LIST_MODE} is policy: the NetworkPolicy \
+             binderctl-egress adds to the chart's own policy for user pods, and alone it would \
+             cut them off from DNS and the hub; set enabled: true"
+        ));
+    } else if chart_policy_off {
         warnings.push(format!(
             "{base}.enabled is false: the egress allow-list will not be enforced"
         ));
@@ -509,6 +559,32 @@ mod tests {
         assert!(s.fastly_keys.is_empty());
         assert_eq!(s.user_egress_rules, 1);
         assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    }
+
+    #[test]
+    fn allow_list_mode_defaults_to_values_and_is_checked() {
+        assert_eq!(read(&values(POLICY)).unwrap().mode, AllowListMode::Values);
+        let s = read(&values(&format!("{POLICY}      allow_list_mode: policy\n"))).unwrap();
+        assert_eq!(s.mode, AllowListMode::Policy);
+        let s = read(&values(&format!("{POLICY}      allow_list_mode: values\n"))).unwrap();
+        assert_eq!(s.mode, AllowListMode::Values);
+        let text = read(&values(&format!("{POLICY}      allow_list_mode: Policy\n")))
+            .unwrap_err()
+            .join("\n");
+        assert!(
+            text.contains("networkPolicy.allow_list_mode: expected `values`")
+                && text.contains("found \"Policy\""),
+            "{text}"
+        );
+        let off = POLICY.replace("enabled: true", "enabled: false");
+        let text = read(&values(&format!("{off}      allow_list_mode: policy\n")))
+            .unwrap_err()
+            .join("\n");
+        assert!(text.contains("cut them off from DNS"), "{text}");
+        let text = read(&values(&format!("{POLICY}      allow_list_mode: true\n")))
+            .unwrap_err()
+            .join("\n");
+        assert!(text.contains("found a boolean"), "{text}");
     }
 
     #[test]

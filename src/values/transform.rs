@@ -2,17 +2,42 @@
 //! Pure: the addresses were looked up before; nothing here does I/O.
 //!
 //! Three changes and nothing else: the repository whitelist becomes one
-//! banned-spec pattern, the egress ranges become one rule after the
-//! operator's own rules, and binderctl's keys are removed.
+//! banned-spec pattern (and closes every other repository provider), the
+//! egress ranges become one rule after the operator's own rules, and
+//! binderctl's keys are removed.
 
 use serde_yaml::{Mapping, Value};
 
 use crate::egress::cidr::IpNet;
 use crate::values::settings::{
-    Whitelist, BANNED_SPEC_PLACEHOLDER, GITHUB_REPO_PROVIDER, KEY_BANNED_SPECS, KEY_CIDR_WHITELIST,
-    KEY_DOMAIN_WHITELIST, KEY_EGRESS, KEY_PUBLISHED_LISTS, KEY_WHITELIST, KEY_WHITELIST_ENABLED,
-    NETWORK_POLICY,
+    Whitelist, BANNED_SPEC_PLACEHOLDER, GITHUB_REPO_PROVIDER, KEY_ALLOW_LIST_MODE,
+    KEY_BANNED_SPECS, KEY_CIDR_WHITELIST, KEY_DOMAIN_WHITELIST, KEY_EGRESS, KEY_PUBLISHED_LISTS,
+    KEY_WHITELIST, KEY_WHITELIST_ENABLED, NETWORK_POLICY,
 };
+
+/// BinderHub's base provider class. Its traitlets config section applies to
+/// every provider class that does not set the same trait itself (a
+/// subclass's own section wins), so a `banned_specs` here closes every
+/// provider but GitHub, whose own section carries the whitelist pattern.
+pub const BASE_PROVIDER: &str = "RepoProvider";
+/// The Gist provider is a subclass of the GitHub provider, so it would
+/// inherit the GitHub whitelist (any listed owner's gists): closed in its
+/// own section.
+pub const GIST_PROVIDER: &str = "GistRepoProvider";
+/// The banned spec that refuses every spec (`re.match` at the start).
+pub const BAN_EVERYTHING: &str = ".*";
+/// The providers BinderHub enables by default besides GitHub (its
+/// `BinderHub.repo_providers`), as the messages name them.
+pub const OTHER_PROVIDERS: [&str; 8] = [
+    "Gist",
+    "Git",
+    "GitLab",
+    "Zenodo",
+    "Figshare",
+    "HydroShare",
+    "Dataverse",
+    "CKAN",
+];
 
 /// The banned-spec pattern that refuses every repository whose owner is not
 /// listed: `^(?!(OwnerA|OwnerB)\/).*$`. Owners are validated GitHub names
@@ -51,6 +76,7 @@ fn apply_whitelist(values: &mut Value, whitelist: &Whitelist) {
                     provider.insert(KEY_BANNED_SPECS.into(), Value::Sequence(vec![pattern]));
                 }
             }
+            close_other_providers(values);
         }
         Whitelist::Disabled | Whitelist::Absent => {
             // Without a whitelist the placeholder would ban everything.
@@ -68,6 +94,53 @@ fn apply_whitelist(values: &mut Value, whitelist: &Whitelist) {
             }
         }
     }
+}
+
+/// Ban every spec in every provider but GitHub: the base class's section,
+/// the Gist provider's, and every other provider section the operator wrote
+/// a `banned_specs` in (that list would otherwise override the base
+/// class's). Returns the sections closed, as `config.NAME`.
+pub fn close_other_providers(values: &mut Value) -> Vec<String> {
+    let Some(config) = mapping_at(values, &GITHUB_REPO_PROVIDER[..1]) else {
+        return Vec::new();
+    };
+    let mut sections: Vec<String> = vec![BASE_PROVIDER.into(), GIST_PROVIDER.into()];
+    for (key, section) in config.iter() {
+        let Some(name) = key.as_str() else { continue };
+        let overrides = section
+            .as_mapping()
+            .is_some_and(|m| m.contains_key(KEY_BANNED_SPECS));
+        if name.ends_with("Provider")
+            && name != GITHUB_REPO_PROVIDER[1]
+            && overrides
+            && !sections.iter().any(|s| s == name)
+        {
+            sections.push(name.to_string());
+        }
+    }
+    for name in &sections {
+        let section = config
+            .entry(Value::String(name.clone()))
+            .or_insert_with(|| Value::Mapping(Mapping::new()));
+        if !section.is_mapping() {
+            *section = Value::Mapping(Mapping::new());
+        }
+        let Some(section) = section.as_mapping_mut() else {
+            continue;
+        };
+        let specs = section
+            .entry(KEY_BANNED_SPECS.into())
+            .or_insert_with(|| Value::Sequence(Vec::new()));
+        if !specs.is_sequence() {
+            *specs = Value::Sequence(Vec::new());
+        }
+        if let Some(list) = specs.as_sequence_mut() {
+            if !list.iter().any(|s| s.as_str() == Some(BAN_EVERYTHING)) {
+                list.insert(0, Value::String(BAN_EVERYTHING.into()));
+            }
+        }
+    }
+    sections.iter().map(|s| format!("config.{s}")).collect()
 }
 
 /// Put the pattern where the placeholder (or an earlier generated pattern)
@@ -99,6 +172,7 @@ fn apply_egress(values: &mut Value, egress: &[IpNet]) {
         KEY_DOMAIN_WHITELIST,
         KEY_CIDR_WHITELIST,
         KEY_PUBLISHED_LISTS,
+        KEY_ALLOW_LIST_MODE,
     ] {
         policy.remove(key);
     }
@@ -233,6 +307,40 @@ jupyterhub:
         assert!(re.is_match("b-2/x/HEAD"));
         assert!(!re.is_match("OwnerAB/repo/main"));
         assert!(!re.is_match("evil/OwnerA/main"));
+    }
+
+    #[test]
+    fn whitelist_closes_every_other_provider() {
+        let v = values("config:\n  GitHubRepoProvider:\n    banned_specs: ['^(?!()\\/).*$']\n  GitLabRepoProvider:\n    banned_specs: ['^spam/.*']\n    private_token: x\n  RepoProvider:\n    banned_specs: ['^evil/.*']\n");
+        let out = apply(&v, &Whitelist::Enabled(vec!["c".into()]), &[]);
+        let config = &out["config"];
+        assert_eq!(
+            config["GitHubRepoProvider"]["banned_specs"],
+            values(r#"['^(?!(c)\/).*$']"#)
+        );
+        // The base class's section reaches every provider without its own list…
+        assert_eq!(
+            config["RepoProvider"]["banned_specs"],
+            values("['.*', '^evil/.*']")
+        );
+        // …Gist (a GitHub subclass) and a provider with its own list are closed themselves.
+        assert_eq!(config["GistRepoProvider"]["banned_specs"], values("['.*']"));
+        assert_eq!(
+            config["GitLabRepoProvider"]["banned_specs"],
+            values("['.*', '^spam/.*']")
+        );
+        assert_eq!(config["GitLabRepoProvider"]["private_token"], values("x"));
+        // Rendering twice closes once.
+        let mut again = out.clone();
+        close_other_providers(&mut again);
+        assert_eq!(again, out);
+        // Without the whitelist nothing is closed.
+        let out = apply(&v, &Whitelist::Disabled, &[]);
+        assert!(out["config"].get("GistRepoProvider").is_none());
+        assert_eq!(
+            out["config"]["RepoProvider"]["banned_specs"],
+            values("['^evil/.*']")
+        );
     }
 
     #[test]

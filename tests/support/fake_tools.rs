@@ -530,6 +530,10 @@ pub const ACCEPTED_FLAGS: &[(&str, &[&str])] = &[
     ),
     ("helm status", &["--output", "--revision", "-o"]),
     (
+        "helm get values",
+        &["--all", "--output", "--revision", "-a", "-o"],
+    ),
+    (
         "helm uninstall",
         &[
             "--cascade",
@@ -577,6 +581,40 @@ CONTAINER                                                           IMAGE       
 1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e    images.test/jupyterhub/k8s-hub:3.3.7    io.containerd.runc.v2
 2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f    images.test/calico/cni:v3.25.1          io.containerd.runc.v2
 ";
+/// `kubectl get networkpolicy NAME ...`: the policy last applied from
+/// stdin, or kubectl's NotFound answer.
+const GET_NETPOL_SCRIPT: &str = r#"
+f="$FAKE_DIR/networkpolicy-$3.json"
+if [ -f "$f" ]; then cat "$f"; else
+  echo "Error from server (NotFound): networkpolicies.networking.k8s.io \"$3\" not found" >&2; exit 1
+fi
+"#;
+
+/// `kubectl apply -n binder -f -`: keep the NetworkPolicy read from stdin
+/// (JSON as binderctl writes it) and answer as kubectl does.
+const APPLY_STDIN_SCRIPT: &str = r#"
+tmp="$FAKE_DIR/apply-stdin.json"
+cat > "$tmp"
+if ! grep -q '"kind": "NetworkPolicy"' "$tmp"; then
+  echo "error: error validating \"STDIN\": expected a NetworkPolicy in this stand-in" >&2; exit 1
+fi
+name=$(sed -n 's/^    "name": "\(.*\)",\{0,1\}$/\1/p' "$tmp" | head -n 1)
+f="$FAKE_DIR/networkpolicy-$name.json"
+if [ -f "$f" ]; then verb=configured; else verb=created; fi
+mv "$tmp" "$f"
+echo "networkpolicy.networking.k8s.io/$name $verb"
+"#;
+
+/// `kubectl delete networkpolicy NAME ... [--ignore-not-found]`.
+const DELETE_NETPOL_SCRIPT: &str = r#"
+f="$FAKE_DIR/networkpolicy-$3.json"
+if [ -f "$f" ]; then rm "$f"; echo "networkpolicy.networking.k8s.io \"$3\" deleted"
+else
+  case " $* " in *" --ignore-not-found "*) ;; *)
+    echo "Error from server (NotFound): networkpolicies.networking.k8s.io \"$3\" not found" >&2; exit 1 ;;
+  esac
+fi
+"#;
 
 /// One pod of the fake cluster.
 #[derive(Debug, Clone)]
@@ -682,6 +720,15 @@ impl FakeCluster {
             0,
         );
         fake.respond_script(&["kubectl", "apply"], APPLY_SCRIPT);
+        fake.respond_script(
+            &["kubectl", "apply", "-n", "binder", "-f", "-"],
+            APPLY_STDIN_SCRIPT,
+        );
+        fake.respond_script(&["kubectl", "get", "networkpolicy"], GET_NETPOL_SCRIPT);
+        fake.respond_script(
+            &["kubectl", "delete", "networkpolicy"],
+            DELETE_NETPOL_SCRIPT,
+        );
         fake.respond(
             &["kubectl", "create", "token"],
             &format!("{FAKE_TOKEN}\n"),
@@ -987,6 +1034,11 @@ impl FakeCluster {
     /// The state folder (`$FAKE_DIR` in scripts).
     pub fn state_dir(&self) -> &Path {
         self.root.path()
+    }
+
+    /// The NetworkPolicy `name` as last applied through `kubectl apply -f -`.
+    pub fn network_policy(&self, name: &str) -> Option<String> {
+        std::fs::read_to_string(self.root.path().join(format!("networkpolicy-{name}.json"))).ok()
     }
 }
 
