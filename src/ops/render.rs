@@ -16,6 +16,7 @@ use crate::egress::published::{self, ListKind, ListRequest};
 use crate::error::Problems;
 use crate::values::settings::{self, Settings};
 
+use crate::ops::input;
 use crate::values::{read, transform, write};
 
 /// A finished render, not yet written anywhere.
@@ -42,16 +43,17 @@ pub fn warn(message: &str) {
     eprintln!("binderctl: warning: {message}");
 }
 
-/// Read and parse a values file: a clear error naming the file otherwise.
-/// Plain values that YAML 1.1 (Helm) reads differently are warned about.
+/// Read a values file as Helm reads it: a clear error naming the file
+/// otherwise. Values whose Helm reading is likely a surprise are warned
+/// about.
 pub fn read_values(path: &Path) -> Result<Value> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).with_context(|| format!("{name}: cannot read"))?;
-    let values = read::parse_values(&text, &name)?;
-    for ambiguity in read::yaml11_ambiguities(&text) {
-        warn(&ambiguity.describe(&name));
+    let text = input::read_text(path)?;
+    let reading = read::parse_values(&text, &name)?;
+    for note in &reading.notes {
+        warn(&note.describe(&name));
     }
-    Ok(values)
+    Ok(reading.value)
 }
 
 /// Render `args.input`. Every problem (bad keys, unresolvable hosts, lists
