@@ -268,9 +268,11 @@ impl Gathered {
 /// The text of the output file: a header, the values, the source record.
 fn output_text(input: &str, output: &Value, record: &Record) -> Result<String> {
     let yaml = write::to_string(output).context("cannot write the rendered values as YAML")?;
+    // The name is escaped: a line break in it would end the comment.
     Ok(format!(
-        "# Rendered by binderctl from {input}: edit that file and render again;\n\
+        "# Rendered by binderctl from {}: edit that file and render again;\n\
          # changes made here are overwritten.\n{yaml}{}",
+        allow_list::escape_for_comment(input),
         allow_list::format_record(record)
     ))
 }
