@@ -365,6 +365,16 @@ const QUOTED: &[&str] = &[
     "a: b",
     "- dash",
     "? q",
+    ":30",
+    "?x",
+    "--x",
+    "-x",
+    "0x1p-2",
+    "2024-01-01-release",
+    "_1",
+    "---x",
+    "...x",
+    "-\tx",
     "|",
     ">",
     "!bang",
@@ -434,6 +444,9 @@ const KEYS: &[&str] = &[
     "x_y",
     "CamelCase",
     "with-dash",
+    "\":30\"",
+    "\"?x\"",
+    "\"-x\"",
     "yes",
     "no",
     "on",
@@ -777,6 +790,8 @@ const HAND_PICKED: &[&str] = &[
     "\n  - 2024-01-01\n  - 2024-1-1\n  - 2001-12-14 21:59:43.10 -5\n  - 2001-12-14t21:59:43.10-05:00\n  - 1:30\n  - 190:20:30.15\n",
     // Strings no reader takes for anything else stay readable.
     "\n  - -Xmx512m\n  - ::1\n  - 2024-foo\n  - yEs\n  - inf\n  - 1.2.3\n",
+    // The same, quoted in binder.yaml: written plain, still text to Helm.
+    "\n  - \"-Xmx512m\"\n  - \"::1\"\n  - \":30\"\n  - \"?x\"\n  - \"--x\"\n  - \"2024-foo\"\n  - \"2024-01-01-release\"\n  - \"yEs\"\n  - \"inf\"\n  - \"+.nan\"\n  - \"0x1p-2\"\n  - \"_1\"\n  - \"0x\"\n",
     // Escaped line separators and control characters.
     "\n  - \"\\u2028\\x85\\u2029\"\n  - \"\\0\\e\\t\"\n  - \"a\\nb\\n\"\n  - \"\\uFEFF\"\n",
     // Odd keys.
@@ -812,6 +827,13 @@ fn the_examples_of_issue_9_come_out_as_helm_reads_them() {
     assert_eq!(values["case_2"]["<<"]["x"], serde_yaml::Value::from(1));
     assert_eq!(values["case_2"]["c"]["<<"], serde_yaml::Value::from(5));
     assert_eq!(values["case_3"]["d"], serde_yaml::Value::from(2));
+    // Strings no reader takes for anything else are written plain.
+    let cases = vec![HAND_PICKED[9].to_string()];
+    let rendered = probe.render(&batch(&cases));
+    assert!(
+        rendered.contains("case_0:\n  - -Xmx512m\n  - ::1\n  - :30\n  - ?x\n  - --x\n  - 2024-foo\n  - 2024-01-01-release\n  - yEs\n  - inf\n  - +.nan\n  - 0x1p-2\n  - _1\n  - 0x\n"),
+        "{rendered}"
+    );
 }
 
 /// What binderctl refuses, Helm refuses too, or Helm 3 and Helm 4 read
