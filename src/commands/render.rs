@@ -82,8 +82,8 @@ fn nothing_written(err: anyhow::Error, args: &RenderArgs) -> anyhow::Error {
 /// change, 1 (with the changes per source) when it would.
 fn check(args: &RenderArgs, rendered: &Rendered, quiet: bool) -> Result<Outcome> {
     let path = args.output.display();
-    let existing = match std::fs::read_to_string(&args.output) {
-        Ok(text) => text,
+    let existing = match std::fs::metadata(&args.output) {
+        Ok(_) => crate::ops::input::read_text(&args.output)?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             println!("{path} does not exist yet; `binderctl render` would create it");
             return Ok(Outcome::Changed);
@@ -102,9 +102,9 @@ fn check(args: &RenderArgs, rendered: &Rendered, quiet: bool) -> Result<Outcome>
         // Written by something else (the old script, which never merged):
         // compare the rule's addresses, so regrouping is not a change.
         None => {
-            let old: Vec<cidr::IpNet> = serde_yaml::from_str(&existing)
+            let old: Vec<cidr::IpNet> = crate::values::read::parse_values(&existing, "")
                 .ok()
-                .and_then(|v| transform::generated_cidrs(&v, rendered.user_egress_rules))
+                .and_then(|r| transform::generated_cidrs(&r.value, rendered.user_egress_rules))
                 .unwrap_or_default()
                 .iter()
                 .filter_map(|c| cidr::parse(c).ok())
