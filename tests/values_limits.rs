@@ -149,3 +149,25 @@ fn the_input_name_cannot_inject_values_through_the_header_comment() {
         assert!(values.value.get("injected").is_none(), "{name:?}: {text}");
     }
 }
+
+#[test]
+fn warnings_are_bounded_per_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut yaml = "jupyterhub:\n  singleuser:\n    networkPolicy:\n      cidr_whitelist: [192.0.2.0/24]\n      published_ip_lists: {github: [], fastly: []}\nnames:\n".to_string();
+    for i in 0..120 {
+        yaml.push_str(&format!("  k{i}: n\n"));
+    }
+    std::fs::write(dir.path().join("binder.yaml"), yaml).unwrap();
+    let out = render(dir.path(), &["--stdout"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(
+        err.matches("reaches Helm as the boolean false").count(),
+        50,
+        "{err}"
+    );
+    assert!(
+        err.contains("binderctl: warning: binder.yaml: 70 more values like these are not listed"),
+        "{err}"
+    );
+}

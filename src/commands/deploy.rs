@@ -362,11 +362,17 @@ fn read_secret(text: &str) -> (Vec<String>, Vec<String>) {
             );
         }
     };
-    let warnings = reading
+    let mut warnings: Vec<String> = reading
         .notes
         .iter()
         .map(|n| n.describe_hidden(""))
         .collect();
+    if reading.notes_left_out > 0 {
+        warnings.push(format!(
+            ": {} more values like these are not listed",
+            reading.notes_left_out
+        ));
+    }
     (secret_problems(&reading.value), warnings)
 }
 

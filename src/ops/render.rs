@@ -53,6 +53,12 @@ pub fn read_values(path: &Path) -> Result<Value> {
     for note in &reading.notes {
         warn(&note.describe(&name));
     }
+    if reading.notes_left_out > 0 {
+        warn(&format!(
+            "{name}: {} more values like these are not listed",
+            reading.notes_left_out
+        ));
+    }
     Ok(reading.value)
 }
 

@@ -88,17 +88,18 @@ impl Note {
 }
 
 /// The note for a plain scalar that Helm resolves to `resolved` (not text),
-/// if its reading is likely a surprise. `path` is where it is.
+/// if its reading is likely a surprise. `key` is the key whose value it is
+/// (empty in a list); the note's path is that key, for the caller to extend.
 pub(super) fn plain_scalar(
     text: &str,
     resolved: &Resolved,
-    path: &str,
+    key: &str,
     is_key: bool,
     at: Position,
 ) -> Option<Note> {
     let note = |reading: String| Note {
         at: Some(at),
-        path: path.to_string(),
+        path: key.to_string(),
         text: text.to_string(),
         reading,
         kind: resolved.kind(),
@@ -109,9 +110,7 @@ pub(super) fn plain_scalar(
         return (key != text).then(|| note(format!("{key:?}")));
     }
     match resolved {
-        Resolved::Bool(b) if !ordinary_boolean(text, path) => {
-            Some(note(format!("the boolean {b}")))
-        }
+        Resolved::Bool(b) if !ordinary_boolean(text, key) => Some(note(format!("the boolean {b}"))),
         Resolved::Int(_) | Resolved::Uint(_) | Resolved::Float(_) if surprising_number(text) => {
             let value = resolved.clone().into_value(text);
             let shown = match value.as_f64() {
@@ -129,14 +128,13 @@ pub(super) fn plain_scalar(
 
 /// `true`/`false` always; `yes`/`no`/`on`/`off` under a key that names a
 /// switch (`enabled`, `use_registry`, `allowPrivilegeEscalation`).
-fn ordinary_boolean(text: &str, path: &str) -> bool {
+fn ordinary_boolean(text: &str, key: &str) -> bool {
     if text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false") {
         return true;
     }
     if text.len() == 1 {
         return false; // y, n: almost always text
     }
-    let key = path.rsplit('.').next().unwrap_or("");
     let words = key_words(key);
     const FIRST: &[&str] = &[
         "enable", "enabled", "disable", "disabled", "use", "allow", "allowed", "deny", "is", "has",

@@ -29,6 +29,8 @@ pub const MAX_INPUT_BYTES: usize = 16 << 20;
 pub const MAX_ALIAS_VALUES: usize = 100_000;
 /// How deeply values may nest.
 pub const MAX_DEPTH: usize = 256;
+/// Notes kept per document; the rest are only counted.
+const MAX_NOTES: usize = 50;
 /// Integers beyond this are not held exactly by Helm (64-bit floats).
 const MAX_EXACT_INTEGER: u64 = 1 << 53;
 
@@ -37,7 +39,9 @@ const MAX_EXACT_INTEGER: u64 = 1 << 53;
 #[derive(Debug)]
 pub struct Reading {
     pub value: Value,
+    /// At most 50 notes; `notes_left_out` counts the others.
     pub notes: Vec<lint::Note>,
+    pub notes_left_out: usize,
 }
 
 /// Read one values file (`name` is the file, for messages): one document
@@ -57,6 +61,7 @@ pub fn parse_values(text: &str, name: &str) -> Result<Reading> {
         None => Reading {
             value: Value::Null,
             notes: Vec::new(),
+            notes_left_out: 0,
         },
     };
     match reading.value {
@@ -94,7 +99,11 @@ pub fn read_documents(text: &str, name: &str) -> Result<Vec<Reading>> {
             let mut path = Vec::new();
             let value = to_helm(value, &mut path, &mut notes)
                 .map_err(|reason| anyhow::anyhow!("{name}: {reason}"))?;
-            Ok(Reading { value, notes })
+            Ok(Reading {
+                value,
+                notes: notes.list,
+                notes_left_out: notes.left_out,
+            })
         })
         .collect()
 }
@@ -185,6 +194,24 @@ fn check_characters(text: &str) -> Result<(), ReadError> {
     Ok(())
 }
 
+/// Notes, at most [`MAX_NOTES`]; the others are counted.
+#[derive(Default)]
+struct Notes {
+    list: Vec<lint::Note>,
+    left_out: usize,
+}
+
+impl Notes {
+    /// Whether another note is kept (else it is counted as left out).
+    fn has_room(&mut self) -> bool {
+        if self.list.len() < MAX_NOTES {
+            return true;
+        }
+        self.left_out += 1;
+        false
+    }
+}
+
 /// A value under construction, with what merges and bounds need.
 #[derive(Clone)]
 struct Node {
@@ -235,8 +262,8 @@ struct Builder {
     anchors: HashMap<usize, Node>,
     alias_values: usize,
     /// Finished documents and their notes.
-    documents: Vec<(Value, Vec<lint::Note>)>,
-    notes: Vec<lint::Note>,
+    documents: Vec<(Value, Notes)>,
+    notes: Notes,
     root: Option<Value>,
 }
 
@@ -361,9 +388,16 @@ impl Builder {
             (None, _) if style == ScalarStyle::Plain => {
                 let resolved = scalar::resolve_plain(text);
                 if !matches!(resolved, Resolved::Str | Resolved::Merge) {
-                    let path = self.path_text();
-                    self.notes
-                        .extend(lint::plain_scalar(text, &resolved, &path, is_key, at));
+                    // The path only for kept notes: it costs the depth.
+                    let last_key = self.last_key();
+                    if let Some(note) = lint::plain_scalar(text, &resolved, &last_key, is_key, at) {
+                        if self.notes.has_room() {
+                            self.notes.list.push(lint::Note {
+                                path: self.path_text(),
+                                ..note
+                            });
+                        }
+                    }
                 }
                 resolved.into_value(text)
             }
@@ -374,6 +408,14 @@ impl Builder {
             }
         };
         Ok(Node::leaf(value))
+    }
+
+    /// The key whose value is being read, if any.
+    fn last_key(&self) -> String {
+        match self.frames.last().map(|f| &f.collection) {
+            Some(Collection::Mapping(_, Some(Key::Value(_, text)))) => text.clone(),
+            _ => String::new(),
+        }
     }
 
     /// Where the scalar being read sits, for notes: `a.b[2]`.
@@ -502,11 +544,7 @@ fn merge(map: &mut Mapping, node: Node, at: Position) -> Result<(), ReadError> {
 /// The JSON conversion Helm applies after decoding: keys become text (two
 /// keys with the same text are refused: Helm keeps one at random), NaN and
 /// infinities are refused (JSON has none), integers beyond 2^53 are noted.
-fn to_helm(
-    value: Value,
-    path: &mut Vec<String>,
-    notes: &mut Vec<lint::Note>,
-) -> Result<Value, String> {
+fn to_helm(value: Value, path: &mut Vec<String>, notes: &mut Notes) -> Result<Value, String> {
     let at = |path: &[String]| {
         if path.is_empty() {
             return "the top level".to_string();
@@ -535,9 +573,6 @@ fn to_helm(
                 let Some(text) = scalar::key_text(&key) else {
                     return Err(refused());
                 };
-                if key.as_f64().is_some_and(f64::is_nan) {
-                    return Err(refused());
-                }
                 if let Some(first) = originals.get(&text) {
                     return Err(format!(
                         "{}: keys {} and {} both reach Helm as the key {text:?}, and Helm keeps \
@@ -572,8 +607,8 @@ fn to_helm(
         }
         Value::Number(n) if !n.is_f64() => {
             let magnitude = n.as_u64().or_else(|| n.as_i64().map(i64::unsigned_abs));
-            if magnitude.is_some_and(|m| m > MAX_EXACT_INTEGER) {
-                notes.push(lint::Note::imprecise(&at(path), &n));
+            if magnitude.is_some_and(|m| m > MAX_EXACT_INTEGER) && notes.has_room() {
+                notes.list.push(lint::Note::imprecise(&at(path), &n));
             }
             Value::Number(n)
         }
@@ -746,6 +781,15 @@ mod tests {
         ] {
             assert!(!refused(yaml).contains("tok3n"), "{}", refused(yaml));
         }
+    }
+
+    #[test]
+    fn notes_are_bounded() {
+        let yaml: String = (0..200).map(|i| format!("k{i}: n\nt{i}: true\n")).collect();
+        let reading = parse_values(&yaml, "f").unwrap();
+        assert_eq!(reading.notes.len(), 50);
+        assert_eq!(reading.notes_left_out, 150);
+        assert_eq!(reading.notes[49].path, "k49");
     }
 
     #[test]
