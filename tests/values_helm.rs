@@ -868,6 +868,10 @@ fn what_binderctl_refuses_helm_refuses_or_reads_two_ways() {
             "case: &a [*a]\n",
             "an alias (*name) to an anchor that is not finished",
         ),
+        (
+            "case: \"a\\/b\"\n",
+            "binder.yaml:12:7: the escape \\/ in double quotes",
+        ),
     ];
     for (case, message) in refused_by_helm {
         let err = probe
@@ -889,6 +893,14 @@ fn what_binderctl_refuses_helm_refuses_or_reads_two_ways() {
         (
             "%YAML 1.1\n---\na: 1\n",
             "binder.yaml:1:1: a YAML directive",
+        ),
+        (
+            "a: |\n  x\n  y",
+            "binder.yaml:2:3: the file ends inside this block scalar",
+        ),
+        (
+            "a: >+\n  x",
+            "ends inside this block scalar without a line break",
         ),
     ] {
         let err = probe.try_render(text).unwrap_err();

@@ -16,7 +16,7 @@ pub mod scalar;
 use std::collections::HashMap;
 
 use anyhow::Result;
-use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Tag};
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, Tag};
 use serde_yaml::{Mapping, Value};
 
 use scalar::Resolved;
@@ -83,15 +83,18 @@ pub fn read_documents(text: &str, name: &str) -> Result<Vec<Reading>> {
     }
     check_characters(text).map_err(|e| e.named(name))?;
     let mut builder = Builder::default();
+    let mut quirks = Quirks::new(text);
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|e| {
             let at = Position::of(e.marker());
             anyhow::anyhow!("{name}:{at}: not valid YAML: {}", e.info())
         })?;
+        quirks.event(&event, &span).map_err(|e| e.named(name))?;
         builder
             .event(event, Position::of(&span.start))
             .map_err(|e| e.named(name))?;
     }
+    quirks.finish().map_err(|e| e.named(name))?;
     builder
         .documents
         .into_iter()
@@ -192,6 +195,105 @@ fn check_characters(text: &str) -> Result<(), ReadError> {
         }
     }
     Ok(())
+}
+
+/// Where saphyr-parser (YAML 1.2) and Helm's reader part ways on syntax
+/// both accept: the escape `\/` in double quotes (YAML 1.2 only; Helm
+/// refuses it), and a block scalar (`|`, `>`) whose last line ends the file
+/// without a line break (Helm 3 drops that line's break, Helm 4 keeps it).
+struct Quirks<'a> {
+    text: &'a str,
+    /// Lines of `text`, split only when a `\/` may need looking at.
+    lines: Option<Vec<&'a str>>,
+    /// The last node read is a block scalar ending in a line break.
+    last_is_block_with_break: Option<Position>,
+}
+
+impl<'a> Quirks<'a> {
+    fn new(text: &'a str) -> Self {
+        Quirks {
+            text,
+            lines: text.contains("\\/").then(|| text.split('\n').collect()),
+            last_is_block_with_break: None,
+        }
+    }
+
+    fn event(&mut self, event: &Event<'_>, span: &Span) -> Result<(), ReadError> {
+        match event {
+            Event::Scalar(value, style, ..) => {
+                let block = matches!(style, ScalarStyle::Literal | ScalarStyle::Folded);
+                self.last_is_block_with_break =
+                    (block && value.ends_with('\n')).then(|| Position::of(&span.start));
+                if *style == ScalarStyle::DoubleQuoted {
+                    if let Some(lines) = &self.lines {
+                        if has_slash_escape(&raw_text(lines, &span.start, &span.end)) {
+                            return fail(
+                                Position::of(&span.start),
+                                "the escape \\/ in double quotes, which Helm refuses; write / itself",
+                            );
+                        }
+                    }
+                }
+            }
+            Event::Alias(_) | Event::SequenceStart(..) | Event::MappingStart(..) => {
+                self.last_is_block_with_break = None;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn finish(&self) -> Result<(), ReadError> {
+        let Some(at) = self.last_is_block_with_break else {
+            return Ok(());
+        };
+        let last_line = self.text.rsplit('\n').next().unwrap_or("").trim();
+        let content_ends_file = !last_line.is_empty()
+            && !last_line.starts_with('#')
+            && !matches!(last_line, "..." | "---");
+        if content_ends_file && !self.text.ends_with(['\n', '\r']) {
+            return fail(
+                at,
+                "the file ends inside this block scalar without a line break; Helm 3 and Helm \
+                 4 read its last line differently: end the file with a line break",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The source between two markers (lines 1-based, columns in characters).
+fn raw_text(lines: &[&str], start: &Marker, end: &Marker) -> String {
+    let mut out = String::new();
+    for line_number in start.line()..=end.line() {
+        let Some(line) = lines.get(line_number.saturating_sub(1)) else {
+            break;
+        };
+        let from = if line_number == start.line() {
+            start.col()
+        } else {
+            0
+        };
+        let to = if line_number == end.line() {
+            end.col()
+        } else {
+            usize::MAX
+        };
+        out.extend(line.chars().skip(from).take(to.saturating_sub(from)));
+        out.push('\n');
+    }
+    out
+}
+
+/// Whether double-quoted source text escapes `/` (`\/`, not `\\/`).
+fn has_slash_escape(raw: &str) -> bool {
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' && chars.next() == Some('/') {
+            return true;
+        }
+    }
+    false
 }
 
 /// Notes, at most [`MAX_NOTES`]; the others are counted.
@@ -780,6 +882,30 @@ mod tests {
             "a: &x tok3n\nb: {<<: *x}\n",
         ] {
             assert!(!refused(yaml).contains("tok3n"), "{}", refused(yaml));
+        }
+    }
+
+    #[test]
+    fn syntax_helm_reads_otherwise_is_refused() {
+        assert!(refused("a: \"x\\/y\"\n").contains("f.yaml:1:4: the escape \\/ in double quotes"));
+        assert_eq!(
+            json("a: \"x\\\\/y\"\nb: x\\/y\n"),
+            r#"{"a":"x\\/y","b":"x\\/y"}"#
+        );
+        for yaml in ["a: |\n  x\n  y", "a: >+\n  x", "- |2\n    x"] {
+            assert!(
+                refused(yaml).contains("ends inside this block scalar"),
+                "{yaml:?}"
+            );
+        }
+        for yaml in [
+            "a: |\n  x\n  y\n",
+            "a: |-\n  x",
+            "a: |\n  x\n# c",
+            "a: |\n  x\nb: 1",
+            "a: \"x\n  y\"",
+        ] {
+            assert!(parse_values(yaml, "f").is_ok(), "{yaml:?}");
         }
     }
 
