@@ -24,9 +24,12 @@ use scalar::Resolved;
 /// The largest input file binderctl reads, in bytes (16 MiB): values files
 /// are a few KiB.
 pub const MAX_INPUT_BYTES: usize = 16 << 20;
-/// How many values aliases may add to one document in total: a small file
-/// whose aliases expand to millions of values is refused.
+/// How many values aliases may add to one file in total (all its documents):
+/// a small file whose aliases expand to millions of values is refused.
 pub const MAX_ALIAS_VALUES: usize = 100_000;
+/// How many values anchored nodes may hold in total (each is kept as a copy
+/// for its aliases).
+pub const MAX_ANCHORED_VALUES: usize = 1_000_000;
 /// How deeply values may nest.
 pub const MAX_DEPTH: usize = 256;
 /// Notes kept per document; the rest are only counted.
@@ -363,6 +366,7 @@ struct Builder {
     frames: Vec<Frame>,
     anchors: HashMap<usize, Node>,
     alias_values: usize,
+    anchored_values: usize,
     /// Finished documents and their notes.
     documents: Vec<(Value, Notes)>,
     notes: Notes,
@@ -372,10 +376,8 @@ struct Builder {
 impl Builder {
     fn event(&mut self, event: Event<'_>, at: Position) -> Result<(), ReadError> {
         match event {
-            Event::DocumentStart(_) => {
-                self.anchors.clear();
-                self.alias_values = 0;
-            }
+            // Anchors are per document; the alias bound is per file.
+            Event::DocumentStart(_) => self.anchors.clear(),
             Event::DocumentEnd => {
                 let root = self.root.take().unwrap_or(Value::Null);
                 self.documents.push((root, std::mem::take(&mut self.notes)));
@@ -454,6 +456,15 @@ impl Builder {
     /// Record a finished node under its anchor, then add it to its parent.
     fn finish(&mut self, node: Node, anchor: usize, at: Position) -> Result<(), ReadError> {
         if anchor > 0 {
+            // Each anchored node is kept as a copy: nested anchors copy the
+            // same values again.
+            self.anchored_values += node.size;
+            if self.anchored_values > MAX_ANCHORED_VALUES {
+                return fail(
+                    at,
+                    format!("anchors (&name) hold more than {MAX_ANCHORED_VALUES} values in total"),
+                );
+            }
             self.anchors.insert(anchor, node.clone());
         }
         self.add(node, at)
@@ -864,6 +875,24 @@ mod tests {
         }
         assert!(bomb.len() < 1000);
         assert!(refused(&bomb).contains("aliases (*name) expand to more than 100000 values"));
+        // Nested anchors copy the same values again: bounded too.
+        let big = format!(
+            "a: {}[{}]{}\n",
+            "&n [".repeat(200),
+            vec!["x"; 10_000].join(","),
+            "]".repeat(200)
+        );
+        let err = refused(&big);
+        assert!(
+            err.contains("anchors (&name) hold more than 1000000 values"),
+            "{err}"
+        );
+        // The bound is per file, not per document.
+        let small =
+            "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n";
+        let many = vec![small; 1000].join("---\n");
+        let err = format!("{:#}", read_documents(&many, "m.yaml").unwrap_err());
+        assert!(err.contains("aliases (*name) expand to more than"), "{err}");
         let deep = format!("a:\n{}x\n", "- ".repeat(300));
         assert!(refused(&deep).contains("nest more than 256 levels"));
         // Deep through aliases, each level small.
