@@ -124,7 +124,7 @@ fn without_binderctl_part(mut json: Json) -> Json {
 }
 
 /// binder.yaml: binderctl's part, then each case under `case_N`.
-fn batch(cases: &[String]) -> String {
+fn batch_text(cases: &[String]) -> String {
     let mut binder_yaml = BINDERCTL_PART.to_string();
     for (i, case) in cases.iter().enumerate() {
         binder_yaml.push_str(&format!("case_{i}:{case}"));
@@ -135,7 +135,7 @@ fn batch(cases: &[String]) -> String {
 /// Check the contract for `cases` (YAML text, each valid under a key):
 /// both Helms read binder.yaml and _binder.yaml alike, case by case.
 fn assert_same_for_helm(probe: &Probe, cases: &[String]) {
-    assert_same_for_helm_text(probe, &batch(cases), cases);
+    assert_same_for_helm_text(probe, &batch_text(cases), cases);
 }
 
 /// [`assert_same_for_helm`] for a binder.yaml made by [`batch`] and maybe
@@ -762,7 +762,13 @@ fn generated_values_reach_helm_as_helm_reads_binder_yaml() {
     for batch in 0..4u64 {
         let (cases, batch_refused) = generated_cases(0x5EED_0000 + batch, 1000);
         refused += batch_refused;
-        assert_same_for_helm(&probe, &cases);
+        if batch == 3 {
+            // Windows line endings (CR LF) throughout.
+            let crlf = batch_text(&cases).replace('\n', "\r\n");
+            assert_same_for_helm_text(&probe, &crlf, &cases);
+        } else {
+            assert_same_for_helm(&probe, &cases);
+        }
     }
     // Refusals (keys that collide for Helm, merges of non-mappings, ...)
     // stay a small share: most generated cases are compared.
@@ -808,7 +814,7 @@ fn the_hand_picked_cases_reach_helm_unchanged() {
     let cases: Vec<String> = HAND_PICKED.iter().map(|c| c.to_string()).collect();
     assert_same_for_helm(&probe, &cases);
     // A byte order mark at the start (as Windows editors save files).
-    let with_bom = format!("\u{FEFF}{}", batch(&cases));
+    let with_bom = format!("\u{FEFF}{}", batch_text(&cases));
     assert_same_for_helm_text(&probe, &with_bom, &cases);
 }
 
@@ -816,7 +822,7 @@ fn the_hand_picked_cases_reach_helm_unchanged() {
 fn the_examples_of_issue_9_come_out_as_helm_reads_them() {
     let probe = Probe::new();
     let cases: Vec<String> = HAND_PICKED[..4].iter().map(|c| c.to_string()).collect();
-    let rendered = probe.render(&batch(&cases));
+    let rendered = probe.render(&batch_text(&cases));
     let values: serde_yaml::Value = serde_yaml::from_str(&rendered).unwrap();
     assert_eq!(
         values["case_0"]["use_registry"],
@@ -829,7 +835,7 @@ fn the_examples_of_issue_9_come_out_as_helm_reads_them() {
     assert_eq!(values["case_3"]["d"], serde_yaml::Value::from(2));
     // Strings no reader takes for anything else are written plain.
     let cases = vec![HAND_PICKED[9].to_string()];
-    let rendered = probe.render(&batch(&cases));
+    let rendered = probe.render(&batch_text(&cases));
     assert!(
         rendered.contains("case_0:\n  - -Xmx512m\n  - ::1\n  - :30\n  - ?x\n  - --x\n  - 2024-foo\n  - 2024-01-01-release\n  - yEs\n  - inf\n  - +.nan\n  - 0x1p-2\n  - _1\n  - 0x\n"),
         "{rendered}"
