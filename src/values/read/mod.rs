@@ -392,6 +392,7 @@ impl Builder {
                 };
                 let mut node = node.clone();
                 node.from_alias = true;
+                node.merge_key = false; // an alias is never a merge key
                 self.alias_values += node.size;
                 if self.alias_values > MAX_ALIAS_VALUES {
                     return fail(
