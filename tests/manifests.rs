@@ -107,7 +107,7 @@ fn quota_files_of_the_wrong_kind_or_broken_are_refused() {
     let out = run(&fake, &["quota", "apply", "-f", "broken.yaml"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("broken.yaml: not valid YAML"),
+        stderr(&out).contains("broken.yaml:4:1: not valid YAML"),
         "{}",
         stderr(&out)
     );
@@ -329,7 +329,7 @@ fn storage_files_are_checked_first() {
     let out = run(&fake, &["storage", "apply", "-f", "tabs.yaml"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("tabs.yaml: not valid YAML"),
+        stderr(&out).contains("tabs.yaml:1:7: not valid YAML"),
         "{}",
         stderr(&out)
     );

@@ -369,8 +369,7 @@ fn malformed_yaml_names_the_file_and_line() {
     let out = env.render(&[]);
     assert_failed(&out);
     let err = stderr(&out);
-    assert!(err.contains("binder.yaml: not valid YAML"), "{err}");
-    assert!(err.contains("line"), "{err}");
+    assert!(err.contains("binder.yaml:3:1: not valid YAML"), "{err}");
     assert_eq!(env.dns.query_count(), 0, "nothing looked up for a bad file");
 }
 
@@ -468,23 +467,36 @@ fn yaml_1_1_look_alikes_stay_strings() {
 }
 
 #[test]
-fn unquoted_yaml_1_1_values_are_warned_about_with_their_line() {
-    let input = format!("{BINDER_YAML}imageCleaner:\n  enabled: yes\n  host: 'on'\n");
+fn values_read_as_helm_reads_them_and_surprising_readings_are_warned_about() {
+    let input = format!(
+        "{BINDER_YAML}imageCleaner:\n  enabled: yes\n  host: 'on'\n  name: no\n  mode: 010\n"
+    );
     let env = RenderEnv::new(&input, standard_zone(), standard_routes());
     let out = env.render(&[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
-    let line = BINDER_YAML.lines().count() + 2;
+    let line = BINDER_YAML.lines().count() + 4;
     assert!(
         err.contains(&format!(
-            "warning: binder.yaml:{line}:12: unquoted \"yes\" is a boolean to Helm (YAML 1.1)"
+            "warning: binder.yaml:{line}:9: imageCleaner.name: unquoted \"no\" reaches Helm as \
+             the boolean false, not as the text \"no\"; quote it if text was meant"
         )),
+        "{err}"
+    );
+    assert!(
+        err.contains("imageCleaner.mode: unquoted \"010\" reaches Helm as the number 8"),
         "{err}"
     );
     assert_eq!(
         err.matches("unquoted").count(),
-        1,
-        "the quoted 'on' is fine: {err}"
+        2,
+        "`enabled: yes` is an ordinary boolean, the quoted 'on' is text: {err}"
+    );
+    // What Helm reads in binder.yaml is what _binder.yaml holds.
+    let text = env.output_text();
+    assert!(
+        text.contains("imageCleaner:\n  enabled: true\n  host: \"on\"\n  name: false\n  mode: 8\n"),
+        "{text}"
     );
 }
 

@@ -2,10 +2,10 @@
 //! every document is of the expected kind with a name. Pure.
 
 use anyhow::Result;
-use serde::Deserialize;
 use serde_yaml::Value;
 
 use crate::error::Problems;
+use crate::values::read;
 
 /// One document of a checked manifest.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,15 +31,17 @@ fn text_at<'a>(document: &'a Value, path: &[&str]) -> Option<&'a str> {
 pub fn check(file: &str, text: &str, kind: &str, api_version: &str) -> Result<Vec<Manifest>> {
     let mut manifests = Vec::new();
     let mut problems = Vec::new();
-    for (index, deserializer) in serde_yaml::Deserializer::from_str(text).enumerate() {
+    // Read as kubectl reads it (the same YAML rules as Helm's), with the
+    // same bounds as every YAML file binderctl reads.
+    let documents = match read::read_documents(text, file) {
+        Ok(documents) => documents,
+        Err(e) => return Err(Problems(vec![format!("{e:#}")]).into()),
+    };
+    for (index, reading) in documents.into_iter().enumerate() {
         let number = index + 1;
-        let document = match Value::deserialize(deserializer) {
-            Ok(Value::Null) => continue,
-            Ok(document) => document,
-            Err(e) => {
-                problems.push(format!("{file}: not valid YAML: {e}"));
-                break;
-            }
+        let document = match reading.value {
+            Value::Null => continue,
+            document => document,
         };
         let at = format!("{file}: document {number}");
         if !document.is_mapping() {
@@ -129,7 +131,27 @@ mod tests {
         let err = check("q.yaml", "kind: [unclosed", "ResourceQuota", "v1")
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("q.yaml: not valid YAML"), "{err}");
+        assert!(err.starts_with("q.yaml:2:1: not valid YAML"), "{err}");
+        // One anchored list referenced many times: refused, not expanded.
+        let mut bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n".to_string();
+        for i in 0..6 {
+            let prev = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("l{}", i - 1)
+            };
+            bomb.push_str(&format!(
+                "l{i}: &l{i} [{}]\n",
+                vec![format!("*{prev}"); 10].join(", ")
+            ));
+        }
+        let err = check("q.yaml", &bomb, "ResourceQuota", "v1")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("q.yaml:") && err.contains("aliases (*name) expand to more than"),
+            "{err}"
+        );
         let err = check("q.yaml", "", "ResourceQuota", "v1")
             .unwrap_err()
             .to_string();

@@ -23,6 +23,7 @@ use crate::error::{Interrupted, Outcome, Problems};
 use crate::fsutil;
 use crate::ops::render::{self, warn};
 use crate::output;
+use crate::values::{read, settings};
 
 pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
     let tools = Tools::from_global(global);
@@ -445,15 +446,15 @@ fn url_host(url: &str) -> Option<&str> {
 /// template's placeholders. Returns warnings (loose permissions).
 pub fn check_secret(path: &Path) -> Result<Vec<String>> {
     let shown = path.display();
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    let text = match std::fs::metadata(path) {
+        Ok(_) => crate::ops::input::read_text(path)?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
             "{shown}: not found; create it with the registry credentials:\n  registry:\n    \
              username: <registry user>\n    password: <access token>\nand make it private: chmod 600 {shown}"
         ),
         Err(e) => return Err(e).with_context(|| format!("{shown}: cannot read")),
     };
-    let mut problems = secret_problems(&text);
+    let (mut problems, mut warnings) = read_secret(&text);
     if !problems.is_empty() {
         problems
             .iter_mut()
@@ -461,7 +462,7 @@ pub fn check_secret(path: &Path) -> Result<Vec<String>> {
         problems.push("nothing deployed".into());
         return Err(Problems(problems).into());
     }
-    let mut warnings = Vec::new();
+    warnings.iter_mut().for_each(|w| *w = format!("{shown}{w}"));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -478,19 +479,38 @@ pub fn check_secret(path: &Path) -> Result<Vec<String>> {
     Ok(warnings)
 }
 
-/// What is wrong with secret.yaml's text; never quotes a value.
-fn secret_problems(text: &str) -> Vec<String> {
-    let values: Value = match serde_yaml::from_str(text) {
-        Ok(v) => v,
-        // Only the position: the message could otherwise quote the token.
+/// What is wrong with secret.yaml's text, and warnings (each starting with
+/// `:LINE:COLUMN: ` or `: `, for the file name); never quotes a value. It is
+/// read as Helm reads it.
+fn read_secret(text: &str) -> (Vec<String>, Vec<String>) {
+    let reading = match read::parse_values(text, "") {
+        Ok(reading) => reading,
+        // Positions and keys only: the reader never quotes a value.
         Err(e) => {
-            let at = e
-                .location()
-                .map(|l| format!(" at line {} column {}", l.line(), l.column()))
-                .unwrap_or_default();
-            return vec![format!("not valid YAML{at}")];
+            let message = format!("{e:#}");
+            let message = message.strip_prefix(':').unwrap_or(&message);
+            return (
+                vec![format!("not valid YAML for Helm at {message}")],
+                Vec::new(),
+            );
         }
     };
+    let mut warnings: Vec<String> = reading
+        .notes
+        .iter()
+        .map(|n| n.describe_hidden(""))
+        .collect();
+    if reading.notes_left_out > 0 {
+        warnings.push(format!(
+            ": {} more values like these are not listed",
+            reading.notes_left_out
+        ));
+    }
+    (secret_problems(&reading.value), warnings)
+}
+
+/// What is wrong with secret.yaml's values; never quotes a value.
+fn secret_problems(values: &Value) -> Vec<String> {
     let Some(registry) = values.get("registry").and_then(Value::as_mapping) else {
         return vec!["no `registry` section with `username` and `password`".into()];
     };
@@ -509,7 +529,10 @@ fn secret_problems(text: &str) -> Vec<String> {
                 ))
             }
             Some(Value::String(_)) => {}
-            Some(_) => problems.push(format!("registry.{key}: expected a string")),
+            Some(other) => problems.push(format!(
+                "registry.{key}: Helm reads it as {}, not as text; quote it",
+                settings::kind(other)
+            )),
         }
     }
     let url = registry.get("url").and_then(Value::as_str);
@@ -681,12 +704,28 @@ mod tests {
     }
 
     #[test]
+    fn secret_values_helm_reads_as_non_text_are_warned_about_without_the_value() {
+        let (problems, warnings) =
+            read_secret("registry:\n  username: lab\n  password: s3cret\n  email: no\n");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            warnings,
+            [
+                ":4:10: registry.email: an unquoted value that Helm reads as a boolean, not as \
+              text; quote it if text was meant"
+            ]
+        );
+    }
+
+    #[test]
     fn secret_checks_never_quote_the_values() {
         let token = "dckr_pat_SECRET123";
-        assert!(secret_problems(&format!(
-            "registry:\n  username: lab\n  password: {token}\n"
-        ))
-        .is_empty());
+        assert_eq!(
+            read_secret(&format!(
+                "registry:\n  username: lab\n  password: {token}\n"
+            )),
+            (Vec::new(), Vec::new())
+        );
         let cases = [
             (
                 "registry:\n  username: lab\n".to_string(),
@@ -712,7 +751,7 @@ mod tests {
             ),
             (
                 format!("registry:\n  username: lab\n  password: [{token}]\n"),
-                "registry.password: expected a string",
+                "registry.password: Helm reads it as a list, not as text",
             ),
             (
                 format!("username: lab\npassword: {token}\n"),
@@ -720,15 +759,19 @@ mod tests {
             ),
             (
                 format!("registry:\n  username: lab\n  password: \"{token}\n"),
-                "not valid YAML at line",
+                "not valid YAML for Helm at 3:",
             ),
             (
-                format!("registry: {{username: lab, password: {token}, password: x}}\n"),
-                "not valid YAML",
+                "registry:\n  username: lab\n  password: yes\n".to_string(),
+                "registry.password: Helm reads it as a boolean, not as text; quote it",
+            ),
+            (
+                "registry:\n  username: lab\n  password: 010\n".to_string(),
+                "registry.password: Helm reads it as a number",
             ),
         ];
         for (text, expected) in cases {
-            let problems = secret_problems(&text).join("\n");
+            let problems = read_secret(&text).0.join("\n");
             assert!(problems.contains(expected), "{text:?}: {problems}");
             assert!(!problems.contains(token), "token leaked: {problems}");
         }

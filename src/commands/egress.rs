@@ -356,8 +356,8 @@ enum Enforcement {
 /// The allow-list mode binder.yaml asks for, without any output; `None`
 /// when it cannot be read (the render then says why).
 fn mode_hint(input: &std::path::Path) -> Option<AllowListMode> {
-    let text = std::fs::read_to_string(input).ok()?;
-    let values = crate::values::read::parse_values(&text, "").ok()?;
+    let text = crate::ops::input::read_text(input).ok()?;
+    let values = crate::values::read::parse_values(&text, "").ok()?.value;
     crate::values::settings::read(&values).ok().map(|s| s.mode)
 }
 

@@ -118,7 +118,7 @@ fn format_quotas_styled(records: &[QuotaRecord], style: TableStyle) -> String {
 /// any `metadata.namespace` is the target namespace (kubectl would refuse).
 pub fn check_file(path: &Path, namespace: &str) -> Result<()> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).with_context(|| format!("{shown}: cannot read"))?;
+    let text = crate::ops::input::read_text(path)?;
     let manifests = manifest::check(&shown, &text, "ResourceQuota", "v1")?;
     let mut problems = Vec::new();
     for (i, m) in manifests.iter().enumerate() {

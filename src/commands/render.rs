@@ -90,8 +90,8 @@ fn nothing_written(err: anyhow::Error, args: &RenderArgs) -> anyhow::Error {
 /// when it would not.
 fn check(args: &RenderArgs, rendered: &Rendered, quiet: bool) -> Result<Outcome> {
     let path = args.output.display();
-    let existing = match std::fs::read_to_string(&args.output) {
-        Ok(text) => text,
+    let existing = match std::fs::metadata(&args.output) {
+        Ok(_) => crate::ops::input::read_text(&args.output)?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             output::data_line(&format!(
                 "{path} does not exist yet; `binderctl render` would create it"
@@ -100,7 +100,10 @@ fn check(args: &RenderArgs, rendered: &Rendered, quiet: bool) -> Result<Outcome>
         }
         Err(e) => return Err(e).with_context(|| format!("{path}: cannot read")),
     };
-    let old_values: Option<serde_yaml::Value> = serde_yaml::from_str(&existing).ok();
+    // Read as Helm reads it, with the same bounds as every input.
+    let old_values = crate::values::read::parse_values(&existing, &path.to_string())
+        .ok()
+        .map(|reading| reading.value);
     let index = rendered.user_egress_rules;
     let (old_rest, old_rule) = match &old_values {
         Some(v) => split_generated_rule(v, index),

@@ -187,7 +187,7 @@ pub fn after_apply(existing: &[StorageClass], applied: &[StorageClass]) -> Vec<S
 /// classes it defines.
 pub fn check_file(path: &Path) -> Result<Vec<StorageClass>> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).with_context(|| format!("{shown}: cannot read"))?;
+    let text = crate::ops::input::read_text(path)?;
     let manifests = manifest::check(&shown, &text, "StorageClass", "storage.k8s.io/v1")?;
     let mut problems = Vec::new();
     let mut classes = Vec::new();

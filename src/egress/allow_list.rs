@@ -225,11 +225,13 @@ pub fn format_record(record: &Record) -> String {
     text.push('\n');
     for (label, nets) in record {
         text.push_str(RECORD_LINE);
-        text.push_str(label);
+        // Escaped: a line break in a label would end the comment and
+        // inject values; a `: ` would end the label early.
+        text.push_str(&escape_for_comment(label).replace(':', "\\u{3a}"));
         text.push(':');
         for net in nets {
             text.push(' ');
-            text.push_str(net);
+            text.push_str(&escape_for_comment(net));
         }
         text.push('\n');
     }
@@ -245,17 +247,68 @@ pub fn parse_record(text: &str) -> Option<Record> {
         let Some(rest) = line.strip_prefix(RECORD_LINE) else {
             break;
         };
-        // Labels hold no ": "; IPv6 ranges hold colons but no ": ".
+        // Labels hold no ": " (escaped); IPv6 ranges hold colons but no ": ".
         let (label, nets) = match rest.split_once(": ") {
             Some((label, nets)) => (label, nets),
             None => (rest.strip_suffix(':').unwrap_or(rest), ""),
         };
         record.insert(
-            label.to_string(),
-            nets.split_whitespace().map(str::to_string).collect(),
+            unescape_comment(label),
+            nets.split_whitespace().map(unescape_comment).collect(),
         );
     }
     Some(record)
+}
+
+/// `text` fit for a one-line YAML comment: backslashes, control characters
+/// and every line break (CR, LF, NEL, LS, PS) are written as `\\`,
+/// `\u{a}`, ..., so nothing can end the comment. [`unescape_comment`]
+/// reverses it.
+pub fn escape_for_comment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{FEFF}') => {
+                out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The text [`escape_for_comment`] (or `format_record`) escaped.
+fn unescape_comment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i + 1..];
+        if let Some(after) = tail.strip_prefix('\\') {
+            out.push('\\');
+            rest = after;
+            continue;
+        }
+        let code = tail
+            .strip_prefix("u{")
+            .and_then(|t| t.split_once('}'))
+            .and_then(|(hex, after)| {
+                Some((char::from_u32(u32::from_str_radix(hex, 16).ok()?)?, after))
+            });
+        match code {
+            Some((c, after)) => {
+                out.push(c);
+                rest = after;
+            }
+            None => {
+                out.push('\\');
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// How one source's ranges changed between two records.
@@ -497,6 +550,36 @@ mod tests {
         let yaml = format!("a: 1\n{text}");
         assert_eq!(parse_record(&yaml), Some(rec));
         assert_eq!(parse_record("a: 1\n"), None);
+    }
+
+    #[test]
+    fn record_labels_cannot_inject_values() {
+        let tricky = [
+            "GitHub meta a\nb: 1",
+            "Fastly x\ry",
+            "k\u{85}nel",
+            "k\u{2028}ls\u{2029}ps",
+            "k: v",
+            "back\\slash \\u{a}",
+            "\u{1}\u{7f}\u{feff}",
+        ];
+        let rec: Record = tricky
+            .iter()
+            .map(|l| (l.to_string(), vec!["192.0.2.0/24".to_string()]))
+            .collect();
+        let text = format_record(&rec);
+        assert_eq!(text.lines().count(), 1 + tricky.len(), "{text}");
+        assert_eq!(
+            text.split(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'])
+                .count(),
+            2 + tricky.len()
+        );
+        assert!(text.lines().all(|l| l.starts_with('#')), "{text}");
+        assert!(
+            text.contains("#   GitHub meta a\\u{a}b\\u{3a} 1: 192.0.2.0/24\n"),
+            "{text}"
+        );
+        assert_eq!(parse_record(&text), Some(rec));
     }
 
     #[test]

@@ -2,4 +2,5 @@
 //! the pure core (`values`, `egress`) with the edges. Used only by
 //! `commands/`; never uses it.
 
+pub mod input;
 pub mod render;

@@ -16,6 +16,7 @@ use crate::egress::published::{self, ListKind, ListRequest};
 use crate::error::Problems;
 use crate::values::settings::{self, AllowListMode, Settings, Whitelist};
 
+use crate::ops::input;
 use crate::values::{read, transform, write};
 
 /// A finished render, not yet written anywhere.
@@ -47,16 +48,23 @@ pub fn warn(message: &str) {
     crate::output::warn(message);
 }
 
-/// Read and parse a values file: a clear error naming the file otherwise.
-/// Plain values that YAML 1.1 (Helm) reads differently are warned about.
+/// Read a values file as Helm reads it: a clear error naming the file
+/// otherwise. Values whose Helm reading is likely a surprise are warned
+/// about.
 pub fn read_values(path: &Path) -> Result<Value> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).with_context(|| format!("{name}: cannot read"))?;
-    let values = read::parse_values(&text, &name)?;
-    for ambiguity in read::yaml11_ambiguities(&text) {
-        warn(&ambiguity.describe(&name));
+    let text = input::read_text(path)?;
+    let reading = read::parse_values(&text, &name)?;
+    for note in &reading.notes {
+        warn(&note.describe(&name));
     }
-    Ok(values)
+    if reading.notes_left_out > 0 {
+        warn(&format!(
+            "{name}: {} more values like these are not listed",
+            reading.notes_left_out
+        ));
+    }
+    Ok(reading.value)
 }
 
 /// Render `args.input`. Every problem (bad keys, unresolvable hosts, lists
@@ -304,9 +312,11 @@ fn output_text(
         AllowListMode::Values => allow_list::format_record(record),
         AllowListMode::Policy => POLICY_MODE_NOTE.to_string(),
     };
+    // The name is escaped: a line break in it would end the comment.
     Ok(format!(
-        "# Rendered by binderctl from {input}: edit that file and render again;\n\
-         # changes made here are overwritten.\n{yaml}{tail}"
+        "# Rendered by binderctl from {}: edit that file and render again;\n\
+         # changes made here are overwritten.\n{yaml}{tail}",
+        allow_list::escape_for_comment(input),
     ))
 }
 

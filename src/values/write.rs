@@ -371,30 +371,42 @@ fn is_plain_text_char(c: char) -> bool {
 /// True when `s` can be written without quotes and every YAML 1.1 and YAML
 /// 1.2 core reader gives back exactly this string.
 fn is_plain_safe(s: &str) -> bool {
-    let (Some(first), Some(last)) = (s.chars().next(), s.chars().next_back()) else {
+    let mut chars = s.chars();
+    let (Some(first), Some(last)) = (chars.next(), s.chars().next_back()) else {
         return false; // empty reads as null
     };
+    // `-`, `?` and `:` start a plain scalar when a non-space follows (in
+    // block context, the only one written here): `-Xmx512m`, `::1`.
+    let may_start = if matches!(first, '-' | '?' | ':') {
+        chars.next().is_some_and(|c| !c.is_whitespace())
+    } else {
+        !INDICATORS.contains(&first)
+    };
     s.chars().all(is_plain_text_char)
-        && !INDICATORS.contains(&first)
+        && may_start
         && !first.is_whitespace()
         && !last.is_whitespace()
         && last != ':'
         && !s.contains(": ")
         && !s.contains(" #")
         && !s.starts_with("...")
+        && !s.starts_with("---")
         && !resolves_to_non_string(s)
 }
 
 // Patterns over the string with underscores removed (YAML 1.1 and go-yaml
-// allow `_` between digits). They are deliberately wider than the specs:
-// quoting a string needlessly is harmless, misreading it is not.
+// allow `_` between digits). They follow the YAML 1.1 type definitions, YAML
+// 1.2's core schema and go-yaml v2 (Helm's reader); where those differ they
+// take the widest: quoting a string needlessly is harmless, misreading it
+// is not.
 
-/// Integers: decimal (leading zeros included, YAML 1.1 octal), and any
-/// 0x/0o/0b prefix in either case, as Go's strconv reads them.
-static INT_LIKE: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r"^[-+]?([0-9]+|0[xXoObB][0-9a-fA-F.pP+\-]*)$").ok());
-/// Floats of YAML 1.2 core, go-yaml and Rust's parser: `1.5`, `.5`, `5.`,
-/// `1e3`, `1.0e+3`.
+/// Integers: decimal (leading zeros included, YAML 1.1 octal), `0x`, `0o`,
+/// `0b` in either case as Go reads them, and go-yaml's own `0b-1`.
+static INT_LIKE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r"^([-+]?(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|[0-9]+)|-?0b[-+]?[01]+)$").ok()
+});
+/// Floats of YAML 1.2 core and go-yaml: `1.5`, `.5`, `5.`, `1e3`, `1.0e+3`
+/// (and `1e400`, which a YAML 1.2 reader takes for infinity).
 static FLOAT_LIKE: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$").ok());
 /// YAML 1.1's float pattern `[-+]?([0-9][0-9_]*)?\.[0-9.]*([eE][-+][0-9]+)?`,
@@ -404,11 +416,9 @@ static FLOAT_11: LazyLock<Option<Regex>> =
 /// YAML 1.1 base-60 integers and floats: `1:30`, `190:20:30.15`.
 static SEXAGESIMAL: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"^[-+]?[0-9]+(:[0-9]*)+(\.[0-9]*)?$").ok());
-/// Infinity and NaN in any spelling and case (matched against lowercase).
-static SPECIAL_FLOAT: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r"^[-+]?\.?(inf|infinity|nan)$").ok());
-/// YAML 1.1 timestamps start `YYYY-`; go-yaml tries any such string.
-static TIMESTAMP_LIKE: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"^[0-9]{4}-").ok());
+/// YAML 1.1 timestamps and what go-yaml tries as one: a date, maybe a time.
+static TIMESTAMP_LIKE: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt \t].*)?$").ok());
 
 /// Match, treating a pattern that failed to compile as matching everything
 /// (so the string gets quoted: safe, never wrong).
@@ -416,28 +426,30 @@ fn pattern_matches(pattern: &LazyLock<Option<Regex>>, s: &str) -> bool {
     pattern.as_ref().is_none_or(|re| re.is_match(s))
 }
 
-/// True when a YAML 1.1 or YAML 1.2 core reader could resolve the plain
-/// scalar `s` to something other than a string.
+/// True when a YAML 1.1 or YAML 1.2 core reader (or go-yaml) could resolve
+/// the plain scalar `s` to something other than a string. The words are
+/// the specs' exact spellings: `yEs` and `inf` are text to every reader.
 fn resolves_to_non_string(s: &str) -> bool {
-    let lower = s.to_ascii_lowercase();
-    // Booleans (YAML 1.1: y/n/yes/no/on/off/true/false), null, and the
-    // YAML 1.1 merge key and value indicator, in every case variant.
     if matches!(
-        lower.as_str(),
-        "y" | "n" | "yes" | "no" | "on" | "off" | "true" | "false" | "null" | "~" | "<<" | "="
+        s,
+        "y" | "Y" | "yes" | "Yes" | "YES" | "n" | "N" | "no" | "No" | "NO"
+            | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+            | "on" | "On" | "ON" | "off" | "Off" | "OFF"
+            | "null" | "Null" | "NULL" | "~"
+            | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF"
+            | ".nan" | ".NaN" | ".NAN"
+            // YAML 1.1's merge and value keys.
+            | "<<" | "="
     ) {
         return true;
     }
     if pattern_matches(&TIMESTAMP_LIKE, s) {
         return true;
     }
-    let stripped: String = lower.chars().filter(|c| *c != '_').collect();
-    if pattern_matches(&SPECIAL_FLOAT, &stripped) {
-        return true;
-    }
-    if !stripped.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '-' | '+' | '.')) {
+    if !s.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '-' | '+' | '.')) {
         return false;
     }
+    let stripped: String = s.chars().filter(|c| *c != '_').collect();
     pattern_matches(&INT_LIKE, &stripped)
         || pattern_matches(&FLOAT_LIKE, &stripped)
         || pattern_matches(&FLOAT_11, &stripped)
@@ -626,7 +638,7 @@ mod tests {
             r"^(~|null|Null|NULL|)$",
             r"^([-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(:[0-5]?[0-9])+)$",
             r"^([-+]?([0-9][0-9_]*)?\.[0-9.]*([eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))$",
-            r"^([0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?([Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](\.[0-9]*)?(([ \t]*)Z|[-+][0-9][0-9]?(:[0-9][0-9])?)?)$",
+            r"^([0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?([Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](\.[0-9]*)?([ \t]*(Z|[-+][0-9][0-9]?(:[0-9][0-9])?))?)$",
             r"^(<<|=)$",
         ];
         if spec.iter().any(|p| Regex::new(p).unwrap().is_match(plain)) {
@@ -647,7 +659,8 @@ mod tests {
             if sign_ok && go_int.is_match(unsigned) || go_float.is_match(&digits) {
                 return true;
             }
-            if Regex::new(r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}")
+            // go-yaml's timestamp formats (time.Parse layouts).
+            if Regex::new(r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(([Tt][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\.[0-9]+)?(Z|[-+][0-9]{2}:[0-9]{2}))|( [0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\.[0-9]+)?))?$")
                 .unwrap()
                 .is_match(plain)
             {
@@ -687,12 +700,21 @@ mod tests {
         "<<", "=",
     ];
 
-    /// Not resolved by every reader, but close enough to quote anyway.
+    /// Not resolved by every reader, but by one (go-yaml, a YAML 1.2 core
+    /// reader), or close enough to quote anyway.
     #[rustfmt::skip]
     const QUOTED_FOR_SAFETY: &[&str] = &[
+        "1e400", "1_", "2024-1-1", "2024-01-01 x", "...", "...x", "1:", "1:2:3:4", "0b-1",
+        "._5", "---", "---x", "- a", "-", "?", ":", ": a",
+    ];
+
+    /// Text to every YAML reader, though it looks like something else:
+    /// written plain.
+    #[rustfmt::skip]
+    const READABLE_LOOKALIKES: &[&str] = &[
         "yEs", "oN", "tRUE", "nULL", ".iNf", "inf", "-inf", "nan", "NaN", "Infinity",
-        "-Infinity", "+.nan", "1e400", "0x", "0b", "0o", "_1", "1_", "2024-1-1",
-        "2024-01-01-release", "...", "...x", "1:", "0x1p-2", "1:2:3:4",
+        "-Infinity", "+.nan", "0x", "0b", "0o", "_1", "0x1p-2", "2024-foo",
+        "2024-01-01-release", "-Xmx512m", "::1", ":30", "?x", "-x", "--x", "1e5x",
     ];
 
     /// Strings YAML 1.2 core (serde_yaml) reads as non-strings when plain.
@@ -759,6 +781,7 @@ mod tests {
         let mut all: Vec<String> = LOOKALIKES_11
             .iter()
             .chain(QUOTED_FOR_SAFETY)
+            .chain(READABLE_LOOKALIKES)
             .chain(LOOKALIKES_12)
             .chain(SYNTAX_TRICKY)
             .chain(UNICODE_TRICKY)
@@ -780,7 +803,6 @@ mod tests {
             &FLOAT_LIKE,
             &FLOAT_11,
             &SEXAGESIMAL,
-            &SPECIAL_FLOAT,
             &TIMESTAMP_LIKE,
         ] {
             assert!(pattern.is_some());
@@ -802,6 +824,34 @@ mod tests {
     }
 
     #[test]
+    fn readable_lookalikes_stay_plain() {
+        let mut all: Vec<String> = READABLE_LOOKALIKES.iter().map(|t| t.to_string()).collect();
+        for word in [
+            "y", "n", "yes", "no", "on", "off", "true", "false", "null", ".inf", ".nan",
+        ] {
+            all.extend(case_variants(word).into_iter().filter(|v| {
+                let serde: Value = serde_yaml::from_str(v).unwrap();
+                !yaml11_non_string(v) && serde.is_string()
+            }));
+        }
+        assert!(all.len() > 100);
+        for text in &all {
+            assert_eq!(
+                value_text(text),
+                format!("{text}\n"),
+                "{text:?} quoted needlessly"
+            );
+            let out = to_string(&map(vec![(s(text), s("v"))])).unwrap();
+            assert_eq!(
+                out,
+                format!("{text}: v\n"),
+                "key {text:?} quoted needlessly"
+            );
+            roundtrip(&s(text));
+        }
+    }
+
+    #[test]
     fn lookalikes_are_quoted() {
         let mut all: Vec<String> = LOOKALIKES_11
             .iter()
@@ -812,7 +862,10 @@ mod tests {
         for word in [
             "y", "n", "yes", "no", "on", "off", "true", "false", "null", ".inf", ".nan",
         ] {
-            all.extend(case_variants(word));
+            all.extend(case_variants(word).into_iter().filter(|v| {
+                let serde: Value = serde_yaml::from_str(v).unwrap();
+                yaml11_non_string(v) || !serde.is_string()
+            }));
         }
         for text in &all {
             let written = value_text(text);
