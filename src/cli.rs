@@ -218,6 +218,18 @@ pub enum Command {
         binderctl man | man -l -\n  \
         binderctl man > ~/.local/share/man/man1/binderctl.1")]
     Man(ManCmd),
+    /// Check the machine, the cluster and the files; one line per check.
+    #[command(after_help = "Examples:\n  \
+        binderctl doctor\n  \
+        binderctl doctor -o json | jq -r '.[] | select(.status == \"fail\") | .fix'\n  \
+        binderctl --tools plain doctor -n staging")]
+    Doctor(DoctorCmd),
+    /// Show the logs of a BinderHub component or a pod.
+    #[command(after_help = "Examples:\n  \
+        binderctl logs hub --since 1h\n  \
+        binderctl logs binder -f\n  \
+        binderctl logs jupyter-alice-2dx1 --previous --tail 50")]
+    Logs(LogsCmd),
 }
 
 #[derive(Debug, Args)]
@@ -641,6 +653,48 @@ pub struct UninstallCmd {
     /// Print the commands that would run, delete nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorCmd {
+    /// The values file to check (hub_url, placeholders, egress policy).
+    #[arg(short = 'i', long, value_name = "FILE", default_value = "binder.yaml")]
+    pub input: PathBuf,
+    /// The file holding the registry credentials.
+    #[arg(long, value_name = "FILE", default_value = "secret.yaml")]
+    pub secret: PathBuf,
+    /// The rendered values file (is it older than the input?).
+    #[arg(long, value_name = "FILE", default_value = "_binder.yaml")]
+    pub rendered: PathBuf,
+    /// Prefix of the system files read (/var/snap/microk8s/..., /etc/ufw/...),
+    /// to inspect a mounted image.
+    #[arg(long, value_name = "DIR", env = "BINDERCTL_ROOT", default_value = "/")]
+    pub root: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogsCmd {
+    /// hub, binder, proxy, user-scheduler (every replica, by label), or a
+    /// pod's name.
+    #[arg(default_value = "hub", value_name = "COMPONENT|POD")]
+    pub target: String,
+    /// Keep printing new lines until interrupted.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// The previous container's logs (after a restart or a crash).
+    #[arg(short = 'p', long)]
+    pub previous: bool,
+    /// Only lines newer than this, e.g. 10m, 1h.
+    #[arg(long, value_name = "DURATION")]
+    pub since: Option<String>,
+    /// Only the last N lines (per container). Default: all.
+    #[arg(long, value_name = "N")]
+    pub tail: Option<u32>,
+    /// Only this container (default: every container of the pod).
+    #[arg(short = 'c', long, value_name = "NAME")]
+    pub container: Option<String>,
 }
 
 /// Commands that do not use the BinderHub's namespace, with the flag that

@@ -7,6 +7,7 @@ pub mod confirm;
 pub mod duration;
 pub mod kubelet_args;
 pub mod manifest;
+pub mod names;
 pub mod plan;
 pub mod runner;
 pub mod tools;

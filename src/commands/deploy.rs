@@ -87,7 +87,7 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
     fsutil::write_atomic(&cmd.render.output, rendered.text.as_bytes())?;
     runner.execute(&plan).await?;
 
-    wait_for_rollout(&runner, &tools, &global.namespace, wait_timeout).await?;
+    super::logs::wait_or_report(&runner, &tools, &global.namespace, wait_timeout).await?;
 
     let services: ServiceList = runner
         .query_json(&services_command(&tools, &global.namespace))
@@ -275,7 +275,7 @@ struct Metadata {
 
 /// `kubectl rollout status` for each deployment of the namespace, all
 /// within `timeout` in total: each gets what is left of it.
-async fn wait_for_rollout(
+pub async fn wait_for_rollout(
     runner: &Runner,
     tools: &Tools,
     namespace: &str,
@@ -447,7 +447,7 @@ fn secret_problems(text: &str) -> Vec<String> {
 
 /// `<dockerhub-token>`, `<Token>`, `<DockerHub user>`: the tutorial's
 /// placeholders are words in angle brackets.
-fn is_placeholder(value: &str) -> bool {
+pub fn is_placeholder(value: &str) -> bool {
     let v = value.trim();
     v.starts_with('<') && v.ends_with('>')
 }

@@ -8,7 +8,9 @@ use crate::error::Outcome;
 pub mod completion;
 pub mod dashboard;
 pub mod deploy;
+pub mod doctor;
 pub mod images;
+pub mod logs;
 pub mod man;
 pub mod nodes;
 pub mod pods;
@@ -44,5 +46,7 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Uninstall(cmd) => uninstall::run(global, cmd).await,
         Command::Completion(cmd) => completion::run(global, cmd).await,
         Command::Man(cmd) => man::run(global, cmd).await,
+        Command::Doctor(cmd) => doctor::run(global, cmd).await,
+        Command::Logs(cmd) => logs::run(global, cmd).await,
     }
 }

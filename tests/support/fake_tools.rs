@@ -718,3 +718,154 @@ pub const RESOURCE_QUOTAS_JSON: &str = r#"{
 
 pub const NAMESPACE_JSON: &str = r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"binder","labels":{"kubernetes.io/metadata.name":"binder"}},"spec":{"finalizers":["kubernetes"]},"status":{"phase":"Active"}}
 "#;
+
+// ---- recorded answers for doctor, logs, history, rollback, diff ----
+
+/// `microk8s status --format yaml` on a healthy control-plane node with the
+/// tutorial's add-ons enabled (MicroK8s 1.28, abridged to the add-ons).
+pub const MICROK8S_STATUS_YAML: &str = "microk8s:
+  running: true
+high-availability:
+  enabled: false
+  nodes:
+  - address: 192.0.2.10:19001
+    role: voter
+addons:
+- name: community
+  repository: core
+  description: The community addons repository
+  version: 1.28.3
+  status: enabled
+- name: dns
+  repository: core
+  description: CoreDNS
+  version: 1.28.3
+  status: enabled
+- name: helm3
+  repository: core
+  description: Helm 3 - the package manager for Kubernetes
+  version: 1.28.3
+  status: enabled
+- name: metallb
+  repository: core
+  description: Loadbalancer for your Kubernetes cluster
+  version: 1.28.3
+  status: enabled
+- name: openebs
+  repository: community
+  description: OpenEBS is the open-source storage solution for Kubernetes
+  version: 3.3.0
+  status: enabled
+- name: dashboard
+  repository: core
+  description: The Kubernetes dashboard
+  version: 1.28.3
+  status: disabled
+- name: hostpath-storage
+  repository: core
+  description: Storage class; allocates storage from host directory
+  version: 1.28.3
+  status: disabled
+";
+
+/// What `microk8s status` prints on a node joined as a worker.
+pub const MICROK8S_STATUS_WORKER: &str =
+    "This MicroK8s deployment is acting as a node in a cluster. Please use the master node.\n";
+
+/// `kubectl get nodes -o json` for a control plane and one worker.
+pub fn nodes_json(versions: &[(&str, &str, bool)]) -> String {
+    let items: Vec<Value> = versions
+        .iter()
+        .enumerate()
+        .map(|(i, (name, version, ready))| {
+            json!({
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {"name": name, "labels": {
+                    "kubernetes.io/hostname": name,
+                    "node.kubernetes.io/microk8s-controlplane": "microk8s-controlplane"}},
+                "spec": {},
+                "status": {
+                    "addresses": [{"type": "InternalIP", "address": format!("192.0.2.{}", 10 + i)},
+                                  {"type": "Hostname", "address": name}],
+                    "conditions": [{"type": "Ready", "status": if *ready { "True" } else { "Unknown" },
+                                    "reason": if *ready { "KubeletReady" } else { "NodeStatusUnknown" }}],
+                    "nodeInfo": {"kubeletVersion": version, "containerRuntimeVersion": "containerd://1.6.28"}
+                }
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&json!({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}))
+        .expect("nodes json")
+}
+
+/// StorageClasses with the OpenEBS local one (BasePath `base_path`) the default.
+pub fn storage_classes_with_base_path(base_path: &str) -> String {
+    let config = format!(
+        "- name: StorageType\n  value: \"hostpath\"\n- name: BasePath\n  value: {base_path}\n"
+    );
+    serde_json::to_string_pretty(&json!({
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+             "metadata": {"name": "local-storage-dir", "annotations": {
+                 "cas.openebs.io/config": config,
+                 "openebs.io/cas-type": "local",
+                 "storageclass.kubernetes.io/is-default-class": "true"}},
+             "provisioner": "openebs.io/local", "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer"},
+            {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+             "metadata": {"name": "microk8s-hostpath"},
+             "provisioner": "microk8s.io/hostpath", "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer"}
+        ],
+        "metadata": {"resourceVersion": ""}
+    }))
+    .expect("storage classes json")
+}
+
+impl FakeCluster {
+    /// The answers `doctor` needs on a healthy MicroK8s node (added to the
+    /// defaults): MicroK8s' status, two nodes on the same version.
+    pub fn respond_doctor_defaults(&mut self) -> &mut Self {
+        self.respond(&["microk8s", "status"], MICROK8S_STATUS_YAML, 0);
+        let nodes = nodes_json(&[
+            ("u24control", "v1.28.3", true),
+            ("u24worker", "v1.28.3", true),
+        ]);
+        self.respond(&["kubectl", "get", "nodes"], &nodes, 0)
+    }
+}
+
+/// `kubectl get events -n binder --field-selector involvedObject.name=POD
+/// -o json` for a hub pod whose container keeps crashing.
+pub fn crash_events_json(pod: &str) -> String {
+    serde_json::to_string_pretty(&json!({
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {"apiVersion": "v1", "kind": "Event",
+             "metadata": {"name": format!("{pod}.17d2a1b3c4d5e6f7"), "namespace": "binder"},
+             "involvedObject": {"kind": "Pod", "name": pod, "namespace": "binder"},
+             "type": "Normal", "reason": "Pulled", "count": 6,
+             "message": "Container image \"images.test/jupyterhub/k8s-hub:3.3.7\" already present on machine",
+             "firstTimestamp": "2024-05-21T10:02:30Z", "lastTimestamp": "2024-05-21T10:07:41Z",
+             "source": {"component": "kubelet", "host": "u24control"}},
+            {"apiVersion": "v1", "kind": "Event",
+             "metadata": {"name": format!("{pod}.17d2a1b3c4d5e6f8"), "namespace": "binder"},
+             "involvedObject": {"kind": "Pod", "name": pod, "namespace": "binder"},
+             "type": "Warning", "reason": "BackOff", "count": 24,
+             "message": format!("Back-off restarting failed container hub in pod {pod}_binder(0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0)"),
+             "firstTimestamp": "2024-05-21T10:02:45Z", "lastTimestamp": "2024-05-21T10:08:02Z",
+             "source": {"component": "kubelet", "host": "u24control"}}
+        ],
+        "metadata": {"resourceVersion": ""}
+    }))
+    .expect("events json")
+}
+
+/// The last lines a crashing hub logs (`kubectl logs POD --tail=20`).
+pub const HUB_CRASH_LOG: &str = "[I 2024-05-21 10:07:42.101 JupyterHub app:2859] Running JupyterHub version 4.1.5
+[I 2024-05-21 10:07:42.102 JupyterHub app:2889] Using Authenticator: jupyterhub.auth.NullAuthenticator
+[E 2024-05-21 10:07:42.310 JupyterHub app:3382] Failed to connect to db: sqlite:///jupyterhub.sqlite
+sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) unable to open database file
+";
