@@ -230,6 +230,17 @@ pub enum Command {
         binderctl logs binder -f\n  \
         binderctl logs jupyter-alice-2dx1 --previous --tail 50")]
     Logs(LogsCmd),
+    /// List the Helm release's revisions, oldest first.
+    #[command(after_help = "Examples:\n  \
+        binderctl history\n  \
+        binderctl history --max 5 -o json")]
+    History(HistoryCmd),
+    /// Roll the release back to an earlier revision, then wait for the rollout.
+    #[command(after_help = "Examples:\n  \
+        binderctl rollback               # to the revision before the deployed one\n  \
+        binderctl rollback 13 --dry-run\n  \
+        binderctl rollback 13 --yes --wait-timeout 15m")]
+    Rollback(RollbackCmd),
 }
 
 #[derive(Debug, Args)]
@@ -695,6 +706,32 @@ pub struct LogsCmd {
     /// Only this container (default: every container of the pod).
     #[arg(short = 'c', long, value_name = "NAME")]
     pub container: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryCmd {
+    /// Show at most this many revisions (the newest).
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max: u32,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackCmd {
+    /// The revision to go back to (`binderctl history` lists them).
+    /// Default: the one before the deployed revision.
+    pub revision: Option<u64>,
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Print the command that would run, roll back nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How long to wait, in total, for every deployment to roll out, e.g.
+    /// 10m, 90s.
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub wait_timeout: String,
 }
 
 /// Commands that do not use the BinderHub's namespace, with the flag that

@@ -134,3 +134,8 @@ fn doctor_reads_are_accepted() {
 fn logs_and_failure_report_are_accepted() {
     assert_accepted(&binderctl::commands::logs::sample_plans());
 }
+
+#[test]
+fn history_and_rollback_are_accepted() {
+    assert_accepted(&binderctl::commands::history::sample_plans());
+}

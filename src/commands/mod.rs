@@ -9,6 +9,7 @@ pub mod completion;
 pub mod dashboard;
 pub mod deploy;
 pub mod doctor;
+pub mod history;
 pub mod images;
 pub mod logs;
 pub mod man;
@@ -48,5 +49,7 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Man(cmd) => man::run(global, cmd).await,
         Command::Doctor(cmd) => doctor::run(global, cmd).await,
         Command::Logs(cmd) => logs::run(global, cmd).await,
+        Command::History(cmd) => history::history(global, cmd).await,
+        Command::Rollback(cmd) => history::rollback(global, cmd).await,
     }
 }

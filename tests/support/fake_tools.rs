@@ -869,3 +869,31 @@ pub const HUB_CRASH_LOG: &str = "[I 2024-05-21 10:07:42.101 JupyterHub app:2859]
 [E 2024-05-21 10:07:42.310 JupyterHub app:3382] Failed to connect to db: sqlite:///jupyterhub.sqlite
 sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) unable to open database file
 ";
+
+/// `helm history binder -n binder --max=256 -o json` (as Helm prints it:
+/// one line, oldest first).
+pub const HELM_HISTORY_JSON: &str = r#"[{"revision":12,"updated":"2024-04-02T09:00:01.512379813+02:00","status":"superseded","chart":"binderhub-1.0.0-0.dev.git.3170.h84b1db9","app_version":"1.0.0-0.dev.git.3170.h84b1db9","description":"Upgrade complete"},{"revision":13,"updated":"2024-05-14T09:12:03.27160415+02:00","status":"superseded","chart":"binderhub-1.0.0-0.dev.git.3506.hba24eb2a","app_version":"1.0.0-0.dev.git.3506.hba24eb2a","description":"Upgrade complete"},{"revision":14,"updated":"2024-05-21T10:02:11.894736189+02:00","status":"deployed","chart":"binderhub-1.0.0-0.dev.git.3620.h0d3c3ec5","app_version":"1.0.0-0.dev.git.3620.h0d3c3ec5","description":"Upgrade complete"}]
+"#;
+
+impl FakeCluster {
+    /// The answers `history` and `rollback` need: the history above, a
+    /// rollback that succeeds, one deployment that rolls out.
+    pub fn respond_history_defaults(&mut self) -> &mut Self {
+        self.respond(&["helm", "history"], HELM_HISTORY_JSON, 0);
+        self.respond(
+            &["helm", "rollback"],
+            "Rollback was a success! Happy Helming!\n",
+            0,
+        );
+        self.respond(
+            &["kubectl", "get", "deployments"],
+            r#"{"apiVersion":"v1","kind":"List","items":[{"kind":"Deployment","metadata":{"name":"hub","namespace":"binder"}}]}"#,
+            0,
+        );
+        self.respond(
+            &["kubectl", "rollout", "status"],
+            "deployment \"hub\" successfully rolled out\n",
+            0,
+        )
+    }
+}
