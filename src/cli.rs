@@ -241,6 +241,12 @@ pub enum Command {
         binderctl rollback 13 --dry-run\n  \
         binderctl rollback 13 --yes --wait-timeout 15m")]
     Rollback(RollbackCmd),
+    /// Show what a deploy would change in the release's values (exit 1 if anything).
+    #[command(after_help = "Examples:\n  \
+        binderctl diff\n  \
+        binderctl diff -f gpu.yaml\n  \
+        binderctl diff --quiet || binderctl deploy --diff")]
+    Diff(DiffCmd),
 }
 
 #[derive(Debug, Args)]
@@ -376,6 +382,15 @@ pub struct DeployCmd {
     /// Print the commands that would run, run nothing that changes the cluster.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Show what the upgrade would change in the release's values (secrets
+    /// masked) and ask before upgrading.
+    #[arg(long)]
+    pub diff: bool,
+
+    /// With --diff: do not ask before upgrading.
+    #[arg(short = 'y', long, requires = "diff")]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -732,6 +747,20 @@ pub struct RollbackCmd {
     /// 10m, 90s.
     #[arg(long, value_name = "DURATION", default_value = "10m")]
     pub wait_timeout: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffCmd {
+    #[command(flatten)]
+    pub render: RenderArgs,
+
+    /// Extra values file, as given to deploy; repeatable.
+    #[arg(short = 'f', long = "values", value_name = "FILE")]
+    pub values: Vec<PathBuf>,
+
+    /// The file holding the registry credentials (masked in the diff).
+    #[arg(long, value_name = "FILE", default_value = "secret.yaml")]
+    pub secret: PathBuf,
 }
 
 /// Commands that do not use the BinderHub's namespace, with the flag that

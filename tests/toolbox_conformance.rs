@@ -139,3 +139,8 @@ fn logs_and_failure_report_are_accepted() {
 fn history_and_rollback_are_accepted() {
     assert_accepted(&binderctl::commands::history::sample_plans());
 }
+
+#[test]
+fn diff_reads_are_accepted() {
+    assert_accepted(&binderctl::commands::diff::sample_plans());
+}

@@ -55,6 +55,9 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         )
     })?;
     output::info(&format!("binderctl: {}", rendered.summary));
+    if cmd.diff {
+        super::diff::before_deploy(&runner, &tools, global, cmd, &rendered.values).await?;
+    }
 
     let repo_missing = match chart_repo(&cmd.chart) {
         Some(repo) => !repo_is_configured(&runner, &tools, repo).await?,

@@ -8,6 +8,7 @@ use crate::error::Outcome;
 pub mod completion;
 pub mod dashboard;
 pub mod deploy;
+pub mod diff;
 pub mod doctor;
 pub mod history;
 pub mod images;
@@ -51,5 +52,6 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Logs(cmd) => logs::run(global, cmd).await,
         Command::History(cmd) => history::history(global, cmd).await,
         Command::Rollback(cmd) => history::rollback(global, cmd).await,
+        Command::Diff(cmd) => diff::run(global, cmd).await,
     }
 }
