@@ -247,6 +247,14 @@ pub enum Command {
         binderctl diff -f gpu.yaml\n  \
         binderctl diff --quiet || binderctl deploy --diff")]
     Diff(DiffCmd),
+    /// List or delete the users' volume claims (PersistentVolumeClaims).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+            binderctl volumes ls\n  \
+            binderctl volumes rm --prefix claim-old --dry-run"
+    )]
+    Volumes(VolumesCmd),
 }
 
 #[derive(Debug, Args)]
@@ -761,6 +769,35 @@ pub struct DiffCmd {
     /// The file holding the registry credentials (masked in the diff).
     #[arg(long, value_name = "FILE", default_value = "secret.yaml")]
     pub secret: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VolumesCmd {
+    /// List the namespace's volume claims with size, age and the pod using each.
+    #[command(after_help = "Examples:\n  \
+        binderctl volumes ls\n  \
+        binderctl volumes ls -o json | jq -r '.[] | select(.used_by == []) | .name'")]
+    Ls {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Delete a volume claim and its data (never one in use, never the hub's).
+    #[command(after_help = "Examples:\n  \
+        binderctl volumes rm claim-alice\n  \
+        binderctl volumes rm --prefix claim-course2023- --yes")]
+    Rm {
+        /// The claim to delete (with --prefix: every claim whose name starts with it).
+        target: String,
+        /// Treat TARGET as a name prefix.
+        #[arg(long)]
+        prefix: bool,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// Print the commands that would run, delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// Commands that do not use the BinderHub's namespace, with the flag that

@@ -144,3 +144,8 @@ fn history_and_rollback_are_accepted() {
 fn diff_reads_are_accepted() {
     assert_accepted(&binderctl::commands::diff::sample_plans());
 }
+
+#[test]
+fn volumes_are_accepted() {
+    assert_accepted(&binderctl::commands::volumes::sample_plans());
+}

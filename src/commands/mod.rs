@@ -22,6 +22,7 @@ pub mod status;
 pub mod storage;
 pub mod uninstall;
 pub mod versions;
+pub mod volumes;
 
 /// Run the parsed command line to completion.
 pub fn run(cli: Cli) -> Result<Outcome> {
@@ -53,5 +54,6 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::History(cmd) => history::history(global, cmd).await,
         Command::Rollback(cmd) => history::rollback(global, cmd).await,
         Command::Diff(cmd) => diff::run(global, cmd).await,
+        Command::Volumes(cmd) => volumes::run(global, cmd).await,
     }
 }

@@ -35,11 +35,10 @@ export PATH
 tool=${0##*/}
 US=$(printf '\037')
 RS=$(printf '\036')
-{
-  printf '%s' "$tool"
-  for a in "$@"; do printf '%s%s' "$US" "$a"; done
-  printf '%s\n' "$RS"
-} >> "$FAKE_DIR/calls.log"
+# One write per record: calls that run at once must not interleave.
+rec=$tool
+for a in "$@"; do rec=$rec$US$a; done
+printf '%s%s\n' "$rec" "$RS" >> "$FAKE_DIR/calls.log"
 if [ "$tool" = microk8s ]; then
   case "$1" in
     kubectl|helm|ctr) tool=$1; shift ;;
@@ -897,3 +896,49 @@ impl FakeCluster {
         )
     }
 }
+
+/// `kubectl get pvc -n binder -o json`: the hub's database and three users'
+/// claims (z2jh names them `claim-USER`).
+pub const PVCS_JSON: &str = r#"{
+    "apiVersion": "v1",
+    "items": [
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+         "metadata": {"name": "claim-alice", "namespace": "binder", "creationTimestamp": "2024-05-20T10:02:11Z",
+                      "labels": {"app": "jupyterhub", "component": "singleuser-storage", "heritage": "jupyterhub"}},
+         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}},
+                  "storageClassName": "local-storage-dir", "volumeMode": "Filesystem", "volumeName": "pvc-0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"},
+         "status": {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": "10Gi"}, "phase": "Bound"}},
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+         "metadata": {"name": "claim-course2023-bob", "namespace": "binder", "creationTimestamp": "2023-10-02T08:00:00Z",
+                      "labels": {"app": "jupyterhub", "component": "singleuser-storage", "heritage": "jupyterhub"}},
+         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}},
+                  "storageClassName": "local-storage-dir", "volumeMode": "Filesystem", "volumeName": "pvc-1b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"},
+         "status": {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": "10Gi"}, "phase": "Bound"}},
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+         "metadata": {"name": "claim-course2023-carol", "namespace": "binder", "creationTimestamp": "2023-10-02T08:05:00Z",
+                      "labels": {"app": "jupyterhub", "component": "singleuser-storage", "heritage": "jupyterhub"}},
+         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}},
+                  "storageClassName": "local-storage-dir", "volumeMode": "Filesystem", "volumeName": "pvc-2b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"},
+         "status": {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": "10Gi"}, "phase": "Bound"}},
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+         "metadata": {"name": "hub-db-dir", "namespace": "binder", "creationTimestamp": "2024-04-01T12:00:00Z",
+                      "labels": {"app": "jupyterhub", "chart": "jupyterhub-3.3.7", "component": "hub", "release": "binder"}},
+         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}},
+                  "storageClassName": "local-storage-dir", "volumeMode": "Filesystem", "volumeName": "pvc-3b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"},
+         "status": {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": "1Gi"}, "phase": "Bound"}}
+    ],
+    "kind": "List",
+    "metadata": {"resourceVersion": ""}
+}
+"#;
+
+/// `kubectl get pods -n binder -o json` where the hub mounts its database
+/// and alice's server mounts her claim (abridged to the volumes).
+pub const PODS_WITH_CLAIMS_JSON: &str = r#"{"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": [
+  {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hub-6d4f9c7b8-x2k9p", "namespace": "binder", "labels": {"component": "hub"}},
+   "spec": {"volumes": [{"name": "config", "configMap": {"name": "hub"}}, {"name": "pvc", "persistentVolumeClaim": {"claimName": "hub-db-dir"}}]},
+   "status": {"phase": "Running"}},
+  {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "jupyter-alice", "namespace": "binder", "labels": {"component": "singleuser-server"}},
+   "spec": {"volumes": [{"name": "volume-alice", "persistentVolumeClaim": {"claimName": "claim-alice"}}]},
+   "status": {"phase": "Running"}}]}
+"#;
