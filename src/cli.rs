@@ -255,6 +255,11 @@ pub enum Command {
             binderctl volumes rm --prefix claim-old --dry-run"
     )]
     Volumes(VolumesCmd),
+    /// Forward the hub (proxy-public) or BinderHub to a local port; prints the ssh -L line.
+    #[command(after_help = "Examples:\n  \
+        binderctl forward                         # proxy-public on 127.0.0.1:8080\n  \
+        binderctl forward binder --port 8585")]
+    Forward(ForwardCmd),
 }
 
 #[derive(Debug, Args)]
@@ -798,6 +803,27 @@ pub enum VolumesCmd {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ForwardCmd {
+    /// Which service to forward.
+    #[arg(value_enum, default_value = "proxy-public")]
+    pub target: ForwardTarget,
+    /// Local port to listen on.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Address to listen on; 0.0.0.0 exposes it to the network.
+    #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ForwardTarget {
+    /// The hub, as users reach it (JupyterHub's proxy).
+    ProxyPublic,
+    /// BinderHub's own page.
+    Binder,
 }
 
 /// Commands that do not use the BinderHub's namespace, with the flag that

@@ -149,3 +149,8 @@ fn diff_reads_are_accepted() {
 fn volumes_are_accepted() {
     assert_accepted(&binderctl::commands::volumes::sample_plans());
 }
+
+#[test]
+fn forward_is_accepted() {
+    assert_accepted(&binderctl::commands::forward::sample_plans());
+}

@@ -10,6 +10,7 @@ pub mod dashboard;
 pub mod deploy;
 pub mod diff;
 pub mod doctor;
+pub mod forward;
 pub mod history;
 pub mod images;
 pub mod logs;
@@ -55,5 +56,6 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Rollback(cmd) => history::rollback(global, cmd).await,
         Command::Diff(cmd) => diff::run(global, cmd).await,
         Command::Volumes(cmd) => volumes::run(global, cmd).await,
+        Command::Forward(cmd) => forward::run(global, cmd).await,
     }
 }
