@@ -260,6 +260,11 @@ pub enum Command {
         binderctl forward                         # proxy-public on 127.0.0.1:8080\n  \
         binderctl forward binder --port 8585")]
     Forward(ForwardCmd),
+    /// Prepare a fresh MicroK8s machine: add-ons, storage, chart repository, templates.
+    #[command(after_help = "Examples:\n  \
+        binderctl init --metallb-range 192.0.2.100-192.0.2.120 --dry-run\n  \
+        binderctl init --metallb-range 192.0.2.96/28 --storage hostpath")]
+    Init(InitCmd),
 }
 
 #[derive(Debug, Args)]
@@ -826,6 +831,41 @@ pub enum ForwardTarget {
     Binder,
 }
 
+#[derive(Debug, Args)]
+pub struct InitCmd {
+    /// Addresses MetalLB may hand out (FIRST-LAST or a CIDR); needed while
+    /// MetalLB is not enabled.
+    #[arg(long, value_name = "RANGE")]
+    pub metallb_range: Option<String>,
+    /// The storage add-on: openebs (the tutorial's, with iscsid and the
+    /// local-storage-dir class) or hostpath (single node).
+    #[arg(long, value_enum, default_value = "openebs")]
+    pub storage: StorageAddon,
+    /// The StorageClass manifest to apply (with --storage openebs).
+    #[arg(long, value_name = "FILE", default_value = "local-storage-dir.yaml")]
+    pub storage_class: PathBuf,
+    /// URL of the `jupyterhub` chart repository, added when missing.
+    #[arg(long, value_name = "URL", env = "BINDERCTL_CHART_REPO_URL", default_value = DEFAULT_CHART_REPO_URL)]
+    pub chart_repo_url: String,
+    /// The values template to write when it does not exist.
+    #[arg(short = 'i', long, value_name = "FILE", default_value = "binder.yaml")]
+    pub input: PathBuf,
+    /// The credentials template to write (mode 600) when it does not exist.
+    #[arg(long, value_name = "FILE", default_value = "secret.yaml")]
+    pub secret: PathBuf,
+    /// Print the commands that would run, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StorageAddon {
+    /// OpenEBS local volumes (needs iscsid).
+    Openebs,
+    /// MicroK8s' hostpath-storage (one node only).
+    Hostpath,
+}
+
 /// Commands that do not use the BinderHub's namespace, with the flag that
 /// names theirs (if any): `-n` is not offered there, and refused with a
 /// pointer to the right flag.
@@ -844,6 +884,10 @@ const NO_NAMESPACE: &[(&str, &str)] = &[
     ("nodes", "nodes belong to no namespace"),
     ("completion", "completion prints a script only"),
     ("man", "man prints the manual page only"),
+    (
+        "init",
+        "init prepares the machine and the cluster, not a namespace",
+    ),
 ];
 
 /// The whole command-line definition: the derived one, with the last of a

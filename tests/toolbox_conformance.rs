@@ -154,3 +154,8 @@ fn volumes_are_accepted() {
 fn forward_is_accepted() {
     assert_accepted(&binderctl::commands::forward::sample_plans());
 }
+
+#[test]
+fn init_is_accepted() {
+    assert_accepted(&binderctl::commands::init::sample_plans());
+}

@@ -166,7 +166,7 @@ struct HelmRepo {
 
 /// Whether Helm knows the chart repository. `helm repo list` exits 1 with
 /// "no repositories to show" when there are none at all.
-async fn repo_is_configured(runner: &Runner, tools: &Tools, repo: &str) -> Result<bool> {
+pub async fn repo_is_configured(runner: &Runner, tools: &Tools, repo: &str) -> Result<bool> {
     let command = tools.helm(["repo", "list", "-o", "json"]);
     let captured = runner.probe(&command).await?;
     if !captured.success() {

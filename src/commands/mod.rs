@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod forward;
 pub mod history;
 pub mod images;
+pub mod init;
 pub mod logs;
 pub mod man;
 pub mod nodes;
@@ -57,5 +58,6 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Diff(cmd) => diff::run(global, cmd).await,
         Command::Volumes(cmd) => volumes::run(global, cmd).await,
         Command::Forward(cmd) => forward::run(global, cmd).await,
+        Command::Init(cmd) => init::run(global, cmd).await,
     }
 }

@@ -942,3 +942,46 @@ pub const PODS_WITH_CLAIMS_JSON: &str = r#"{"apiVersion": "v1", "kind": "List", 
    "spec": {"volumes": [{"name": "volume-alice", "persistentVolumeClaim": {"claimName": "claim-alice"}}]},
    "status": {"phase": "Running"}}]}
 "#;
+
+impl FakeCluster {
+    /// Put one more recording stand-in on PATH (`sudo`, `systemctl`), answering
+    /// from the same table (`respond(&["systemctl", ...])`).
+    pub fn install_extra_tool(&self, name: &str) -> &Self {
+        self.install_tool(name);
+        self
+    }
+}
+
+/// `microk8s status --format yaml` right after `snap install microk8s`:
+/// only the defaults MicroK8s enables itself.
+pub const MICROK8S_STATUS_FRESH_YAML: &str = "microk8s:
+  running: true
+high-availability:
+  enabled: false
+addons:
+- name: ha-cluster
+  repository: core
+  description: Configure high availability on the current node
+  version: 1.28.3
+  status: enabled
+- name: dns
+  repository: core
+  description: CoreDNS
+  version: 1.28.3
+  status: disabled
+- name: helm3
+  repository: core
+  description: Helm 3 - the package manager for Kubernetes
+  version: 1.28.3
+  status: disabled
+- name: metallb
+  repository: core
+  description: Loadbalancer for your Kubernetes cluster
+  version: 1.28.3
+  status: disabled
+- name: community
+  repository: core
+  description: The community addons repository
+  version: 1.28.3
+  status: disabled
+";
