@@ -372,7 +372,8 @@ pub struct DeployCmd {
     #[command(flatten)]
     pub render: RenderArgs,
 
-    /// Chart version to deploy. Default: the version already deployed.
+    /// Chart version to deploy, or `latest` (the newest development release,
+    /// after refreshing the repository). Default: the version already deployed.
     #[arg(long = "version", id = "chart_version", value_name = "VERSION")]
     pub version: Option<String>,
 
@@ -420,6 +421,10 @@ pub struct VersionsCmd {
     /// The chart whose versions to list.
     #[arg(long, value_name = "CHART", default_value = "jupyterhub/binderhub")]
     pub chart: String,
+
+    /// Refresh the chart's repository first (`helm repo update`).
+    #[arg(long)]
+    pub update: bool,
 
     #[command(flatten)]
     pub output: OutputArgs,

@@ -159,3 +159,8 @@ fn forward_is_accepted() {
 fn init_is_accepted() {
     assert_accepted(&binderctl::commands::init::sample_plans());
 }
+
+#[test]
+fn versions_update_and_latest_are_accepted() {
+    assert_accepted(&binderctl::commands::latest::sample_plans());
+}

@@ -37,11 +37,14 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
     }
     refuse_overwriting_input(&cmd.render)?;
     let wait_timeout = parse_duration(&cmd.wait_timeout).context("--wait-timeout")?;
-    if let Some(v) = &cmd.version {
+    let latest = cmd.version.as_deref() == Some("latest");
+    if let Some(v) = cmd.version.as_ref().filter(|_| !latest) {
         validate_version(v)?;
     }
 
-    let version = match &cmd.version {
+    let mut version = match &cmd.version {
+        // Resolved once the repository is fresh, below.
+        Some(_) if latest => String::new(),
         Some(v) => v.clone(),
         None => deployed_version(&runner, &tools, global).await?,
     };
@@ -64,6 +67,28 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         None => false,
     };
 
+    // `latest` is the newest in the refreshed repository: refresh first
+    // (a dry run reads the cache as it is), then the plan's upgrade only.
+    let mut refreshed = false;
+    if latest {
+        if runner.is_dry_run() {
+            output::info("binderctl: dry run: --version latest from Helm's cache, not refreshed");
+        } else {
+            let mut prep = deploy_plan(
+                &tools,
+                global,
+                cmd,
+                "latest",
+                repo_missing,
+                &cmd.render.output,
+            );
+            prep.steps.pop();
+            runner.execute(&prep).await?;
+            refreshed = true;
+        }
+        version = super::latest::resolve(&runner, &tools, global, &cmd.chart).await?;
+    }
+
     if runner.is_dry_run() {
         // The printed upgrade must name a file that exists and holds this
         // render: a kept temporary file, not the output it did not write.
@@ -78,7 +103,7 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         runner.execute(&plan).await?;
         return Ok(Outcome::Success);
     }
-    let plan = deploy_plan(
+    let mut plan = deploy_plan(
         &tools,
         global,
         cmd,
@@ -86,6 +111,9 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         repo_missing,
         &cmd.render.output,
     );
+    if refreshed {
+        plan = Plan::from(plan.steps.split_off(plan.len().saturating_sub(1)));
+    }
 
     fsutil::write_atomic(&cmd.render.output, rendered.text.as_bytes())?;
     runner.execute(&plan).await?;
@@ -152,7 +180,7 @@ fn validate_version(version: &str) -> Result<()> {
 }
 
 /// The repository part of `repo/chart`, when the chart comes from one.
-fn chart_repo(chart: &str) -> Option<&str> {
+pub fn chart_repo(chart: &str) -> Option<&str> {
     let (repo, name) = chart.split_once('/')?;
     let local = chart.starts_with('.') || chart.starts_with('/') || chart.contains("://");
     (!local && !repo.is_empty() && !name.is_empty() && !name.contains('/')).then_some(repo)

@@ -14,6 +14,7 @@ pub mod forward;
 pub mod history;
 pub mod images;
 pub mod init;
+pub mod latest;
 pub mod logs;
 pub mod man;
 pub mod nodes;

@@ -224,6 +224,9 @@ fn format_versions_styled(
 pub async fn run(global: &GlobalArgs, cmd: &VersionsCmd) -> Result<Outcome> {
     let tools = Tools::from_global(global);
     let runner = Runner::new(false);
+    if cmd.update {
+        super::latest::update(&tools, &cmd.chart).await?;
+    }
     let found: Vec<ChartVersion> = runner
         .query_json(&search_command(&tools, &cmd.chart))
         .await?;
