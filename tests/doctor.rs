@@ -8,7 +8,8 @@ use std::path::Path;
 
 use binderctl::commands::doctor::{disk_status, free_bytes, Status, MICROK8S_CONTAINERD_ROOT};
 use support::fake_tools::{
-    call, nodes_json, storage_classes_with_base_path, FakeCluster, MICROK8S_STATUS_WORKER,
+    call, meet_script, nodes_json, storage_classes_with_base_path, FakeCluster,
+    MICROK8S_STATUS_WORKER,
 };
 use support::{stderr, stdout};
 
@@ -434,4 +435,29 @@ fn an_old_render_is_a_warning_not_a_failure() {
         out.status.success(),
         "a warning alone keeps exit 0"
     );
+}
+
+#[test]
+fn the_cluster_reads_run_at_once() {
+    let mut node = healthy();
+    let classes = storage_classes_with_base_path("/srv/binder-volumes");
+    let nodes = nodes_json(&[("u24control", "v1.28.3", true)]);
+    node.fake.respond_script(
+        &["kubectl", "get", "storageclass"],
+        &format!(
+            "{}\ncat <<'JSON'\n{classes}\nJSON\n",
+            meet_script("classes", "nodes")
+        ),
+    );
+    node.fake.respond_script(
+        &["kubectl", "get", "nodes"],
+        &format!(
+            "{}\ncat <<'JSON'\n{nodes}\nJSON\n",
+            meet_script("nodes", "classes")
+        ),
+    );
+    let out = node.doctor(&[]);
+    let report = lines(&out);
+    assert_eq!(line(&report, "storage").0, "ok", "{}", stdout(&out));
+    assert_eq!(line(&report, "nodes").0, "ok", "{}", stdout(&out));
 }

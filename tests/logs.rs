@@ -4,7 +4,7 @@
 mod support;
 
 use support::fake_tools::{
-    call, crash_events_json, default_pods, FakeCluster, FakePod, HUB_CRASH_LOG,
+    call, crash_events_json, default_pods, meet_script, FakeCluster, FakePod, HUB_CRASH_LOG,
 };
 use support::{run, stderr, stdout};
 
@@ -100,18 +100,6 @@ const OFFLINE_VALUES: &str = "config:\n  BinderHub:\n    hub_url: http://192.0.2
 jupyterhub:\n  singleuser:\n    networkPolicy:\n      egressAllowRules:\n        nonPrivateIPs: false\n      \
 published_ip_lists: {github: [], fastly: []}\n";
 
-/// Each of the two report calls for the hub pod waits (up to 3 s) until the
-/// other has started: run one after the other, both fail.
-const MEET: &str = r#"
-me=$1; other=$2
-touch "$FAKE_DIR/started-$me"
-i=0
-while [ ! -f "$FAKE_DIR/started-$other" ]; do
-  i=$((i+1)); if [ "$i" -gt 300 ]; then echo "fake: $me ran alone" >&2; exit 1; fi
-  sleep 0.01
-done
-"#;
-
 fn failing_rollout() -> FakeCluster {
     let mut fake = FakeCluster::new();
     let mut pods = default_pods();
@@ -160,13 +148,17 @@ fn failing_rollout() -> FakeCluster {
     fake.respond_script(
         &["kubectl", "get", "events", "-n", "binder", &field],
         &format!(
-            "set -- events logs\n{MEET}\ncat <<'JSON'\n{}\nJSON\n",
+            "{}\ncat <<'JSON'\n{}\nJSON\n",
+            meet_script("events", "logs"),
             crash_events_json(HUB)
         ),
     );
     fake.respond_script(
         &["kubectl", "logs", "-n", "binder", HUB],
-        &format!("set -- logs events\n{MEET}\ncat <<'LOG'\n{HUB_CRASH_LOG}LOG\n"),
+        &format!(
+            "{}\ncat <<'LOG'\n{HUB_CRASH_LOG}LOG\n",
+            meet_script("logs", "events")
+        ),
     );
     fake.respond(&["kubectl", "get", "events"], r#"{"items":[]}"#, 0);
     fake.respond(&["kubectl", "logs"], "", 0);

@@ -985,3 +985,20 @@ addons:
   version: 1.28.3
   status: disabled
 ";
+
+/// A snippet for [`FakeCluster::respond_script`]: record that call `me`
+/// started, then wait (up to 3 s) until call `other` has started too; alone,
+/// fail with "fake: ME ran alone". Two such answers pass only when binderctl
+/// runs the two calls at once. Follow it with the answer's own output.
+pub fn meet_script(me: &str, other: &str) -> String {
+    format!(
+        r#"
+touch "$FAKE_DIR/started-{me}"
+i=0
+while [ ! -f "$FAKE_DIR/started-{other}" ]; do
+  i=$((i+1)); if [ "$i" -gt 300 ]; then echo "fake: {me} ran alone" >&2; exit 1; fi
+  sleep 0.01
+done
+"#
+    )
+}
