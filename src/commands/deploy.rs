@@ -49,7 +49,12 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         None => deployed_version(&runner, &tools, global).await?,
     };
 
-    let rendered = render::render(&cmd.render).await.map_err(|e| {
+    // With --diff the deployed values are read while the render runs.
+    let (rendered, deployed_values) = tokio::join!(
+        render::render(&cmd.render),
+        super::diff::deployed_for_diff(cmd.diff, &runner, &tools, global)
+    );
+    let rendered = rendered.map_err(|e| {
         Problems(
             format!("{e:#}\nnothing deployed")
                 .lines()
@@ -58,8 +63,9 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         )
     })?;
     output::info(&format!("binderctl: {}", rendered.summary));
-    if cmd.diff {
-        super::diff::before_deploy(&runner, &tools, global, cmd, &rendered.values).await?;
+    if let Some(deployed) = deployed_values? {
+        super::diff::before_deploy(&runner, global, cmd, deployed.as_ref(), &rendered.values)
+            .await?;
     }
 
     let repo_missing = match chart_repo(&cmd.chart) {

@@ -157,21 +157,34 @@ async fn compare(global: &GlobalArgs, cmd: &DiffCmd) -> Result<Outcome> {
     })
 }
 
+/// For `deploy --diff` (when `wanted`): the deployed values (`None` inside
+/// when the release is not installed), read while the render runs.
+pub async fn deployed_for_diff(
+    wanted: bool,
+    runner: &Runner,
+    tools: &Tools,
+    global: &GlobalArgs,
+) -> Result<Option<Option<Value>>> {
+    if !wanted {
+        return Ok(None);
+    }
+    deployed_values(runner, tools, global).await.map(Some)
+}
+
 /// `deploy --diff`: show what the upgrade would change, then ask before it
 /// runs (not with `--dry-run`, which changes nothing anyway).
 pub async fn before_deploy(
     runner: &Runner,
-    tools: &Tools,
     global: &GlobalArgs,
     cmd: &DeployCmd,
+    deployed: Option<&Value>,
     rendered: &Value,
 ) -> Result<()> {
-    let deployed = deployed_values(runner, tools, global).await?;
     let (wanted, secret_paths) = wanted_values(&cmd.secret, rendered, &cmd.values)?;
-    let text = diff_text(deployed.as_ref(), &wanted, &secret_paths);
+    let text = diff_text(deployed, &wanted, &secret_paths);
     print_diff(
         global,
-        deployed.as_ref(),
+        deployed,
         &text,
         &sources(&cmd.secret, &cmd.render.input, &cmd.values),
     );
