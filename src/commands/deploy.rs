@@ -73,27 +73,14 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         None => false,
     };
 
-    // `latest` is the newest in the refreshed repository: refresh first
-    // (a dry run reads the cache as it is), then the plan's upgrade only.
-    let mut refreshed = false;
-    if latest {
-        if runner.is_dry_run() {
-            output::info("binderctl: dry run: --version latest from Helm's cache, not refreshed");
-        } else {
-            let mut prep = deploy_plan(
-                &tools,
-                global,
-                cmd,
-                "latest",
-                repo_missing,
-                &cmd.render.output,
-            );
-            prep.steps.pop();
-            runner.execute(&prep).await?;
-            refreshed = true;
-        }
-        version = super::latest::resolve(&runner, &tools, global, &cmd.chart).await?;
-    }
+    let refreshed = if latest {
+        let (newest, refreshed) =
+            super::latest::for_deploy(&runner, &tools, global, cmd, repo_missing).await?;
+        version = newest;
+        refreshed
+    } else {
+        false
+    };
 
     if runner.is_dry_run() {
         // The printed upgrade must name a file that exists and holds this

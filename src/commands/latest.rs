@@ -4,9 +4,9 @@
 
 use anyhow::Result;
 
-use super::deploy::chart_repo;
+use super::deploy::{chart_repo, deploy_plan};
 use super::versions::{deployed_release, search_command, versions_newest_first, ChartVersion};
-use crate::cli::GlobalArgs;
+use crate::cli::{DeployCmd, GlobalArgs};
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
@@ -150,6 +150,35 @@ pub async fn resolve(
         }
     }
     Ok(newest)
+}
+
+/// `deploy --version latest`: refresh the repository (adding it when
+/// missing) with the deploy plan's own first steps, then resolve; a dry run
+/// reads the cache as it is. Returns the version and whether the refresh
+/// ran (then the deploy runs only its upgrade step).
+pub async fn for_deploy(
+    runner: &Runner,
+    tools: &Tools,
+    global: &GlobalArgs,
+    cmd: &DeployCmd,
+    repo_missing: bool,
+) -> Result<(String, bool)> {
+    let refreshed = !runner.is_dry_run();
+    if refreshed {
+        let mut prep = deploy_plan(
+            tools,
+            global,
+            cmd,
+            "latest",
+            repo_missing,
+            &cmd.render.output,
+        );
+        prep.steps.pop();
+        runner.execute(&prep).await?;
+    } else {
+        output::info("binderctl: dry run: --version latest from Helm's cache, not refreshed");
+    }
+    Ok((resolve(runner, tools, global, &cmd.chart).await?, refreshed))
 }
 
 #[cfg(test)]
