@@ -237,7 +237,7 @@ pub enum Command {
     History(HistoryCmd),
     /// Roll the release back to an earlier revision, then wait for the rollout.
     #[command(after_help = "Examples:\n  \
-        binderctl rollback               # to the revision before the deployed one\n  \
+        binderctl rollback               # to the last good revision before the latest\n  \
         binderctl rollback 13 --dry-run\n  \
         binderctl rollback 13 --yes --wait-timeout 15m")]
     Rollback(RollbackCmd),
@@ -758,7 +758,7 @@ pub struct HistoryCmd {
 #[derive(Debug, Args)]
 pub struct RollbackCmd {
     /// The revision to go back to (`binderctl history` lists them).
-    /// Default: the one before the deployed revision.
+    /// Default: the newest earlier revision that deployed successfully.
     pub revision: Option<u64>,
     /// Do not ask for confirmation.
     #[arg(short = 'y', long)]

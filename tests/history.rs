@@ -130,7 +130,7 @@ fn rollback_dry_run_prints_the_command_and_changes_nothing() {
         "helm rollback binder 12 -n binder --cleanup-on-fail\n"
     );
     assert!(
-        stderr(&out).contains("from revision 14 (chart 1.0.0-0.dev.git.3620.h0d3c3ec5"),
+        stderr(&out).contains("from revision 14 (deployed, chart 1.0.0-0.dev.git.3620.h0d3c3ec5"),
         "{}",
         stderr(&out)
     );

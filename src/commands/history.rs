@@ -184,17 +184,16 @@ pub async fn history(global: &GlobalArgs, cmd: &HistoryCmd) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-/// Which revision to go back to: the one asked for (it must be in the
-/// history), else the one before the current.
+/// Which revision to go back to, from the latest one (as Helm counts):
+/// the one asked for (it must be in the history), else the newest earlier
+/// revision that was deployed successfully (after a failed upgrade, the
+/// last good one).
 pub fn rollback_target(
     revisions: &[Revision],
     asked: Option<u64>,
 ) -> Result<(&Revision, &Revision)> {
     let current = revisions
-        .iter()
-        .rev()
-        .find(|r| r.status == "deployed")
-        .or(revisions.last())
+        .last()
         .ok_or_else(|| anyhow::anyhow!("the release has no history to roll back to"))?;
     let target = match asked {
         Some(n) => revisions.iter().find(|r| r.revision == n).ok_or_else(|| {
@@ -207,24 +206,26 @@ pub fn rollback_target(
         None => revisions
             .iter()
             .rev()
-            .find(|r| r.revision < current.revision)
+            .filter(|r| r.revision < current.revision)
+            .find(|r| matches!(r.status.as_str(), "deployed" | "superseded"))
             .ok_or_else(|| {
                 anyhow::anyhow!(
-                    "revision {} is the first one kept: there is nothing before it to roll back to",
-                    current.revision
+                    "no earlier revision of the release was deployed successfully; name one \
+                     (`binderctl history` lists them)"
                 )
             })?,
     };
     if target.revision == current.revision {
-        anyhow::bail!("revision {} is the one deployed now", current.revision);
+        anyhow::bail!("revision {} is the latest one already", current.revision);
     }
     Ok((current, target))
 }
 
 fn describe(r: &Revision) -> String {
     format!(
-        "revision {} (chart {}, {})",
+        "revision {} ({}, chart {}, {})",
         r.revision,
+        r.status,
         chart_version(&r.chart).unwrap_or(&r.chart),
         short_time(&r.updated)
     )
@@ -287,6 +288,17 @@ mod tests {
         assert!(rollback_target(&revs, Some(14)).is_err());
         assert!(rollback_target(&revs[..1], None).is_err());
         assert!(rollback_target(&[], None).is_err());
+        // After a failed upgrade: back to the last good revision.
+        let mut failed = revs.clone();
+        failed.push(Revision {
+            revision: 15,
+            status: "failed".into(),
+            ..revs[2].clone()
+        });
+        let (current, target) = rollback_target(&failed, None).unwrap();
+        assert_eq!((current.revision, target.revision), (15, 14));
+        failed[2].status = "failed".into();
+        assert_eq!(rollback_target(&failed, None).unwrap().1.revision, 13);
     }
 
     #[test]
