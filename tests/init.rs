@@ -211,3 +211,16 @@ fn plain_tools_leave_microk8s_alone() {
     );
     assert_eq!(fake.calls_starting_with(&["kubectl", "apply"]).len(), 1);
 }
+
+#[test]
+fn init_takes_no_namespace() {
+    let fake = fresh();
+    let out = run(&fake, &["init", "-n", "staging", "--metallb-range", RANGE]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("init prepares the machine"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(fake.calls().is_empty());
+}
