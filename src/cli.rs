@@ -265,6 +265,53 @@ pub enum Command {
         binderctl whitelist check v2/gl/group.example/repo/HEAD -f _lab.yaml"
     )]
     Whitelist(WhitelistCmd),
+    /// Check the machine, the cluster and the files; one line per check.
+    #[command(after_help = "Examples:\n  \
+        binderctl doctor\n  \
+        binderctl doctor -o json | jq -r '.[] | select(.status == \"fail\") | .fix'\n  \
+        binderctl --tools plain doctor -n staging")]
+    Doctor(DoctorCmd),
+    /// Show the logs of a BinderHub component or a pod.
+    #[command(after_help = "Examples:\n  \
+        binderctl logs hub --since 1h\n  \
+        binderctl logs binder -f\n  \
+        binderctl logs jupyter-alice-2dx1 --previous --tail 50")]
+    Logs(LogsCmd),
+    /// List the Helm release's revisions, oldest first.
+    #[command(after_help = "Examples:\n  \
+        binderctl history\n  \
+        binderctl history --max 5 -o json")]
+    History(HistoryCmd),
+    /// Roll the release back to an earlier revision, then wait for the rollout.
+    #[command(after_help = "Examples:\n  \
+        binderctl rollback               # to the last good revision before the latest\n  \
+        binderctl rollback 13 --dry-run\n  \
+        binderctl rollback 13 --yes --wait-timeout 15m")]
+    Rollback(RollbackCmd),
+    /// Show what a deploy would change in the release's values (exit 1 if anything).
+    #[command(after_help = "Examples:\n  \
+        binderctl diff\n  \
+        binderctl diff -f gpu.yaml\n  \
+        binderctl diff --quiet || binderctl deploy --diff")]
+    Diff(DiffCmd),
+    /// List or delete the users' volume claims (PersistentVolumeClaims).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+            binderctl volumes ls\n  \
+            binderctl volumes rm --prefix claim-old --dry-run"
+    )]
+    Volumes(VolumesCmd),
+    /// Forward the hub (proxy-public) or BinderHub to a local port; prints the ssh -L line.
+    #[command(after_help = "Examples:\n  \
+        binderctl forward                         # proxy-public on 127.0.0.1:8080\n  \
+        binderctl forward binder --port 8585")]
+    Forward(ForwardCmd),
+    /// Prepare a fresh MicroK8s machine: add-ons, storage, chart repository, templates.
+    #[command(after_help = "Examples:\n  \
+        binderctl init --metallb-range 192.0.2.100-192.0.2.120 --dry-run\n  \
+        binderctl init --metallb-range 192.0.2.96/28 --storage hostpath")]
+    Init(InitCmd),
 }
 
 #[derive(Debug, Args)]
@@ -380,7 +427,8 @@ pub struct DeployCmd {
     #[command(flatten)]
     pub render: RenderArgs,
 
-    /// Chart version to deploy. Default: the version already deployed.
+    /// Chart version to deploy, or `latest` (the newest development release,
+    /// after refreshing the repository). Default: the version already deployed.
     #[arg(long = "version", id = "chart_version", value_name = "VERSION")]
     pub version: Option<String>,
 
@@ -408,6 +456,15 @@ pub struct DeployCmd {
     /// Print the commands that would run, run nothing that changes the cluster.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Show what the upgrade would change in the release's values (secrets
+    /// masked) and ask before upgrading.
+    #[arg(long)]
+    pub diff: bool,
+
+    /// With --diff: do not ask before upgrading.
+    #[arg(short = 'y', long, requires = "diff")]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -419,6 +476,10 @@ pub struct VersionsCmd {
     /// The chart whose versions to list.
     #[arg(long, value_name = "CHART", default_value = "jupyterhub/binderhub", value_parser = names::tool_word)]
     pub chart: String,
+
+    /// Refresh the chart's repository first (`helm repo update`).
+    #[arg(long)]
+    pub update: bool,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -713,6 +774,173 @@ pub struct UninstallCmd {
     pub dry_run: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct DoctorCmd {
+    /// The values file to check (hub_url, placeholders, egress policy).
+    #[arg(short = 'i', long, value_name = "FILE", default_value = "binder.yaml")]
+    pub input: PathBuf,
+    /// The file holding the registry credentials.
+    #[arg(long, value_name = "FILE", default_value = "secret.yaml")]
+    pub secret: PathBuf,
+    /// The rendered values file (is it older than the input?).
+    #[arg(long, value_name = "FILE", default_value = "_binder.yaml")]
+    pub rendered: PathBuf,
+    /// Prefix of the system files read (/var/snap/microk8s/..., /etc/ufw/...),
+    /// to inspect a mounted image.
+    #[arg(long, value_name = "DIR", env = "BINDERCTL_ROOT", default_value = "/")]
+    pub root: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogsCmd {
+    /// hub, binder, proxy, user-scheduler (every replica, by label), or a
+    /// pod's name.
+    #[arg(default_value = "hub", value_name = "COMPONENT|POD")]
+    pub target: String,
+    /// Keep printing new lines until interrupted.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// The previous container's logs (after a restart or a crash).
+    #[arg(short = 'p', long)]
+    pub previous: bool,
+    /// Only lines newer than this, e.g. 10m, 1h.
+    #[arg(long, value_name = "DURATION")]
+    pub since: Option<String>,
+    /// Only the last N lines (per container). Default: all.
+    #[arg(long, value_name = "N")]
+    pub tail: Option<u32>,
+    /// Only this container (default: every container of the pod).
+    #[arg(short = 'c', long, value_name = "NAME")]
+    pub container: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryCmd {
+    /// Show at most this many revisions (the newest).
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max: u32,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackCmd {
+    /// The revision to go back to (`binderctl history` lists them).
+    /// Default: the newest earlier revision that deployed successfully.
+    pub revision: Option<u64>,
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Print the command that would run, roll back nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How long to wait, in total, for every deployment to roll out, e.g.
+    /// 10m, 90s.
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub wait_timeout: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffCmd {
+    #[command(flatten)]
+    pub render: RenderArgs,
+
+    /// Extra values file, as given to deploy; repeatable.
+    #[arg(short = 'f', long = "values", value_name = "FILE")]
+    pub values: Vec<PathBuf>,
+
+    /// The file holding the registry credentials (masked in the diff).
+    #[arg(long, value_name = "FILE", default_value = "secret.yaml")]
+    pub secret: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VolumesCmd {
+    /// List the namespace's volume claims with size, age and the pod using each.
+    #[command(after_help = "Examples:\n  \
+        binderctl volumes ls\n  \
+        binderctl volumes ls -o json | jq -r '.[] | select(.used_by == []) | .name'")]
+    Ls {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Delete a volume claim and its data (never one in use, never the hub's).
+    #[command(after_help = "Examples:\n  \
+        binderctl volumes rm claim-alice\n  \
+        binderctl volumes rm --prefix claim-course2023- --yes")]
+    Rm {
+        /// The claim to delete (with --prefix: every claim whose name starts with it).
+        target: String,
+        /// Treat TARGET as a name prefix.
+        #[arg(long)]
+        prefix: bool,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// Print the commands that would run, delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ForwardCmd {
+    /// Which service to forward.
+    #[arg(value_enum, default_value = "proxy-public")]
+    pub target: ForwardTarget,
+    /// Local port to listen on.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Address to listen on; 0.0.0.0 exposes it to the network.
+    #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ForwardTarget {
+    /// The hub, as users reach it (JupyterHub's proxy).
+    ProxyPublic,
+    /// BinderHub's own page.
+    Binder,
+}
+
+#[derive(Debug, Args)]
+pub struct InitCmd {
+    /// Addresses MetalLB may hand out (FIRST-LAST or a CIDR); needed while
+    /// MetalLB is not enabled.
+    #[arg(long, value_name = "RANGE")]
+    pub metallb_range: Option<String>,
+    /// The storage add-on: openebs (the tutorial's, with iscsid and the
+    /// local-storage-dir class) or hostpath (single node).
+    #[arg(long, value_enum, default_value = "openebs")]
+    pub storage: StorageAddon,
+    /// The StorageClass manifest to apply (with --storage openebs).
+    #[arg(long, value_name = "FILE", default_value = "local-storage-dir.yaml")]
+    pub storage_class: PathBuf,
+    /// URL of the `jupyterhub` chart repository, added when missing.
+    #[arg(long, value_name = "URL", env = "BINDERCTL_CHART_REPO_URL", default_value = DEFAULT_CHART_REPO_URL)]
+    pub chart_repo_url: String,
+    /// The values template to write when it does not exist.
+    #[arg(short = 'i', long, value_name = "FILE", default_value = "binder.yaml")]
+    pub input: PathBuf,
+    /// The credentials template to write (mode 600) when it does not exist.
+    #[arg(long, value_name = "FILE", default_value = "secret.yaml")]
+    pub secret: PathBuf,
+    /// Print the commands that would run, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StorageAddon {
+    /// OpenEBS local volumes (needs iscsid).
+    Openebs,
+    /// MicroK8s' hostpath-storage (one node only).
+    Hostpath,
+}
+
 /// Commands that do not use the BinderHub's namespace, with the flag that
 /// names theirs (if any): `-n` is not offered there, and refused with a
 /// pointer to the right flag.
@@ -731,6 +959,10 @@ const NO_NAMESPACE: &[(&str, &str)] = &[
     ("nodes", "nodes belong to no namespace"),
     ("completion", "completion prints a script only"),
     ("man", "man prints the manual page only"),
+    (
+        "init",
+        "init prepares the machine and the cluster, not a namespace",
+    ),
 ];
 
 /// The whole command-line definition: the derived one, with the last of a

@@ -883,13 +883,26 @@ fn the_stand_ins_accept_every_argv_binderctl_builds() {
         binderctl::commands::samples::every_command_line(&fake.work_dir(), "http://127.0.0.1:9/")
             .unwrap();
     assert!(lines.len() > 50);
+    let mut refused = Vec::new();
     for line in lines {
-        let out = Command::new(fake.bin_dir().join(&line.program))
+        let stand_in = fake.bin_dir().join(&line.program);
+        // sudo and systemctl (init's iscsid step) have no stand-in here.
+        if !stand_in.exists() {
+            assert!(
+                ["sudo", "systemctl"].contains(&line.program.as_str()),
+                "{line}"
+            );
+            continue;
+        }
+        let out = Command::new(stand_in)
             .args(&line.args)
             .env_clear()
             .output()
             .unwrap();
         // 97: no recorded answer, i.e. the argv itself was accepted.
-        assert_eq!(out.status.code(), Some(97), "{line}: {}", stderr(&out));
+        if out.status.code() != Some(97) {
+            refused.push(format!("{line}: {}", stderr(&out)));
+        }
     }
+    assert!(refused.is_empty(), "{}", refused.join("\n"));
 }

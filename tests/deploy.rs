@@ -411,7 +411,10 @@ fn hub_url_not_pointing_at_proxy_public_is_warned_about() {
 #[test]
 fn bad_version_is_refused() {
     let env = DeployEnv::standard();
-    let out = env.deploy(&["--version", "latest"]);
+    // `latest` is a version now (tests/latest.rs); a stray option is not.
+    let out = env.deploy(&["--version", "--devel"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = env.deploy(&["--version", "1.0; rm"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(env.fake.calls().is_empty());
 }

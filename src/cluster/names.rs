@@ -40,6 +40,14 @@ pub fn object(name: &str) -> Result<String, String> {
         .map_err(|why| format!("{name:?} is not a Kubernetes object name: {why}"))
 }
 
+/// [`object`] for code that names the argument itself (`what`: "pod",
+/// "claim"), as an error that says which argument it was.
+pub fn validate_object_name(what: &str, name: &str) -> anyhow::Result<()> {
+    object(name)
+        .map(drop)
+        .map_err(|why| anyhow::anyhow!("{what} {why}"))
+}
+
 /// The start of a pod name (`jupyter-`): what a pod name may hold, ending
 /// anywhere; empty matches every pod.
 pub fn pod_prefix(prefix: &str) -> Result<String, String> {

@@ -45,16 +45,24 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
     );
     refuse_overwriting_input(&cmd.render, &inputs)?;
     let wait_timeout = parse_duration(&cmd.wait_timeout).context("--wait-timeout")?;
-    if let Some(v) = &cmd.version {
+    let latest = cmd.version.as_deref() == Some("latest");
+    if let Some(v) = cmd.version.as_ref().filter(|_| !latest) {
         validate_version(v)?;
     }
 
-    let version = match &cmd.version {
+    let mut version = match &cmd.version {
+        // Resolved once the repository is fresh, below.
+        Some(_) if latest => String::new(),
         Some(v) => v.clone(),
         None => deployed_version(&runner, &tools, global).await?,
     };
 
-    let rendered = render_interruptibly(&cmd.render).await.map_err(|e| {
+    // With --diff the deployed values are read while the render runs.
+    let (rendered, deployed_values) = tokio::join!(
+        render_interruptibly(&cmd.render),
+        super::diff::deployed_for_diff(cmd.diff, &runner, &tools, global)
+    );
+    let rendered = rendered.map_err(|e| {
         if e.downcast_ref::<Interrupted>().is_some() {
             return e;
         }
@@ -76,10 +84,23 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         placeholders.push("nothing deployed".into());
         return Err(Problems(placeholders).into());
     }
+    if let Some(deployed) = deployed_values? {
+        super::diff::before_deploy(&runner, global, cmd, deployed.as_ref(), &rendered.values)
+            .await?;
+    }
 
     let repo_missing = match helm::chart_repo(&cmd.chart) {
         Some(repo) => !helm::repo_is_configured(&runner, &tools, repo).await?,
         None => false,
+    };
+
+    let refreshed = if latest {
+        let (newest, refreshed) =
+            super::latest::for_deploy(&runner, &tools, global, cmd, repo_missing).await?;
+        version = newest;
+        refreshed
+    } else {
+        false
     };
 
     if runner.is_dry_run() {
@@ -97,7 +118,7 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         super::egress::after_deploy(&runner, &tools, global, &rendered).await?;
         return Ok(Outcome::Success);
     }
-    let plan = deploy_plan(
+    let mut plan = deploy_plan(
         &tools,
         global,
         cmd,
@@ -105,6 +126,9 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         repo_missing,
         &cmd.render.output,
     );
+    if refreshed {
+        plan = Plan::from(plan.steps.split_off(plan.len().saturating_sub(1)));
+    }
 
     fsutil::write_atomic_like(
         &cmd.render.output,
@@ -114,7 +138,7 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
     run_plan(&runner, &tools, global, &plan).await?;
     super::egress::after_deploy(&runner, &tools, global, &rendered).await?;
 
-    wait_for_rollout(&runner, &tools, &global.namespace, wait_timeout).await?;
+    super::logs::wait_or_report(&runner, &tools, &global.namespace, wait_timeout).await?;
 
     let services: ServiceList = runner
         .query_json(&services_command(&tools, &global.namespace))
@@ -336,7 +360,7 @@ struct Metadata {
 
 /// `kubectl rollout status` for each deployment of the namespace, all
 /// within `timeout` in total: each gets what is left of it.
-async fn wait_for_rollout(
+pub async fn wait_for_rollout(
     runner: &Runner,
     tools: &Tools,
     namespace: &str,
@@ -546,7 +570,7 @@ fn secret_problems(values: &Value) -> Vec<String> {
 
 /// `<dockerhub-token>`, `<Token>`, `<DockerHub user>`: the tutorial's
 /// placeholders are words in angle brackets.
-fn is_placeholder(value: &str) -> bool {
+pub fn is_placeholder(value: &str) -> bool {
     let v = value.trim();
     v.starts_with('<') && v.ends_with('>')
 }

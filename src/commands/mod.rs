@@ -8,8 +8,15 @@ use crate::error::Outcome;
 pub mod completion;
 pub mod dashboard;
 pub mod deploy;
+pub mod diff;
+pub mod doctor;
 pub mod egress;
+pub mod forward;
+pub mod history;
 pub mod images;
+pub mod init;
+pub mod latest;
+pub mod logs;
 pub mod man;
 pub mod nodes;
 pub mod pods;
@@ -20,6 +27,7 @@ pub mod status;
 pub mod storage;
 pub mod uninstall;
 pub mod versions;
+pub mod volumes;
 pub mod whitelist;
 
 /// Run the parsed command line to completion.
@@ -53,5 +61,13 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Man(cmd) => man::run(global, cmd).await,
         Command::Egress(cmd) => egress::run(global, cmd).await,
         Command::Whitelist(cmd) => whitelist::run(global, cmd).await,
+        Command::Doctor(cmd) => doctor::run(global, cmd).await,
+        Command::Logs(cmd) => logs::run(global, cmd).await,
+        Command::History(cmd) => history::history(global, cmd).await,
+        Command::Rollback(cmd) => history::rollback(global, cmd).await,
+        Command::Diff(cmd) => diff::run(global, cmd).await,
+        Command::Volumes(cmd) => volumes::run(global, cmd).await,
+        Command::Forward(cmd) => forward::run(global, cmd).await,
+        Command::Init(cmd) => init::run(global, cmd).await,
     }
 }

@@ -15,7 +15,8 @@ use crate::cluster::helm;
 use crate::cluster::plan::CommandLine;
 use crate::cluster::tools::Tools;
 use crate::commands::{
-    dashboard, deploy, egress, images, nodes, pods, quota, status, storage, uninstall, versions,
+    dashboard, deploy, diff, doctor, egress, forward, history, images, init, latest, logs, nodes,
+    pods, quota, status, storage, uninstall, versions, volumes,
 };
 
 /// Each subcommand's options (clap ids, globals aside) that the samples
@@ -60,13 +61,22 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
             "chart_repo_url",
             "wait_timeout",
             "dry_run",
+            "diff",
+            "yes",
         ],
     ),
     // -o and --no-headers only shape what binderctl prints: the tools are
     // asked for JSON whatever they say.
     (
         "versions",
-        &["limit", "chart", "output", "no_headers", "chart_repo_url"],
+        &[
+            "limit",
+            "chart",
+            "update",
+            "output",
+            "no_headers",
+            "chart_repo_url",
+        ],
     ),
     (
         "pods ls",
@@ -184,6 +194,57 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
     ("egress show", &["format", "grace", "now"]),
     // Run no external tool.
     ("whitelist check", &["spec_or_url", "file"]),
+    // doctor, logs, history, rollback, diff, volumes, forward, init: each
+    // module's sample_plans() gives its argv (every option that changes one).
+    (
+        "doctor",
+        &[
+            "input",
+            "secret",
+            "rendered",
+            "root",
+            "output",
+            "no_headers",
+        ],
+    ),
+    (
+        "logs",
+        &["target", "follow", "previous", "since", "tail", "container"],
+    ),
+    ("history", &["max", "output", "no_headers"]),
+    ("rollback", &["revision", "yes", "dry_run", "wait_timeout"]),
+    (
+        "diff",
+        &[
+            "input",
+            "output",
+            "nameservers",
+            "github_meta_url",
+            "fastly_url",
+            "timeout",
+            "retries",
+            "allow_unresolved",
+            "allow_default_route",
+            "allow_special_addresses",
+            "values",
+            "secret",
+        ],
+    ),
+    ("volumes ls", &["output", "no_headers"]),
+    ("volumes rm", &["target", "prefix", "yes", "dry_run"]),
+    ("forward", &["target", "port", "address"]),
+    (
+        "init",
+        &[
+            "metallb_range",
+            "storage",
+            "storage_class",
+            "chart_repo_url",
+            "input",
+            "secret",
+            "dry_run",
+        ],
+    ),
 ];
 
 /// The sample files' names in the folder handed to [`every_command_line`]
@@ -219,6 +280,7 @@ pub fn every_command_line(dir: &Path, chart_repo_url: &str) -> Result<Vec<Comman
         }
     }
     lines.extend(egress_lines());
+    lines.extend(toolbox_lines());
     Ok(lines)
 }
 
@@ -341,6 +403,29 @@ fn helm_lines(tools: &Tools, dir: &Path, chart_repo_url: &str) -> Result<Vec<Com
             .cloned(),
     );
     Ok(lines)
+}
+
+/// The toolbox commands' lines (doctor, logs, history and rollback, diff,
+/// volumes, forward, init, versions --update and deploy --version latest),
+/// from each module's own samples.
+fn toolbox_lines() -> Vec<CommandLine> {
+    let plans = [
+        diff::sample_plans(),
+        doctor::sample_plans(),
+        forward::sample_plans(),
+        history::sample_plans(),
+        init::sample_plans(),
+        latest::sample_plans(),
+        logs::sample_plans(),
+        volumes::sample_plans(),
+    ];
+    plans
+        .into_iter()
+        .flatten()
+        .flat_map(|plan| plan.steps)
+        .filter(|step| step.stdin.is_none())
+        .map(|step| step.command)
+        .collect()
 }
 
 /// The egress policy's command lines without stdin, both flavours.

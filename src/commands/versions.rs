@@ -213,6 +213,9 @@ async fn fetch_repository(runner: &Runner, tools: &Tools, cmd: &VersionsCmd) -> 
 pub async fn run(global: &GlobalArgs, cmd: &VersionsCmd) -> Result<Outcome> {
     let tools = Tools::from_global(global);
     let runner = Runner::new(false);
+    if cmd.update {
+        super::latest::update(&tools, &cmd.chart).await?;
+    }
     let mut versions = search(&runner, &tools, &cmd.chart).await?;
     if versions.is_empty() {
         fetch_repository(&runner, &tools, cmd).await?;

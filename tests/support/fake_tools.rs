@@ -35,11 +35,10 @@ export PATH
 tool=${0##*/}
 US=$(printf '\037')
 RS=$(printf '\036')
-{
-  printf '%s' "$tool"
-  for a in "$@"; do printf '%s%s' "$US" "$a"; done
-  printf '%s\n' "$RS"
-} >> "$FAKE_DIR/calls.log"
+# One write per record: calls that run at once must not interleave.
+rec=$tool
+for a in "$@"; do rec=$rec$US$a; done
+printf '%s%s\n' "$rec" "$RS" >> "$FAKE_DIR/calls.log"
 if [ "$tool" = microk8s ]; then
   # MicroK8s' wrappers' checks, in their order, on the fake snap's files.
   snap=$FAKE_DIR/snap
@@ -529,6 +528,61 @@ pub const ACCEPTED_FLAGS: &[(&str, &[&str])] = &[
         ],
     ),
     ("helm status", &["--output", "--revision", "-o"]),
+    ("helm history", &["--max", "--output", "-o"]),
+    (
+        "helm rollback",
+        &[
+            "--cleanup-on-fail",
+            "--dry-run",
+            "--history-max",
+            "--no-hooks",
+            "--timeout",
+            "--wait",
+            "--wait-for-jobs",
+        ],
+    ),
+    (
+        "kubectl logs",
+        &[
+            "--all-containers",
+            "--all-pods",
+            "--container",
+            "--follow",
+            "--ignore-errors",
+            "--insecure-skip-tls-verify-backend",
+            "--limit-bytes",
+            "--max-log-requests",
+            "--pod-running-timeout",
+            "--prefix",
+            "--previous",
+            "--selector",
+            "--since",
+            "--since-time",
+            "--tail",
+            "--timestamps",
+            "-c",
+            "-f",
+            "-l",
+            "-p",
+        ],
+    ),
+    // MicroK8s' own commands, from their source (status.py, enable.py).
+    (
+        "microk8s status",
+        &[
+            "--addon",
+            "--format",
+            "--timeout",
+            "--wait-ready",
+            "-a",
+            "-t",
+            "-w",
+        ],
+    ),
+    ("microk8s enable", &[]),
+    // systemd's, for init's iscsid step.
+    ("systemctl enable", &["--now"]),
+    ("systemctl is-enabled", &[]),
     (
         "helm get values",
         &["--all", "--output", "--revision", "-a", "-o"],
@@ -1329,3 +1383,288 @@ pub const RESOURCE_QUOTAS_JSON: &str = r#"{
 
 pub const NAMESPACE_JSON: &str = r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"binder","labels":{"kubernetes.io/metadata.name":"binder"}},"spec":{"finalizers":["kubernetes"]},"status":{"phase":"Active"}}
 "#;
+
+// ---- recorded answers for doctor, logs, history, rollback, diff ----
+
+/// `microk8s status --format yaml` on a healthy control-plane node with the
+/// tutorial's add-ons enabled (MicroK8s 1.28, abridged to the add-ons).
+pub const MICROK8S_STATUS_YAML: &str = "microk8s:
+  running: true
+high-availability:
+  enabled: false
+  nodes:
+  - address: 192.0.2.10:19001
+    role: voter
+addons:
+- name: community
+  repository: core
+  description: The community addons repository
+  version: 1.28.3
+  status: enabled
+- name: dns
+  repository: core
+  description: CoreDNS
+  version: 1.28.3
+  status: enabled
+- name: helm3
+  repository: core
+  description: Helm 3 - the package manager for Kubernetes
+  version: 1.28.3
+  status: enabled
+- name: metallb
+  repository: core
+  description: Loadbalancer for your Kubernetes cluster
+  version: 1.28.3
+  status: enabled
+- name: openebs
+  repository: community
+  description: OpenEBS is the open-source storage solution for Kubernetes
+  version: 3.3.0
+  status: enabled
+- name: dashboard
+  repository: core
+  description: The Kubernetes dashboard
+  version: 1.28.3
+  status: disabled
+- name: hostpath-storage
+  repository: core
+  description: Storage class; allocates storage from host directory
+  version: 1.28.3
+  status: disabled
+";
+
+/// What `microk8s status` prints on a node joined as a worker.
+pub const MICROK8S_STATUS_WORKER: &str =
+    "This MicroK8s deployment is acting as a node in a cluster. Please use the master node.\n";
+
+/// `kubectl get nodes -o json` for a control plane and one worker.
+pub fn nodes_json(versions: &[(&str, &str, bool)]) -> String {
+    let items: Vec<Value> = versions
+        .iter()
+        .enumerate()
+        .map(|(i, (name, version, ready))| {
+            json!({
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {"name": name, "labels": {
+                    "kubernetes.io/hostname": name,
+                    "node.kubernetes.io/microk8s-controlplane": "microk8s-controlplane"}},
+                "spec": {},
+                "status": {
+                    "addresses": [{"type": "InternalIP", "address": format!("192.0.2.{}", 10 + i)},
+                                  {"type": "Hostname", "address": name}],
+                    "conditions": [{"type": "Ready", "status": if *ready { "True" } else { "Unknown" },
+                                    "reason": if *ready { "KubeletReady" } else { "NodeStatusUnknown" }}],
+                    "nodeInfo": {"kubeletVersion": version, "containerRuntimeVersion": "containerd://1.6.28"}
+                }
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&json!({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}))
+        .expect("nodes json")
+}
+
+/// StorageClasses with the OpenEBS local one (BasePath `base_path`) the default.
+pub fn storage_classes_with_base_path(base_path: &str) -> String {
+    let config = format!(
+        "- name: StorageType\n  value: \"hostpath\"\n- name: BasePath\n  value: {base_path}\n"
+    );
+    serde_json::to_string_pretty(&json!({
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+             "metadata": {"name": "local-storage-dir", "annotations": {
+                 "cas.openebs.io/config": config,
+                 "openebs.io/cas-type": "local",
+                 "storageclass.kubernetes.io/is-default-class": "true"}},
+             "provisioner": "openebs.io/local", "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer"},
+            {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+             "metadata": {"name": "microk8s-hostpath"},
+             "provisioner": "microk8s.io/hostpath", "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer"}
+        ],
+        "metadata": {"resourceVersion": ""}
+    }))
+    .expect("storage classes json")
+}
+
+impl FakeCluster {
+    /// The answers `doctor` needs on a healthy MicroK8s node (added to the
+    /// defaults): MicroK8s' status, two nodes on the same version.
+    pub fn respond_doctor_defaults(&mut self) -> &mut Self {
+        self.respond(&["microk8s", "status"], MICROK8S_STATUS_YAML, 0);
+        let nodes = nodes_json(&[
+            ("u24control", "v1.28.3", true),
+            ("u24worker", "v1.28.3", true),
+        ]);
+        self.respond(&["kubectl", "get", "nodes"], &nodes, 0)
+    }
+}
+
+/// `kubectl get events -n binder --field-selector involvedObject.name=POD
+/// -o json` for a hub pod whose container keeps crashing.
+pub fn crash_events_json(pod: &str) -> String {
+    serde_json::to_string_pretty(&json!({
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {"apiVersion": "v1", "kind": "Event",
+             "metadata": {"name": format!("{pod}.17d2a1b3c4d5e6f7"), "namespace": "binder"},
+             "involvedObject": {"kind": "Pod", "name": pod, "namespace": "binder"},
+             "type": "Normal", "reason": "Pulled", "count": 6,
+             "message": "Container image \"images.test/jupyterhub/k8s-hub:3.3.7\" already present on machine",
+             "firstTimestamp": "2024-05-21T10:02:30Z", "lastTimestamp": "2024-05-21T10:07:41Z",
+             "source": {"component": "kubelet", "host": "u24control"}},
+            {"apiVersion": "v1", "kind": "Event",
+             "metadata": {"name": format!("{pod}.17d2a1b3c4d5e6f8"), "namespace": "binder"},
+             "involvedObject": {"kind": "Pod", "name": pod, "namespace": "binder"},
+             "type": "Warning", "reason": "BackOff", "count": 24,
+             "message": format!("Back-off restarting failed container hub in pod {pod}_binder(0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0)"),
+             "firstTimestamp": "2024-05-21T10:02:45Z", "lastTimestamp": "2024-05-21T10:08:02Z",
+             "source": {"component": "kubelet", "host": "u24control"}}
+        ],
+        "metadata": {"resourceVersion": ""}
+    }))
+    .expect("events json")
+}
+
+/// The last lines a crashing hub logs (`kubectl logs POD --tail=20`).
+pub const HUB_CRASH_LOG: &str = "[I 2024-05-21 10:07:42.101 JupyterHub app:2859] Running JupyterHub version 4.1.5
+[I 2024-05-21 10:07:42.102 JupyterHub app:2889] Using Authenticator: jupyterhub.auth.NullAuthenticator
+[E 2024-05-21 10:07:42.310 JupyterHub app:3382] Failed to connect to db: sqlite:///jupyterhub.sqlite
+sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) unable to open database file
+";
+
+/// `helm history binder -n binder --max=256 -o json` (as Helm prints it:
+/// one line, oldest first).
+pub const HELM_HISTORY_JSON: &str = r#"[{"revision":12,"updated":"2024-04-02T09:00:01.512379813+02:00","status":"superseded","chart":"binderhub-1.0.0-0.dev.git.3170.h84b1db9","app_version":"1.0.0-0.dev.git.3170.h84b1db9","description":"Upgrade complete"},{"revision":13,"updated":"2024-05-14T09:12:03.27160415+02:00","status":"superseded","chart":"binderhub-1.0.0-0.dev.git.3506.hba24eb2a","app_version":"1.0.0-0.dev.git.3506.hba24eb2a","description":"Upgrade complete"},{"revision":14,"updated":"2024-05-21T10:02:11.894736189+02:00","status":"deployed","chart":"binderhub-1.0.0-0.dev.git.3620.h0d3c3ec5","app_version":"1.0.0-0.dev.git.3620.h0d3c3ec5","description":"Upgrade complete"}]
+"#;
+
+impl FakeCluster {
+    /// The answers `history` and `rollback` need: the history above, a
+    /// rollback that succeeds, one deployment that rolls out.
+    pub fn respond_history_defaults(&mut self) -> &mut Self {
+        self.respond(&["helm", "history"], HELM_HISTORY_JSON, 0);
+        self.respond(
+            &["helm", "rollback"],
+            "Rollback was a success! Happy Helming!\n",
+            0,
+        );
+        self.respond(
+            &["kubectl", "get", "deployments"],
+            r#"{"apiVersion":"v1","kind":"List","items":[{"kind":"Deployment","metadata":{"name":"hub","namespace":"binder"}}]}"#,
+            0,
+        );
+        self.respond(
+            &["kubectl", "rollout", "status"],
+            "deployment \"hub\" successfully rolled out\n",
+            0,
+        )
+    }
+}
+
+/// `kubectl get pvc -n binder -o json`: the hub's database and three users'
+/// claims (z2jh names them `claim-USER`).
+pub const PVCS_JSON: &str = r#"{
+    "apiVersion": "v1",
+    "items": [
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+         "metadata": {"name": "claim-alice", "namespace": "binder", "creationTimestamp": "2024-05-20T10:02:11Z",
+                      "labels": {"app": "jupyterhub", "component": "singleuser-storage", "heritage": "jupyterhub"}},
+         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}},
+                  "storageClassName": "local-storage-dir", "volumeMode": "Filesystem", "volumeName": "pvc-0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"},
+         "status": {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": "10Gi"}, "phase": "Bound"}},
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+         "metadata": {"name": "claim-course2023-bob", "namespace": "binder", "creationTimestamp": "2023-10-02T08:00:00Z",
+                      "labels": {"app": "jupyterhub", "component": "singleuser-storage", "heritage": "jupyterhub"}},
+         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}},
+                  "storageClassName": "local-storage-dir", "volumeMode": "Filesystem", "volumeName": "pvc-1b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"},
+         "status": {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": "10Gi"}, "phase": "Bound"}},
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+         "metadata": {"name": "claim-course2023-carol", "namespace": "binder", "creationTimestamp": "2023-10-02T08:05:00Z",
+                      "labels": {"app": "jupyterhub", "component": "singleuser-storage", "heritage": "jupyterhub"}},
+         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}},
+                  "storageClassName": "local-storage-dir", "volumeMode": "Filesystem", "volumeName": "pvc-2b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"},
+         "status": {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": "10Gi"}, "phase": "Bound"}},
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+         "metadata": {"name": "hub-db-dir", "namespace": "binder", "creationTimestamp": "2024-04-01T12:00:00Z",
+                      "labels": {"app": "jupyterhub", "chart": "jupyterhub-3.3.7", "component": "hub", "release": "binder"}},
+         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}},
+                  "storageClassName": "local-storage-dir", "volumeMode": "Filesystem", "volumeName": "pvc-3b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"},
+         "status": {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": "1Gi"}, "phase": "Bound"}}
+    ],
+    "kind": "List",
+    "metadata": {"resourceVersion": ""}
+}
+"#;
+
+/// `kubectl get pods -n binder -o json` where the hub mounts its database
+/// and alice's server mounts her claim (abridged to the volumes).
+pub const PODS_WITH_CLAIMS_JSON: &str = r#"{"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": [
+  {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hub-6d4f9c7b8-x2k9p", "namespace": "binder", "labels": {"component": "hub"}},
+   "spec": {"volumes": [{"name": "config", "configMap": {"name": "hub"}}, {"name": "pvc", "persistentVolumeClaim": {"claimName": "hub-db-dir"}}]},
+   "status": {"phase": "Running"}},
+  {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "jupyter-alice", "namespace": "binder", "labels": {"component": "singleuser-server"}},
+   "spec": {"volumes": [{"name": "volume-alice", "persistentVolumeClaim": {"claimName": "claim-alice"}}]},
+   "status": {"phase": "Running"}}]}
+"#;
+
+impl FakeCluster {
+    /// Put one more recording stand-in on PATH (`sudo`, `systemctl`), answering
+    /// from the same table (`respond(&["systemctl", ...])`).
+    pub fn install_extra_tool(&self, name: &str) -> &Self {
+        self.install_tool(name);
+        self
+    }
+}
+
+/// `microk8s status --format yaml` right after `snap install microk8s`:
+/// only the defaults MicroK8s enables itself.
+pub const MICROK8S_STATUS_FRESH_YAML: &str = "microk8s:
+  running: true
+high-availability:
+  enabled: false
+addons:
+- name: ha-cluster
+  repository: core
+  description: Configure high availability on the current node
+  version: 1.28.3
+  status: enabled
+- name: dns
+  repository: core
+  description: CoreDNS
+  version: 1.28.3
+  status: disabled
+- name: helm3
+  repository: core
+  description: Helm 3 - the package manager for Kubernetes
+  version: 1.28.3
+  status: disabled
+- name: metallb
+  repository: core
+  description: Loadbalancer for your Kubernetes cluster
+  version: 1.28.3
+  status: disabled
+- name: community
+  repository: core
+  description: The community addons repository
+  version: 1.28.3
+  status: disabled
+";
+
+/// A snippet for [`FakeCluster::respond_script`]: record that call `me`
+/// started, then wait (up to 3 s) until call `other` has started too; alone,
+/// fail with "fake: ME ran alone". Two such answers pass only when binderctl
+/// runs the two calls at once. Follow it with the answer's own output.
+pub fn meet_script(me: &str, other: &str) -> String {
+    format!(
+        r#"
+touch "$FAKE_DIR/started-{me}"
+i=0
+while [ ! -f "$FAKE_DIR/started-{other}" ]; do
+  i=$((i+1)); if [ "$i" -gt 300 ]; then echo "fake: {me} ran alone" >&2; exit 1; fi
+  sleep 0.01
+done
+"#
+    )
+}

@@ -1,0 +1,1102 @@
+//! `binderctl doctor`: every check the tutorial's troubleshooting sections
+//! and the deployment notes teach by hand, one line each (ok, warn, fail or
+//! skip, with the fix). Read-only: files and read-only commands.
+//!
+//! The cluster reads (MicroK8s' status, StorageClasses, services, nodes) run
+//! at once, each exactly once; the checks are then pure functions of what
+//! was read, printed in a fixed order. Every file path is taken under
+//! `--root` (default `/`), so tests and inspections of a mounted image can
+//! point it elsewhere.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde::Serialize;
+use serde_yaml::Value;
+
+use super::deploy::{check_secret, hub_url_warning, is_placeholder};
+use super::nodes::{parse_node_list, NodeRow};
+use super::status::{services_command, ServiceList};
+use super::storage::{list_command as storage_command, StorageClass, StorageClassList};
+use crate::cli::{DoctorCmd, GlobalArgs, ToolFlavor};
+use crate::cluster::plan::{CommandLine, Plan};
+use crate::cluster::runner::{Captured, Runner};
+use crate::cluster::tools::Tools;
+use crate::error::Outcome;
+use crate::output::{self, format};
+
+/// MicroK8s' files, relative to `--root`.
+pub const CLUSTERED_LOCK: &str = "var/snap/microk8s/current/var/lock/clustered.lock";
+pub const CLIENT_CONFIG: &str = "var/snap/microk8s/current/credentials/client.config";
+pub const MICROK8S_CONTAINERD_ROOT: &str = "var/snap/microk8s/common/var/lib/containerd";
+pub const PLAIN_CONTAINERD_ROOT: &str = "var/lib/containerd";
+/// Where MicroK8s' hostpath-storage add-on keeps volumes when its
+/// StorageClass does not say.
+pub const MICROK8S_HOSTPATH_DIR: &str = "/var/snap/microk8s/common/default-storage";
+/// ufw's files, relative to `--root`.
+pub const UFW_CONF: &str = "etc/ufw/ufw.conf";
+pub const UFW_DEFAULTS: &str = "etc/default/ufw";
+pub const UFW_USER_RULES: &str = "etc/ufw/user.rules";
+
+/// Below this much free space on the containerd root, a check fails (image
+/// pulls and builds fail); below [`WARN_FREE_BYTES`] it warns.
+pub const FAIL_FREE_BYTES: u64 = 2 << 30;
+pub const WARN_FREE_BYTES: u64 = 10 << 30;
+/// A render older than this may carry stale addresses (CDNs move).
+pub const STALE_RENDER_SECS: u64 = 7 * 86_400;
+
+/// How one check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Warn,
+    Fail,
+    /// Does not apply here (MicroK8s checks with `--tools plain`).
+    Skip,
+}
+
+impl Status {
+    fn label(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+            Status::Skip => "skip",
+        }
+    }
+}
+
+/// One line of the report (`-o json` fields: name, status, message, fix).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub status: Status,
+    pub message: String,
+    pub fix: Option<String>,
+}
+
+impl Check {
+    fn ok(name: &'static str, message: impl Into<String>) -> Self {
+        Check {
+            name,
+            status: Status::Ok,
+            message: message.into(),
+            fix: None,
+        }
+    }
+
+    fn skip(name: &'static str, message: impl Into<String>) -> Self {
+        Check {
+            status: Status::Skip,
+            ..Check::ok(name, message)
+        }
+    }
+
+    fn bad(
+        name: &'static str,
+        status: Status,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Check {
+            name,
+            status,
+            message: message.into(),
+            fix: Some(fix.into()),
+        }
+    }
+
+    fn fail(name: &'static str, message: impl Into<String>, fix: impl Into<String>) -> Self {
+        Check::bad(name, Status::Fail, message, fix)
+    }
+
+    fn warn(name: &'static str, message: impl Into<String>, fix: impl Into<String>) -> Self {
+        Check::bad(name, Status::Warn, message, fix)
+    }
+}
+
+/// What a read-only command answered, or why it could not.
+pub type Answer = std::result::Result<String, String>;
+
+/// Everything the checks need from the cluster, read once.
+#[derive(Debug, Clone)]
+pub struct ClusterFacts {
+    /// `microk8s status --format yaml`; `None` with plain tools.
+    pub microk8s_status: Option<Answer>,
+    pub storage_classes: Answer,
+    pub services: Answer,
+    pub nodes: Answer,
+}
+
+/// The read-only commands doctor runs: MicroK8s' status (MicroK8s only),
+/// StorageClasses, the namespace's services, the nodes.
+pub fn read_commands(tools: &Tools, namespace: &str) -> Vec<CommandLine> {
+    let mut commands = vec![
+        storage_command(tools),
+        services_command(tools, namespace),
+        tools.kubectl(["get", "nodes", "-o", "json"]),
+    ];
+    if tools.flavor() == ToolFlavor::Microk8s {
+        commands.insert(0, microk8s_status_command());
+    }
+    commands
+}
+
+/// `microk8s status --format yaml`: running or not, and the add-ons.
+pub fn microk8s_status_command() -> CommandLine {
+    CommandLine::new("microk8s").args(["status", "--format", "yaml"])
+}
+
+/// Sample plans for the conformance registry: the read commands for each
+/// flavour (doctor changes nothing).
+pub fn sample_plans() -> Vec<Plan> {
+    [ToolFlavor::Microk8s, ToolFlavor::Plain]
+        .into_iter()
+        .map(|flavor| {
+            let mut plan = Plan::new();
+            for command in read_commands(&Tools::new(flavor), "binder") {
+                plan.push_command(command);
+            }
+            plan
+        })
+        .collect()
+}
+
+fn answer(result: Result<Captured>) -> Answer {
+    match result {
+        Ok(c) if c.success() => Ok(c.stdout),
+        Ok(c) => Err(last_line(&c.stderr)
+            .unwrap_or_else(|| format!("exit code {}", c.code))
+            .to_string()),
+        Err(e) => Err(format!("{e:#}")),
+    }
+}
+
+/// kubectl's own summary comes last, after its client-side log lines.
+fn last_line(text: &str) -> Option<String> {
+    text.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_string)
+}
+
+/// Run the cluster reads at once (four at most, well under the bound of 8).
+async fn gather(tools: &Tools, namespace: &str) -> ClusterFacts {
+    let runner = Runner::new(false);
+    let microk8s = async {
+        match tools.flavor() {
+            ToolFlavor::Microk8s => Some(answer(runner.probe(&microk8s_status_command()).await)),
+            ToolFlavor::Plain => None,
+        }
+    };
+    let storage = storage_command(tools);
+    let services = services_command(tools, namespace);
+    let nodes = tools.kubectl(["get", "nodes", "-o", "json"]);
+    let (microk8s_status, storage_classes, services, nodes) = tokio::join!(
+        microk8s,
+        async { answer(runner.probe(&storage).await) },
+        async { answer(runner.probe(&services).await) },
+        async { answer(runner.probe(&nodes).await) },
+    );
+    ClusterFacts {
+        microk8s_status,
+        storage_classes,
+        services,
+        nodes,
+    }
+}
+
+/// Where doctor reads local files.
+#[derive(Debug, Clone)]
+pub struct Local {
+    /// Prefix of every system path (`/` on a live system).
+    pub root: PathBuf,
+    pub input: PathBuf,
+    pub secret: PathBuf,
+    pub rendered: PathBuf,
+    pub flavor: ToolFlavor,
+}
+
+impl Local {
+    fn system(&self, relative: &str) -> PathBuf {
+        self.root.join(relative.trim_start_matches('/'))
+    }
+}
+
+pub async fn run(global: &GlobalArgs, cmd: &DoctorCmd) -> Result<Outcome> {
+    let tools = Tools::from_global(global);
+    let local = Local {
+        root: cmd.root.clone(),
+        input: cmd.input.clone(),
+        secret: cmd.secret.clone(),
+        rendered: cmd.rendered.clone(),
+        flavor: tools.flavor(),
+    };
+    let facts = gather(&tools, &global.namespace).await;
+    let checks = evaluate(&facts, &local);
+    format::print(
+        &cmd.output,
+        &checks,
+        || checks.iter().map(|c| c.name.to_string()).collect(),
+        |_| report(&checks),
+    )?;
+    let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
+    if failed > 0 {
+        output::info(&format!(
+            "binderctl: doctor: {} failed",
+            output::plural(failed, "check", "checks")
+        ));
+        return Ok(Outcome::Changed);
+    }
+    Ok(Outcome::Success)
+}
+
+/// One line per check: status, name, message, and the fix when there is one.
+pub fn report(checks: &[Check]) -> String {
+    let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    checks
+        .iter()
+        .map(|c| {
+            let fix = c
+                .fix
+                .as_ref()
+                .map(|f| format!("; fix: {f}"))
+                .unwrap_or_default();
+            format!(
+                "{:<4}  {:<width$}  {}{fix}\n",
+                c.status.label(),
+                c.name,
+                c.message
+            )
+        })
+        .collect()
+}
+
+/// Every check, in the fixed order of the report.
+pub fn evaluate(facts: &ClusterFacts, local: &Local) -> Vec<Check> {
+    let values = read_yaml(&local.input);
+    let mut checks = microk8s_checks(facts, local);
+    checks.push(storage_check(&facts.storage_classes, local));
+    checks.extend(firewall_checks(local));
+    checks.push(proxy_public_check(&facts.services));
+    checks.push(hub_url_check(&facts.services, &values, &local.input));
+    checks.push(placeholder_check(&values, &local.input));
+    checks.push(secret_values_check(&local.secret));
+    checks.push(secret_permissions_check(&local.secret));
+    checks.push(egress_check(&values, &local.input));
+    checks.push(render_age_check(local));
+    checks.push(nodes_check(&facts.nodes));
+    checks.push(disk_check(local));
+    checks
+}
+
+/// The parsed values file, or why not (said by the checks that need it).
+fn read_yaml(path: &Path) -> std::result::Result<Value, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    serde_yaml::from_str(&text).map_err(|e| format!("{}: not valid YAML: {e}", path.display()))
+}
+
+// ---- MicroK8s ----
+
+fn microk8s_checks(facts: &ClusterFacts, local: &Local) -> Vec<Check> {
+    const NAMES: [&str; 4] = ["microk8s", "control-plane", "credentials", "add-ons"];
+    let Some(status) = &facts.microk8s_status else {
+        return NAMES
+            .iter()
+            .map(|n| Check::skip(n, "not MicroK8s (--tools plain)"))
+            .collect();
+    };
+    let parsed = status.as_ref().map(|text| parse_microk8s_status(text));
+    vec![
+        running_check(&parsed),
+        control_plane_check(local, status),
+        credentials_check(local),
+        addons_check(&parsed),
+    ]
+}
+
+/// What `microk8s status --format yaml` says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Microk8sStatus {
+    pub running: bool,
+    /// A worker node says so instead of reporting.
+    pub worker: bool,
+    pub enabled: Vec<String>,
+}
+
+pub fn parse_microk8s_status(text: &str) -> Microk8sStatus {
+    let worker = text.contains("acting as a node in a cluster");
+    let value: Value = serde_yaml::from_str(text).unwrap_or(Value::Null);
+    let running = value
+        .get("microk8s")
+        .and_then(|m| m.get("running"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let enabled = value
+        .get("addons")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .filter(|a| a.get("status").and_then(Value::as_str) == Some("enabled"))
+        .filter_map(|a| a.get("name").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    Microk8sStatus {
+        running,
+        worker,
+        enabled,
+    }
+}
+
+fn running_check(parsed: &std::result::Result<Microk8sStatus, &String>) -> Check {
+    const NAME: &str = "microk8s";
+    match parsed {
+        Err(e) => Check::fail(
+            NAME,
+            format!("`microk8s status` failed: {e}"),
+            "sudo microk8s start; `microk8s inspect` says why it does not run",
+        ),
+        Ok(s) if s.worker => Check::skip(NAME, "a worker node reports no status"),
+        Ok(s) if s.running => Check::ok(NAME, "MicroK8s is running"),
+        Ok(_) => Check::fail(
+            NAME,
+            "MicroK8s is not running",
+            "sudo microk8s start, then microk8s status --wait-ready",
+        ),
+    }
+}
+
+fn control_plane_check(local: &Local, status: &Answer) -> Check {
+    const NAME: &str = "control-plane";
+    let says_worker = status
+        .as_ref()
+        .is_ok_and(|t| t.contains("acting as a node in a cluster"));
+    if says_worker || local.system(CLUSTERED_LOCK).exists() {
+        return Check::fail(
+            NAME,
+            "this node is a worker: it runs no control plane, so kubectl and Helm here \
+             cannot reach the cluster",
+            "run binderctl on the control-plane node (`microk8s kubectl get nodes` there \
+             lists this one)",
+        );
+    }
+    Check::ok(NAME, "this node runs the control plane")
+}
+
+fn credentials_check(local: &Local) -> Check {
+    const NAME: &str = "credentials";
+    let path = local.system(CLIENT_CONFIG);
+    match std::fs::File::open(&path) {
+        Ok(_) => Check::ok(NAME, format!("{} is readable", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Check::fail(
+            NAME,
+            format!("{} is not readable by you", path.display()),
+            "sudo usermod -a -G microk8s $USER, then log in again (or run `newgrp microk8s`)",
+        ),
+        Err(e) => Check::fail(
+            NAME,
+            format!("{}: {e}", path.display()),
+            "install MicroK8s: sudo snap install microk8s --classic",
+        ),
+    }
+}
+
+/// The add-ons the tutorial enables, and how to enable each.
+const REQUIRED_ADDONS: [(&[&str], &str); 4] = [
+    (&["dns"], "microk8s enable dns"),
+    (&["helm3", "helm"], "microk8s enable helm3"),
+    (
+        &["metallb"],
+        "microk8s enable metallb:FIRST-LAST (a free address range of your network)",
+    ),
+    (
+        &["openebs", "hostpath-storage", "storage", "rook-ceph"],
+        "sudo systemctl enable --now iscsid && microk8s enable community && microk8s enable openebs",
+    ),
+];
+
+fn addons_check(parsed: &std::result::Result<Microk8sStatus, &String>) -> Check {
+    const NAME: &str = "add-ons";
+    let status = match parsed {
+        Err(_) => return Check::skip(NAME, "unknown: `microk8s status` failed"),
+        Ok(s) if s.worker => return Check::skip(NAME, "listed on the control-plane node only"),
+        Ok(s) => s,
+    };
+    let missing: Vec<(&str, &str)> = REQUIRED_ADDONS
+        .iter()
+        .filter(|(names, _)| !names.iter().any(|n| status.enabled.iter().any(|e| e == n)))
+        .map(|(names, fix)| (names[0], *fix))
+        .collect();
+    if missing.is_empty() {
+        return Check::ok(NAME, "dns, helm3, metallb and a storage add-on are enabled");
+    }
+    let names: Vec<&str> = missing.iter().map(|(n, _)| *n).collect();
+    let fixes: Vec<&str> = missing.iter().map(|(_, f)| *f).collect();
+    Check::fail(
+        NAME,
+        format!("not enabled: {}", names.join(", ")),
+        fixes.join("; "),
+    )
+}
+
+// ---- storage ----
+
+/// The folder on each node where a StorageClass keeps its volumes: the
+/// OpenEBS local `BasePath`, a `pvDir` parameter, or MicroK8s hostpath's
+/// default.
+pub fn base_path(class: &serde_json::Value) -> Option<String> {
+    let config = class
+        .pointer("/metadata/annotations/cas.openebs.io~1config")
+        .and_then(serde_json::Value::as_str);
+    if let Some(config) = config {
+        let entries: Vec<serde_yaml::Value> = serde_yaml::from_str(config).unwrap_or_default();
+        let found = entries.iter().find_map(|e| {
+            (e.get("name")?.as_str()? == "BasePath")
+                .then(|| e.get("value")?.as_str().map(str::to_string))
+                .flatten()
+        });
+        if found.is_some() {
+            return found;
+        }
+    }
+    if let Some(dir) = class
+        .pointer("/parameters/pvDir")
+        .and_then(serde_json::Value::as_str)
+    {
+        return Some(dir.to_string());
+    }
+    let provisioner = class.get("provisioner").and_then(serde_json::Value::as_str);
+    (provisioner == Some("microk8s.io/hostpath")).then(|| MICROK8S_HOSTPATH_DIR.to_string())
+}
+
+fn storage_check(answer: &Answer, local: &Local) -> Check {
+    const NAME: &str = "storage";
+    let text = match answer {
+        Ok(t) => t,
+        Err(e) => {
+            return Check::fail(
+                NAME,
+                format!("cannot list StorageClasses: {e}"),
+                "make the cluster reachable (see the checks above)",
+            )
+        }
+    };
+    let (Ok(list), Ok(raw)) = (
+        serde_json::from_str::<StorageClassList>(text),
+        serde_json::from_str::<serde_json::Value>(text),
+    ) else {
+        return Check::fail(NAME, "StorageClasses: not the expected JSON", "report this");
+    };
+    let defaults: Vec<(usize, &StorageClass)> = list
+        .items
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.is_default())
+        .collect();
+    let &[(index, class)] = defaults.as_slice() else {
+        let names: Vec<&str> = defaults
+            .iter()
+            .map(|(_, c)| c.metadata.name.as_str())
+            .collect();
+        let message = if names.is_empty() {
+            "no StorageClass is the default: user volumes stay Pending".to_string()
+        } else {
+            format!(
+                "{} StorageClasses are the default ({}): which one a volume gets is undefined",
+                names.len(),
+                names.join(", ")
+            )
+        };
+        return Check::fail(
+            NAME,
+            message,
+            "binderctl storage apply -f local-storage-dir.yaml (it marks one default); \
+             unmark the others with kubectl annotate storageclass NAME \
+             storageclass.kubernetes.io/is-default-class-",
+        );
+    };
+    let name = &class.metadata.name;
+    let item = raw.pointer(&format!("/items/{index}"));
+    match item.and_then(base_path) {
+        None => Check::ok(NAME, format!("default StorageClass {name}")),
+        Some(dir) if local.system(&dir).is_dir() => Check::ok(
+            NAME,
+            format!("default StorageClass {name}, base path {dir} exists"),
+        ),
+        Some(dir) => Check::fail(
+            NAME,
+            format!("default StorageClass {name} keeps volumes in {dir}, which does not exist on this node"),
+            format!("sudo mkdir -p {dir} (on every node), or set BasePath in its manifest and binderctl storage apply"),
+        ),
+    }
+}
+
+// ---- firewall ----
+
+/// `KEY=value` from a shell-style config file, quotes removed.
+fn config_value(text: &str, key: &str) -> Option<String> {
+    text.lines().rev().find_map(|line| {
+        let (k, v) = line.trim().split_once('=')?;
+        (k.trim() == key).then(|| v.trim().trim_matches(['"', '\'']).to_string())
+    })
+}
+
+fn firewall_checks(local: &Local) -> Vec<Check> {
+    const ROUTED: &str = "firewall-routed";
+    const CNI: &str = "firewall-cni0";
+    let conf = local.system(UFW_CONF);
+    let Ok(text) = std::fs::read_to_string(&conf) else {
+        return vec![
+            Check::skip(ROUTED, "ufw is not installed"),
+            Check::skip(CNI, "ufw is not installed"),
+        ];
+    };
+    if !config_value(&text, "ENABLED").is_some_and(|v| v.eq_ignore_ascii_case("yes")) {
+        return vec![
+            Check::ok(ROUTED, "ufw is disabled"),
+            Check::ok(CNI, "ufw is disabled"),
+        ];
+    }
+    let defaults = std::fs::read_to_string(local.system(UFW_DEFAULTS)).unwrap_or_default();
+    let policy = config_value(&defaults, "DEFAULT_FORWARD_POLICY").unwrap_or_default();
+    let routed = if policy.eq_ignore_ascii_case("ACCEPT") {
+        Check::ok(ROUTED, "ufw allows routed traffic")
+    } else {
+        Check::fail(
+            ROUTED,
+            format!(
+                "ufw's routed policy is {} (DEFAULT_FORWARD_POLICY): pods cannot reach each other",
+                if policy.is_empty() { "unset" } else { &policy }
+            ),
+            "sudo ufw default allow routed",
+        )
+    };
+    let rules = std::fs::read_to_string(local.system(UFW_USER_RULES)).unwrap_or_default();
+    let has = |rule: &str| rules.lines().any(|l| l.trim() == rule);
+    let inbound = has("-A ufw-user-input -i cni0 -j ACCEPT");
+    let outbound = has("-A ufw-user-output -o cni0 -j ACCEPT");
+    let cni = match (inbound, outbound) {
+        (true, true) => Check::ok(CNI, "ufw allows traffic in and out on cni0"),
+        _ => {
+            let mut fixes = Vec::new();
+            if !inbound {
+                fixes.push("sudo ufw allow in on cni0");
+            }
+            if !outbound {
+                fixes.push("sudo ufw allow out on cni0");
+            }
+            Check::fail(
+                CNI,
+                "ufw does not allow pod traffic on cni0 (after a reboot, ufw's and iptables' \
+                 rules can conflict again)",
+                fixes.join("; "),
+            )
+        }
+    };
+    vec![routed, cni]
+}
+
+// ---- the BinderHub ----
+
+fn services(answer: &Answer) -> std::result::Result<ServiceList, String> {
+    let text = answer.as_ref().map_err(Clone::clone)?;
+    serde_json::from_str(text).map_err(|_| "services: not the expected JSON".to_string())
+}
+
+fn proxy_public_check(answer: &Answer) -> Check {
+    const NAME: &str = "proxy-public";
+    let list = match services(answer) {
+        Ok(l) => l,
+        Err(e) => {
+            return Check::fail(
+                NAME,
+                format!("cannot list services: {e}"),
+                "make the cluster reachable (see the checks above)",
+            )
+        }
+    };
+    if !list.items.iter().any(|s| s.metadata.name == "proxy-public") {
+        return Check::fail(
+            NAME,
+            "no proxy-public service: the BinderHub is not deployed in this namespace",
+            "binderctl deploy (or pass -n with the BinderHub's namespace)",
+        );
+    }
+    match list.external_address("proxy-public") {
+        Some(address) => Check::ok(NAME, format!("external address {address}")),
+        None => Check::fail(
+            NAME,
+            "proxy-public has no external address yet",
+            "enable MetalLB with a free range (microk8s enable metallb:FIRST-LAST)",
+        ),
+    }
+}
+
+fn hub_url_check(
+    answer: &Answer,
+    values: &std::result::Result<Value, String>,
+    input: &Path,
+) -> Check {
+    const NAME: &str = "hub-url";
+    let Ok(values) = values else {
+        return Check::skip(NAME, "the values file could not be read");
+    };
+    let proxy = services(answer)
+        .ok()
+        .and_then(|l| l.external_address("proxy-public"));
+    let Some(proxy) = proxy else {
+        return Check::skip(NAME, "proxy-public has no external address to compare with");
+    };
+    match hub_url_warning(values, Some(&proxy), input) {
+        Some(message) => Check::fail(
+            NAME,
+            message,
+            format!(
+                "set config.BinderHub.hub_url: http://{proxy} in {}, then binderctl deploy",
+                input.display()
+            ),
+        ),
+        None => Check::ok(NAME, "config.BinderHub.hub_url points at proxy-public"),
+    }
+}
+
+/// Whether `text` holds a `<two words>` or `<dash-ed>` placeholder inside
+/// it (`<registry user>/binder-`); HTML tags (`<b>`, `<a href=...>`,
+/// `<br />`) are not placeholders.
+fn has_placeholder(text: &str) -> bool {
+    text.split('<').skip(1).any(|rest| {
+        rest.split_once('>').is_some_and(|(inner, _)| {
+            !inner.is_empty()
+                && !inner.contains(['=', '/', '"'])
+                && inner.contains([' ', '-', '_'])
+                && !inner.starts_with(' ')
+        })
+    })
+}
+
+/// Key paths of string values that are still `<placeholders>`.
+pub fn placeholders(value: &Value) -> Vec<String> {
+    fn walk(value: &Value, path: &str, found: &mut Vec<String>) {
+        match value {
+            Value::String(s)
+                if (is_placeholder(s) && s.matches('<').count() == 1) || has_placeholder(s) =>
+            {
+                found.push(path.to_string())
+            }
+            Value::Mapping(map) => {
+                for (key, child) in map {
+                    let key = key.as_str().map(str::to_string).unwrap_or_else(|| {
+                        serde_yaml::to_string(key)
+                            .unwrap_or_default()
+                            .trim()
+                            .to_string()
+                    });
+                    let path = if path.is_empty() {
+                        key
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    walk(child, &path, found);
+                }
+            }
+            Value::Sequence(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    walk(child, &format!("{path}[{i}]"), found);
+                }
+            }
+            Value::Tagged(tagged) => walk(&tagged.value, path, found),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(value, "", &mut found);
+    found
+}
+
+fn placeholder_check(values: &std::result::Result<Value, String>, input: &Path) -> Check {
+    const NAME: &str = "placeholders";
+    let values = match values {
+        Ok(v) => v,
+        Err(e) => {
+            return Check::fail(
+                NAME,
+                e.clone(),
+                "create it (binderctl render -i FILE for another name)",
+            )
+        }
+    };
+    let found = placeholders(values);
+    if found.is_empty() {
+        return Check::ok(
+            NAME,
+            format!("no <placeholders> left in {}", input.display()),
+        );
+    }
+    Check::fail(
+        NAME,
+        format!(
+            "{} still holds template placeholders at {}",
+            input.display(),
+            found.join(", ")
+        ),
+        "replace each <...> with the real value",
+    )
+}
+
+fn secret_values_check(secret: &Path) -> Check {
+    const NAME: &str = "secret";
+    if !secret.exists() {
+        return Check::fail(
+            NAME,
+            format!("{} does not exist", secret.display()),
+            format!(
+                "create it with registry.username and registry.password (see the README's \
+                 Files), then chmod 600 {}",
+                secret.display()
+            ),
+        );
+    }
+    match check_secret(secret) {
+        Ok(_) => Check::ok(
+            NAME,
+            format!("{} holds the registry credentials", secret.display()),
+        ),
+        Err(e) => {
+            let lines: Vec<String> = format!("{e:#}")
+                .lines()
+                .filter(|l| *l != "nothing deployed" && !l.starts_with("  "))
+                .map(str::to_string)
+                .collect();
+            Check::fail(
+                NAME,
+                lines.join("; "),
+                format!(
+                    "edit {} (registry.username, registry.password)",
+                    secret.display()
+                ),
+            )
+        }
+    }
+}
+
+fn secret_permissions_check(secret: &Path) -> Check {
+    const NAME: &str = "secret-permissions";
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(secret) else {
+            return Check::skip(NAME, format!("{} does not exist", secret.display()));
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Check::fail(
+                NAME,
+                format!(
+                    "{} holds a registry token but is readable by others (mode {mode:04o})",
+                    secret.display()
+                ),
+                format!("chmod 600 {}", secret.display()),
+            );
+        }
+        Check::ok(
+            NAME,
+            format!("{} is private (mode {mode:04o})", secret.display()),
+        )
+    }
+    #[cfg(not(unix))]
+    Check::skip(NAME, "permissions are not checked on this system")
+}
+
+fn egress_check(values: &std::result::Result<Value, String>, input: &Path) -> Check {
+    const NAME: &str = "egress-policy";
+    let Ok(values) = values else {
+        return Check::skip(NAME, "the values file could not be read");
+    };
+    let non_private = values
+        .get("jupyterhub")
+        .and_then(|v| v.get("singleuser"))
+        .and_then(|v| v.get("networkPolicy"))
+        .and_then(|v| v.get("egressAllowRules"))
+        .and_then(|v| v.get("nonPrivateIPs"));
+    match non_private {
+        Some(Value::Bool(false)) => Check::ok(
+            NAME,
+            "nonPrivateIPs is false: user pods reach only the allow-list",
+        ),
+        _ => Check::fail(
+            NAME,
+            "jupyterhub.singleuser.networkPolicy.egressAllowRules.nonPrivateIPs is not false: \
+             user pods may reach every public address and the allow-list restricts nothing",
+            format!(
+                "set it to false in {}, then binderctl deploy",
+                input.display()
+            ),
+        ),
+    }
+}
+
+fn render_age_check(local: &Local) -> Check {
+    const NAME: &str = "egress-fresh";
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let Some(rendered) = modified(&local.rendered) else {
+        return Check::warn(
+            NAME,
+            format!("{} does not exist", local.rendered.display()),
+            "binderctl render (or binderctl deploy)",
+        );
+    };
+    if modified(&local.input).is_some_and(|input| input > rendered) {
+        return Check::warn(
+            NAME,
+            format!(
+                "{} changed after {} was rendered",
+                local.input.display(),
+                local.rendered.display()
+            ),
+            "binderctl deploy",
+        );
+    }
+    let age = std::time::SystemTime::now()
+        .duration_since(rendered)
+        .unwrap_or_default();
+    if age.as_secs() > STALE_RENDER_SECS {
+        return Check::warn(
+            NAME,
+            format!(
+                "{} was rendered {} ago: addresses behind CDNs may have moved",
+                local.rendered.display(),
+                crate::cluster::duration::format_age(age)
+            ),
+            "binderctl render --check (exit 1 means deploy again)",
+        );
+    }
+    Check::ok(NAME, format!("{} is recent", local.rendered.display()))
+}
+
+fn nodes_check(answer: &Answer) -> Check {
+    const NAME: &str = "nodes";
+    let rows: Vec<NodeRow> =
+        match answer.as_ref().map_err(Clone::clone).and_then(|t| {
+            parse_node_list(t).map_err(|_| "nodes: not the expected JSON".to_string())
+        }) {
+            Ok(rows) => rows,
+            Err(e) => {
+                return Check::fail(
+                    NAME,
+                    format!("cannot list nodes: {e}"),
+                    "make the cluster reachable (see the checks above)",
+                )
+            }
+        };
+    let not_ready: Vec<&str> = rows
+        .iter()
+        .filter(|r| !r.status.starts_with("Ready"))
+        .map(|r| r.name.as_str())
+        .collect();
+    if !not_ready.is_empty() {
+        return Check::fail(
+            NAME,
+            format!("not ready: {}", not_ready.join(", ")),
+            "on that node: microk8s inspect; sudo microk8s start",
+        );
+    }
+    let mut versions: Vec<&str> = rows.iter().map(|r| r.version.as_str()).collect();
+    versions.sort_unstable();
+    versions.dedup();
+    if versions.len() > 1 {
+        let each: Vec<String> = rows
+            .iter()
+            .map(|r| format!("{} {}", r.name, r.version))
+            .collect();
+        return Check::fail(
+            NAME,
+            format!("nodes run different versions: {}", each.join(", ")),
+            "sudo snap refresh microk8s --channel=SAME/stable on the nodes that differ",
+        );
+    }
+    Check::ok(
+        NAME,
+        format!(
+            "{} ready, all on {}",
+            output::plural(rows.len(), "node", "nodes"),
+            versions.first().copied().unwrap_or("?")
+        ),
+    )
+}
+
+// ---- disk ----
+
+/// Free bytes for an unprivileged writer on the file system holding `path`.
+#[cfg(unix)]
+pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: c_path is a valid NUL-terminated string and stats points at
+    // writable memory of the right size; statvfs fills it on success.
+    let rc = unsafe { libc::statvfs(c_path.as_ptr(), stats.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: statvfs returned 0, so the struct is initialised.
+    let stats = unsafe { stats.assume_init() };
+    #[allow(clippy::unnecessary_cast)] // the field types differ between systems
+    Ok((stats.f_bavail as u64).saturating_mul(stats.f_frsize as u64))
+}
+
+#[cfg(not(unix))]
+pub fn free_bytes(_path: &Path) -> std::io::Result<u64> {
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+}
+
+/// ok, warn or fail for `free` bytes left.
+pub fn disk_status(free: u64) -> Status {
+    if free < FAIL_FREE_BYTES {
+        Status::Fail
+    } else if free < WARN_FREE_BYTES {
+        Status::Warn
+    } else {
+        Status::Ok
+    }
+}
+
+fn gib(bytes: u64) -> String {
+    format!("{:.1} GiB", bytes as f64 / f64::from(1u32 << 30))
+}
+
+fn disk_check(local: &Local) -> Check {
+    const NAME: &str = "containerd-disk";
+    let relative = match local.flavor {
+        ToolFlavor::Microk8s => MICROK8S_CONTAINERD_ROOT,
+        ToolFlavor::Plain => PLAIN_CONTAINERD_ROOT,
+    };
+    let path = local.system(relative);
+    let free = match free_bytes(&path) {
+        Ok(free) => free,
+        Err(e) if local.flavor == ToolFlavor::Plain => {
+            return Check::skip(NAME, format!("{}: {e}", path.display()))
+        }
+        Err(e) => {
+            return Check::fail(
+                NAME,
+                format!("{}: {e}", path.display()),
+                "run doctor on a MicroK8s node",
+            )
+        }
+    };
+    let message = format!("{} free on {}", gib(free), path.display());
+    let fix = "binderctl images rm OLD-BUILDS (on each node), or give the folder more space";
+    match disk_status(free) {
+        Status::Ok => Check::ok(NAME, message),
+        Status::Warn => Check::warn(NAME, format!("only {message}"), fix),
+        _ => Check::fail(
+            NAME,
+            format!("only {message}: image pulls and builds will fail"),
+            fix,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATUS_YAML: &str = "microk8s:\n  running: true\nhigh-availability:\n  enabled: false\n\
+        addons:\n  - name: dns\n    repository: core\n    status: enabled\n  - name: helm3\n    \
+        repository: core\n    status: enabled\n  - name: metallb\n    repository: core\n    \
+        status: disabled\n  - name: openebs\n    repository: community\n    status: enabled\n";
+
+    #[test]
+    fn microk8s_status_is_read_from_its_yaml() {
+        let s = parse_microk8s_status(STATUS_YAML);
+        assert!(s.running && !s.worker);
+        assert_eq!(s.enabled, ["dns", "helm3", "openebs"]);
+        let check = addons_check(&Ok(s));
+        assert_eq!(check.status, Status::Fail);
+        assert_eq!(check.message, "not enabled: metallb");
+        assert!(check.fix.unwrap().contains("microk8s enable metallb:"));
+        let worker = parse_microk8s_status(
+            "This MicroK8s deployment is acting as a node in a cluster. Please use the master node.\n",
+        );
+        assert!(worker.worker && !worker.running);
+    }
+
+    #[test]
+    fn storage_base_path_from_openebs_config_or_hostpath() {
+        let openebs: serde_json::Value = serde_json::json!({
+            "metadata": {"annotations": {"cas.openebs.io/config": "- name: StorageType\n  value: hostpath\n- name: BasePath\n  value: /srv/volumes\n"}},
+            "provisioner": "openebs.io/local"});
+        assert_eq!(base_path(&openebs).as_deref(), Some("/srv/volumes"));
+        let hostpath = serde_json::json!({"provisioner": "microk8s.io/hostpath"});
+        assert_eq!(base_path(&hostpath).as_deref(), Some(MICROK8S_HOSTPATH_DIR));
+        let pv_dir = serde_json::json!({"provisioner": "microk8s.io/hostpath", "parameters": {"pvDir": "/data"}});
+        assert_eq!(base_path(&pv_dir).as_deref(), Some("/data"));
+        assert_eq!(base_path(&serde_json::json!({"provisioner": "x"})), None);
+    }
+
+    #[test]
+    fn disk_thresholds() {
+        assert_eq!(disk_status(0), Status::Fail);
+        assert_eq!(disk_status(FAIL_FREE_BYTES - 1), Status::Fail);
+        assert_eq!(disk_status(FAIL_FREE_BYTES), Status::Warn);
+        assert_eq!(disk_status(WARN_FREE_BYTES), Status::Ok);
+        let here = free_bytes(Path::new(".")).unwrap();
+        assert!(here > 0);
+        assert!(free_bytes(Path::new("/no/such/folder/x")).is_err());
+    }
+
+    #[test]
+    fn placeholders_are_found_by_key_path() {
+        let values: Value = serde_yaml::from_str(
+            "config:\n  BinderHub:\n    image_prefix: '<registry user>/binder-'\n    hub_url: http://192.0.2.1\n\
+             list: [a, '<x>', '<b>bold</b>', '<a href=\"x\">y</a>']\n",
+        )
+        .unwrap();
+        assert_eq!(
+            placeholders(&values),
+            ["config.BinderHub.image_prefix", "list[1]"]
+        );
+    }
+
+    #[test]
+    fn ufw_config_values() {
+        let text =
+            "# comment\nDEFAULT_FORWARD_POLICY=\"DROP\"\nDEFAULT_FORWARD_POLICY=\"ACCEPT\"\n";
+        assert_eq!(
+            config_value(text, "DEFAULT_FORWARD_POLICY").as_deref(),
+            Some("ACCEPT")
+        );
+        assert_eq!(
+            config_value("ENABLED=yes\n", "ENABLED").as_deref(),
+            Some("yes")
+        );
+        assert_eq!(config_value("X=1\n", "ENABLED"), None);
+    }
+
+    #[test]
+    fn report_lines_carry_the_fix() {
+        let checks = vec![
+            Check::ok("nodes", "1 node ready"),
+            Check::fail("add-ons", "not enabled: dns", "microk8s enable dns"),
+        ];
+        assert_eq!(
+            report(&checks),
+            "ok    nodes    1 node ready\nfail  add-ons  not enabled: dns; fix: microk8s enable dns\n"
+        );
+    }
+
+    #[test]
+    fn samples_cover_both_flavours() {
+        let plans = sample_plans();
+        assert_eq!(plans.len(), 2);
+        assert_eq!(
+            plans[0].render(),
+            "microk8s status --format yaml\nmicrok8s kubectl get storageclass -o json\n\
+             microk8s kubectl get services -n binder -o json\nmicrok8s kubectl get nodes -o json\n"
+        );
+        assert!(plans[1].render().starts_with("kubectl get storageclass"));
+    }
+}

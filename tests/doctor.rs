@@ -1,0 +1,463 @@
+//! `binderctl doctor` against the fake cluster and a fake system root: each
+//! problem the tutorial teaches to find by hand becomes one line with its fix.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use binderctl::commands::doctor::{disk_status, free_bytes, Status, MICROK8S_CONTAINERD_ROOT};
+use support::fake_tools::{
+    call, meet_script, nodes_json, storage_classes_with_base_path, FakeCluster,
+    MICROK8S_STATUS_WORKER,
+};
+use support::{stderr, stdout};
+
+const VALUES: &str = "config:\n  BinderHub:\n    hub_url: http://192.0.2.100\n    image_prefix: registry.example/lab/binder-\n\
+jupyterhub:\n  singleuser:\n    networkPolicy:\n      egressAllowRules:\n        nonPrivateIPs: false\n";
+const SECRET: &str = "registry:\n  username: lab\n  password: dckr_pat_DOCTOR-SECRET\n";
+
+/// A healthy node: MicroK8s' files, ufw set up as the tutorial says, the
+/// storage base path, and the work files.
+struct Node {
+    fake: FakeCluster,
+    root: tempfile::TempDir,
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// Set a file's modification time to `secs` ago (mtimes of files written
+/// one after another can be equal).
+fn set_age(path: &Path, secs: u64) {
+    let when = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+}
+
+fn healthy() -> Node {
+    let mut fake = FakeCluster::new();
+    fake.respond_doctor_defaults();
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    write(
+        &r.join("var/snap/microk8s/current/credentials/client.config"),
+        "apiVersion: v1\n",
+    );
+    std::fs::create_dir_all(r.join(MICROK8S_CONTAINERD_ROOT)).unwrap();
+    std::fs::create_dir_all(r.join("srv/binder-volumes")).unwrap();
+    write(
+        &r.join("etc/ufw/ufw.conf"),
+        "# ufw.conf\nENABLED=yes\nLOGLEVEL=low\n",
+    );
+    write(
+        &r.join("etc/default/ufw"),
+        "IPV6=yes\nDEFAULT_INPUT_POLICY=\"DROP\"\nDEFAULT_FORWARD_POLICY=\"ACCEPT\"\n",
+    );
+    write(
+        &r.join("etc/ufw/user.rules"),
+        "*filter\n### RULES ###\n\n### tuple ### allow any any 0.0.0.0/0 any 0.0.0.0/0 in_cni0\n\
+         -A ufw-user-input -i cni0 -j ACCEPT\n\n### tuple ### allow any any 0.0.0.0/0 any 0.0.0.0/0 out_cni0\n\
+         -A ufw-user-output -o cni0 -j ACCEPT\n\n### END RULES ###\nCOMMIT\n",
+    );
+    fake.respond(
+        &["kubectl", "get", "storageclass"],
+        &storage_classes_with_base_path("/srv/binder-volumes"),
+        0,
+    );
+    fake.write_file("binder.yaml", VALUES);
+    let secret = fake.write_file("secret.yaml", SECRET);
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    fake.write_file("_binder.yaml", "rendered: true\n");
+    // Rendered after binder.yaml was last edited.
+    set_age(&fake.work_dir().join("binder.yaml"), 3600);
+    Node { fake, root }
+}
+
+impl Node {
+    fn doctor(&self, extra: &[&str]) -> std::process::Output {
+        let mut args = vec!["doctor", "--root", self.root.path().to_str().unwrap()];
+        args.extend_from_slice(extra);
+        self.fake.command(&args).output().unwrap()
+    }
+
+    fn path(&self, relative: &str) -> std::path::PathBuf {
+        self.root.path().join(relative)
+    }
+}
+
+/// The report's lines by check name: (status, rest of the line).
+fn lines(out: &std::process::Output) -> Vec<(String, String, String)> {
+    stdout(out)
+        .lines()
+        .map(|l| {
+            let mut parts = l.splitn(2, "  ");
+            let status = parts.next().unwrap().trim().to_string();
+            let rest = parts.next().unwrap_or("").trim_start();
+            let (name, message) = rest.split_once("  ").unwrap_or((rest, ""));
+            (status, name.to_string(), message.trim().to_string())
+        })
+        .collect()
+}
+
+fn line<'a>(report: &'a [(String, String, String)], name: &str) -> &'a (String, String, String) {
+    report
+        .iter()
+        .find(|(_, n, _)| n == name)
+        .unwrap_or_else(|| panic!("no {name} line in {report:?}"))
+}
+
+const ORDER: [&str; 16] = [
+    "microk8s",
+    "control-plane",
+    "credentials",
+    "add-ons",
+    "storage",
+    "firewall-routed",
+    "firewall-cni0",
+    "proxy-public",
+    "hub-url",
+    "placeholders",
+    "secret",
+    "secret-permissions",
+    "egress-policy",
+    "egress-fresh",
+    "nodes",
+    "containerd-disk",
+];
+
+#[test]
+fn a_healthy_node_passes_every_check_in_a_fixed_order() {
+    let node = healthy();
+    let out = node.doctor(&[]);
+    let report = lines(&out);
+    let names: Vec<&str> = report.iter().map(|(_, n, _)| n.as_str()).collect();
+    assert_eq!(names, ORDER, "{}", stdout(&out));
+    let disk = disk_status(free_bytes(&node.path(MICROK8S_CONTAINERD_ROOT)).unwrap());
+    for (status, name, message) in &report {
+        let expected = if name == "containerd-disk" {
+            match disk {
+                Status::Ok => "ok",
+                Status::Warn => "warn",
+                _ => "fail",
+            }
+        } else {
+            "ok"
+        };
+        assert_eq!(status, expected, "{name}: {message}");
+    }
+    assert_eq!(
+        out.status.code(),
+        Some(if disk == Status::Fail { 1 } else { 0 }),
+        "{}",
+        stderr(&out)
+    );
+    assert!(line(&report, "storage")
+        .2
+        .contains("/srv/binder-volumes exists"));
+    assert!(line(&report, "nodes")
+        .2
+        .contains("2 nodes ready, all on v1.28.3"));
+    assert!(!stdout(&out).contains("DOCTOR-SECRET"));
+    // Each cluster read once.
+    let calls = node.fake.normalized_calls();
+    assert_eq!(calls.len(), 4, "{calls:?}");
+    for expected in [
+        call(&["microk8s", "status", "--format", "yaml"]),
+        call(&["kubectl", "get", "storageclass", "-o", "json"]),
+        call(&["kubectl", "get", "services", "-n", "binder", "-o", "json"]),
+        call(&["kubectl", "get", "nodes", "-o", "json"]),
+    ] {
+        assert!(calls.contains(&expected), "{expected:?} not in {calls:?}");
+    }
+}
+
+#[test]
+fn each_problem_is_one_failing_line_with_its_fix() {
+    let mut node = healthy();
+    // A worker node, add-ons missing, two default classes, ufw dropping
+    // routed traffic without the cni0 rules, a placeholder, a readable
+    // secret, the allow-list switched off, nodes on different versions.
+    write(
+        &node.path("var/snap/microk8s/current/var/lock/clustered.lock"),
+        "",
+    );
+    node.fake.respond(
+        &["microk8s", "status"],
+        "microk8s:\n  running: true\naddons:\n- name: dns\n  status: enabled\n- name: metallb\n  status: disabled\n",
+        0,
+    );
+    node.fake.respond(
+        &["kubectl", "get", "storageclass"],
+        &storage_classes_with_base_path("/srv/missing").replace(
+            "\"name\": \"microk8s-hostpath\"",
+            "\"name\": \"microk8s-hostpath\", \"annotations\": {\"storageclass.kubernetes.io/is-default-class\": \"true\"}",
+        ),
+        0,
+    );
+    write(
+        &node.path("etc/default/ufw"),
+        "DEFAULT_FORWARD_POLICY=\"DROP\"\n",
+    );
+    write(&node.path("etc/ufw/user.rules"), "*filter\nCOMMIT\n");
+    node.fake.write_file(
+        "binder.yaml",
+        &VALUES
+            .replace("registry.example/lab/binder-", "'<registry user>/binder-'")
+            .replace("nonPrivateIPs: false", "nonPrivateIPs: true")
+            .replace("192.0.2.100", "192.0.2.99"),
+    );
+    set_age(&node.fake.work_dir().join("_binder.yaml"), 7200);
+    let secret = node.fake.work_dir().join("secret.yaml");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    node.fake.respond(
+        &["kubectl", "get", "nodes"],
+        &nodes_json(&[
+            ("u24control", "v1.28.3", true),
+            ("u24worker", "v1.29.1", true),
+        ]),
+        0,
+    );
+    let out = node.doctor(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    let report = lines(&out);
+    let expect = |name: &str, status: &str, needles: &[&str]| {
+        let (s, _, message) = line(&report, name);
+        assert_eq!(s, status, "{name}: {message}");
+        for needle in needles {
+            assert!(
+                message.contains(needle),
+                "{name}: {message:?} lacks {needle:?}"
+            );
+        }
+    };
+    expect(
+        "control-plane",
+        "fail",
+        &["worker", "fix: run binderctl on the control-plane node"],
+    );
+    expect(
+        "add-ons",
+        "fail",
+        &[
+            "not enabled: helm3, metallb, openebs",
+            "microk8s enable helm3",
+            "microk8s enable metallb:",
+        ],
+    );
+    expect(
+        "storage",
+        "fail",
+        &["2 StorageClasses are the default", "is-default-class-"],
+    );
+    expect(
+        "firewall-routed",
+        "fail",
+        &["DROP", "fix: sudo ufw default allow routed"],
+    );
+    expect(
+        "firewall-cni0",
+        "fail",
+        &["fix: sudo ufw allow in on cni0; sudo ufw allow out on cni0"],
+    );
+    expect(
+        "hub-url",
+        "fail",
+        &["192.0.2.99", "hub_url: http://192.0.2.100 in binder.yaml"],
+    );
+    expect("placeholders", "fail", &["config.BinderHub.image_prefix"]);
+    expect(
+        "secret-permissions",
+        "fail",
+        &["mode 0644", "fix: chmod 600 secret.yaml"],
+    );
+    expect(
+        "egress-policy",
+        "fail",
+        &["restricts nothing", "set it to false in binder.yaml"],
+    );
+    expect(
+        "egress-fresh",
+        "warn",
+        &["binder.yaml changed after _binder.yaml was rendered"],
+    );
+    expect(
+        "nodes",
+        "fail",
+        &["u24control v1.28.3, u24worker v1.29.1", "snap refresh"],
+    );
+    assert!(!text.contains("DOCTOR-SECRET"));
+    assert!(stderr(&out).contains("checks failed"), "{}", stderr(&out));
+}
+
+#[test]
+fn unreadable_credentials_missing_base_path_and_secret_placeholders() {
+    let node = healthy();
+    let config = node.path("var/snap/microk8s/current/credentials/client.config");
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let root_can_read = std::fs::File::open(&config).is_ok();
+    std::fs::remove_dir(node.path("srv/binder-volumes")).unwrap();
+    node.fake.write_file(
+        "secret.yaml",
+        "registry:\n  username: '<registry user>'\n  password: dckr_pat_DOCTOR-SECRET\n",
+    );
+    let out = node.doctor(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = lines(&out);
+    if !root_can_read {
+        let (status, _, message) = line(&report, "credentials");
+        assert_eq!(status, "fail");
+        assert!(
+            message.contains("sudo usermod -a -G microk8s $USER"),
+            "{message}"
+        );
+    }
+    let (status, _, message) = line(&report, "storage");
+    assert_eq!(status, "fail");
+    assert!(
+        message.contains("/srv/binder-volumes, which does not exist"),
+        "{message}"
+    );
+    assert!(
+        message.contains("sudo mkdir -p /srv/binder-volumes"),
+        "{message}"
+    );
+    let (status, _, message) = line(&report, "secret");
+    assert_eq!(status, "fail");
+    assert!(
+        message.contains("registry.username: still the template's placeholder"),
+        "{message}"
+    );
+    assert!(!stdout(&out).contains("DOCTOR-SECRET"));
+}
+
+#[test]
+fn a_stopped_microk8s_and_an_unreachable_cluster() {
+    let mut node = healthy();
+    node.fake.respond_full(
+        &["microk8s", "status"],
+        "",
+        "microk8s is not running. Use microk8s inspect for a deeper inspection.\n",
+        1,
+    );
+    for kind in ["storageclass", "services", "nodes"] {
+        node.fake.respond_full(
+            &["kubectl", "get", kind],
+            "",
+            "The connection to the server 127.0.0.1:16443 was refused - did you specify the right host or port?\n",
+            1,
+        );
+    }
+    let out = node.doctor(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = lines(&out);
+    let (status, _, message) = line(&report, "microk8s");
+    assert_eq!(status, "fail");
+    assert!(message.contains("microk8s is not running"), "{message}");
+    assert!(message.contains("sudo microk8s start"), "{message}");
+    assert_eq!(line(&report, "add-ons").0, "skip");
+    let (status, _, message) = line(&report, "nodes");
+    assert_eq!(status, "fail");
+    assert!(message.contains("connection to the server"), "{message}");
+    assert_eq!(line(&report, "hub-url").0, "skip");
+}
+
+#[test]
+fn a_worker_node_says_so() {
+    let mut node = healthy();
+    node.fake
+        .respond(&["microk8s", "status"], MICROK8S_STATUS_WORKER, 0);
+    let out = node.doctor(&[]);
+    let report = lines(&out);
+    assert_eq!(line(&report, "control-plane").0, "fail");
+    assert_eq!(line(&report, "microk8s").0, "skip");
+}
+
+#[test]
+fn plain_tools_skip_the_microk8s_checks_and_json_has_the_fields() {
+    let node = healthy();
+    std::fs::create_dir_all(node.path("var/lib/containerd")).unwrap();
+    let out = node.doctor(&["--tools", "plain", "-o", "json"]);
+    let checks: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let checks = checks.as_array().unwrap();
+    assert_eq!(checks.len(), ORDER.len());
+    for check in checks {
+        for field in ["name", "status", "message", "fix"] {
+            assert!(check.get(field).is_some(), "{field} missing in {check}");
+        }
+    }
+    for name in ["microk8s", "control-plane", "credentials", "add-ons"] {
+        let check = checks.iter().find(|c| c["name"] == name).unwrap();
+        assert_eq!(check["status"], "skip", "{check}");
+    }
+    assert!(
+        node.fake.calls().iter().all(|c| c[0] != "microk8s"),
+        "{:?}",
+        node.fake.calls()
+    );
+    let out = node.doctor(&["-o", "name"]);
+    assert_eq!(stdout(&out).lines().collect::<Vec<_>>(), ORDER);
+}
+
+#[test]
+fn ufw_disabled_or_absent_is_not_a_failure() {
+    let node = healthy();
+    write(&node.path("etc/ufw/ufw.conf"), "ENABLED=no\n");
+    write(
+        &node.path("etc/default/ufw"),
+        "DEFAULT_FORWARD_POLICY=\"DROP\"\n",
+    );
+    let out = node.doctor(&[]);
+    assert_eq!(line(&lines(&out), "firewall-routed").0, "ok");
+    std::fs::remove_dir_all(node.path("etc")).unwrap();
+    let out = node.doctor(&[]);
+    assert_eq!(line(&lines(&out), "firewall-cni0").0, "skip");
+}
+
+#[test]
+fn an_old_render_is_a_warning_not_a_failure() {
+    let node = healthy();
+    set_age(&node.fake.work_dir().join("binder.yaml"), 9 * 86_400);
+    set_age(&node.fake.work_dir().join("_binder.yaml"), 8 * 86_400);
+    let out = node.doctor(&[]);
+    let (status, _, message) = line(&lines(&out), "egress-fresh").clone();
+    assert_eq!(status, "warn");
+    assert!(message.contains("binderctl render --check"), "{message}");
+    assert_ne!(
+        line(&lines(&out), "containerd-disk").0 == "fail",
+        out.status.success(),
+        "a warning alone keeps exit 0"
+    );
+}
+
+#[test]
+fn the_cluster_reads_run_at_once() {
+    let mut node = healthy();
+    let classes = storage_classes_with_base_path("/srv/binder-volumes");
+    let nodes = nodes_json(&[("u24control", "v1.28.3", true)]);
+    node.fake.respond_script(
+        &["kubectl", "get", "storageclass"],
+        &format!(
+            "{}\ncat <<'JSON'\n{classes}\nJSON\n",
+            meet_script("classes", "nodes")
+        ),
+    );
+    node.fake.respond_script(
+        &["kubectl", "get", "nodes"],
+        &format!(
+            "{}\ncat <<'JSON'\n{nodes}\nJSON\n",
+            meet_script("nodes", "classes")
+        ),
+    );
+    let out = node.doctor(&[]);
+    let report = lines(&out);
+    assert_eq!(line(&report, "storage").0, "ok", "{}", stdout(&out));
+    assert_eq!(line(&report, "nodes").0, "ok", "{}", stdout(&out));
+}
