@@ -12,6 +12,7 @@ pub mod egress;
 pub mod images;
 pub mod man;
 pub mod nodes;
+pub mod nodes_remote;
 pub mod pods;
 pub mod quota;
 pub mod render;

@@ -97,6 +97,10 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
             "pattern",
             "regex",
             "containerd_namespace",
+            "nodes",
+            "all_nodes",
+            "helper_image",
+            "helper_namespace",
             "output",
             "no_headers",
         ],
@@ -112,6 +116,10 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
             "batch_size",
             "include_system",
             "include_in_use",
+            "nodes",
+            "all_nodes",
+            "helper_image",
+            "helper_namespace",
         ],
     ),
     ("quota show", &["output", "no_headers"]),
@@ -137,6 +145,12 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
             "ephemeral_storage",
             "kubelet_args",
             "dry_run",
+            "nodes",
+            "all_nodes",
+            "helper_image",
+            "helper_namespace",
+            "ready_timeout",
+            "yes",
         ],
     ),
     ("status", &["output", "no_headers"]),
@@ -266,6 +280,7 @@ fn kubernetes_lines(tools: &Tools, dir: &Path) -> Result<Vec<CommandLine>> {
         dashboard::token_command(tools, "default", "default", "2000h")?,
         dashboard::token_command(tools, "admin", "kube-system", "90s")?,
     ];
+    lines.extend(helper_pod_lines(tools));
     lines.extend(pods::purge_plan(tools, ns, &names, 2).commands().cloned());
     lines.extend(
         quota::apply_plan(tools, ns, &path(dir, QUOTA_FILE))
@@ -341,6 +356,31 @@ fn helm_lines(tools: &Tools, dir: &Path, chart_repo_url: &str) -> Result<Vec<Com
             .cloned(),
     );
     Ok(lines)
+}
+
+/// The kubectl lines that watch, read and delete a helper pod, and remove
+/// leftovers (`--node`, `--all-nodes`). `kubectl create -f -` needs its
+/// manifest on stdin: tests/nodes_remote.rs replays it, with one.
+fn helper_pod_lines(tools: &Tools) -> Vec<CommandLine> {
+    use crate::cluster::node_helper::{self, HelperContainer, HelperPod, HelperTarget};
+    let target = HelperTarget {
+        node: "node2.example",
+        namespace: "binder",
+        image: node_helper::DEFAULT_IMAGE,
+        run_id: "0a1b2c3d",
+    };
+    let pod = HelperPod::new(
+        &target,
+        1,
+        "read",
+        vec![HelperContainer::new("images", vec!["true".into()])],
+    );
+    vec![
+        node_helper::leftovers_command(tools, "binder"),
+        pod.status_command(tools),
+        pod.logs_command(tools, "images"),
+        pod.delete_command(tools),
+    ]
 }
 
 /// The egress policy's command lines without stdin, both flavours.
