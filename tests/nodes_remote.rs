@@ -45,6 +45,8 @@ if [ -e "$dir/pull-fails" ]; then
   exit 0
 fi
 phase=Succeeded
+case "$NAME" in *-restart) touch "$dir/restarted" ;; esac
+if [ -e "$dir/hangs" ]; then phase=Running; fi
 if [ -f "$dir/rm-fails" ]; then
   while read -r ref; do
     if grep -qF "\"$ref\"" "$pod"; then phase=Failed; fi
@@ -63,6 +65,9 @@ fn logs_script() -> String {
 container=$6
 case "$container" in
   images) cat "$dir/images" ;;
+  read) cat "$dir/kubelet-args" ;;
+  write) echo "$dir/backup" ;;
+  restart) ;;
   containers) cat "$dir/containers" ;;
   rm-*)
     while read -r ref; do
@@ -74,6 +79,18 @@ esac
 "#
     )
 }
+
+/// `kubectl get node NAME -o json`: Ready, with a newer heartbeat once its
+/// kubelet restarted, unless the node stays down after the restart.
+const GET_NODE_SCRIPT: &str = r#"
+dir=$FAKE_DIR/nodes/$3
+status=True
+beat=2030-01-01T00:00:00Z
+if [ -e "$dir/restarted" ]; then
+  if [ -e "$dir/stays-down" ]; then status=Unknown; else beat=2030-01-01T00:05:00Z; fi
+fi
+echo "{\"metadata\":{\"name\":\"$3\"},\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"$status\",\"lastHeartbeatTime\":\"$beat\"}]}}"
+"#;
 
 /// `kubectl delete pod NAME ...` and `kubectl delete pods -l ...`.
 const DELETE_SCRIPT: &str = r#"
@@ -102,6 +119,9 @@ fn node_json(name: &str, ready: bool) -> Value {
     })
 }
 
+const KUBELET_ARGS: &str =
+    "--kubeconfig=${SNAP_DATA}/credentials/kubelet.config\n--cert-dir=${SNAP_DATA}/certs\n";
+
 const TEACHING: &str =
     "registry.example/intel4coro/binder-cram2-2dteaching-2dmaterial-9f8e7d:4e5f6a7b";
 
@@ -116,6 +136,7 @@ fn cluster() -> FakeCluster {
     fake.respond_script(&["kubectl", "create"], CREATE_SCRIPT);
     fake.respond_script(&["kubectl", "get", "pod"], &status_script());
     fake.respond_script(&["kubectl", "logs"], &logs_script());
+    fake.respond_script(&["kubectl", "get", "node"], GET_NODE_SCRIPT);
     fake.respond_script(&["kubectl", "delete", "pod"], DELETE_SCRIPT);
     fake.respond_script(&["kubectl", "delete", "pods"], DELETE_SCRIPT);
     let images = default_images();
@@ -126,6 +147,7 @@ fn cluster() -> FakeCluster {
         std::fs::write(dir.join("images"), ctr_table(&images)).unwrap();
         std::fs::write(dir.join("containers"), CONTAINERS_TABLE).unwrap();
         std::fs::write(dir.join("existing"), &existing).unwrap();
+        std::fs::write(dir.join("kubelet-args"), KUBELET_ARGS).unwrap();
     }
     std::fs::write(node_dir(&fake, "w3").join("pull-fails"), "").unwrap();
     std::fs::create_dir_all(fake.state_dir().join("pods")).unwrap();
@@ -480,4 +502,222 @@ fn real_kubectl_accepts_the_create_line_with_a_helper_manifest_on_stdin() {
             verdict.unwrap();
         }
     }
+}
+
+/// The names of the pods created, in order, as `NODE:PURPOSE`.
+fn created_in_order(fake: &FakeCluster) -> Vec<String> {
+    let mut pods: Vec<(std::time::SystemTime, String)> = created(fake)
+        .iter()
+        .map(|p| {
+            let name = p["metadata"]["name"].as_str().unwrap();
+            let file = fake.state_dir().join(format!("created-{name}.json"));
+            let time = std::fs::metadata(file).unwrap().modified().unwrap();
+            let purpose = name.rsplit('-').next().unwrap();
+            (time, format!("{}:{purpose}", node_of(p)))
+        })
+        .collect();
+    pods.sort();
+    pods.into_iter().map(|(_, n)| n).collect()
+}
+
+fn without_pull_failures(fake: &FakeCluster) {
+    std::fs::remove_file(node_dir(fake, "w3").join("pull-fails")).unwrap();
+}
+
+#[test]
+fn reserve_rolls_out_node_by_node_and_stops_at_a_node_that_does_not_come_back() {
+    let fake = cluster();
+    without_pull_failures(&fake);
+    std::fs::write(node_dir(&fake, "w1").join("stays-down"), "").unwrap();
+    let out = run(
+        &fake,
+        &[
+            "nodes",
+            "reserve",
+            "--all-nodes",
+            "--yes",
+            "--ready-timeout",
+            "3s",
+        ],
+    );
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("node cp1 is Ready again."), "{err}");
+    assert!(
+        err.contains("node w1 is not Ready within 3s after its kubelet restarted"),
+        "{err}"
+    );
+    assert!(
+        err.contains("The roll-out stopped at node w1; not changed: w3"),
+        "{err}"
+    );
+    assert!(
+        err.contains("sudo snap restart microk8s.daemon-kubelite"),
+        "{err}"
+    );
+    // The diffs, one per node, on stdout.
+    assert_eq!(
+        stdout(&out)
+            .matches("+--kube-reserved=cpu=1,memory=512Mi,ephemeral-storage=10Gi")
+            .count(),
+        3,
+        "{}",
+        stdout(&out)
+    );
+    let order = created_in_order(&fake);
+    let changes: Vec<&String> = order.iter().filter(|p| !p.ends_with(":read")).collect();
+    assert_eq!(
+        changes,
+        ["cp1:write", "cp1:restart", "w1:write", "w1:restart"],
+        "{order:?}"
+    );
+    let write = created(&fake)
+        .into_iter()
+        .find(|p| {
+            node_of(p) == "cp1" && p["metadata"]["name"].as_str().unwrap().ends_with("-write")
+        })
+        .unwrap();
+    let command = &write["spec"]["containers"][0]["command"];
+    assert_eq!(command[9], "sh");
+    assert_eq!(command[13], "/var/snap/microk8s/current/args/kubelet");
+    assert_eq!(
+        command[15], KUBELET_ARGS,
+        "the old text, to refuse a file changed meanwhile"
+    );
+    let new = command[16].as_str().unwrap();
+    assert!(
+        new.starts_with(KUBELET_ARGS) && new.contains("--system-reserved=cpu=1,memory=512Mi"),
+        "{new}"
+    );
+    assert!(pods_left(&fake).is_empty(), "{:?}", pods_left(&fake));
+}
+
+#[test]
+fn reserve_skips_nodes_already_set_and_dry_run_changes_nothing() {
+    let fake = cluster();
+    without_pull_failures(&fake);
+    let done = format!("{KUBELET_ARGS}--kube-reserved=cpu=1,memory=512Mi,ephemeral-storage=10Gi\n--system-reserved=cpu=1,memory=512Mi,ephemeral-storage=10Gi\n");
+    std::fs::write(node_dir(&fake, "w3").join("kubelet-args"), done).unwrap();
+    let out = run(
+        &fake,
+        &[
+            "--tools",
+            "plain",
+            "nodes",
+            "reserve",
+            "--all-nodes",
+            "--dry-run",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("node w3: /var/snap/microk8s/current/args/kubelet already reserves"),
+        "{}",
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    assert_eq!(
+        text.matches("# helper pod for node").count(),
+        4,
+        "write and restart for cp1 and w1: {text}"
+    );
+    assert!(text.contains("\"systemctl\",\n"), "{text}");
+    assert!(created(&fake)
+        .iter()
+        .all(|p| p["metadata"]["name"].as_str().unwrap().ends_with("-read")));
+
+    let out = run(
+        &fake,
+        &[
+            "nodes",
+            "reserve",
+            "--all-nodes",
+            "--yes",
+            "--ready-timeout",
+            "5s",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("node w1 is Ready again."), "{err}");
+    assert!(
+        err.contains("Reserved cpu=1,memory=512Mi,ephemeral-storage=10Gi on 2 nodes."),
+        "{err}"
+    );
+    let order = created_in_order(&fake);
+    assert!(
+        !order
+            .iter()
+            .any(|p| p.starts_with("w3:") && !p.ends_with(":read")),
+        "{order:?}"
+    );
+    assert!(pods_left(&fake).is_empty());
+}
+
+#[test]
+fn ctrl_c_while_a_helper_pod_runs_still_deletes_it() {
+    let fake = cluster();
+    std::fs::write(node_dir(&fake, "w1").join("hangs"), "").unwrap();
+    let child = fake
+        .command(&["images", "ls", "--node", "w1"])
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while created(&fake).is_empty() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "no pod created"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(pods_left(&fake).len(), 1);
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(pods_left(&fake).is_empty(), "{:?}", pods_left(&fake));
+    let deletes = fake.calls_starting_with(&["kubectl", "delete", "pod"]);
+    assert_eq!(deletes.len(), 1, "{deletes:?}");
+}
+
+#[test]
+fn the_write_script_backs_up_replaces_atomically_and_refuses_a_changed_file() {
+    use binderctl::cluster::node_helper::write_file_argv;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kubelet");
+    let backup = dir.path().join("kubelet.bak-1");
+    std::fs::write(&file, "old $(x)\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let run_script = |old: &str, new: &str| {
+        let argv = write_file_argv(&file.to_string_lossy(), &backup.to_string_lossy(), old, new);
+        std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .output()
+            .unwrap()
+    };
+    // Changed since it was read: nothing written.
+    let out = run_script("other\n", "new\n");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("changed since it was read"));
+    assert!(!backup.exists());
+    let out = run_script("old $(x)\n", "new `y` '$z'\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "new `y` '$z'\n");
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), "old $(x)\n");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        2,
+        "no temporary file left"
+    );
+    // An existing backup is never overwritten.
+    let out = run_script("new `y` '$z'\n", "third\n");
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), "old $(x)\n");
 }
