@@ -678,6 +678,15 @@ pub enum NodesCmd {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Show each node's disk: image and node filesystem size and free space
+    /// (from the kubelet's stats, no privilege needed).
+    #[command(after_help = "Examples:\n  \
+        binderctl nodes disk\n  \
+        binderctl nodes disk -o json")]
+    Disk {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Print the command to run on a new node to join this cluster (MicroK8s).
     #[command(after_help = "Examples:\n  \
         binderctl nodes add\n  \

@@ -721,3 +721,89 @@ fn the_write_script_backs_up_replaces_atomically_and_refuses_a_changed_file() {
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(std::fs::read_to_string(&backup).unwrap(), "old $(x)\n");
 }
+
+/// `kubectl get --raw /api/v1/nodes/NAME/proxy/stats/summary`: the node's
+/// `stats.json`, or the API server's answer for a node that does not answer.
+const STATS_SCRIPT: &str = r#"
+node=$(printf '%s' "$3" | sed 's|^/api/v1/nodes/\([^/]*\)/proxy/stats/summary$|\1|')
+if [ -f "$FAKE_DIR/nodes/$node/stats.json" ]; then
+  cat "$FAKE_DIR/nodes/$node/stats.json"
+else
+  echo "Error from server (ServiceUnavailable): the server is currently unable to handle the request" >&2
+  exit 1
+fi
+"#;
+
+fn stats(image_capacity: u64, image_free: u64, node_capacity: u64, node_free: u64) -> String {
+    json!({"node": {
+        "nodeName": "x",
+        "fs": {"capacityBytes": node_capacity, "availableBytes": node_free, "usedBytes": node_capacity - node_free},
+        "runtime": {"imageFs": {"capacityBytes": image_capacity, "availableBytes": image_free}}
+    }, "pods": []})
+    .to_string()
+}
+
+#[test]
+fn disk_shows_every_node_warns_about_full_ones_and_needs_no_helper_pod() {
+    let mut fake = cluster();
+    fake.respond_script(&["kubectl", "get", "--raw"], STATS_SCRIPT);
+    const GIB: u64 = 1 << 30;
+    std::fs::write(
+        node_dir(&fake, "cp1").join("stats.json"),
+        stats(100 * GIB, 60 * GIB, 100 * GIB, 60 * GIB),
+    )
+    .unwrap();
+    std::fs::write(
+        node_dir(&fake, "w1").join("stats.json"),
+        stats(200 * GIB, 10 * GIB, 50 * GIB, 40 * GIB),
+    )
+    .unwrap();
+    std::fs::write(
+        node_dir(&fake, "w3").join("stats.json"),
+        stats(100 * GIB, 20 * GIB, 100 * GIB, 20 * GIB),
+    )
+    .unwrap();
+    let out = run(&fake, &["nodes", "disk"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = stdout(&out);
+    assert!(table.starts_with("NAME"), "{table}");
+    let w1 = table.lines().find(|l| l.starts_with("w1 ")).unwrap();
+    assert!(
+        w1.contains("200.0 GiB") && w1.contains("10.0 GiB") && w1.contains("95%"),
+        "{w1}"
+    );
+    let w2 = table.lines().find(|l| l.starts_with("w2 ")).unwrap();
+    assert!(w2.contains(" - "), "{w2}");
+    let err = stderr(&out);
+    assert!(
+        err.contains("node w1: its image filesystem is 95% used (over 85%)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("binderctl images rm PATTERN --node w1"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("node w3: its"),
+        "80% is below the threshold: {err}"
+    );
+    assert!(!err.contains("node cp1: its"), "{err}");
+    assert!(
+        err.contains("node w2 (NotReady): cannot read its disk usage"),
+        "{err}"
+    );
+    assert!(created(&fake).is_empty(), "no privilege needed");
+    let raw = fake.calls_starting_with(&["kubectl", "get", "--raw"]);
+    assert_eq!(raw.len(), 4, "{raw:?}");
+
+    let out = run(&fake, &["nodes", "disk", "-o", "json"]);
+    let disks: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(disks[1]["name"], "w1");
+    assert_eq!(disks[1]["image_fs"]["capacity_bytes"], 200 * GIB);
+    assert_eq!(disks[1]["image_fs"]["available_bytes"], 10 * GIB);
+    assert_eq!(disks[2]["image_fs"], Value::Null);
+    assert!(disks[2]["error"]
+        .as_str()
+        .unwrap()
+        .contains("ServiceUnavailable"));
+}

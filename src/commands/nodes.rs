@@ -24,6 +24,7 @@ pub async fn run(global: &GlobalArgs, cmd: &NodesCmd) -> Result<Outcome> {
     let tools = Tools::from_global(global);
     match cmd {
         NodesCmd::Ls { output } => ls(&tools, output).await,
+        NodesCmd::Disk { output } => nodes_remote::disk(&tools, output).await,
         NodesCmd::Add { worker } => add(&tools, *worker).await,
         NodesCmd::Remove {
             name,

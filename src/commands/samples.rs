@@ -135,6 +135,7 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
         &["port", "address", "dashboard_namespace"],
     ),
     ("nodes ls", &["output", "no_headers"]),
+    ("nodes disk", &["output", "no_headers"]),
     ("nodes add", &["worker"]),
     ("nodes remove", &["name", "yes", "force", "dry_run"]),
     (
@@ -377,6 +378,7 @@ fn helper_pod_lines(tools: &Tools) -> Vec<CommandLine> {
     );
     vec![
         node_helper::leftovers_command(tools, "binder"),
+        crate::commands::nodes_remote::stats_command(tools, "node2.example"),
         pod.status_command(tools),
         pod.logs_command(tools, "images"),
         pod.delete_command(tools),
