@@ -109,12 +109,16 @@ esac
 "#;
 
 fn node_json(name: &str, ready: bool) -> Value {
+    node_with_runtime(name, ready, "containerd://1.6.28")
+}
+
+fn node_with_runtime(name: &str, ready: bool, runtime: &str) -> Value {
     json!({
         "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
         "status": {
             "conditions": [{"type": "Ready", "status": if ready { "True" } else { "Unknown" }}],
             "addresses": [{"type": "InternalIP", "address": "192.0.2.10"}],
-            "nodeInfo": {"kubeletVersion": "v1.31.2"}
+            "nodeInfo": {"kubeletVersion": "v1.31.2", "containerRuntimeVersion": runtime}
         }
     })
 }
@@ -806,4 +810,23 @@ fn disk_shows_every_node_warns_about_full_ones_and_needs_no_helper_pod() {
         .as_str()
         .unwrap()
         .contains("ServiceUnavailable"));
+}
+
+#[test]
+fn a_node_without_containerd_is_named_and_skipped_for_images() {
+    let mut fake = cluster();
+    let nodes = json!({"items": [node_json("cp1", true), node_with_runtime("crio1", true, "cri-o://1.28.1")]});
+    fake.respond(&["kubectl", "get", "nodes"], &nodes.to_string(), 0);
+    let out = run(&fake, &["images", "ls", "--all-nodes", "-o", "name"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("node crio1 runs cri-o://1.28.1, not containerd: skipped"),
+        "{}",
+        stderr(&out)
+    );
+    let nodes: Vec<String> = created(&fake)
+        .iter()
+        .map(|p| node_of(p).to_string())
+        .collect();
+    assert_eq!(nodes, ["cp1"]);
 }

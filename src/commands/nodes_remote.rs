@@ -86,11 +86,20 @@ impl Remote {
     /// The nodes `targets` names that are Ready; a NotReady (or unknown)
     /// node is reported and skipped; a name the cluster does not know is an
     /// error.
-    pub async fn ready_nodes(&self, targets: &NodeTargets) -> Result<Vec<String>> {
+    ///
+    /// `containerd_only`: a node whose container runtime is not containerd
+    /// (CRI-O, Docker) is reported and skipped too, since ctr cannot reach
+    /// its images.
+    pub async fn ready_nodes(
+        &self,
+        targets: &NodeTargets,
+        containerd_only: bool,
+    ) -> Result<Vec<String>> {
         let command = nodes::list_command(&self.tools);
         let json = Runner::new(false).query(&command).await?;
         let rows = nodes::parse_node_list(&json)
             .with_context(|| format!("`{command}` printed something other than a node list"))?;
+        let runtimes = container_runtimes(&json);
         for wanted in &targets.nodes {
             if !rows.iter().any(|r| &r.name == wanted) {
                 bail!("there is no node named {wanted:?} in the cluster; `binderctl nodes ls` lists them");
@@ -101,7 +110,15 @@ impl Remote {
             if !targets.all_nodes && !targets.nodes.contains(&row.name) {
                 continue;
             }
-            if row.status.split(',').next() == Some("Ready") {
+            let runtime = runtimes.get(&row.name).map(String::as_str).unwrap_or("");
+            let foreign = !runtime.is_empty() && !runtime.starts_with("containerd://");
+            if containerd_only && foreign {
+                output::warn(&format!(
+                    "node {} runs {runtime}, not containerd: skipped (binderctl's image \
+                     commands drive containerd's ctr)",
+                    row.name
+                ));
+            } else if row.status.split(',').next() == Some("Ready") {
                 ready.push(row.name);
             } else {
                 output::warn(&format!(
@@ -238,6 +255,22 @@ impl Remote {
         argv.extend(args.iter().map(|a| a.to_string()));
         argv
     }
+}
+
+/// Each node's container runtime (`containerd://1.6.20`, `cri-o://1.28.1`),
+/// from `kubectl get nodes -o json`.
+pub fn container_runtimes(json: &str) -> HashMap<String, String> {
+    let list: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|node| {
+            let name = node["metadata"]["name"].as_str()?;
+            let runtime = node["status"]["nodeInfo"]["containerRuntimeVersion"].as_str()?;
+            Some((name.to_string(), runtime.to_string()))
+        })
+        .collect()
 }
 
 /// Run `work` for each node, at most [`PARALLELISM`] at once; the results
@@ -411,7 +444,7 @@ pub async fn images_ls(
     output_args: &OutputArgs,
 ) -> Result<Outcome> {
     let remote = Arc::new(Remote::new(global, targets));
-    let nodes = remote.ready_nodes(targets).await?;
+    let nodes = remote.ready_nodes(targets, true).await?;
     remote.remove_leftovers().await?;
     let results = for_each_node(&nodes, |index, node| {
         let (remote, matching) = (remote.clone(), matching.clone());
@@ -532,7 +565,7 @@ pub async fn images_rm(
     how: Removal,
 ) -> Result<Outcome> {
     let remote = Arc::new(Remote::new(global, targets));
-    let nodes = remote.ready_nodes(targets).await?;
+    let nodes = remote.ready_nodes(targets, true).await?;
     remote.remove_leftovers().await?;
     let with_containers = !how.keep.include_in_use;
     let results = for_each_node(&nodes, |index, node| {
@@ -729,7 +762,7 @@ pub async fn reserve(
 ) -> Result<Outcome> {
     check_args_path(&how.file)?;
     let remote = Arc::new(Remote::new(global, targets));
-    let nodes = remote.ready_nodes(targets).await?;
+    let nodes = remote.ready_nodes(targets, false).await?;
     remote.remove_leftovers().await?;
     let results = for_each_node(&nodes, |index, node| {
         let (remote, file) = (remote.clone(), how.file.clone());
@@ -866,6 +899,8 @@ pub async fn reserve(
             )));
         }
         output::info(&format!("node {} is Ready again.", edit.node));
+        // The API server may have been restarting when the pod was deleted.
+        remote.delete_again(&restart).await;
     }
     output::info(&format!(
         "Reserved {} on {}.",
@@ -900,6 +935,14 @@ pub fn ready_condition(json: &str) -> Option<(bool, String)> {
 }
 
 impl Remote {
+    /// Delete `pod` once more (quietly; it is normally gone already).
+    async fn delete_again(&self, pod: &HelperPod) {
+        let delete = pod.delete_command(&self.tools);
+        let _ = Runner::new(false)
+            .probe_after_interrupt(&delete, DELETE_LIMIT)
+            .await;
+    }
+
     /// The node's last heartbeat, if it can be read.
     async fn heartbeat(&self, node: &str) -> Option<String> {
         let answer = Runner::new(false)
