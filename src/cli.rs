@@ -556,26 +556,59 @@ pub struct ImageMatch {
     pub containerd_namespace: String,
 }
 
+/// Which nodes a node-level command acts on: this one (the default), or
+/// others through helper pods (`--node`, `--all-nodes`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct NodeTargets {
+    /// Act on this node through a helper pod (repeatable), instead of on
+    /// the node binderctl runs on.
+    #[arg(long = "node", value_name = "NAME", value_parser = names::node)]
+    pub nodes: Vec<String>,
+
+    /// Act on every Ready node through helper pods.
+    #[arg(long, conflicts_with = "nodes")]
+    pub all_nodes: bool,
+
+    /// Image of the helper pods: a small image that has nsenter.
+    #[arg(long, value_name = "IMAGE", default_value = crate::cluster::node_helper::DEFAULT_IMAGE,
+          value_parser = names::image)]
+    pub helper_image: String,
+
+    /// Namespace for the helper pods. Default: the BinderHub's
+    /// (BINDERCTL_NAMESPACE, else binder).
+    #[arg(long, value_name = "NS", value_parser = names::namespace)]
+    pub helper_namespace: Option<String>,
+}
+
+impl NodeTargets {
+    /// Whether other nodes were asked for.
+    pub fn remote(&self) -> bool {
+        self.all_nodes || !self.nodes.is_empty()
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ImagesCmd {
     /// List container images on this node, optionally only those matching PATTERN.
     #[command(after_help = "Examples:\n  \
         binderctl images ls\n  \
-        binderctl images ls teaching\n  \
-        binderctl images ls -E ':old$' -o name")]
+        binderctl images ls -E ':old$' -o name\n  \
+        binderctl images ls binder- --all-nodes")]
     Ls {
         /// Only images whose reference contains this (a regular expression with -E).
         pattern: Option<String>,
         #[command(flatten)]
         matching: ImageMatch,
         #[command(flatten)]
+        targets: NodeTargets,
+        #[command(flatten)]
         output: OutputArgs,
     },
     /// Remove the container images on this node that match PATTERN.
     #[command(after_help = "Examples:\n  \
         binderctl images rm teaching --dry-run\n  \
-        binderctl images rm teaching\n  \
-        binderctl images rm -E '^registry.example/lab/binder-.*:old' --yes")]
+        binderctl images rm -E '^registry.example/lab/binder-.*:old' --yes\n  \
+        binderctl images rm teaching --all-nodes       # or --node worker-1 --node worker-2")]
     Rm {
         /// Remove images whose reference contains this (a regular expression with -E).
         pattern: String,
@@ -598,6 +631,8 @@ pub enum ImagesCmd {
         /// kept back otherwise.
         #[arg(long)]
         include_in_use: bool,
+        #[command(flatten)]
+        targets: NodeTargets,
     },
 }
 
@@ -704,6 +739,15 @@ pub enum NodesCmd {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Show each node's disk: image and node filesystem size and free space
+    /// (from the kubelet's stats, no privilege needed).
+    #[command(after_help = "Examples:\n  \
+        binderctl nodes disk\n  \
+        binderctl nodes disk -o json")]
+    Disk {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Print the command to run on a new node to join this cluster (MicroK8s).
     #[command(after_help = "Examples:\n  \
         binderctl nodes add\n  \
@@ -734,7 +778,8 @@ pub enum NodesCmd {
     /// Reserve CPU, memory and disk for system daemons in the kubelet arguments.
     #[command(after_help = "Examples:\n  \
         sudo binderctl nodes reserve\n  \
-        sudo binderctl nodes reserve --cpu 1 --memory 512Mi --ephemeral-storage 10Gi --dry-run")]
+        sudo binderctl nodes reserve --cpu 1 --memory 512Mi --ephemeral-storage 10Gi --dry-run\n  \
+        binderctl nodes reserve --all-nodes     # each node in turn, restarting its kubelet")]
     Reserve {
         /// CPU to reserve, e.g. 1 or 500m (each for the kubelet and the system).
         #[arg(long, value_name = "CPU", default_value = "1")]
@@ -755,6 +800,15 @@ pub enum NodesCmd {
         /// Show the change, write nothing.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        targets: NodeTargets,
+        /// With --node/--all-nodes: how long each node may take to be Ready
+        /// again after its kubelet restarts, e.g. 5m.
+        #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = positive_duration)]
+        ready_timeout: String,
+        /// With --node/--all-nodes: do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
     },
 }
 

@@ -32,8 +32,10 @@ const USAGE_ERRORS: [&str; 11] = [
 
 /// What they print when the argv was fine but there is nothing to talk to
 /// (or nothing to act on in an empty Helm).
-const EXPECTED_FAILURES: [&str; 6] = [
+const EXPECTED_FAILURES: [&str; 7] = [
     "connection refused",
+    // `kubectl get --raw` words it so.
+    "was refused - did you specify the right host or port",
     "cluster unreachable",
     "connect: connection refused",
     "no repositories",

@@ -1,9 +1,10 @@
 //! Cluster: the external tools and their flavours, plans (lists of commands),
 //! the one runner that prints or executes them, confirmation, durations,
 //! manifest checks, the kubelet arguments editor, the checks of names
-//! handed to the tools, Helm's shared command lines (`helm`) and MicroK8s'
-//! wrapper checks (`microk8s`). Plans, durations, manifests, kubelet edits
-//! and names are pure; `runner` and `confirm` do I/O, `helm` through the
+//! handed to the tools, Helm's shared command lines (`helm`), MicroK8s'
+//! wrapper checks (`microk8s`) and the helper pods that reach other nodes
+//! (`node_helper`). Plans, durations, manifests, kubelet edits, names and
+//! helper pods are pure; `runner` and `confirm` do I/O, `helm` through the
 //! runner, `microk8s` reads a few state files.
 
 pub mod confirm;
@@ -13,6 +14,7 @@ pub mod kubelet_args;
 pub mod manifest;
 pub mod microk8s;
 pub mod names;
+pub mod node_helper;
 pub mod plan;
 pub mod runner;
 pub mod tools;

@@ -85,6 +85,28 @@ pub fn tool_word(word: &str) -> Result<String, String> {
     Ok(word.to_string())
 }
 
+/// A container image reference (`docker.io/library/busybox:1.36`,
+/// `registry.example/x@sha256:...`): at most 255 characters of what
+/// references are made of, never starting with `-`.
+pub fn image(reference: &str) -> Result<String, String> {
+    let why = if reference.is_empty() {
+        Some("it is empty".to_string())
+    } else if reference.len() > 255 {
+        Some("longer than 255 characters".to_string())
+    } else if !reference.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        Some("it must start with a letter or digit".to_string())
+    } else {
+        reference
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || "._-/:@".contains(*c)))
+            .map(|c| format!("{c:?} cannot appear in an image reference"))
+    };
+    match why {
+        None => Ok(reference.to_string()),
+        Some(why) => Err(format!("{reference:?} is not an image reference: {why}")),
+    }
+}
+
 /// Whether `namespace` belongs to Kubernetes itself (`default` and every
 /// `kube-*` one): binderctl never deletes it.
 pub fn is_system_namespace(namespace: &str) -> bool {
@@ -220,6 +242,20 @@ mod tests {
         assert!(tool_word("./charts/binderhub").is_ok());
         for bad in ["", "-x", "--set=a", "a\nb"] {
             assert!(tool_word(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn image_references() {
+        for good in [
+            "busybox",
+            "docker.io/library/busybox:1.36",
+            "registry.example:5000/a/b@sha256:00",
+        ] {
+            assert!(image(good).is_ok(), "{good}");
+        }
+        for bad in ["", "-x", "a b", "a;b", "a$(b)", &"a".repeat(256)] {
+            assert!(image(bad).is_err(), "{bad}");
         }
     }
 

@@ -174,6 +174,24 @@ impl Runner {
         Ok(captured)
     }
 
+    /// [`Runner::probe`] with `text` on the command's standard input
+    /// (`kubectl create -f -`); nothing is shown, the caller decides.
+    pub async fn probe_with_stdin(&self, command: &CommandLine, text: &str) -> Result<Captured> {
+        let mut child = spawn(command, Stdio::piped(), Stdio::piped(), Stdio::piped())?;
+        let feeder = feed_stdin(&mut child, Some(text));
+        let output = tokio::select! {
+            biased;
+            output = child.wait_with_output() => {
+                output.with_context(|| format!("cannot collect the output of `{command}`"))?
+            }
+            () = interrupted() => return Err(Interrupted.into()),
+        };
+        if let Some(feeder) = feeder {
+            feeder.abort();
+        }
+        captured(&output)
+    }
+
     /// [`Runner::probe`] after an interrupt, to report the state things were
     /// left in: runs although binderctl was interrupted, for at most `limit`.
     pub async fn probe_after_interrupt(
@@ -756,6 +774,16 @@ mod tests {
             .await
             .unwrap();
         assert!(!marker.exists());
+    }
+
+    #[tokio::test]
+    async fn a_probe_can_get_text_on_stdin() {
+        let answer = Runner::new(false)
+            .probe_with_stdin(&sh("cat; exit 3"), "manifest\n")
+            .await
+            .unwrap();
+        assert_eq!(answer.code, 3);
+        assert_eq!(answer.stdout, "manifest\n");
     }
 
     #[tokio::test]

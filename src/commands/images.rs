@@ -1,6 +1,6 @@
 //! `binderctl images ls|rm`: the container images containerd keeps on this
-//! node for Kubernetes (`ctr -n k8s.io images ...`). Only this node: each
-//! node has its own containerd.
+//! node for Kubernetes (`ctr -n k8s.io images ...`). Each node has its own
+//! containerd: `--node`/`--all-nodes` reach the others (`nodes_remote`).
 
 use std::collections::HashSet;
 
@@ -14,6 +14,7 @@ use crate::cluster::confirm::confirm;
 use crate::cluster::plan::{CommandLine, Plan};
 use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
+use crate::commands::nodes_remote;
 use crate::error::{NotConfirmed, Outcome};
 use crate::output;
 use crate::output::table::{format_table_styled, TableStyle};
@@ -294,7 +295,7 @@ pub fn remove_plan(
 }
 
 const THIS_NODE_ONLY: &str =
-    "Note: these are the images of this node only; run binderctl on each node to clean it.";
+    "Note: these are the images of this node only; --all-nodes (or --node NAME) acts on the others.";
 
 async fn fetch(
     runner: &Runner,
@@ -313,12 +314,16 @@ pub async fn run(global: &GlobalArgs, cmd: &ImagesCmd) -> Result<Outcome> {
         ImagesCmd::Ls {
             pattern,
             matching,
+            targets,
             output,
         } => {
             let matcher = pattern
                 .as_deref()
                 .map(|p| Matcher::new(p, matching.regex))
                 .transpose()?;
+            if targets.remote() {
+                return nodes_remote::images_ls(global, matcher, matching, targets, output).await;
+            }
             let (header, images) = fetch(&Runner::new(false), &tools, matching).await?;
             let shown: Vec<&Image> = images
                 .iter()
@@ -340,11 +345,27 @@ pub async fn run(global: &GlobalArgs, cmd: &ImagesCmd) -> Result<Outcome> {
             batch_size,
             include_system,
             include_in_use,
+            targets,
         } => {
             let keep = Keep {
                 include_system: *include_system,
                 include_in_use: *include_in_use,
             };
+            if targets.remote() {
+                if pattern.is_empty() {
+                    bail!(
+                        "the pattern is empty, which would match every image; name what to remove"
+                    );
+                }
+                let how = nodes_remote::Removal {
+                    yes: *yes,
+                    dry_run: *dry_run,
+                    batch: batch_size.get(),
+                    keep,
+                };
+                let matcher = Matcher::new(pattern, matching.regex)?;
+                return nodes_remote::images_rm(global, matcher, matching, targets, how).await;
+            }
             let removal = Removal {
                 yes: *yes,
                 dry_run: *dry_run,

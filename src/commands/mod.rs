@@ -19,6 +19,7 @@ pub mod latest;
 pub mod logs;
 pub mod man;
 pub mod nodes;
+pub mod nodes_remote;
 pub mod pods;
 pub mod quota;
 pub mod render;

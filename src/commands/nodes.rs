@@ -14,6 +14,7 @@ use crate::cluster::kubelet_args::{self, Reserved};
 use crate::cluster::plan::{CommandLine, Plan};
 use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
+use crate::commands::nodes_remote;
 use crate::error::{NotConfirmed, Outcome, ToolFailed};
 use crate::output;
 use crate::output::format;
@@ -23,6 +24,7 @@ pub async fn run(global: &GlobalArgs, cmd: &NodesCmd) -> Result<Outcome> {
     let tools = Tools::from_global(global);
     match cmd {
         NodesCmd::Ls { output } => ls(&tools, output).await,
+        NodesCmd::Disk { output } => nodes_remote::disk(&tools, output).await,
         NodesCmd::Add { worker } => add(&tools, *worker).await,
         NodesCmd::Remove {
             name,
@@ -36,8 +38,20 @@ pub async fn run(global: &GlobalArgs, cmd: &NodesCmd) -> Result<Outcome> {
             ephemeral_storage,
             kubelet_args,
             dry_run,
+            targets,
+            ready_timeout,
+            yes,
         } => {
             let reserved = Reserved::new(cpu, memory, ephemeral_storage)?;
+            if targets.remote() {
+                let rollout = nodes_remote::Rollout {
+                    file: kubelet_args.to_string_lossy().into_owned(),
+                    dry_run: *dry_run,
+                    yes: *yes,
+                    ready_timeout: crate::cluster::duration::parse_duration(ready_timeout)?,
+                };
+                return nodes_remote::reserve(global, targets, &reserved, &rollout).await;
+            }
             let mut out = output::StdoutWriter;
             reserve(global.tools, &reserved, kubelet_args, *dry_run, &mut out)
         }
@@ -342,7 +356,7 @@ fn restart_hint(tools: ToolFlavor, path: &Path) -> String {
 }
 
 /// `20240501T120000Z` for a time in seconds since the Unix epoch, in UTC.
-fn utc_stamp(secs: u64) -> String {
+pub fn utc_stamp(secs: u64) -> String {
     let days = secs / 86_400;
     let rem = secs % 86_400;
     let (year, month, day) = civil_from_days(days);

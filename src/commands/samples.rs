@@ -107,6 +107,10 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
             "pattern",
             "regex",
             "containerd_namespace",
+            "nodes",
+            "all_nodes",
+            "helper_image",
+            "helper_namespace",
             "output",
             "no_headers",
         ],
@@ -122,6 +126,10 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
             "batch_size",
             "include_system",
             "include_in_use",
+            "nodes",
+            "all_nodes",
+            "helper_image",
+            "helper_namespace",
         ],
     ),
     ("quota show", &["output", "no_headers"]),
@@ -137,6 +145,7 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
         &["port", "address", "dashboard_namespace"],
     ),
     ("nodes ls", &["output", "no_headers"]),
+    ("nodes disk", &["output", "no_headers"]),
     ("nodes add", &["worker"]),
     ("nodes remove", &["name", "yes", "force", "dry_run"]),
     (
@@ -147,6 +156,12 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
             "ephemeral_storage",
             "kubelet_args",
             "dry_run",
+            "nodes",
+            "all_nodes",
+            "helper_image",
+            "helper_namespace",
+            "ready_timeout",
+            "yes",
         ],
     ),
     ("status", &["output", "no_headers"]),
@@ -328,6 +343,7 @@ fn kubernetes_lines(tools: &Tools, dir: &Path) -> Result<Vec<CommandLine>> {
         dashboard::token_command(tools, "default", "default", "2000h")?,
         dashboard::token_command(tools, "admin", "kube-system", "90s")?,
     ];
+    lines.extend(helper_pod_lines(tools));
     lines.extend(pods::purge_plan(tools, ns, &names, 2).commands().cloned());
     lines.extend(
         quota::apply_plan(tools, ns, &path(dir, QUOTA_FILE))
@@ -426,6 +442,32 @@ fn toolbox_lines() -> Vec<CommandLine> {
         .filter(|step| step.stdin.is_none())
         .map(|step| step.command)
         .collect()
+}
+
+/// The kubectl lines that watch, read and delete a helper pod, and remove
+/// leftovers (`--node`, `--all-nodes`). `kubectl create -f -` needs its
+/// manifest on stdin: tests/nodes_remote.rs replays it, with one.
+fn helper_pod_lines(tools: &Tools) -> Vec<CommandLine> {
+    use crate::cluster::node_helper::{self, HelperContainer, HelperPod, HelperTarget};
+    let target = HelperTarget {
+        node: "node2.example",
+        namespace: "binder",
+        image: node_helper::DEFAULT_IMAGE,
+        run_id: "0a1b2c3d",
+    };
+    let pod = HelperPod::new(
+        &target,
+        1,
+        "read",
+        vec![HelperContainer::new("images", vec!["true".into()])],
+    );
+    vec![
+        node_helper::leftovers_command(tools, "binder"),
+        crate::commands::nodes_remote::stats_command(tools, "node2.example"),
+        pod.status_command(tools),
+        pod.logs_command(tools, "images"),
+        pod.delete_command(tools),
+    ]
 }
 
 /// The egress policy's command lines without stdin, both flavours.

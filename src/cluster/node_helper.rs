@@ -1,0 +1,566 @@
+//! Helper pods: how binderctl runs a node's own tools on another node,
+//! through Kubernetes instead of SSH. Pure: manifests, the node-side
+//! command lines, the kubectl command lines that create, watch, read and
+//! delete a helper pod, and the reading of its status.
+//!
+//! A helper pod is pinned to one node (`nodeName`, so the scheduler is not
+//! involved and taints are tolerated), privileged with the host's PID
+//! namespace, and enters the host's namespaces (`nsenter --target 1 --mount
+//! --uts --ipc --net --pid --`), which is what `kubectl debug node/NAME
+//! --profile=sysadmin` and the node-shell plugin do. Everything handed to it
+//! goes as argv, never through a shell that reads operator input.
+
+use serde_json::{json, Value};
+
+use crate::cli::ToolFlavor;
+use crate::cluster::plan::CommandLine;
+use crate::cluster::tools::Tools;
+
+/// The image helper pods run by default: small, and has `nsenter`.
+pub const DEFAULT_IMAGE: &str = "docker.io/library/busybox:1.36";
+
+/// How long a helper pod may live at most (`activeDeadlineSeconds`), so
+/// that one can never outlive a crashed binderctl by long.
+pub const DEADLINE_SECONDS: u64 = 600;
+
+/// The label every binderctl helper pod carries, with [`COMPONENT`].
+pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "binderctl");
+pub const COMPONENT: (&str, &str) = ("app.kubernetes.io/component", "node-helper");
+/// The label that ties a helper pod to one binderctl run.
+pub const RUN_LABEL: &str = "binderctl/run";
+/// The annotation naming the node (label values are too short for some
+/// node names).
+pub const NODE_ANNOTATION: &str = "binderctl/node";
+
+/// Nodes handled at once, for reads and image removal.
+pub const PARALLELISM: usize = 4;
+
+/// MicroK8s' own ctr and containerd socket, as its `microk8s ctr` wrapper
+/// runs them (`$SNAP/bin/ctr` with `$SNAP_DATA/args/ctr`, whose default is
+/// `--address=$SNAP_COMMON/run/containerd.sock --namespace k8s.io`).
+pub const MICROK8S_CTR: &str = "/snap/microk8s/current/bin/ctr";
+pub const MICROK8S_CONTAINERD_SOCKET: &str = "/var/snap/microk8s/common/run/containerd.sock";
+/// containerd's standard socket, on other distributions.
+pub const CONTAINERD_SOCKET: &str = "/run/containerd/containerd.sock";
+
+/// The selector of every binderctl helper pod (leftovers included).
+pub fn selector() -> String {
+    format!(
+        "{}={},{}={}",
+        MANAGED_BY.0, MANAGED_BY.1, COMPONENT.0, COMPONENT.1
+    )
+}
+
+/// A short id for this run, for pod names and the run label: lowercase hex
+/// from the time and the process id.
+pub fn run_id(unix_seconds: u64, pid: u32) -> String {
+    let mixed = unix_seconds
+        .wrapping_mul(0x9e37_79b9)
+        .wrapping_add(u64::from(pid));
+    format!("{:08x}", mixed & 0xffff_ffff)
+}
+
+/// The node's own `ctr` in containerd namespace `namespace`, as the node
+/// runs it (inside the helper, after nsenter).
+pub fn node_ctr(flavor: ToolFlavor, namespace: &str) -> Vec<String> {
+    let (program, socket) = match flavor {
+        ToolFlavor::Microk8s => (MICROK8S_CTR, MICROK8S_CONTAINERD_SOCKET),
+        ToolFlavor::Plain => ("ctr", CONTAINERD_SOCKET),
+    };
+    [program, "--address", socket, "--namespace", namespace]
+        .map(String::from)
+        .to_vec()
+}
+
+/// How each flavour restarts a node's kubelet (MicroK8s 1.21 and later run
+/// it inside kubelite; kubeadm-style nodes run it as a systemd unit).
+pub fn node_kubelet_restart(flavor: ToolFlavor) -> Vec<String> {
+    match flavor {
+        ToolFlavor::Microk8s => ["snap", "restart", "microk8s.daemon-kubelite"].as_slice(),
+        ToolFlavor::Plain => ["systemctl", "restart", "kubelet"].as_slice(),
+    }
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// `argv` run in the host's namespaces: `nsenter --target 1 --mount --uts
+/// --ipc --net --pid -- ARGV`.
+pub fn on_host(argv: &[String]) -> Vec<String> {
+    let mut command: Vec<String> = [
+        "nsenter", "--target", "1", "--mount", "--uts", "--ipc", "--net", "--pid", "--",
+    ]
+    .map(String::from)
+    .to_vec();
+    command.extend(argv.iter().cloned());
+    command
+}
+
+/// One container of a helper pod: a name (its logs are read by it) and
+/// the command it runs on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelperContainer {
+    pub name: String,
+    /// Run on the host through [`on_host`].
+    pub host_argv: Vec<String>,
+}
+
+impl HelperContainer {
+    pub fn new(name: &str, host_argv: Vec<String>) -> Self {
+        HelperContainer {
+            name: name.to_string(),
+            host_argv,
+        }
+    }
+}
+
+/// One helper pod: where it runs, what it runs, and what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelperPod {
+    pub name: String,
+    pub namespace: String,
+    pub node: String,
+    pub image: String,
+    pub run_id: String,
+    /// Run one after the other (init containers first, the last one as the
+    /// pod's container), each to completion; the pod fails at the first
+    /// that fails.
+    pub containers: Vec<HelperContainer>,
+}
+
+impl HelperPod {
+    /// A pod named `binderctl-helper-RUN-INDEX-PURPOSE` (node names can be
+    /// too long to fit in a pod name; the annotation names the node).
+    pub fn new(
+        target: &HelperTarget<'_>,
+        index: usize,
+        purpose: &str,
+        containers: Vec<HelperContainer>,
+    ) -> Self {
+        HelperPod {
+            name: format!("binderctl-helper-{}-{index}-{purpose}", target.run_id),
+            namespace: target.namespace.to_string(),
+            node: target.node.to_string(),
+            image: target.image.to_string(),
+            run_id: target.run_id.to_string(),
+            containers,
+        }
+    }
+
+    /// The pod manifest, as JSON.
+    pub fn manifest(&self) -> Value {
+        let container = |c: &HelperContainer| {
+            json!({
+                "name": c.name,
+                "image": self.image,
+                "imagePullPolicy": "IfNotPresent",
+                "command": on_host(&c.host_argv),
+                "securityContext": { "privileged": true },
+                // A namespace with a ResourceQuota admits only pods that say.
+                "resources": {
+                    "requests": { "cpu": "10m", "memory": "16Mi" },
+                    "limits": { "cpu": "500m", "memory": "256Mi" }
+                }
+            })
+        };
+        let (init, last) = match self.containers.split_last() {
+            Some((last, init)) => (init.iter().map(container).collect::<Vec<_>>(), Some(last)),
+            None => (Vec::new(), None),
+        };
+        let mut spec = json!({
+            "nodeName": self.node,
+            "restartPolicy": "Never",
+            "activeDeadlineSeconds": DEADLINE_SECONDS,
+            "hostPID": true,
+            "hostIPC": true,
+            "hostNetwork": true,
+            "automountServiceAccountToken": false,
+            "enableServiceLinks": false,
+            "terminationGracePeriodSeconds": 5,
+            // Run on every node, tainted control-plane nodes too.
+            "tolerations": [{ "operator": "Exists" }],
+            "containers": last.map(container).into_iter().collect::<Vec<_>>(),
+        });
+        if !init.is_empty() {
+            spec["initContainers"] = Value::Array(init);
+        }
+        json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": self.name,
+                "namespace": self.namespace,
+                "labels": {
+                    MANAGED_BY.0: MANAGED_BY.1,
+                    COMPONENT.0: COMPONENT.1,
+                    RUN_LABEL: self.run_id,
+                },
+                "annotations": { NODE_ANNOTATION: self.node },
+            },
+            "spec": spec,
+        })
+    }
+
+    /// The manifest as `kubectl create -f -` gets it (one field a line).
+    pub fn manifest_text(&self) -> String {
+        let mut text = serde_json::to_string_pretty(&self.manifest()).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    /// `kubectl create -f - -n NS -o name` (the manifest on stdin).
+    pub fn create_command(&self, tools: &Tools) -> CommandLine {
+        tools.kubectl(["create", "-f", "-", "-n", &self.namespace, "-o", "name"])
+    }
+
+    /// `kubectl get pod NAME -n NS -o json`.
+    pub fn status_command(&self, tools: &Tools) -> CommandLine {
+        tools.kubectl([
+            "get",
+            "pod",
+            &self.name,
+            "-n",
+            &self.namespace,
+            "-o",
+            "json",
+        ])
+    }
+
+    /// `kubectl logs NAME -n NS -c CONTAINER`.
+    pub fn logs_command(&self, tools: &Tools, container: &str) -> CommandLine {
+        tools.kubectl(["logs", &self.name, "-n", &self.namespace, "-c", container])
+    }
+
+    /// `kubectl delete pod NAME -n NS --ignore-not-found --wait=false`:
+    /// once the API server has accepted the deletion the pod is going.
+    pub fn delete_command(&self, tools: &Tools) -> CommandLine {
+        tools.kubectl([
+            "delete",
+            "pod",
+            &self.name,
+            "-n",
+            &self.namespace,
+            "--ignore-not-found",
+            "--wait=false",
+        ])
+    }
+}
+
+/// What one node's helper pods share.
+#[derive(Debug, Clone, Copy)]
+pub struct HelperTarget<'a> {
+    pub node: &'a str,
+    pub namespace: &'a str,
+    pub image: &'a str,
+    pub run_id: &'a str,
+}
+
+/// `kubectl delete pods -n NS -l SELECTOR --ignore-not-found --wait=false -o
+/// name`: every helper pod left by an earlier run (it prints each one).
+pub fn leftovers_command(tools: &Tools, namespace: &str) -> CommandLine {
+    tools.kubectl([
+        "delete",
+        "pods",
+        "-n",
+        namespace,
+        "-l",
+        &selector(),
+        "--ignore-not-found",
+        "--wait=false",
+        "-o",
+        "name",
+    ])
+}
+
+/// Where a helper pod is, read from `kubectl get pod -o json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PodState {
+    /// Not finished yet.
+    Running,
+    Succeeded,
+    /// Failed (a container exited non-zero, or the deadline passed).
+    Failed(String),
+    /// The node cannot pull the helper image.
+    ImageUnavailable(String),
+}
+
+/// Read a pod's state from its JSON.
+pub fn pod_state(json: &str) -> Result<PodState, serde_json::Error> {
+    let pod: Value = serde_json::from_str(json)?;
+    let status = &pod["status"];
+    let statuses = ["initContainerStatuses", "containerStatuses"]
+        .iter()
+        .filter_map(|key| status[key].as_array())
+        .flatten();
+    for container in statuses {
+        let waiting = &container["state"]["waiting"];
+        let reason = waiting["reason"].as_str().unwrap_or("");
+        if matches!(
+            reason,
+            "ErrImagePull" | "ImagePullBackOff" | "InvalidImageName" | "ErrImageNeverPull"
+        ) {
+            let message = waiting["message"].as_str().unwrap_or("");
+            return Ok(PodState::ImageUnavailable(
+                format!("{reason}: {message}")
+                    .trim_end_matches([' ', ':'])
+                    .to_string(),
+            ));
+        }
+    }
+    Ok(match status["phase"].as_str().unwrap_or("") {
+        "Succeeded" => PodState::Succeeded,
+        "Failed" => {
+            let reason = status["reason"].as_str().unwrap_or("a container failed");
+            let message = status["message"].as_str().unwrap_or("");
+            PodState::Failed(format!("{reason} {message}").trim().to_string())
+        }
+        _ => PodState::Running,
+    })
+}
+
+/// What to tell the operator when a node cannot pull the helper image.
+pub fn image_unavailable_message(node: &str, image: &str, detail: &str) -> String {
+    format!(
+        "node {node} cannot pull the helper image {image} ({detail}); binderctl's helper pods \
+         need a small image that has `nsenter` (busybox or alpine): make it reachable from the \
+         node, or pass --helper-image with one your nodes can pull (e.g. from your registry)"
+    )
+}
+
+/// The file-writing helper's program: a fixed script, never built from
+/// input; the file, the backup, the expected old text and the new text come
+/// as its positional arguments. It refuses when the file changed since it
+/// was read, keeps the original as the backup (never overwriting one),
+/// and replaces the file atomically, keeping its owner and mode.
+pub const WRITE_SCRIPT: &str = r#"set -eu
+file=$1 backup=$2 old=$3 new=$4
+if ! printf '%s' "$old" | cmp -s - "$file"; then
+  echo "binderctl: $file changed since it was read; nothing written" >&2
+  exit 3
+fi
+if [ -e "$backup" ]; then
+  echo "binderctl: $backup exists already; nothing written" >&2
+  exit 3
+fi
+cp -p -- "$file" "$backup"
+tmp=$file.binderctl-new
+cp -p -- "$file" "$tmp"
+printf '%s' "$new" > "$tmp"
+sync "$tmp" 2>/dev/null || sync
+mv -f -- "$tmp" "$file"
+echo "$backup"
+"#;
+
+/// The host command that writes `new` to `file` (see [`WRITE_SCRIPT`]).
+pub fn write_file_argv(file: &str, backup: &str, old: &str, new: &str) -> Vec<String> {
+    [
+        "sh",
+        "-c",
+        WRITE_SCRIPT,
+        "binderctl-write",
+        file,
+        backup,
+        old,
+        new,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// The host command that prints `file`.
+pub fn read_file_argv(file: &str) -> Vec<String> {
+    ["cat", "--", file].map(String::from).to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target() -> HelperTarget<'static> {
+        HelperTarget {
+            node: "node-2.example",
+            namespace: "binder",
+            image: DEFAULT_IMAGE,
+            run_id: "0a1b2c3d",
+        }
+    }
+
+    fn ls_pod(flavor: ToolFlavor) -> HelperPod {
+        let mut argv = node_ctr(flavor, "k8s.io");
+        argv.extend(["images", "ls"].map(String::from));
+        HelperPod::new(
+            &target(),
+            2,
+            "read",
+            vec![HelperContainer::new("images", argv)],
+        )
+    }
+
+    #[test]
+    fn the_manifest_pins_privileges_deadline_and_labels() {
+        let pod = ls_pod(ToolFlavor::Microk8s);
+        let m = pod.manifest();
+        assert_eq!(m["metadata"]["name"], "binderctl-helper-0a1b2c3d-2-read");
+        assert_eq!(m["metadata"]["namespace"], "binder");
+        let labels = &m["metadata"]["labels"];
+        assert_eq!(labels["app.kubernetes.io/managed-by"], "binderctl");
+        assert_eq!(labels["app.kubernetes.io/component"], "node-helper");
+        assert_eq!(labels["binderctl/run"], "0a1b2c3d");
+        assert_eq!(
+            m["metadata"]["annotations"]["binderctl/node"],
+            "node-2.example"
+        );
+        let spec = &m["spec"];
+        assert_eq!(spec["nodeName"], "node-2.example");
+        assert_eq!(spec["hostPID"], true);
+        assert_eq!(spec["restartPolicy"], "Never");
+        assert_eq!(spec["activeDeadlineSeconds"], DEADLINE_SECONDS);
+        assert_eq!(spec["tolerations"][0]["operator"], "Exists");
+        assert_eq!(spec["automountServiceAccountToken"], false);
+        assert!(spec.get("initContainers").is_none());
+        let c = &spec["containers"][0];
+        assert_eq!(c["securityContext"]["privileged"], true);
+        assert_eq!(c["image"], DEFAULT_IMAGE);
+        let command: Vec<&str> = c["command"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            command,
+            [
+                "nsenter",
+                "--target",
+                "1",
+                "--mount",
+                "--uts",
+                "--ipc",
+                "--net",
+                "--pid",
+                "--",
+                MICROK8S_CTR,
+                "--address",
+                MICROK8S_CONTAINERD_SOCKET,
+                "--namespace",
+                "k8s.io",
+                "images",
+                "ls"
+            ]
+        );
+    }
+
+    #[test]
+    fn plain_nodes_use_containerds_standard_socket() {
+        assert_eq!(
+            node_ctr(ToolFlavor::Plain, "k8s.io"),
+            [
+                "ctr",
+                "--address",
+                CONTAINERD_SOCKET,
+                "--namespace",
+                "k8s.io"
+            ]
+        );
+        assert_eq!(
+            node_kubelet_restart(ToolFlavor::Plain),
+            ["systemctl", "restart", "kubelet"]
+        );
+        assert_eq!(
+            node_kubelet_restart(ToolFlavor::Microk8s),
+            ["snap", "restart", "microk8s.daemon-kubelite"]
+        );
+    }
+
+    #[test]
+    fn several_containers_run_in_order_as_init_containers_then_the_last() {
+        let pod = HelperPod::new(
+            &target(),
+            0,
+            "rm",
+            vec![
+                HelperContainer::new("rm-1", vec!["true".into()]),
+                HelperContainer::new("rm-2", vec!["false".into()]),
+            ],
+        );
+        let m = pod.manifest();
+        assert_eq!(m["spec"]["initContainers"][0]["name"], "rm-1");
+        assert_eq!(
+            m["spec"]["initContainers"][0]["securityContext"]["privileged"],
+            true
+        );
+        assert_eq!(m["spec"]["containers"][0]["name"], "rm-2");
+        assert_eq!(m["spec"]["containers"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn kubectl_lines_name_the_pod_and_namespace() {
+        let tools = Tools::new(ToolFlavor::Microk8s);
+        let pod = ls_pod(ToolFlavor::Microk8s);
+        assert_eq!(
+            pod.create_command(&tools).to_string(),
+            "microk8s kubectl create -f - -n binder -o name"
+        );
+        assert_eq!(
+            pod.delete_command(&tools).to_string(),
+            "microk8s kubectl delete pod binderctl-helper-0a1b2c3d-2-read -n binder \
+             --ignore-not-found --wait=false"
+        );
+        assert_eq!(
+            pod.logs_command(&tools, "images").to_string(),
+            "microk8s kubectl logs binderctl-helper-0a1b2c3d-2-read -n binder -c images"
+        );
+        assert_eq!(
+            leftovers_command(&Tools::new(ToolFlavor::Plain), "lab").to_string(),
+            "kubectl delete pods -n lab -l \
+             app.kubernetes.io/managed-by=binderctl,app.kubernetes.io/component=node-helper \
+             --ignore-not-found --wait=false -o name"
+        );
+    }
+
+    #[test]
+    fn pod_states_are_read_from_status() {
+        assert_eq!(
+            pod_state(r#"{"status":{"phase":"Pending"}}"#).unwrap(),
+            PodState::Running
+        );
+        assert_eq!(
+            pod_state(r#"{"status":{"phase":"Succeeded"}}"#).unwrap(),
+            PodState::Succeeded
+        );
+        assert_eq!(
+            pod_state(r#"{"status":{"phase":"Failed","reason":"DeadlineExceeded"}}"#).unwrap(),
+            PodState::Failed("DeadlineExceeded".into())
+        );
+        let pull = r#"{"status":{"phase":"Pending","initContainerStatuses":[{"name":"a",
+            "state":{"waiting":{"reason":"ImagePullBackOff","message":"Back-off pulling image"}}}]}}"#;
+        assert_eq!(
+            pod_state(pull).unwrap(),
+            PodState::ImageUnavailable("ImagePullBackOff: Back-off pulling image".into())
+        );
+        assert!(pod_state("not json").is_err());
+        let m = image_unavailable_message("n1", "busybox:1.36", "ErrImagePull");
+        assert!(m.contains("n1") && m.contains("busybox:1.36") && m.contains("--helper-image"));
+    }
+
+    #[test]
+    fn the_write_script_takes_its_data_as_arguments_only() {
+        let argv = write_file_argv("/a b", "/a b.bak", "old $(x)", "new `y`");
+        assert_eq!(argv[..3], ["sh", "-c", WRITE_SCRIPT]);
+        assert_eq!(
+            argv[3..],
+            ["binderctl-write", "/a b", "/a b.bak", "old $(x)", "new `y`"]
+        );
+        assert!(!WRITE_SCRIPT.contains("eval"));
+    }
+
+    #[test]
+    fn run_ids_are_eight_hex_digits() {
+        let id = run_id(1_700_000_000, 4242);
+        assert_eq!(id.len(), 8);
+        assert!(id
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_ne!(id, run_id(1_700_000_000, 4243));
+    }
+}

@@ -1,0 +1,832 @@
+//! `--node`/`--all-nodes` against a fake cluster of several nodes: the
+//! stand-in kubectl keeps the helper pods binderctl creates (in
+//! `$FAKE_DIR/pods`) and answers for them as each node would (its images,
+//! its containers, whether it can pull the helper image, which removals
+//! fail). Every helper pod must be gone at the end, whatever happened.
+
+mod support;
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+use support::fake_tools::{ctr_table, default_images, FakeCluster, CONTAINERS_TABLE};
+use support::real_tools::validate_manifest;
+use support::{run, stderr, stdout};
+
+/// `kubectl create -f - ...`: keep the pod from stdin as pods/NAME.json.
+const CREATE_SCRIPT: &str = r#"
+mkdir -p "$FAKE_DIR/pods"
+new=$FAKE_DIR/pods/.new.$$
+cat > "$new"
+name=$(sed -n 's/^    "name": "\(.*\)",\{0,1\}$/\1/p' "$new" | head -n 1)
+cp "$new" "$FAKE_DIR/created-$name.json"
+mv "$new" "$FAKE_DIR/pods/$name.json"
+echo "pod/$name"
+"#;
+
+/// Shared by the pod scripts: `$pod` (file) and `$node` of pod `$2`/`$3`.
+const FIND_POD: &str = r#"
+pod=$FAKE_DIR/pods/$NAME.json
+if [ ! -f "$pod" ]; then
+  echo "Error from server (NotFound): pods \"$NAME\" not found" >&2
+  exit 1
+fi
+node=$(sed -n 's/^    "nodeName": "\(.*\)",\{0,1\}$/\1/p' "$pod")
+dir=$FAKE_DIR/nodes/$node
+"#;
+
+/// `kubectl get pod NAME ... -o json`: the node's answer.
+fn status_script() -> String {
+    format!(
+        r#"NAME=$3
+{FIND_POD}
+if [ -e "$dir/pull-fails" ]; then
+  echo '{{"status":{{"phase":"Pending","containerStatuses":[{{"name":"images","state":{{"waiting":{{"reason":"ImagePullBackOff","message":"Back-off pulling image"}}}}}}]}}}}'
+  exit 0
+fi
+phase=Succeeded
+case "$NAME" in *-restart) touch "$dir/restarted" ;; esac
+if [ -e "$dir/hangs" ]; then phase=Running; fi
+if [ -f "$dir/rm-fails" ]; then
+  while read -r ref; do
+    if grep -qF "\"$ref\"" "$pod"; then phase=Failed; fi
+  done < "$dir/rm-fails"
+fi
+echo "{{\"status\":{{\"phase\":\"$phase\"}}}}"
+"#
+    )
+}
+
+/// `kubectl logs NAME -n NS -c CONTAINER`: what the node's ctr printed.
+fn logs_script() -> String {
+    format!(
+        r#"NAME=$2
+{FIND_POD}
+container=$6
+case "$container" in
+  images) cat "$dir/images" ;;
+  read) cat "$dir/kubelet-args" ;;
+  write) echo "$dir/backup" ;;
+  restart) ;;
+  containers) cat "$dir/containers" ;;
+  rm-*)
+    while read -r ref; do
+      if grep -qF "\"$ref\"" "$pod" && ! grep -qxF -- "$ref" "$dir/rm-fails" 2>/dev/null; then
+        echo "$ref"
+      fi
+    done < "$dir/existing" ;;
+esac
+"#
+    )
+}
+
+/// `kubectl get node NAME -o json`: Ready, with a newer heartbeat once its
+/// kubelet restarted, unless the node stays down after the restart.
+const GET_NODE_SCRIPT: &str = r#"
+dir=$FAKE_DIR/nodes/$3
+status=True
+beat=2030-01-01T00:00:00Z
+if [ -e "$dir/restarted" ]; then
+  if [ -e "$dir/stays-down" ]; then status=Unknown; else beat=2030-01-01T00:05:00Z; fi
+fi
+echo "{\"metadata\":{\"name\":\"$3\"},\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"$status\",\"lastHeartbeatTime\":\"$beat\"}]}}"
+"#;
+
+/// `kubectl delete pod NAME ...` and `kubectl delete pods -l ...`.
+const DELETE_SCRIPT: &str = r#"
+case "$2" in
+  pods)
+    for f in "$FAKE_DIR"/pods/*.json; do
+      [ -f "$f" ] || continue
+      n=${f##*/}; n=${n%.json}
+      echo "pod/$n"
+      rm -f "$f"
+    done ;;
+  pod)
+    rm -f "$FAKE_DIR/pods/$3.json"
+    echo "pod \"$3\" deleted" ;;
+esac
+"#;
+
+fn node_json(name: &str, ready: bool) -> Value {
+    node_with_runtime(name, ready, "containerd://1.6.28")
+}
+
+fn node_with_runtime(name: &str, ready: bool, runtime: &str) -> Value {
+    json!({
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        "status": {
+            "conditions": [{"type": "Ready", "status": if ready { "True" } else { "Unknown" }}],
+            "addresses": [{"type": "InternalIP", "address": "192.0.2.10"}],
+            "nodeInfo": {"kubeletVersion": "v1.31.2", "containerRuntimeVersion": runtime}
+        }
+    })
+}
+
+const KUBELET_ARGS: &str =
+    "--kubeconfig=${SNAP_DATA}/credentials/kubelet.config\n--cert-dir=${SNAP_DATA}/certs\n";
+
+const TEACHING: &str =
+    "registry.example/intel4coro/binder-cram2-2dteaching-2dmaterial-9f8e7d:4e5f6a7b";
+
+/// Four nodes: cp1 and w1 Ready, w2 NotReady, w3 cannot pull the helper
+/// image. Each Ready node has the default images.
+fn cluster() -> FakeCluster {
+    let mut fake = FakeCluster::new();
+    let nodes = json!({"items": [
+        node_json("cp1", true), node_json("w1", true), node_json("w2", false), node_json("w3", true)
+    ]});
+    fake.respond(&["kubectl", "get", "nodes"], &nodes.to_string(), 0);
+    fake.respond_script(&["kubectl", "create"], CREATE_SCRIPT);
+    fake.respond_script(&["kubectl", "get", "pod"], &status_script());
+    fake.respond_script(&["kubectl", "logs"], &logs_script());
+    fake.respond_script(&["kubectl", "get", "node"], GET_NODE_SCRIPT);
+    fake.respond_script(&["kubectl", "delete", "pod"], DELETE_SCRIPT);
+    fake.respond_script(&["kubectl", "delete", "pods"], DELETE_SCRIPT);
+    let images = default_images();
+    let existing: String = images.iter().map(|(r, _, _)| format!("{r}\n")).collect();
+    for node in ["cp1", "w1", "w2", "w3"] {
+        let dir = node_dir(&fake, node);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("images"), ctr_table(&images)).unwrap();
+        std::fs::write(dir.join("containers"), CONTAINERS_TABLE).unwrap();
+        std::fs::write(dir.join("existing"), &existing).unwrap();
+        std::fs::write(dir.join("kubelet-args"), KUBELET_ARGS).unwrap();
+    }
+    std::fs::write(node_dir(&fake, "w3").join("pull-fails"), "").unwrap();
+    std::fs::create_dir_all(fake.state_dir().join("pods")).unwrap();
+    fake
+}
+
+fn node_dir(fake: &FakeCluster, node: &str) -> PathBuf {
+    fake.state_dir().join("nodes").join(node)
+}
+
+/// The helper pods still there.
+fn pods_left(fake: &FakeCluster) -> Vec<String> {
+    std::fs::read_dir(fake.state_dir().join("pods"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect()
+}
+
+/// Every pod manifest binderctl created, parsed.
+fn created(fake: &FakeCluster) -> Vec<Value> {
+    let mut pods: Vec<(String, Value)> = std::fs::read_dir(fake.state_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("created-")
+        })
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            (
+                p.display().to_string(),
+                serde_json::from_str(&text).unwrap(),
+            )
+        })
+        .collect();
+    pods.sort_by(|a, b| a.0.cmp(&b.0));
+    pods.into_iter().map(|(_, v)| v).collect()
+}
+
+fn node_of(pod: &Value) -> &str {
+    pod["spec"]["nodeName"].as_str().unwrap()
+}
+
+#[test]
+fn ls_all_nodes_lists_each_ready_node_once_and_leaves_no_pod() {
+    let fake = cluster();
+    let out = run(
+        &fake,
+        &["images", "ls", "teaching", "--all-nodes", "-o", "json"],
+    );
+    let err = stderr(&out);
+    // w3 could not pull the image: the command fails, naming it and the image.
+    assert!(!out.status.success());
+    assert!(err.contains("node w2 is NotReady: skipped"), "{err}");
+    assert!(
+        err.contains("node w3 cannot pull the helper image docker.io/library/busybox:1.36"),
+        "{err}"
+    );
+    assert!(err.contains("ImagePullBackOff"), "{err}");
+    assert!(
+        err.contains("1 of 3 failed: w3") || err.contains("1 node of 3 failed: w3"),
+        "{err}"
+    );
+    let listed: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let rows = listed.as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{listed}");
+    for row in rows {
+        assert!(row["ref"].as_str().unwrap().contains("teaching"));
+        assert_eq!(row["nodes"], json!(["cp1", "w1"]));
+    }
+    let pods = created(&fake);
+    let mut nodes: Vec<&str> = pods.iter().map(node_of).collect();
+    nodes.sort_unstable();
+    assert_eq!(nodes, ["cp1", "w1", "w3"], "never on the NotReady node");
+    assert!(pods_left(&fake).is_empty(), "{:?}", pods_left(&fake));
+}
+
+#[test]
+fn leftover_helper_pods_are_removed_first() {
+    let fake = cluster();
+    std::fs::write(
+        fake.state_dir()
+            .join("pods/binderctl-helper-old-0-read.json"),
+        "{}",
+    )
+    .unwrap();
+    let out = run(&fake, &["images", "ls", "--node", "cp1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("Removed pod/binderctl-helper-old-0-read left by an earlier binderctl run"),
+        "{}",
+        stderr(&out)
+    );
+    let table = stdout(&out);
+    assert!(table.starts_with("REF"), "{table}");
+    assert!(table.contains(TEACHING), "{table}");
+    assert!(pods_left(&fake).is_empty());
+    let calls = fake.normalized_calls();
+    let leftovers = calls
+        .iter()
+        .position(|c| c[1] == "delete" && c[2] == "pods")
+        .unwrap();
+    let first_create = calls.iter().position(|c| c[1] == "create").unwrap();
+    assert!(leftovers < first_create, "{calls:?}");
+}
+
+#[test]
+fn rm_removes_per_node_keeps_protected_images_and_reports_a_partial_failure() {
+    let fake = cluster();
+    // On w1 ctr fails to remove one of the refs.
+    std::fs::write(
+        node_dir(&fake, "w1").join("rm-fails"),
+        format!("{TEACHING}\n"),
+    )
+    .unwrap();
+    let out = run(
+        &fake,
+        &[
+            "images", "rm", "teaching", "--node", "cp1", "--node", "w1", "--yes",
+        ],
+    );
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("node cp1: 5 image refs to remove"), "{err}");
+    assert!(
+        err.contains("node cp1: removed 5 of 5 image refs (about 4.4 GiB)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("node w1: removed 4 of 5 image refs (about 2.1 GiB)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("node w1: the removal failed part-way"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Freed about 6.5 GiB in total on 2 nodes."),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 node of 2 failed: w1") || err.contains("1 of 2 failed: w1"),
+        "{err}"
+    );
+    let rm_pods: Vec<Value> = created(&fake)
+        .into_iter()
+        .filter(|p| p["metadata"]["name"].as_str().unwrap().ends_with("-rm"))
+        .collect();
+    assert_eq!(rm_pods.len(), 2);
+    for pod in &rm_pods {
+        let text = pod.to_string();
+        assert!(text.contains(TEACHING), "{text}");
+        // The system and in-use images stay.
+        assert!(!text.contains("calico/cni"), "{text}");
+        assert!(!text.contains("k8s-hub"), "{text}");
+    }
+    assert!(pods_left(&fake).is_empty(), "{:?}", pods_left(&fake));
+}
+
+#[test]
+fn rm_dry_run_prints_the_manifests_and_commands_and_removes_nothing() {
+    let fake = cluster();
+    let out = run(
+        &fake,
+        &["images", "rm", "teaching", "--node", "w1", "--dry-run"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("# helper pod for node w1"), "{text}");
+    assert!(text.contains("\"privileged\": true"), "{text}");
+    assert!(
+        text.contains("microk8s kubectl create -f - -n binder -o name"),
+        "{text}"
+    );
+    assert!(text.contains("--ignore-not-found --wait=false"), "{text}");
+    // Only the read pod ran.
+    let names: Vec<String> = created(&fake)
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].ends_with("-read"));
+    assert!(pods_left(&fake).is_empty());
+}
+
+#[test]
+fn plain_nodes_use_the_standard_containerd_socket_and_the_chosen_namespace() {
+    let fake = cluster();
+    let out = run(
+        &fake,
+        &[
+            "--tools",
+            "plain",
+            "images",
+            "ls",
+            "--node",
+            "w1",
+            "--helper-namespace",
+            "ops",
+            "--helper-image",
+            "images.test/tools/alpine:3.20",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pods = created(&fake);
+    assert_eq!(pods.len(), 1);
+    let pod = &pods[0];
+    assert_eq!(pod["metadata"]["namespace"], "ops");
+    let container = &pod["spec"]["containers"][0];
+    assert_eq!(container["image"], "images.test/tools/alpine:3.20");
+    let command: Vec<&str> = container["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        command[9..],
+        [
+            "ctr",
+            "--address",
+            "/run/containerd/containerd.sock",
+            "--namespace",
+            "k8s.io",
+            "images",
+            "ls"
+        ]
+    );
+    assert!(fake
+        .calls()
+        .iter()
+        .any(|c| c[..3] == ["kubectl", "create", "-f"] && c.contains(&"ops".to_string())));
+}
+
+#[test]
+fn unknown_and_malformed_node_names_are_refused_before_any_pod() {
+    let fake = cluster();
+    let out = run(&fake, &["images", "ls", "--node", "nosuch"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no node named \"nosuch\""),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&fake, &["images", "ls", "--node", "-lx"]);
+    assert!(!out.status.success());
+    let out = run(&fake, &["images", "ls", "--node", "w1", "--all-nodes"]);
+    assert!(!out.status.success());
+    let out = run(
+        &fake,
+        &["images", "ls", "--node", "w1", "--helper-image", "x;rm"],
+    );
+    assert!(!out.status.success());
+    assert!(created(&fake).is_empty());
+}
+
+#[test]
+fn every_helper_manifest_is_valid_and_pinned() {
+    let fake = cluster();
+    std::fs::remove_file(node_dir(&fake, "w3").join("pull-fails")).unwrap();
+    let out = run(&fake, &["images", "rm", "teaching", "--all-nodes", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pods = created(&fake);
+    assert_eq!(pods.len(), 6, "a read and a removal pod on each Ready node");
+    for pod in &pods {
+        let spec = &pod["spec"];
+        assert!(["cp1", "w1", "w3"].contains(&node_of(pod)));
+        assert_eq!(spec["hostPID"], true);
+        assert!(spec["activeDeadlineSeconds"].as_u64().unwrap() > 0);
+        assert_eq!(
+            pod["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "binderctl"
+        );
+        let containers = spec["initContainers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(spec["containers"].as_array().unwrap());
+        for c in containers {
+            assert_eq!(c["securityContext"]["privileged"], true);
+            assert_eq!(c["command"][0], "nsenter");
+        }
+        if let Some(verdict) = validate_manifest(&serde_yaml::to_string(pod).unwrap()) {
+            verdict.unwrap();
+        }
+    }
+    assert!(pods_left(&fake).is_empty());
+}
+
+#[test]
+fn real_kubectl_accepts_the_create_line_with_a_helper_manifest_on_stdin() {
+    use binderctl::cli::ToolFlavor;
+    use binderctl::cluster::node_helper::{self, HelperContainer, HelperPod, HelperTarget};
+    use binderctl::cluster::tools::Tools;
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let kubectl = real_tool!("kubectl");
+    let (_guard, kubeconfig) = support::real_tools::unreachable_kubeconfig();
+    let home = tempfile::tempdir().unwrap();
+    let target = HelperTarget {
+        node: "node2.example",
+        namespace: "binder",
+        image: node_helper::DEFAULT_IMAGE,
+        run_id: "0a1b2c3d",
+    };
+    for flavor in [ToolFlavor::Microk8s, ToolFlavor::Plain] {
+        let write = node_helper::write_file_argv(
+            "/var/snap/microk8s/current/args/kubelet",
+            "/x.bak",
+            "a\n",
+            "b\n",
+        );
+        let pod = HelperPod::new(
+            &target,
+            0,
+            "write",
+            vec![
+                HelperContainer::new("read", node_helper::read_file_argv("/etc/x")),
+                HelperContainer::new("write", write),
+            ],
+        );
+        let line = pod.create_command(&Tools::new(flavor));
+        let args = match flavor {
+            ToolFlavor::Microk8s => &line.args[1..],
+            ToolFlavor::Plain => &line.args[..],
+        };
+        let mut child = Command::new(&kubectl)
+            .args(args)
+            .env_clear()
+            .env("KUBECONFIG", &kubeconfig)
+            .env("HOME", home.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(pod.manifest_text().as_bytes()).unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{line}: {err}");
+        assert!(
+            err.contains("refused") && !err.contains("unknown") && !err.contains("--help"),
+            "{line}: {err}"
+        );
+        if let Some(verdict) = validate_manifest(&pod.manifest_text()) {
+            verdict.unwrap();
+        }
+    }
+}
+
+/// The names of the pods created, in order, as `NODE:PURPOSE`.
+fn created_in_order(fake: &FakeCluster) -> Vec<String> {
+    let mut pods: Vec<(std::time::SystemTime, String)> = created(fake)
+        .iter()
+        .map(|p| {
+            let name = p["metadata"]["name"].as_str().unwrap();
+            let file = fake.state_dir().join(format!("created-{name}.json"));
+            let time = std::fs::metadata(file).unwrap().modified().unwrap();
+            let purpose = name.rsplit('-').next().unwrap();
+            (time, format!("{}:{purpose}", node_of(p)))
+        })
+        .collect();
+    pods.sort();
+    pods.into_iter().map(|(_, n)| n).collect()
+}
+
+fn without_pull_failures(fake: &FakeCluster) {
+    std::fs::remove_file(node_dir(fake, "w3").join("pull-fails")).unwrap();
+}
+
+#[test]
+fn reserve_rolls_out_node_by_node_and_stops_at_a_node_that_does_not_come_back() {
+    let fake = cluster();
+    without_pull_failures(&fake);
+    std::fs::write(node_dir(&fake, "w1").join("stays-down"), "").unwrap();
+    let out = run(
+        &fake,
+        &[
+            "nodes",
+            "reserve",
+            "--all-nodes",
+            "--yes",
+            "--ready-timeout",
+            "3s",
+        ],
+    );
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("node cp1 is Ready again."), "{err}");
+    assert!(
+        err.contains("node w1 is not Ready within 3s after its kubelet restarted"),
+        "{err}"
+    );
+    assert!(
+        err.contains("The roll-out stopped at node w1; not changed: w3"),
+        "{err}"
+    );
+    assert!(
+        err.contains("sudo snap restart microk8s.daemon-kubelite"),
+        "{err}"
+    );
+    // The diffs, one per node, on stdout.
+    assert_eq!(
+        stdout(&out)
+            .matches("+--kube-reserved=cpu=1,memory=512Mi,ephemeral-storage=10Gi")
+            .count(),
+        3,
+        "{}",
+        stdout(&out)
+    );
+    let order = created_in_order(&fake);
+    let changes: Vec<&String> = order.iter().filter(|p| !p.ends_with(":read")).collect();
+    assert_eq!(
+        changes,
+        ["cp1:write", "cp1:restart", "w1:write", "w1:restart"],
+        "{order:?}"
+    );
+    let write = created(&fake)
+        .into_iter()
+        .find(|p| {
+            node_of(p) == "cp1" && p["metadata"]["name"].as_str().unwrap().ends_with("-write")
+        })
+        .unwrap();
+    let command = &write["spec"]["containers"][0]["command"];
+    assert_eq!(command[9], "sh");
+    assert_eq!(command[13], "/var/snap/microk8s/current/args/kubelet");
+    assert_eq!(
+        command[15], KUBELET_ARGS,
+        "the old text, to refuse a file changed meanwhile"
+    );
+    let new = command[16].as_str().unwrap();
+    assert!(
+        new.starts_with(KUBELET_ARGS) && new.contains("--system-reserved=cpu=1,memory=512Mi"),
+        "{new}"
+    );
+    assert!(pods_left(&fake).is_empty(), "{:?}", pods_left(&fake));
+}
+
+#[test]
+fn reserve_skips_nodes_already_set_and_dry_run_changes_nothing() {
+    let fake = cluster();
+    without_pull_failures(&fake);
+    let done = format!("{KUBELET_ARGS}--kube-reserved=cpu=1,memory=512Mi,ephemeral-storage=10Gi\n--system-reserved=cpu=1,memory=512Mi,ephemeral-storage=10Gi\n");
+    std::fs::write(node_dir(&fake, "w3").join("kubelet-args"), done).unwrap();
+    let out = run(
+        &fake,
+        &[
+            "--tools",
+            "plain",
+            "nodes",
+            "reserve",
+            "--all-nodes",
+            "--dry-run",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("node w3: /var/snap/microk8s/current/args/kubelet already reserves"),
+        "{}",
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    assert_eq!(
+        text.matches("# helper pod for node").count(),
+        4,
+        "write and restart for cp1 and w1: {text}"
+    );
+    assert!(text.contains("\"systemctl\",\n"), "{text}");
+    assert!(created(&fake)
+        .iter()
+        .all(|p| p["metadata"]["name"].as_str().unwrap().ends_with("-read")));
+
+    let out = run(
+        &fake,
+        &[
+            "nodes",
+            "reserve",
+            "--all-nodes",
+            "--yes",
+            "--ready-timeout",
+            "5s",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("node w1 is Ready again."), "{err}");
+    assert!(
+        err.contains("Reserved cpu=1,memory=512Mi,ephemeral-storage=10Gi on 2 nodes."),
+        "{err}"
+    );
+    let order = created_in_order(&fake);
+    assert!(
+        !order
+            .iter()
+            .any(|p| p.starts_with("w3:") && !p.ends_with(":read")),
+        "{order:?}"
+    );
+    assert!(pods_left(&fake).is_empty());
+}
+
+#[test]
+fn ctrl_c_while_a_helper_pod_runs_still_deletes_it() {
+    let fake = cluster();
+    std::fs::write(node_dir(&fake, "w1").join("hangs"), "").unwrap();
+    let child = fake
+        .command(&["images", "ls", "--node", "w1"])
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while created(&fake).is_empty() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "no pod created"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(pods_left(&fake).len(), 1);
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(pods_left(&fake).is_empty(), "{:?}", pods_left(&fake));
+    let deletes = fake.calls_starting_with(&["kubectl", "delete", "pod"]);
+    assert_eq!(deletes.len(), 1, "{deletes:?}");
+}
+
+#[test]
+fn the_write_script_backs_up_replaces_atomically_and_refuses_a_changed_file() {
+    use binderctl::cluster::node_helper::write_file_argv;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kubelet");
+    let backup = dir.path().join("kubelet.bak-1");
+    std::fs::write(&file, "old $(x)\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let run_script = |old: &str, new: &str| {
+        let argv = write_file_argv(&file.to_string_lossy(), &backup.to_string_lossy(), old, new);
+        std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .output()
+            .unwrap()
+    };
+    // Changed since it was read: nothing written.
+    let out = run_script("other\n", "new\n");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("changed since it was read"));
+    assert!(!backup.exists());
+    let out = run_script("old $(x)\n", "new `y` '$z'\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "new `y` '$z'\n");
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), "old $(x)\n");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        2,
+        "no temporary file left"
+    );
+    // An existing backup is never overwritten.
+    let out = run_script("new `y` '$z'\n", "third\n");
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), "old $(x)\n");
+}
+
+/// `kubectl get --raw /api/v1/nodes/NAME/proxy/stats/summary`: the node's
+/// `stats.json`, or the API server's answer for a node that does not answer.
+const STATS_SCRIPT: &str = r#"
+node=$(printf '%s' "$3" | sed 's|^/api/v1/nodes/\([^/]*\)/proxy/stats/summary$|\1|')
+if [ -f "$FAKE_DIR/nodes/$node/stats.json" ]; then
+  cat "$FAKE_DIR/nodes/$node/stats.json"
+else
+  echo "Error from server (ServiceUnavailable): the server is currently unable to handle the request" >&2
+  exit 1
+fi
+"#;
+
+fn stats(image_capacity: u64, image_free: u64, node_capacity: u64, node_free: u64) -> String {
+    json!({"node": {
+        "nodeName": "x",
+        "fs": {"capacityBytes": node_capacity, "availableBytes": node_free, "usedBytes": node_capacity - node_free},
+        "runtime": {"imageFs": {"capacityBytes": image_capacity, "availableBytes": image_free}}
+    }, "pods": []})
+    .to_string()
+}
+
+#[test]
+fn disk_shows_every_node_warns_about_full_ones_and_needs_no_helper_pod() {
+    let mut fake = cluster();
+    fake.respond_script(&["kubectl", "get", "--raw"], STATS_SCRIPT);
+    const GIB: u64 = 1 << 30;
+    std::fs::write(
+        node_dir(&fake, "cp1").join("stats.json"),
+        stats(100 * GIB, 60 * GIB, 100 * GIB, 60 * GIB),
+    )
+    .unwrap();
+    std::fs::write(
+        node_dir(&fake, "w1").join("stats.json"),
+        stats(200 * GIB, 10 * GIB, 50 * GIB, 40 * GIB),
+    )
+    .unwrap();
+    std::fs::write(
+        node_dir(&fake, "w3").join("stats.json"),
+        stats(100 * GIB, 20 * GIB, 100 * GIB, 20 * GIB),
+    )
+    .unwrap();
+    let out = run(&fake, &["nodes", "disk"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = stdout(&out);
+    assert!(table.starts_with("NAME"), "{table}");
+    let w1 = table.lines().find(|l| l.starts_with("w1 ")).unwrap();
+    assert!(
+        w1.contains("200.0 GiB") && w1.contains("10.0 GiB") && w1.contains("95%"),
+        "{w1}"
+    );
+    let w2 = table.lines().find(|l| l.starts_with("w2 ")).unwrap();
+    assert!(w2.contains(" - "), "{w2}");
+    let err = stderr(&out);
+    assert!(
+        err.contains("node w1: its image filesystem is 95% used (over 85%)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("binderctl images rm PATTERN --node w1"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("node w3: its"),
+        "80% is below the threshold: {err}"
+    );
+    assert!(!err.contains("node cp1: its"), "{err}");
+    assert!(
+        err.contains("node w2 (NotReady): cannot read its disk usage"),
+        "{err}"
+    );
+    assert!(created(&fake).is_empty(), "no privilege needed");
+    let raw = fake.calls_starting_with(&["kubectl", "get", "--raw"]);
+    assert_eq!(raw.len(), 4, "{raw:?}");
+
+    let out = run(&fake, &["nodes", "disk", "-o", "json"]);
+    let disks: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(disks[1]["name"], "w1");
+    assert_eq!(disks[1]["image_fs"]["capacity_bytes"], 200 * GIB);
+    assert_eq!(disks[1]["image_fs"]["available_bytes"], 10 * GIB);
+    assert_eq!(disks[2]["image_fs"], Value::Null);
+    assert!(disks[2]["error"]
+        .as_str()
+        .unwrap()
+        .contains("ServiceUnavailable"));
+}
+
+#[test]
+fn a_node_without_containerd_is_named_and_skipped_for_images() {
+    let mut fake = cluster();
+    let nodes = json!({"items": [node_json("cp1", true), node_with_runtime("crio1", true, "cri-o://1.28.1")]});
+    fake.respond(&["kubectl", "get", "nodes"], &nodes.to_string(), 0);
+    let out = run(&fake, &["images", "ls", "--all-nodes", "-o", "name"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("node crio1 runs cri-o://1.28.1, not containerd: skipped"),
+        "{}",
+        stderr(&out)
+    );
+    let nodes: Vec<String> = created(&fake)
+        .iter()
+        .map(|p| node_of(p).to_string())
+        .collect();
+    assert_eq!(nodes, ["cp1"]);
+}
