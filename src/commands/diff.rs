@@ -70,11 +70,12 @@ fn wanted_values(
     extras: &[PathBuf],
 ) -> Result<(Value, Vec<Vec<String>>)> {
     super::deploy::check_secret(secret)?;
-    // check_secret has parsed it; parse errors never quote the file.
-    let text = std::fs::read_to_string(secret)
-        .with_context(|| format!("{}: cannot read", secret.display()))?;
-    let secret_values: Value = serde_yaml::from_str(&text)
-        .map_err(|_| anyhow::anyhow!("{}: not valid YAML", secret.display()))?;
+    // check_secret has parsed it; read as Helm reads it, with the same
+    // bounds (and parse errors that never quote the file).
+    let text = crate::ops::input::read_text(secret)?;
+    let secret_values = crate::values::read::parse_values(&text, &secret.display().to_string())
+        .map_err(|_| anyhow::anyhow!("{}: not valid YAML", secret.display()))?
+        .value;
     let mut wanted = secret_values.clone();
     merge(&mut wanted, rendered);
     for extra in extras {

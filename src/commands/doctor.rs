@@ -293,10 +293,13 @@ pub fn evaluate(facts: &ClusterFacts, local: &Local) -> Vec<Check> {
 }
 
 /// The parsed values file, or why not (said by the checks that need it).
+/// Read as Helm reads it, with the bounds every input has.
 fn read_yaml(path: &Path) -> std::result::Result<Value, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    serde_yaml::from_str(&text).map_err(|e| format!("{}: not valid YAML: {e}", path.display()))
+    let name = path.display().to_string();
+    let text = crate::ops::input::read_text(path).map_err(|e| format!("{e:#}"))?;
+    crate::values::read::parse_values(&text, &name)
+        .map(|reading| reading.value)
+        .map_err(|e| format!("{e:#}"))
 }
 
 // ---- MicroK8s ----
