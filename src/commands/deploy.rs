@@ -49,23 +49,43 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         validate_version(v)?;
     }
 
-    let version = match &cmd.version {
-        Some(v) => v.clone(),
-        None => deployed_version(&runner, &tools, global).await?,
-    };
-
-    let rendered = render_interruptibly(&cmd.render).await.map_err(|e| {
-        if e.downcast_ref::<Interrupted>().is_some() {
-            return e;
+    // The preflight reads (deployed release, repository list, egress
+    // policy) and the render's lookups depend on none of each other: all
+    // at once.
+    let version = async {
+        match &cmd.version {
+            Some(v) => Ok(v.clone()),
+            None => deployed_version(&runner, &tools, global).await,
         }
-        Problems(
-            format!("{e:#}\nnothing deployed")
-                .lines()
-                .map(str::to_string)
-                .collect(),
-        )
-        .into()
-    })?;
+    };
+    let repo_missing = async {
+        match helm::chart_repo(&cmd.chart) {
+            Some(repo) => Ok(!helm::repo_is_configured(&runner, &tools, repo).await?),
+            None => Ok::<_, anyhow::Error>(false),
+        }
+    };
+    let rendered = async {
+        render_interruptibly(&cmd.render).await.map_err(|e| {
+            if e.downcast_ref::<Interrupted>().is_some() {
+                return e;
+            }
+            Problems(
+                format!("{e:#}\nnothing deployed")
+                    .lines()
+                    .map(str::to_string)
+                    .collect(),
+            )
+            .into()
+        })
+    };
+    // The first failure stops the others: nothing waits for lookups whose
+    // render cannot be deployed.
+    let (version, rendered, repo_missing, policy) = tokio::try_join!(
+        version,
+        rendered,
+        repo_missing,
+        super::egress::before_deploy(&runner, &tools, global)
+    )?;
     output::info(&format!("binderctl: {}", rendered.summary));
     let mut placeholders =
         placeholder_problems(&rendered.values, &cmd.render.input.display().to_string());
@@ -76,11 +96,6 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         placeholders.push("nothing deployed".into());
         return Err(Problems(placeholders).into());
     }
-
-    let repo_missing = match helm::chart_repo(&cmd.chart) {
-        Some(repo) => !helm::repo_is_configured(&runner, &tools, repo).await?,
-        None => false,
-    };
 
     if runner.is_dry_run() {
         // The printed upgrade must name a file that exists and holds this
@@ -94,7 +109,7 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
             kept.display()
         ));
         runner.execute(&plan).await?;
-        super::egress::after_deploy(&runner, &tools, global, &rendered).await?;
+        super::egress::after_deploy(&runner, &tools, global, &rendered, policy).await?;
         return Ok(Outcome::Success);
     }
     let plan = deploy_plan(
@@ -112,7 +127,7 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         Some(&cmd.render.input),
     )?;
     run_plan(&runner, &tools, global, &plan).await?;
-    super::egress::after_deploy(&runner, &tools, global, &rendered).await?;
+    super::egress::after_deploy(&runner, &tools, global, &rendered, policy).await?;
 
     wait_for_rollout(&runner, &tools, &global.namespace, wait_timeout).await?;
 
