@@ -233,6 +233,22 @@ impl Runner {
 /// server or the node.
 pub const BATCHES_AT_ONCE: usize = 4;
 
+/// The items one deletion batch carries by default: at least the first (a
+/// few items are not worth several processes), at most the second.
+pub const DEFAULT_BATCH: (usize, usize) = (50, 500);
+
+/// Items per batch: `chosen` (`--batch-size`), or else `items` split evenly
+/// over [`BATCHES_AT_ONCE`] calls (one round of calls), within
+/// [`DEFAULT_BATCH`].
+pub fn batch_size(chosen: Option<std::num::NonZeroUsize>, items: usize) -> usize {
+    match chosen {
+        Some(n) => n.get(),
+        None => items
+            .div_ceil(BATCHES_AT_ONCE)
+            .clamp(DEFAULT_BATCH.0, DEFAULT_BATCH.1),
+    }
+}
+
 /// What [`Runner::execute_concurrently`] did with a plan of batches, each
 /// batch being a base command with items appended.
 #[derive(Debug)]
@@ -929,6 +945,16 @@ mod tests {
             most = most.max(in_flight);
         }
         assert_eq!(most, 2, "at most two at a time, and two did run together");
+    }
+
+    #[test]
+    fn default_batches_fill_one_round_of_calls() {
+        assert_eq!(batch_size(None, 0), 50);
+        assert_eq!(batch_size(None, 3), 50, "a few items: one call");
+        assert_eq!(batch_size(None, 240), 60);
+        assert_eq!(batch_size(None, 2_000), 500, "four calls, all at once");
+        assert_eq!(batch_size(None, 20_000), 500);
+        assert_eq!(batch_size(std::num::NonZeroUsize::new(7), 2_000), 7);
     }
 
     #[tokio::test]

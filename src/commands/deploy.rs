@@ -84,7 +84,8 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         version,
         rendered,
         repo_missing,
-        super::egress::before_deploy(&runner, &tools, global)
+        // Its failure surfaces where the policy is needed, after the upgrade.
+        async { Ok(super::egress::before_deploy(&runner, &tools, global).await) }
     )?;
     output::info(&format!("binderctl: {}", rendered.summary));
     let mut placeholders =
@@ -109,7 +110,7 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
             kept.display()
         ));
         runner.execute(&plan).await?;
-        super::egress::after_deploy(&runner, &tools, global, &rendered, policy).await?;
+        super::egress::after_deploy(&runner, &tools, global, &rendered, policy?).await?;
         return Ok(Outcome::Success);
     }
     let plan = deploy_plan(
@@ -127,7 +128,7 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         Some(&cmd.render.input),
     )?;
     run_plan(&runner, &tools, global, &plan).await?;
-    super::egress::after_deploy(&runner, &tools, global, &rendered, policy).await?;
+    super::egress::after_deploy(&runner, &tools, global, &rendered, policy?).await?;
 
     wait_for_rollout(&runner, &tools, &global.namespace, wait_timeout).await?;
 

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::cli::{GlobalArgs, ImageMatch, ImagesCmd, OutputArgs};
 use crate::cluster::confirm::confirm;
 use crate::cluster::plan::{CommandLine, Plan};
-use crate::cluster::runner::{Batches, Runner, BATCHES_AT_ONCE};
+use crate::cluster::runner::{self, Batches, Runner, BATCHES_AT_ONCE};
 use crate::cluster::tools::Tools;
 use crate::error::{NotConfirmed, Outcome};
 use crate::output;
@@ -353,7 +353,7 @@ pub async fn run(global: &GlobalArgs, cmd: &ImagesCmd) -> Result<Outcome> {
             let removal = Removal {
                 yes: *yes,
                 dry_run: *dry_run,
-                batch: batch_size.get(),
+                batch: *batch_size,
                 keep,
             };
             remove(&tools, pattern, matching, removal).await
@@ -366,7 +366,8 @@ pub async fn run(global: &GlobalArgs, cmd: &ImagesCmd) -> Result<Outcome> {
 struct Removal {
     yes: bool,
     dry_run: bool,
-    batch: usize,
+    /// `--batch-size`, if given.
+    batch: Option<std::num::NonZeroUsize>,
     keep: Keep,
 }
 
@@ -420,7 +421,12 @@ async fn remove(
             return Err(NotConfirmed("nothing removed".into()).into());
         }
     }
-    let plan = remove_plan(tools, &matching.containerd_namespace, refs, how.batch);
+    let plan = remove_plan(
+        tools,
+        &matching.containerd_namespace,
+        refs,
+        runner::batch_size(how.batch, refs.len()),
+    );
     // Independent batches, a few at once; a failed one stops none.
     let results = runner.execute_concurrently(&plan, BATCHES_AT_ONCE).await;
     let batches = Batches::new(&plan, results);

@@ -11,7 +11,7 @@ use crate::cli::{GlobalArgs, OutputArgs, PodSelection, PodsCmd};
 use crate::cluster::confirm::confirm;
 use crate::cluster::duration::{format_age, parse_duration, parse_timestamp, unix_now};
 use crate::cluster::plan::{CommandLine, Plan};
-use crate::cluster::runner::{Batches, Runner, BATCHES_AT_ONCE};
+use crate::cluster::runner::{self, Batches, Runner, BATCHES_AT_ONCE};
 use crate::cluster::tools::Tools;
 use crate::error::{NotConfirmed, Outcome};
 use crate::output;
@@ -531,7 +531,12 @@ pub async fn run(global: &GlobalArgs, cmd: &PodsCmd) -> Result<Outcome> {
                 .map(|p| p.name().to_string())
                 .collect();
             refuse_odd_names(&names)?;
-            let plan = purge_plan(&tools, &global.namespace, &names, batch_size.get());
+            let plan = purge_plan(
+                &tools,
+                &global.namespace,
+                &names,
+                runner::batch_size(*batch_size, names.len()),
+            );
             if !*dry_run {
                 let question = format!(
                     "Delete {} in namespace {}?",

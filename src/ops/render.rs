@@ -221,7 +221,11 @@ async fn look_up(
             if requests.is_empty() {
                 return Ok(Vec::new());
             }
-            let client = published::http_client(timeout)?;
+            // Loading the system's TLS roots takes milliseconds: on a thread
+            // of its own, while the lookups are in flight.
+            let client = tokio::task::spawn_blocking(move || published::http_client(timeout))
+                .await
+                .map_err(|e| format!("could not set up the HTTP client: {e}"))??;
             Ok::<_, String>(published::fetch_all(&client, requests, args.retries).await)
         }
     );

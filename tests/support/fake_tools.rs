@@ -204,12 +204,22 @@ while :; do
 done
 "#;
 
-/// Hook for [`FakeCluster::set_latency`]: answer after a delay; record when
-/// the call started and ended (nanoseconds since the epoch) and what it was.
+/// Hook for [`FakeCluster::set_latency`]: end the call no sooner than the
+/// latency after it started (the stand-in's own work counts inside it, so
+/// the stand-in is not what is measured); record when it started and ended
+/// (nanoseconds since the epoch) and its first words.
 const LATENCY_HOOK: &str = r#"
 started=$(date +%s%N)
-trap 'printf "%s %s %s %s %s\n" "$started" "$(date +%s%N)" "$tool" "$1" "$2" >> "$FAKE_DIR/timings.log"' EXIT
-sleep "$(cat "$FAKE_DIR/latency")"
+latency_ns=$(cat "$FAKE_DIR/latency")
+words="$tool $1 $2"
+fake_latency_end() {
+  left=$((started + latency_ns - $(date +%s%N)))
+  if [ "$left" -gt 0 ]; then
+    sleep "$((left / 1000000000)).$(printf '%09d' $((left % 1000000000)))"
+  fi
+  printf '%s %s %s\n' "$started" "$(date +%s%N)" "$words" >> "$FAKE_DIR/timings.log"
+}
+trap fake_latency_end EXIT
 "#;
 
 /// When one stand-in call started and ended, and its first words.
@@ -1034,8 +1044,8 @@ impl FakeCluster {
     /// Opt-in: every call answers after `latency`, and records its start
     /// and end (see [`FakeCluster::timings`]).
     pub fn set_latency(&self, latency: Duration) {
-        let seconds = format!("{:.3}\n", latency.as_secs_f64());
-        std::fs::write(self.root.path().join("latency"), seconds).expect("latency");
+        let nanos = format!("{}\n", latency.as_nanos());
+        std::fs::write(self.root.path().join("latency"), nanos).expect("latency");
         self.add_hook("latency", LATENCY_HOOK);
     }
 
