@@ -538,9 +538,10 @@ pub enum PodsCmd {
         /// Print the commands that would run, delete nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Pods per `kubectl delete pod` call.
-        #[arg(long, value_name = "N", default_value = "50")]
-        batch_size: NonZeroUsize,
+        /// Pods per `kubectl delete pod` call (default: split evenly over
+        /// the 4 calls that run at once, 50 to 500 each).
+        #[arg(long, value_name = "N")]
+        batch_size: Option<NonZeroUsize>,
     },
 }
 
@@ -620,9 +621,10 @@ pub enum ImagesCmd {
         /// Print the commands that would run, remove nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Images per `ctr images rm` call.
-        #[arg(long, value_name = "N", default_value = "50")]
-        batch_size: NonZeroUsize,
+        /// Images per `ctr images rm` call (default: split evenly over the
+        /// 4 calls that run at once, 50 to 500 each).
+        #[arg(long, value_name = "N")]
+        batch_size: Option<NonZeroUsize>,
         /// Also remove system images (pause, the hub's own, Kubernetes' and
         /// MicroK8s' images), which are kept back otherwise.
         #[arg(long)]

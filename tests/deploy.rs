@@ -222,7 +222,9 @@ fn without_version_and_without_release_nothing_happens() {
     );
     assert!(stderr.contains("--version"), "{stderr}");
     assert!(env.changing_calls().is_empty(), "{:?}", env.fake.calls());
-    assert_eq!(env.dns.query_count(), 0, "nothing rendered either");
+    // The lookups ran alongside the release read (reads only); nothing
+    // was written.
+    assert!(!env.fake.work_dir().join("_binder.yaml").exists());
 }
 
 #[test]
@@ -639,4 +641,37 @@ fn sigterm_during_the_upgrade_is_passed_on_and_helm_is_waited_for() {
         "no step after the interrupt"
     );
     assert_no_secret(&out);
+}
+
+#[test]
+fn deploy_reads_the_release_the_repositories_and_the_policy_at_once() {
+    let env = DeployEnv::standard();
+    env.fake
+        .require_in_flight(3, std::time::Duration::from_secs(10));
+    let out = env.deploy(&["--dry-run"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("helm upgrade"), "{stdout}");
+}
+
+#[test]
+fn a_failing_repository_list_is_asked_once() {
+    let mut env = DeployEnv::standard();
+    env.fake.respond_full(
+        &["helm", "repo", "list"],
+        "",
+        "Error: open /root/.config/helm/repositories.yaml: permission denied\n",
+        1,
+    );
+    let out = env.deploy(&["--version", VERSION]);
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("permission denied"), "{stderr}");
+    let lists = env
+        .fake
+        .normalized_calls()
+        .into_iter()
+        .filter(|c| c.get(1).map(String::as_str) == Some("repo"))
+        .count();
+    assert_eq!(lists, 1, "{:?}", env.fake.calls());
 }

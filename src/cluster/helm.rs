@@ -134,7 +134,8 @@ pub async fn repo_is_configured(runner: &Runner, tools: &Tools, repo: &str) -> R
         if captured.stderr.contains("no repositories") {
             return Ok(false);
         }
-        return runner.query(&command).await.map(|_| false);
+        // Shown from this answer: asking again would be a second call.
+        return Err(crate::cluster::runner::failed(&command, &captured));
     }
     let repos: Vec<HelmRepo> = serde_json::from_str(&captured.stdout)
         .with_context(|| format!("`{command}` printed something other than the expected JSON"))?;

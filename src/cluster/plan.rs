@@ -145,8 +145,9 @@ impl Plan {
         self.steps.len()
     }
 
-    /// One step per batch of at most `batch` items: `base` with the batch's
-    /// items appended, described as "`verb` `noun` FIRST-LAST of TOTAL".
+    /// One step per batch of at most `batch` items and [`MAX_BATCH_BYTES`]
+    /// of them: `base` with the batch's items appended, described as
+    /// "`verb` `noun` FIRST-LAST of TOTAL".
     pub fn batched(
         base: &CommandLine,
         items: &[String],
@@ -157,7 +158,7 @@ impl Plan {
         let total = items.len();
         let mut plan = Plan::new();
         let mut first = 1;
-        for chunk in items.chunks(batch.max(1)) {
+        for chunk in chunks_within(items, batch.max(1), MAX_BATCH_BYTES) {
             let last = first + chunk.len() - 1;
             let command = base.clone().args(chunk.iter().cloned());
             plan.push(
@@ -179,6 +180,30 @@ impl Plan {
     }
 }
 
+/// The most bytes of items one batched command carries (each counted with
+/// its terminating NUL and its argv pointer): far below Linux's 2 MiB limit
+/// on argv and environment together, so a batch never fails to start.
+pub const MAX_BATCH_BYTES: usize = 96 * 1024;
+
+/// `items` in order, in runs of at most `count` items and `bytes` bytes
+/// (an item bigger than `bytes` alone goes alone).
+fn chunks_within(items: &[String], count: usize, bytes: usize) -> Vec<&[String]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (i, item) in items.iter().enumerate() {
+        let cost = item.len() + 1 + std::mem::size_of::<usize>();
+        if i > start && (i - start == count || size + cost > bytes) {
+            chunks.extend(items.get(start..i));
+            (start, size) = (i, 0);
+        }
+        size += cost;
+    }
+    if start < items.len() {
+        chunks.extend(items.get(start..));
+    }
+    chunks
+}
+
 impl From<Vec<Step>> for Plan {
     fn from(steps: Vec<Step>) -> Self {
         Plan { steps }
@@ -188,6 +213,36 @@ impl From<Vec<Step>> for Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_are_bounded_by_count_and_bytes() {
+        let items: Vec<String> = (0..10).map(|i| format!("{i:0>1000}")).collect();
+        let sizes = |count, bytes| -> Vec<usize> {
+            chunks_within(&items, count, bytes)
+                .iter()
+                .map(|c| c.len())
+                .collect()
+        };
+        assert_eq!(sizes(4, usize::MAX), [4, 4, 2]);
+        // 1,009 bytes each: three fit in 3,100 bytes.
+        assert_eq!(sizes(50, 3_100), [3, 3, 3, 1]);
+        assert_eq!(sizes(50, 10), [1; 10], "an oversized item goes alone");
+        let long: Vec<String> = (0..2_000).map(|i| format!("jupyter-{i:0>60}")).collect();
+        let plan = Plan::batched(
+            &CommandLine::new("kubectl"),
+            &long,
+            5_000,
+            "Deleting",
+            "pods",
+        );
+        assert!(plan.len() > 1);
+        let carried: usize = plan.steps.iter().map(|s| s.command.args.len()).sum();
+        assert_eq!(carried, 2_000);
+        for step in &plan.steps {
+            let bytes: usize = step.command.args.iter().map(|a| a.len() + 9).sum();
+            assert!(bytes <= MAX_BATCH_BYTES, "{bytes}");
+        }
+    }
 
     #[test]
     fn plain_words_stay_unquoted() {

@@ -99,6 +99,46 @@ impl Runner {
         Ok(outputs)
     }
 
+    /// Run the plan's steps, which must not depend on one another (batches
+    /// of one deletion), at most `limit` at a time. Every step runs whatever
+    /// the others do (except after an interrupt: nothing new starts); each
+    /// one's stdout or error comes back in plan order. With `--dry-run`,
+    /// print each command in order, run nothing and return empty outputs.
+    pub async fn execute_concurrently(&self, plan: &Plan, limit: usize) -> Vec<Result<String>> {
+        if self.dry_run {
+            stdout_text(&plan.render());
+            return plan.steps.iter().map(|_| Ok(String::new())).collect();
+        }
+        let mut results: Vec<Option<Result<String>>> = plan.steps.iter().map(|_| None).collect();
+        let mut waiting = plan.steps.iter().cloned().enumerate();
+        let mut running = tokio::task::JoinSet::new();
+        loop {
+            while running.len() < limit.max(1) {
+                let Some((index, step)) = waiting.next() else {
+                    break;
+                };
+                running.spawn(async move {
+                    (index, run_passing_output(&step, OnInterrupt::Stop).await)
+                });
+            }
+            let Some(joined) = running.join_next().await else {
+                break;
+            };
+            if let Ok((index, result)) = joined {
+                if let Some(slot) = results.get_mut(index) {
+                    *slot = Some(result);
+                }
+            }
+        }
+        plan.steps
+            .iter()
+            .zip(results)
+            .map(|(step, result)| {
+                result.unwrap_or_else(|| Err(anyhow::anyhow!("`{}` did not finish", step.command)))
+            })
+            .collect()
+    }
+
     /// Run one step (print it with `--dry-run`) and return its stdout.
     pub async fn run_step(&self, step: &Step) -> Result<String> {
         if self.dry_run {
@@ -136,15 +176,7 @@ impl Runner {
         if captured.success() {
             return Ok(captured.stdout);
         }
-        stderr_text(&captured.stderr);
-        if let Some(hint) = microk8s::failure_hint(command, &captured.stderr) {
-            stderr_line(&format!("binderctl: {hint}"));
-        }
-        Err(ToolFailed {
-            command: command.to_string(),
-            code: captured.code,
-        }
-        .into())
+        Err(failed(command, &captured))
     }
 
     /// [`Runner::query`], then parse the output as JSON.
@@ -212,6 +244,115 @@ impl Runner {
             .with_context(|| format!("cannot collect the output of `{command}`"))?;
         captured(&output)
     }
+}
+
+/// How many deletion batches run at once: enough to hide each call's start
+/// (snap, MicroK8s' wrapper, the tool), few enough not to flood the API
+/// server or the node.
+pub const BATCHES_AT_ONCE: usize = 4;
+
+/// The items one deletion batch carries by default: at least the first (a
+/// few items are not worth several processes), at most the second.
+pub const DEFAULT_BATCH: (usize, usize) = (50, 500);
+
+/// Items per batch: `chosen` (`--batch-size`), or else `items` split evenly
+/// over [`BATCHES_AT_ONCE`] calls (one round of calls), within
+/// [`DEFAULT_BATCH`].
+pub fn batch_size(chosen: Option<std::num::NonZeroUsize>, items: usize) -> usize {
+    match chosen {
+        Some(n) => n.get(),
+        None => items
+            .div_ceil(BATCHES_AT_ONCE)
+            .clamp(DEFAULT_BATCH.0, DEFAULT_BATCH.1),
+    }
+}
+
+/// What [`Runner::execute_concurrently`] did with a plan of batches, each
+/// batch being a base command with items appended.
+#[derive(Debug)]
+pub struct Batches<'a> {
+    /// The stdout of each batch that ran to the end, in plan order.
+    pub outputs: Vec<String>,
+    /// Each batch that failed: its step and error, in plan order.
+    pub failed: Vec<(&'a Step, anyhow::Error)>,
+}
+
+impl<'a> Batches<'a> {
+    pub fn new(plan: &'a Plan, results: Vec<Result<String>>) -> Self {
+        let mut batches = Batches {
+            outputs: Vec::new(),
+            failed: Vec::new(),
+        };
+        for (step, result) in plan.steps.iter().zip(results) {
+            match result {
+                Ok(output) => batches.outputs.push(output),
+                Err(err) => batches.failed.push((step, err)),
+            }
+        }
+        batches
+    }
+
+    /// How many items the failed batches carried (not dealt with);
+    /// `base_args` is how many arguments come before the items.
+    pub fn failed_items(&self, base_args: usize) -> usize {
+        self.failed
+            .iter()
+            .map(|(step, _)| step.command.args.len().saturating_sub(base_args))
+            .sum()
+    }
+
+    /// One line per failed batch: what it was, why it failed, and the
+    /// items it carried (the first `shown` of them), which were not dealt
+    /// with; `base_args` is how many arguments come before the items.
+    pub fn failure_lines(&self, base_args: usize, shown: usize) -> Vec<String> {
+        self.failed
+            .iter()
+            .map(|(step, err)| {
+                let items = step.command.args.get(base_args..).unwrap_or_default();
+                let mut names = items
+                    .iter()
+                    .take(shown)
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if items.len() > shown {
+                    names.push_str(&format!(" and {} more", items.len() - shown));
+                }
+                let what = step.description.as_deref().unwrap_or("a batch");
+                format!("{what} failed ({err:#}): {names}")
+            })
+            .collect()
+    }
+
+    /// The error to end with once the summary is out: an interrupt if
+    /// there was one, else the first failure (its exit code becomes
+    /// binderctl's).
+    pub fn into_error(self) -> Option<anyhow::Error> {
+        let mut failed = self.failed.into_iter().map(|(_, err)| err);
+        let first = failed.next()?;
+        if first.downcast_ref::<Interrupted>().is_some() {
+            return Some(first);
+        }
+        Some(
+            failed
+                .find(|err| err.downcast_ref::<Interrupted>().is_some())
+                .unwrap_or(first),
+        )
+    }
+}
+
+/// A probed command's failure as [`Runner::query`] reports it: its stderr
+/// (and a hint for MicroK8s' wrappers) shown, a [`ToolFailed`] returned.
+pub fn failed(command: &CommandLine, captured: &Captured) -> anyhow::Error {
+    stderr_text(&captured.stderr);
+    if let Some(hint) = microk8s::failure_hint(command, &captured.stderr) {
+        stderr_line(&format!("binderctl: {hint}"));
+    }
+    ToolFailed {
+        command: command.to_string(),
+        code: captured.code,
+    }
+    .into()
 }
 
 fn captured(output: &std::process::Output) -> Result<Captured> {
@@ -797,6 +938,62 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(out, "done\n");
+    }
+
+    #[tokio::test]
+    async fn concurrent_steps_all_run_bounded_and_report_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let log = log.to_str().unwrap();
+        // Each step records its start, waits, records its end: the log shows
+        // how many ran at once.
+        let step = |name: &str, code: i32| {
+            sh(&format!(
+                "echo start >> {log}; sleep 0.2; echo end >> {log}; echo {name}; exit {code}"
+            ))
+        };
+        let mut plan = Plan::new();
+        for (i, code) in [0, 3, 0, 0, 0].into_iter().enumerate() {
+            plan.push_command(step(&format!("s{i}"), code));
+        }
+        let results = Runner::new(false).execute_concurrently(&plan, 2).await;
+        let outputs: Vec<String> = results
+            .iter()
+            .map(|r| match r {
+                Ok(out) => out.clone(),
+                Err(e) => format!("failed {}", e.downcast_ref::<ToolFailed>().unwrap().code),
+            })
+            .collect();
+        // The failed step did not stop the others.
+        assert_eq!(outputs, ["s0\n", "failed 3", "s2\n", "s3\n", "s4\n"]);
+        let mut in_flight = 0;
+        let mut most = 0;
+        for line in std::fs::read_to_string(log).unwrap().lines() {
+            in_flight += if line == "start" { 1 } else { -1 };
+            most = most.max(in_flight);
+        }
+        assert_eq!(most, 2, "at most two at a time, and two did run together");
+    }
+
+    #[test]
+    fn default_batches_fill_one_round_of_calls() {
+        assert_eq!(batch_size(None, 0), 50);
+        assert_eq!(batch_size(None, 3), 50, "a few items: one call");
+        assert_eq!(batch_size(None, 240), 60);
+        assert_eq!(batch_size(None, 2_000), 500, "four calls, all at once");
+        assert_eq!(batch_size(None, 20_000), 500);
+        assert_eq!(batch_size(std::num::NonZeroUsize::new(7), 2_000), 7);
+    }
+
+    #[tokio::test]
+    async fn concurrent_dry_run_runs_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("ran");
+        let mut plan = Plan::new();
+        plan.push_command(CommandLine::new("touch").arg(marker.to_str().unwrap()));
+        let results = Runner::new(true).execute_concurrently(&plan, 4).await;
+        assert!(matches!(results.as_slice(), [Ok(out)] if out.is_empty()));
+        assert!(!marker.exists());
     }
 
     #[test]

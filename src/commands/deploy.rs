@@ -50,30 +50,47 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         validate_version(v)?;
     }
 
-    let mut version = match &cmd.version {
-        // Resolved once the repository is fresh, below.
-        Some(_) if latest => String::new(),
-        Some(v) => v.clone(),
-        None => deployed_version(&runner, &tools, global).await?,
-    };
-
-    // With --diff the deployed values are read while the render runs.
-    let (rendered, deployed_values) = tokio::join!(
-        render_interruptibly(&cmd.render),
-        super::diff::deployed_for_diff(cmd.diff, &runner, &tools, global)
-    );
-    let rendered = rendered.map_err(|e| {
-        if e.downcast_ref::<Interrupted>().is_some() {
-            return e;
+    // The preflight reads (deployed release, repository list, egress
+    // policy, with --diff the deployed values) and the render's lookups
+    // depend on none of each other: all at once.
+    let version = async {
+        match &cmd.version {
+            // Resolved once the repository is fresh, below.
+            Some(_) if latest => Ok(String::new()),
+            Some(v) => Ok(v.clone()),
+            None => deployed_version(&runner, &tools, global).await,
         }
-        Problems(
-            format!("{e:#}\nnothing deployed")
-                .lines()
-                .map(str::to_string)
-                .collect(),
-        )
-        .into()
-    })?;
+    };
+    let repo_missing = async {
+        match helm::chart_repo(&cmd.chart) {
+            Some(repo) => Ok(!helm::repo_is_configured(&runner, &tools, repo).await?),
+            None => Ok::<_, anyhow::Error>(false),
+        }
+    };
+    let rendered = async {
+        render_interruptibly(&cmd.render).await.map_err(|e| {
+            if e.downcast_ref::<Interrupted>().is_some() {
+                return e;
+            }
+            Problems(
+                format!("{e:#}\nnothing deployed")
+                    .lines()
+                    .map(str::to_string)
+                    .collect(),
+            )
+            .into()
+        })
+    };
+    // The first failure stops the others: nothing waits for lookups whose
+    // render cannot be deployed.
+    let (mut version, rendered, repo_missing, policy, deployed_values) = tokio::try_join!(
+        version,
+        rendered,
+        repo_missing,
+        // Its failure surfaces where the policy is needed, after the upgrade.
+        async { Ok(super::egress::before_deploy(&runner, &tools, global).await) },
+        super::diff::deployed_for_diff(cmd.diff, &runner, &tools, global),
+    )?;
     output::info(&format!("binderctl: {}", rendered.summary));
     let mut placeholders =
         placeholder_problems(&rendered.values, &cmd.render.input.display().to_string());
@@ -84,15 +101,10 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         placeholders.push("nothing deployed".into());
         return Err(Problems(placeholders).into());
     }
-    if let Some(deployed) = deployed_values? {
+    if let Some(deployed) = deployed_values {
         super::diff::before_deploy(&runner, global, cmd, deployed.as_ref(), &rendered.values)
             .await?;
     }
-
-    let repo_missing = match helm::chart_repo(&cmd.chart) {
-        Some(repo) => !helm::repo_is_configured(&runner, &tools, repo).await?,
-        None => false,
-    };
 
     let refreshed = if latest {
         let (newest, refreshed) =
@@ -115,7 +127,7 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
             kept.display()
         ));
         runner.execute(&plan).await?;
-        super::egress::after_deploy(&runner, &tools, global, &rendered).await?;
+        super::egress::after_deploy(&runner, &tools, global, &rendered, policy?).await?;
         return Ok(Outcome::Success);
     }
     let mut plan = deploy_plan(
@@ -136,7 +148,7 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         Some(&cmd.render.input),
     )?;
     run_plan(&runner, &tools, global, &plan).await?;
-    super::egress::after_deploy(&runner, &tools, global, &rendered).await?;
+    super::egress::after_deploy(&runner, &tools, global, &rendered, policy?).await?;
 
     super::logs::wait_or_report(&runner, &tools, &global.namespace, wait_timeout).await?;
 

@@ -249,15 +249,26 @@ async fn apply_policy(
     Ok(())
 }
 
-/// The deploy hook: in policy mode, apply the policy after the release.
+/// The deploy hook's read, made alongside deploy's other preflight reads
+/// (the upgrade never touches binderctl's own policy).
+pub async fn before_deploy(
+    runner: &Runner,
+    tools: &Tools,
+    global: &GlobalArgs,
+) -> Result<Option<Enforced>> {
+    check_namespace(&global.namespace)?;
+    read_policy(runner, tools, &global.namespace).await
+}
+
+/// The deploy hook: in policy mode, apply the policy after the release;
+/// `current` is what [`before_deploy`] read.
 pub async fn after_deploy(
     runner: &Runner,
     tools: &Tools,
     global: &GlobalArgs,
     rendered: &Rendered,
+    current: Option<Enforced>,
 ) -> Result<()> {
-    check_namespace(&global.namespace)?;
-    let current = read_policy(runner, tools, &global.namespace).await?;
     if rendered.mode != AllowListMode::Policy {
         // Policies add up: a leftover one keeps allowing its ranges.
         if let Some(left) = current {
@@ -289,24 +300,27 @@ async fn check_drift(
     let runner = Runner::new(false);
     let ns = &global.namespace;
     let values_command = values_command(tools, &global.release, ns);
-    // Only the read the mode needs, alongside the lookups.
-    let (rendered, enforced) = match mode_hint(&cmd.render.input) {
-        Some(AllowListMode::Values) => {
-            let (r, v) = tokio::join!(render::render(&cmd.render), runner.query(&values_command));
+    // binder.yaml once; then only the read its mode needs, alongside the
+    // lookups.
+    let started = std::time::Instant::now();
+    let input = render::read_input(&cmd.render)?;
+    let (rendered, enforced) = match input.mode() {
+        AllowListMode::Values => {
+            let (r, v) = tokio::join!(
+                render::render_input(&cmd.render, input, started),
+                runner.query(&values_command)
+            );
             (r, v.map(Enforcement::Values))
         }
-        _ => {
-            let (r, p) = tokio::join!(render::render(&cmd.render), read_policy(&runner, tools, ns));
+        AllowListMode::Policy => {
+            let (r, p) = tokio::join!(
+                render::render_input(&cmd.render, input, started),
+                read_policy(&runner, tools, ns)
+            );
             (r, p.map(Enforcement::Policy))
         }
     };
-    let rendered = rendered?;
-    let enforced = match (rendered.mode, enforced?) {
-        (AllowListMode::Values, Enforcement::Policy(_)) => {
-            Enforcement::Values(runner.query(&values_command).await?)
-        }
-        (_, enforced) => enforced,
-    };
+    let (rendered, enforced) = (rendered?, enforced?);
     let (what, remedy, changes) = match enforced {
         Enforcement::Policy(current) => {
             let Some(current) = current else {
@@ -351,14 +365,6 @@ async fn check_drift(
 enum Enforcement {
     Policy(Option<Enforced>),
     Values(String),
-}
-
-/// The allow-list mode binder.yaml asks for, without any output; `None`
-/// when it cannot be read (the render then says why).
-fn mode_hint(input: &std::path::Path) -> Option<AllowListMode> {
-    let text = crate::ops::input::read_text(input).ok()?;
-    let values = crate::values::read::parse_values(&text, "").ok()?.value;
-    crate::values::settings::read(&values).ok().map(|s| s.mode)
 }
 
 /// The generated rule's ranges in `helm get values -o json` output.

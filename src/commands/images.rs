@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::cli::{GlobalArgs, ImageMatch, ImagesCmd, OutputArgs};
 use crate::cluster::confirm::confirm;
 use crate::cluster::plan::{CommandLine, Plan};
-use crate::cluster::runner::Runner;
+use crate::cluster::runner::{self, Batches, Runner, BATCHES_AT_ONCE};
 use crate::cluster::tools::Tools;
 use crate::commands::nodes_remote;
 use crate::error::{NotConfirmed, Outcome};
@@ -290,8 +290,13 @@ pub fn remove_plan(
     refs: &[String],
     batch: usize,
 ) -> Plan {
-    let base = tools.ctr(containerd_namespace, ["images", "rm"]);
+    let base = remove_command(tools, containerd_namespace);
     Plan::batched(&base, refs, batch, "Removing", "image refs")
+}
+
+/// `ctr images rm`, before the refs.
+fn remove_command(tools: &Tools, containerd_namespace: &str) -> CommandLine {
+    tools.ctr(containerd_namespace, ["images", "rm"])
 }
 
 const THIS_NODE_ONLY: &str =
@@ -360,7 +365,9 @@ pub async fn run(global: &GlobalArgs, cmd: &ImagesCmd) -> Result<Outcome> {
                 let how = nodes_remote::Removal {
                     yes: *yes,
                     dry_run: *dry_run,
-                    batch: batch_size.get(),
+                    // On each node one helper container per batch, run
+                    // one after another: the smallest default batch count.
+                    batch: batch_size.map_or(runner::DEFAULT_BATCH.1, std::num::NonZeroUsize::get),
                     keep,
                 };
                 let matcher = Matcher::new(pattern, matching.regex)?;
@@ -369,7 +376,7 @@ pub async fn run(global: &GlobalArgs, cmd: &ImagesCmd) -> Result<Outcome> {
             let removal = Removal {
                 yes: *yes,
                 dry_run: *dry_run,
-                batch: batch_size.get(),
+                batch: *batch_size,
                 keep,
             };
             remove(&tools, pattern, matching, removal).await
@@ -382,7 +389,8 @@ pub async fn run(global: &GlobalArgs, cmd: &ImagesCmd) -> Result<Outcome> {
 struct Removal {
     yes: bool,
     dry_run: bool,
-    batch: usize,
+    /// `--batch-size`, if given.
+    batch: Option<std::num::NonZeroUsize>,
     keep: Keep,
 }
 
@@ -397,13 +405,16 @@ async fn remove(
     }
     let matcher = Matcher::new(pattern, matching.regex)?;
     let runner = Runner::new(how.dry_run);
-    let (_, images) = fetch(&runner, tools, matching).await?;
-    let container_images = if how.keep.include_in_use {
-        Vec::new()
-    } else {
+    // The images and the containers' images: two independent reads, at once.
+    let in_use = async {
+        if how.keep.include_in_use {
+            return Ok(Vec::new());
+        }
         let command = containers_command(tools, &matching.containerd_namespace);
-        parse_container_images(&runner.query(&command).await?)
+        Ok(parse_container_images(&runner.query(&command).await?))
     };
+    let ((_, images), container_images) =
+        tokio::try_join!(fetch(&runner, tools, matching), in_use)?;
     let selection = select(&images, &matcher, &container_images, how.keep)?;
     output::info(THIS_NODE_ONLY);
     report_kept_back(&selection);
@@ -433,21 +444,50 @@ async fn remove(
             return Err(NotConfirmed("nothing removed".into()).into());
         }
     }
-    let plan = remove_plan(tools, &matching.containerd_namespace, refs, how.batch);
-    let outputs = runner.execute(&plan).await?;
+    let plan = remove_plan(
+        tools,
+        &matching.containerd_namespace,
+        refs,
+        runner::batch_size(how.batch, refs.len()),
+    );
+    // Independent batches, a few at once; a failed one stops none.
+    let results = runner.execute_concurrently(&plan, BATCHES_AT_ONCE).await;
+    let batches = Batches::new(&plan, results);
     if !how.dry_run {
-        // ctr prints each ref it removed and only warns about missing ones.
-        let removed = outputs
-            .iter()
-            .flat_map(|o| o.lines())
-            .filter(|line| refs.iter().any(|r| r == line.trim()))
-            .count();
-        output::info(&format!(
-            "Removed {removed} of {}.",
-            plural(refs.len(), "image ref", "image refs")
+        report_removal(&batches, refs, tools, &matching.containerd_namespace);
+    }
+    match batches.into_error() {
+        Some(err) => Err(err),
+        None => Ok(Outcome::Success),
+    }
+}
+
+/// What was removed, and each failed batch with the refs it did not remove.
+fn report_removal(batches: &Batches, refs: &[String], tools: &Tools, containerd_namespace: &str) {
+    // ctr prints each ref it removed and only warns about missing ones.
+    let wanted: HashSet<&str> = refs.iter().map(String::as_str).collect();
+    let removed = batches
+        .outputs
+        .iter()
+        .flat_map(|o| o.lines())
+        .filter(|line| wanted.contains(line.trim()))
+        .count();
+    let base_args = remove_command(tools, containerd_namespace).args.len();
+    let mut summary = format!(
+        "Removed {removed} of {}.",
+        plural(refs.len(), "image ref", "image refs")
+    );
+    let not_tried = batches.failed_items(base_args);
+    if not_tried > 0 {
+        summary.push_str(&format!(
+            " {} not removed:",
+            plural(not_tried, "ref was", "refs were")
         ));
     }
-    Ok(Outcome::Success)
+    output::info(&summary);
+    for line in batches.failure_lines(base_args, 10) {
+        output::info(&format!("  {line}"));
+    }
 }
 
 /// Say how many matched refs stay, and why.

@@ -11,7 +11,7 @@ use crate::cli::{GlobalArgs, OutputArgs, PodSelection, PodsCmd};
 use crate::cluster::confirm::confirm;
 use crate::cluster::duration::{format_age, parse_duration, parse_timestamp, unix_now};
 use crate::cluster::plan::{CommandLine, Plan};
-use crate::cluster::runner::Runner;
+use crate::cluster::runner::{self, Batches, Runner, BATCHES_AT_ONCE};
 use crate::cluster::tools::Tools;
 use crate::error::{NotConfirmed, Outcome};
 use crate::output;
@@ -240,7 +240,18 @@ pub fn list_command(tools: &Tools, namespace: &str, selector: Option<&str>) -> C
 /// already gone are not an error (`--ignore-not-found`); `-o name` prints
 /// `pod/NAME` for each pod actually deleted.
 pub fn purge_plan(tools: &Tools, namespace: &str, names: &[String], batch: usize) -> Plan {
-    let base = tools.kubectl([
+    Plan::batched(
+        &purge_command(tools, namespace),
+        names,
+        batch,
+        "Deleting",
+        "pods",
+    )
+}
+
+/// `kubectl delete pod ...`, before the names.
+fn purge_command(tools: &Tools, namespace: &str) -> CommandLine {
+    tools.kubectl([
         "delete",
         "pod",
         "-n",
@@ -249,8 +260,30 @@ pub fn purge_plan(tools: &Tools, namespace: &str, names: &[String], batch: usize
         "--wait=false",
         "-o",
         "name",
-    ]);
-    Plan::batched(&base, names, batch, "Deleting", "pods")
+    ])
+}
+
+/// The purge's summary: what was deleted, what was already gone, and each
+/// failed batch with the pods it did not delete.
+fn report_purge(batches: &Batches, count: usize, tools: &Tools, namespace: &str) {
+    let base_args = purge_command(tools, namespace).args.len();
+    let deleted: usize = batches.outputs.iter().map(|o| deleted_names(o).len()).sum();
+    let not_tried = batches.failed_items(base_args);
+    let gone = count.saturating_sub(deleted + not_tried);
+    let mut summary = format!("Deleted {}.", plural(deleted, "pod", "pods"));
+    if gone > 0 {
+        summary.push_str(&format!(" {} already gone.", plural(gone, "was", "were")));
+    }
+    if not_tried > 0 {
+        summary.push_str(&format!(
+            " {} not deleted:",
+            plural(not_tried, "pod was", "pods were")
+        ));
+    }
+    output::info(&summary);
+    for line in batches.failure_lines(base_args, 10) {
+        output::info(&format!("  {line}"));
+    }
 }
 
 /// Pod names go to `kubectl delete pod` as arguments: one that is not a
@@ -498,7 +531,12 @@ pub async fn run(global: &GlobalArgs, cmd: &PodsCmd) -> Result<Outcome> {
                 .map(|p| p.name().to_string())
                 .collect();
             refuse_odd_names(&names)?;
-            let plan = purge_plan(&tools, &global.namespace, &names, batch_size.get());
+            let plan = purge_plan(
+                &tools,
+                &global.namespace,
+                &names,
+                runner::batch_size(*batch_size, names.len()),
+            );
             if !*dry_run {
                 let question = format!(
                     "Delete {} in namespace {}?",
@@ -509,17 +547,16 @@ pub async fn run(global: &GlobalArgs, cmd: &PodsCmd) -> Result<Outcome> {
                     return Err(NotConfirmed("nothing deleted".into()).into());
                 }
             }
-            let outputs = runner.execute(&plan).await?;
+            // Independent batches, a few at once; a failed one stops none.
+            let results = runner.execute_concurrently(&plan, BATCHES_AT_ONCE).await;
+            let batches = Batches::new(&plan, results);
             if !*dry_run {
-                let deleted: usize = outputs.iter().map(|o| deleted_names(o).len()).sum();
-                let gone = count.saturating_sub(deleted);
-                let mut summary = format!("Deleted {}.", plural(deleted, "pod", "pods"));
-                if gone > 0 {
-                    summary.push_str(&format!(" {} already gone.", plural(gone, "was", "were")));
-                }
-                output::info(&summary);
+                report_purge(&batches, count, &tools, &global.namespace);
             }
-            Ok(Outcome::Success)
+            match batches.into_error() {
+                Some(err) => Err(err),
+                None => Ok(Outcome::Success),
+            }
         }
     }
 }

@@ -297,14 +297,17 @@ fn is_ready(pod: &Pod) -> bool {
 pub async fn run(global: &GlobalArgs, cmd: &StatusCmd) -> Result<Outcome> {
     let tools = Tools::from_global(global);
     let runner = Runner::new(false);
-    let release = deployed_release(&runner, &tools, &global.namespace, &global.release).await?;
-    let pod_list: PodList = runner
-        .query_json(&pods::list_command(&tools, &global.namespace, None))
-        .await?;
-    let services: ServiceList = runner
-        .query_json(&services_command(&tools, &global.namespace))
-        .await?;
-    let egress = super::egress::read_policy(&runner, &tools, &global.namespace).await?;
+    // Four independent reads, all at once: one round trip, not four.
+    let (pods_command, services_command) = (
+        pods::list_command(&tools, &global.namespace, None),
+        services_command(&tools, &global.namespace),
+    );
+    let (release, pod_list, services, egress) = tokio::try_join!(
+        deployed_release(&runner, &tools, &global.namespace, &global.release),
+        runner.query_json::<PodList>(&pods_command),
+        runner.query_json::<ServiceList>(&services_command),
+        super::egress::read_policy(&runner, &tools, &global.namespace),
+    )?;
     let now = crate::cluster::duration::unix_now();
     let record = StatusRecord {
         release: ReleaseRecord::new(release.as_ref(), &global.release, &global.namespace),

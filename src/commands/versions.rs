@@ -216,7 +216,13 @@ pub async fn run(global: &GlobalArgs, cmd: &VersionsCmd) -> Result<Outcome> {
     if cmd.update {
         super::latest::update(&tools, &cmd.chart).await?;
     }
-    let mut versions = search(&runner, &tools, &cmd.chart).await?;
+    // The versions come from Helm's local cache, the deployed one from the
+    // cluster: both at once.
+    let (versions, release) = tokio::join!(
+        search(&runner, &tools, &cmd.chart),
+        deployed_release(&runner, &tools, &global.namespace, &global.release)
+    );
+    let mut versions = versions?;
     if versions.is_empty() {
         fetch_repository(&runner, &tools, cmd).await?;
         versions = search(&runner, &tools, &cmd.chart).await?;
@@ -229,10 +235,8 @@ pub async fn run(global: &GlobalArgs, cmd: &VersionsCmd) -> Result<Outcome> {
             helm::repo_list_command(&tools)
         );
     }
-    // The versions come from Helm's local cache; the deployed one needs the
-    // cluster. When only that fails (Helm's error is shown), list anyway.
-    let release = match deployed_release(&runner, &tools, &global.namespace, &global.release).await
-    {
+    // When only the cluster read failed (Helm's error is shown), list anyway.
+    let release = match release {
         Ok(release) => Some(release),
         Err(e) if e.downcast_ref::<ToolFailed>().is_some() => {
             output::info(&format!(

@@ -72,9 +72,41 @@ pub fn read_values(path: &Path) -> Result<Value> {
 /// [`Problems`]; nothing is written here.
 pub async fn render(args: &RenderArgs) -> Result<Rendered> {
     let started = Instant::now();
-    let input = args.input.display().to_string();
+    let input = read_input(args)?;
+    render_input(args, input, started).await
+}
+
+/// binder.yaml, read and checked: what a render starts from.
+#[derive(Debug)]
+pub struct Input {
+    values: Value,
+    settings: Settings,
+}
+
+impl Input {
+    /// Where the allow-list goes.
+    pub fn mode(&self) -> AllowListMode {
+        self.settings.mode
+    }
+}
+
+/// The first, local part of [`render`]: for a caller that needs the mode
+/// before the lookups start, without reading binder.yaml twice.
+pub fn read_input(args: &RenderArgs) -> Result<Input> {
     let values = read_values(&args.input)?;
-    let settings = read_settings(&values, &input)?;
+    let settings = read_settings(&values, &args.input.display().to_string())?;
+    Ok(Input { values, settings })
+}
+
+/// The rest of [`render`], from binder.yaml as [`read_input`] read it;
+/// `started` is when the render began (for the summary).
+pub async fn render_input(
+    args: &RenderArgs,
+    input_read: Input,
+    started: Instant,
+) -> Result<Rendered> {
+    let input = args.input.display().to_string();
+    let Input { values, settings } = input_read;
     let mut warnings: Vec<String> = settings
         .warnings
         .iter()
@@ -189,7 +221,11 @@ async fn look_up(
             if requests.is_empty() {
                 return Ok(Vec::new());
             }
-            let client = published::http_client(timeout)?;
+            // Loading the system's TLS roots takes milliseconds: on a thread
+            // of its own, while the lookups are in flight.
+            let client = tokio::task::spawn_blocking(move || published::http_client(timeout))
+                .await
+                .map_err(|e| format!("could not set up the HTTP client: {e}"))??;
             Ok::<_, String>(published::fetch_all(&client, requests, args.retries).await)
         }
     );

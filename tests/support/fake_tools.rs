@@ -39,6 +39,10 @@ RS=$(printf '\036')
 rec=$tool
 for a in "$@"; do rec=$rec$US$a; done
 printf '%s%s\n' "$rec" "$RS" >> "$FAKE_DIR/calls.log"
+# Opt-in behaviours (FakeCluster::require_in_flight, ::set_latency).
+for hook in "$FAKE_DIR"/hooks/*.sh; do
+  if [ -f "$hook" ]; then . "$hook"; fi
+done
 if [ "$tool" = microk8s ]; then
   # MicroK8s' wrappers' checks, in their order, on the fake snap's files.
   snap=$FAKE_DIR/snap
@@ -179,6 +183,51 @@ kind=$(sed -n 's/^kind: *//p' "$file" | head -n 1 | tr 'A-Z' 'a-z')
 name=$(sed -n 's/^  name: *//p' "$file" | head -n 1)
 echo "$kind/$name configured"
 "#;
+
+/// Hook for [`FakeCluster::require_in_flight`]: hold each call until the
+/// wanted number of calls have started; fail when they do not come.
+const IN_FLIGHT_HOOK: &str = r#"
+read need steps < "$FAKE_DIR/in-flight"
+mkdir -p "$FAKE_DIR/arrived"
+mktemp "$FAKE_DIR/arrived/call.XXXXXX" > /dev/null
+waited=0
+while :; do
+  arrived=$(ls "$FAKE_DIR/arrived" | wc -l)
+  [ "$arrived" -ge "$need" ] && break
+  if [ "$waited" -ge "$steps" ]; then
+    echo "fake $tool: only $arrived of $need calls started together: the calls ran one after another" >&2
+    exit 96
+  fi
+  sleep 0.05
+  waited=$((waited+1))
+done
+"#;
+
+/// Hook for [`FakeCluster::set_latency`]: end the call no sooner than the
+/// latency after it started (the stand-in's own work counts inside it, so
+/// the stand-in is not what is measured); record when it started and ended
+/// (nanoseconds since the epoch) and its first words.
+const LATENCY_HOOK: &str = r#"
+started=$(date +%s%N)
+latency_ns=$(cat "$FAKE_DIR/latency")
+words="$tool $1 $2"
+fake_latency_end() {
+  left=$((started + latency_ns - $(date +%s%N)))
+  if [ "$left" -gt 0 ]; then
+    sleep "$((left / 1000000000)).$(printf '%09d' $((left % 1000000000)))"
+  fi
+  printf '%s %s %s\n' "$started" "$(date +%s%N)" "$words" >> "$FAKE_DIR/timings.log"
+}
+trap fake_latency_end EXIT
+"#;
+
+/// When one stand-in call started and ended, and its first words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timing {
+    pub started_ns: u128,
+    pub ended_ns: u128,
+    pub words: String,
+}
 
 /// A MicroK8s state that its wrappers trap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1074,6 +1123,65 @@ impl FakeCluster {
             Microk8sState::SudoNeedsPassword => "sudo-needs-password",
         };
         std::fs::write(file(marker), "").expect("microk8s state");
+    }
+
+    fn add_hook(&self, name: &str, script: &str) {
+        let hooks = self.root.path().join("hooks");
+        std::fs::create_dir_all(&hooks).expect("hooks dir");
+        std::fs::write(hooks.join(format!("{name}.sh")), script).expect("hook");
+    }
+
+    /// Opt-in: every call waits until `calls` calls have started (counting
+    /// itself), and fails with exit 96 after `timeout` otherwise. A command
+    /// whose first `calls` reads run one after another then fails; once that
+    /// many have started, later calls pass at once.
+    pub fn require_in_flight(&self, calls: usize, timeout: Duration) {
+        let steps = timeout.as_millis().div_ceil(50);
+        std::fs::write(
+            self.root.path().join("in-flight"),
+            format!("{calls} {steps}\n"),
+        )
+        .expect("in-flight");
+        self.add_hook("in-flight", IN_FLIGHT_HOOK);
+    }
+
+    /// Opt-in: every call answers after `latency`, and records its start
+    /// and end (see [`FakeCluster::timings`]).
+    pub fn set_latency(&self, latency: Duration) {
+        let nanos = format!("{}\n", latency.as_nanos());
+        std::fs::write(self.root.path().join("latency"), nanos).expect("latency");
+        self.add_hook("latency", LATENCY_HOOK);
+    }
+
+    /// The calls recorded since [`FakeCluster::set_latency`], by start.
+    pub fn timings(&self) -> Vec<Timing> {
+        let log = std::fs::read_to_string(self.root.path().join("timings.log")).unwrap_or_default();
+        let mut timings: Vec<Timing> = log
+            .lines()
+            .filter_map(|line| {
+                let mut parts = line.splitn(3, ' ');
+                Some(Timing {
+                    started_ns: parts.next()?.parse().ok()?,
+                    ended_ns: parts.next()?.parse().ok()?,
+                    words: parts.next().unwrap_or_default().to_string(),
+                })
+            })
+            .collect();
+        timings.sort_by_key(|t| t.started_ns);
+        timings
+    }
+
+    /// [`FakeCluster::calls`] in sorted order: for comparing the calls of
+    /// a command that makes some at once, whose order is not fixed.
+    pub fn sorted_calls(&self) -> Vec<Call> {
+        let mut calls = self.calls();
+        calls.sort();
+        calls
+    }
+
+    /// Forget the recorded timings (between benchmark runs).
+    pub fn clear_timings(&self) {
+        let _ = std::fs::remove_file(self.root.path().join("timings.log"));
     }
 
     /// The fake MicroK8s' `$SNAP_DATA` (binderctl is pointed at it).
