@@ -1165,17 +1165,10 @@ pub struct EgressCheckCmd {
 
 #[derive(Debug, Args)]
 pub struct EgressShowCmd {
-    /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, default_value_t = ShowFormat::Table)]
-    pub format: ShowFormat,
+    #[command(flatten)]
+    pub output: OutputArgs,
     #[command(flatten)]
     pub grace: GraceArgs,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ShowFormat {
-    Table,
-    Json,
 }
 
 #[derive(Debug, Subcommand)]

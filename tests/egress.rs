@@ -251,6 +251,24 @@ fn apply_rotate_check_grace_and_uninstall() {
         "{}",
         stdout(&out)
     );
+    // The same formats as every read command: YAML holds what JSON does.
+    let out = lab.run(&["egress", "show", "-o", "yaml"], T0 + 26 * HOUR);
+    let yaml: Value = serde_yaml::from_str(&stdout(&out)).unwrap();
+    assert_eq!(yaml, shown);
+    let out = lab.run(&["egress", "show", "-o", "name"], T0 + 26 * HOUR);
+    assert_eq!(stdout(&out), "networkpolicy/binderctl-egress\n");
+    let out = lab.run(&["egress", "show", "--no-headers"], T0 + 26 * HOUR);
+    assert!(
+        !stdout(&out).contains("ranges enforced"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stdout(&out).contains("SOURCE"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("203.0.113.200/32"),
+        "{}",
+        stdout(&out)
+    );
 
     // status shows it; uninstall deletes it (before the namespace).
     let out = lab.run(&["status"], T0 + 26 * HOUR);

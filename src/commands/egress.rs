@@ -6,7 +6,7 @@
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use crate::cli::{EgressCmd, GlobalArgs, GraceArgs, ShowFormat};
+use crate::cli::{EgressCmd, GlobalArgs, GraceArgs, OutputArgs, OutputFormat};
 use crate::cluster::duration::{format_age, parse_duration, unix_now};
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::runner::{stderr_line, stderr_text, stdout_text, Runner};
@@ -16,7 +16,8 @@ use crate::egress::cidr::{self, IpNet};
 use crate::egress::policy::{self, Enforced, Merged, POLICY_NAME};
 use crate::error::{Outcome, ToolFailed};
 use crate::ops::render::{self, Rendered};
-use crate::output::table::format_table;
+use crate::output::format;
+use crate::output::table::{format_table_styled, TableStyle};
 use crate::values::settings::{AllowListMode, KEY_ALLOW_LIST_MODE, KEY_EGRESS, NETWORK_POLICY};
 use crate::values::transform;
 
@@ -50,7 +51,7 @@ pub async fn run(global: &GlobalArgs, cmd: &EgressCmd) -> Result<Outcome> {
         EgressCmd::Show(show) => {
             let clock = Clock::new(&show.grace)?;
             let current = read_policy(&Runner::new(false), &tools, &global.namespace).await?;
-            show_policy(global, current.as_ref(), show.format, &clock);
+            show_policy(global, current.as_ref(), &show.output, &clock)?;
             Ok(Outcome::Success)
         }
     }
@@ -455,83 +456,95 @@ fn age(seconds: i64) -> String {
     ))
 }
 
-fn show_policy(global: &GlobalArgs, current: Option<&Enforced>, format: ShowFormat, clock: &Clock) {
+fn show_policy(
+    global: &GlobalArgs,
+    current: Option<&Enforced>,
+    output: &OutputArgs,
+    clock: &Clock,
+) -> Result<()> {
     let (now, grace) = (clock.now, clock.grace);
     let ns = &global.namespace;
     let Some(current) = current else {
-        match format {
-            ShowFormat::Json => stdout_text("null\n"),
-            ShowFormat::Table => stderr_line(&format!(
-                "No NetworkPolicy {POLICY_NAME} in namespace {ns} (allow_list_mode: values keeps \
-                 the allow-list in the release's values; `binderctl egress check` compares them)."
-            )),
-        }
-        return;
-    };
-    match format {
-        ShowFormat::Json => {
-            let sources: serde_json::Map<String, serde_json::Value> = current
-                .seen
-                .iter()
-                .map(|(label, nets)| {
-                    let entries: Vec<_> = nets
-                        .iter()
-                        .map(|(net, at)| {
-                            json!({"cidr": net.to_string(), "last_seen": at, "age_seconds": now - at,
-                                   "allowed_until": if Some(*at) == current.applied_at() { None } else { Some(at.saturating_add(grace)) }})
-                        })
-                        .collect();
-                    (label.clone(), json!(entries))
-                })
-                .collect();
-            let value = json!({
-                "name": POLICY_NAME,
-                "namespace": ns,
-                "applied_at": current.applied_at(),
-                "ranges": current.ranges.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "sources": sources,
+        if output.output.is_some_and(|f| f != OutputFormat::Wide) {
+            return format::print(output, &serde_json::Value::Null, Vec::new, |_| {
+                String::new()
             });
-            stdout_text(&format!(
-                "{}\n",
-                serde_json::to_string_pretty(&value).unwrap_or_default()
-            ));
         }
-        ShowFormat::Table => {
-            let applied = current
-                .applied_at()
-                .map_or("never".to_string(), |at| format!("{} ago", age(now - at)));
-            let mut text = format!(
-                "NetworkPolicy {POLICY_NAME} in namespace {ns}: {} ranges enforced, applied {applied}\n",
-                current.ranges.len()
-            );
-            let applied_at = current.applied_at().unwrap_or(now);
-            let rows: Vec<Vec<String>> = current
-                .seen
+        stderr_line(&format!(
+            "No NetworkPolicy {POLICY_NAME} in namespace {ns} (allow_list_mode: values keeps \
+             the allow-list in the release's values; `binderctl egress check` compares them)."
+        ));
+        return Ok(());
+    };
+    let applied_at = current.applied_at();
+    let sources: serde_json::Map<String, serde_json::Value> = current
+        .seen
+        .iter()
+        .map(|(label, nets)| {
+            let entries: Vec<_> = nets
                 .iter()
-                .flat_map(|(label, nets)| {
-                    nets.iter().map(move |(net, at)| {
-                        // Not seen at the last apply: kept for its grace period.
-                        let state = if *at == applied_at {
-                            "seen".to_string()
-                        } else {
-                            let left = at.saturating_add(grace) - now;
-                            if left > 0 {
-                                format!("not seen, goes in {}", age(left))
-                            } else {
-                                "not seen, goes at the next apply".to_string()
-                            }
-                        };
-                        vec![label.clone(), net.to_string(), age(now - at), state]
-                    })
+                .map(|(net, at)| {
+                    let until = (Some(*at) != applied_at).then(|| at.saturating_add(grace));
+                    json!({"cidr": net.to_string(), "last_seen": at, "age_seconds": now - at,
+                           "allowed_until": until})
                 })
                 .collect();
-            text.push_str(&format_table(
-                &["SOURCE", "RANGE", "LAST SEEN", "STATE"],
-                &rows,
-            ));
-            stdout_text(&text);
-        }
+            (label.clone(), json!(entries))
+        })
+        .collect();
+    let record = json!({
+        "name": POLICY_NAME,
+        "namespace": ns,
+        "applied_at": applied_at,
+        "ranges": current.ranges.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "sources": sources,
+    });
+    let names = || vec![format!("networkpolicy/{POLICY_NAME}")];
+    format::print(output, &record, names, |style| {
+        show_table(current, ns, clock, style)
+    })
+}
+
+/// `egress show`'s table: the policy's summary line, then a row per range.
+fn show_table(current: &Enforced, ns: &str, clock: &Clock, style: TableStyle) -> String {
+    let (now, grace) = (clock.now, clock.grace);
+    let applied = current
+        .applied_at()
+        .map_or("never".to_string(), |at| format!("{} ago", age(now - at)));
+    let mut text = String::new();
+    if style.headers {
+        text = format!(
+            "NetworkPolicy {POLICY_NAME} in namespace {ns}: {} ranges enforced, applied {applied}\n",
+            current.ranges.len()
+        );
     }
+    let applied_at = current.applied_at().unwrap_or(now);
+    let rows: Vec<Vec<String>> = current
+        .seen
+        .iter()
+        .flat_map(|(label, nets)| {
+            nets.iter().map(move |(net, at)| {
+                // Not seen at the last apply: kept for its grace period.
+                let state = if *at == applied_at {
+                    "seen".to_string()
+                } else {
+                    let left = at.saturating_add(grace) - now;
+                    if left > 0 {
+                        format!("not seen, goes in {}", age(left))
+                    } else {
+                        "not seen, goes at the next apply".to_string()
+                    }
+                };
+                vec![label.clone(), net.to_string(), age(now - at), state]
+            })
+        })
+        .collect();
+    text.push_str(&format_table_styled(
+        &["SOURCE", "RANGE", "LAST SEEN", "STATE"],
+        &rows,
+        style,
+    ));
+    text
 }
 
 /// One line for `binderctl status`: the policy's ranges, its last apply,

@@ -1194,10 +1194,15 @@ impl FakeCluster {
     /// its current directory.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_binderctl"));
+        // Files binderctl keeps in the temporary folder (deploy --dry-run's
+        // render) go with the fake cluster, not into the machine's /tmp.
+        let tmp = self.root.path().join("tmp");
+        std::fs::create_dir_all(&tmp).expect("temp folder");
         cmd.args(args)
             .env_clear()
             .env("PATH", self.bin_dir())
             .env("HOME", self.root.path())
+            .env("TMPDIR", tmp)
             .env("BINDERCTL_MICROK8S_SNAP_DATA", self.snap_dir())
             .current_dir(self.work_dir())
             .stdin(Stdio::null())
