@@ -206,7 +206,7 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
             "now",
         ],
     ),
-    ("egress show", &["format", "grace", "now"]),
+    ("egress show", &["output", "no_headers", "grace", "now"]),
     // Run no external tool.
     ("whitelist check", &["spec_or_url", "file"]),
     // doctor, logs, history, rollback, diff, volumes, forward, init: each
