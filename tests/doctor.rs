@@ -8,7 +8,7 @@ use std::path::Path;
 
 use binderctl::commands::doctor::{disk_status, free_bytes, Status, MICROK8S_CONTAINERD_ROOT};
 use support::fake_tools::{
-    call, meet_script, nodes_json, storage_classes_with_base_path, FakeCluster,
+    call, meet_script, nodes_json, stats_summary_json, storage_classes_with_base_path, FakeCluster,
     MICROK8S_STATUS_WORKER,
 };
 use support::{stderr, stdout};
@@ -113,7 +113,7 @@ fn line<'a>(report: &'a [(String, String, String)], name: &str) -> &'a (String, 
         .unwrap_or_else(|| panic!("no {name} line in {report:?}"))
 }
 
-const ORDER: [&str; 16] = [
+const ORDER: [&str; 17] = [
     "microk8s",
     "control-plane",
     "credentials",
@@ -129,6 +129,7 @@ const ORDER: [&str; 16] = [
     "egress-policy",
     "egress-fresh",
     "nodes",
+    "node-disk",
     "containerd-disk",
 ];
 
@@ -165,14 +166,27 @@ fn a_healthy_node_passes_every_check_in_a_fixed_order() {
         .2
         .contains("2 nodes ready, all on v1.28.3"));
     assert!(!stdout(&out).contains("DOCTOR-SECRET"));
-    // Each cluster read once.
+    assert_eq!(line(&report, "node-disk").2, "2 nodes below 85% used");
+    // Each cluster read once, each node's stats summary once.
     let calls = node.fake.normalized_calls();
-    assert_eq!(calls.len(), 4, "{calls:?}");
+    assert_eq!(calls.len(), 6, "{calls:?}");
     for expected in [
         call(&["microk8s", "status", "--format", "yaml"]),
         call(&["kubectl", "get", "storageclass", "-o", "json"]),
         call(&["kubectl", "get", "services", "-n", "binder", "-o", "json"]),
         call(&["kubectl", "get", "nodes", "-o", "json"]),
+        call(&[
+            "kubectl",
+            "get",
+            "--raw",
+            "/api/v1/nodes/u24control/proxy/stats/summary",
+        ]),
+        call(&[
+            "kubectl",
+            "get",
+            "--raw",
+            "/api/v1/nodes/u24worker/proxy/stats/summary",
+        ]),
     ] {
         assert!(calls.contains(&expected), "{expected:?} not in {calls:?}");
     }
@@ -367,6 +381,96 @@ fn a_stopped_microk8s_and_an_unreachable_cluster() {
     assert_eq!(status, "fail");
     assert!(message.contains("connection to the server"), "{message}");
     assert_eq!(line(&report, "hub-url").0, "skip");
+    let (status, _, message) = line(&report, "node-disk");
+    assert_eq!(status, "skip");
+    assert!(
+        message.contains("the nodes could not be listed"),
+        "{message}"
+    );
+    assert!(
+        node.fake
+            .calls_starting_with(&["kubectl", "get", "--raw"])
+            .is_empty(),
+        "no stats read without the node list"
+    );
+}
+
+#[test]
+fn a_node_over_the_disk_threshold_is_a_warning_naming_it_and_the_fix() {
+    let node = healthy();
+    const GIB: u64 = 1 << 30;
+    // 90 % of the worker's image filesystem used; the control plane at 84 %.
+    node.fake.set_node_stats(
+        "u24worker",
+        &stats_summary_json(100 * GIB, 10 * GIB, 100 * GIB, 50 * GIB),
+    );
+    node.fake.set_node_stats(
+        "u24control",
+        &stats_summary_json(100 * GIB, 50 * GIB, 100 * GIB, 16 * GIB),
+    );
+    let out = node.doctor(&[]);
+    let report = lines(&out);
+    let (status, _, message) = line(&report, "node-disk");
+    assert_eq!(status, "warn", "{message}");
+    assert!(
+        message.contains("node u24worker: its image filesystem is 90% used (over 85%)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("binderctl images rm PATTERN --node u24worker"),
+        "{message}"
+    );
+    assert!(!message.contains("u24control"), "84% is below: {message}");
+    assert_ne!(
+        line(&report, "containerd-disk").0 == "fail",
+        out.status.success(),
+        "a warning alone keeps exit 0"
+    );
+    // The node filesystem counts too.
+    node.fake.set_node_stats(
+        "u24control",
+        &stats_summary_json(100 * GIB, 50 * GIB, 100 * GIB, 15 * GIB),
+    );
+    let out = node.doctor(&[]);
+    let (_, _, message) = line(&lines(&out), "node-disk").clone();
+    assert!(
+        message.contains("node u24control: its node filesystem is 85% used"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_node_whose_stats_cannot_be_read_is_named_and_not_ready_nodes_are_not_read() {
+    let mut node = healthy();
+    node.fake.respond(
+        &["kubectl", "get", "nodes"],
+        &nodes_json(&[
+            ("u24control", "v1.28.3", true),
+            ("u24worker", "v1.28.3", true),
+            ("u24down", "v1.28.3", false),
+        ]),
+        0,
+    );
+    node.fake.forget_node_stats("u24worker");
+    let out = node.doctor(&[]);
+    let report = lines(&out);
+    let (status, _, message) = line(&report, "node-disk");
+    assert_eq!(status, "warn", "{message}");
+    assert!(
+        message.contains(
+            "node u24worker: cannot read its disk usage: Error from server (ServiceUnavailable)"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("fix: binderctl nodes disk"), "{message}");
+    assert!(!message.contains("u24control"), "{message}");
+    assert_eq!(line(&report, "nodes").0, "fail", "u24down is NotReady");
+    let raw = node.fake.calls_starting_with(&["kubectl", "get", "--raw"]);
+    assert_eq!(raw.len(), 2, "{raw:?}");
+    assert!(
+        raw.iter().all(|c| !c.join(" ").contains("u24down")),
+        "{raw:?}"
+    );
 }
 
 #[test]

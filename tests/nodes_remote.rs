@@ -9,7 +9,9 @@ mod support;
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
-use support::fake_tools::{ctr_table, default_images, FakeCluster, CONTAINERS_TABLE};
+use support::fake_tools::{
+    ctr_table, default_images, stats_summary_json, FakeCluster, CONTAINERS_TABLE, STATS_SCRIPT,
+};
 use support::real_tools::validate_manifest;
 use support::{run, stderr, stdout};
 
@@ -726,27 +728,6 @@ fn the_write_script_backs_up_replaces_atomically_and_refuses_a_changed_file() {
     assert_eq!(std::fs::read_to_string(&backup).unwrap(), "old $(x)\n");
 }
 
-/// `kubectl get --raw /api/v1/nodes/NAME/proxy/stats/summary`: the node's
-/// `stats.json`, or the API server's answer for a node that does not answer.
-const STATS_SCRIPT: &str = r#"
-node=$(printf '%s' "$3" | sed 's|^/api/v1/nodes/\([^/]*\)/proxy/stats/summary$|\1|')
-if [ -f "$FAKE_DIR/nodes/$node/stats.json" ]; then
-  cat "$FAKE_DIR/nodes/$node/stats.json"
-else
-  echo "Error from server (ServiceUnavailable): the server is currently unable to handle the request" >&2
-  exit 1
-fi
-"#;
-
-fn stats(image_capacity: u64, image_free: u64, node_capacity: u64, node_free: u64) -> String {
-    json!({"node": {
-        "nodeName": "x",
-        "fs": {"capacityBytes": node_capacity, "availableBytes": node_free, "usedBytes": node_capacity - node_free},
-        "runtime": {"imageFs": {"capacityBytes": image_capacity, "availableBytes": image_free}}
-    }, "pods": []})
-    .to_string()
-}
-
 #[test]
 fn disk_shows_every_node_warns_about_full_ones_and_needs_no_helper_pod() {
     let mut fake = cluster();
@@ -754,17 +735,17 @@ fn disk_shows_every_node_warns_about_full_ones_and_needs_no_helper_pod() {
     const GIB: u64 = 1 << 30;
     std::fs::write(
         node_dir(&fake, "cp1").join("stats.json"),
-        stats(100 * GIB, 60 * GIB, 100 * GIB, 60 * GIB),
+        stats_summary_json(100 * GIB, 60 * GIB, 100 * GIB, 60 * GIB),
     )
     .unwrap();
     std::fs::write(
         node_dir(&fake, "w1").join("stats.json"),
-        stats(200 * GIB, 10 * GIB, 50 * GIB, 40 * GIB),
+        stats_summary_json(200 * GIB, 10 * GIB, 50 * GIB, 40 * GIB),
     )
     .unwrap();
     std::fs::write(
         node_dir(&fake, "w3").join("stats.json"),
-        stats(100 * GIB, 20 * GIB, 100 * GIB, 20 * GIB),
+        stats_summary_json(100 * GIB, 20 * GIB, 100 * GIB, 20 * GIB),
     )
     .unwrap();
     let out = run(&fake, &["nodes", "disk"]);

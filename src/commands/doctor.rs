@@ -16,6 +16,7 @@ use serde_yaml::Value;
 
 use super::deploy::{check_secret, hub_url_warning, is_placeholder};
 use super::nodes::{parse_node_list, NodeRow};
+use super::nodes_remote::{self, NodeDisk, NodeFs};
 use super::status::{services_command, ServiceList};
 use super::storage::{list_command as storage_command, StorageClass, StorageClassList};
 use crate::cli::{DoctorCmd, GlobalArgs, ToolFlavor};
@@ -127,6 +128,9 @@ pub struct ClusterFacts {
     pub storage_classes: Answer,
     pub services: Answer,
     pub nodes: Answer,
+    /// Each Ready node's stats summary (or why not); `None` when the node
+    /// list could not be read.
+    pub node_stats: Option<Vec<(String, std::result::Result<NodeFs, String>)>>,
 }
 
 /// The read-only commands doctor runs: MicroK8s' status (MicroK8s only),
@@ -182,7 +186,29 @@ fn last_line(text: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Run the cluster reads at once (four at most, well under the bound of 8).
+/// The Ready nodes' stats summaries, read once the node list is known;
+/// `None` when the list is not one.
+async fn read_node_stats(
+    tools: &Tools,
+    nodes: &Answer,
+) -> Option<Vec<(String, std::result::Result<NodeFs, String>)>> {
+    let rows = parse_node_list(nodes.as_ref().ok()?).ok()?;
+    let ready: Vec<String> = rows
+        .into_iter()
+        .filter(|r| nodes_remote::is_ready(&r.status))
+        .map(|r| r.name)
+        .collect();
+    let stats = nodes_remote::read_stats(tools, &ready).await;
+    Some(
+        stats
+            .into_iter()
+            .map(|(node, result)| (node, result.map_err(|e| format!("{e:#}"))))
+            .collect(),
+    )
+}
+
+/// Run the cluster reads at once (four, then the nodes' stats summaries at
+/// most four at once: well under the bound of 8).
 async fn gather(tools: &Tools, namespace: &str) -> ClusterFacts {
     let runner = Runner::new(false);
     let microk8s = async {
@@ -194,17 +220,22 @@ async fn gather(tools: &Tools, namespace: &str) -> ClusterFacts {
     let storage = storage_command(tools);
     let services = services_command(tools, namespace);
     let nodes = tools.kubectl(["get", "nodes", "-o", "json"]);
-    let (microk8s_status, storage_classes, services, nodes) = tokio::join!(
+    let (microk8s_status, storage_classes, services, (nodes, node_stats)) = tokio::join!(
         microk8s,
         async { answer(runner.probe(&storage).await) },
         async { answer(runner.probe(&services).await) },
-        async { answer(runner.probe(&nodes).await) },
+        async {
+            let nodes = answer(runner.probe(&nodes).await);
+            let stats = read_node_stats(tools, &nodes).await;
+            (nodes, stats)
+        },
     );
     ClusterFacts {
         microk8s_status,
         storage_classes,
         services,
         nodes,
+        node_stats,
     }
 }
 
@@ -288,6 +319,7 @@ pub fn evaluate(facts: &ClusterFacts, local: &Local) -> Vec<Check> {
     checks.push(egress_check(&values, &local.input));
     checks.push(render_age_check(local));
     checks.push(nodes_check(&facts.nodes));
+    checks.push(node_disk_check(facts.node_stats.as_deref()));
     checks.push(disk_check(local));
     checks
 }
@@ -931,6 +963,48 @@ fn nodes_check(answer: &Answer) -> Check {
 
 // ---- disk ----
 
+/// Every Ready node's image and node filesystems below
+/// [`nodes_remote::DISK_WARN_PERCENT`] used, from the kubelets' stats
+/// summaries; a node whose summary cannot be read is named too.
+fn node_disk_check(stats: Option<&[(String, std::result::Result<NodeFs, String>)]>) -> Check {
+    const NAME: &str = "node-disk";
+    let Some(stats) = stats else {
+        return Check::skip(NAME, "unknown: the nodes could not be listed");
+    };
+    if stats.is_empty() {
+        return Check::skip(NAME, "no node is Ready");
+    }
+    let mut problems = Vec::new();
+    let mut disks = Vec::new();
+    for (name, result) in stats {
+        match result {
+            Ok((image_fs, node_fs)) => disks.push(NodeDisk {
+                name: name.clone(),
+                image_fs: *image_fs,
+                node_fs: *node_fs,
+                error: None,
+            }),
+            Err(e) => problems.push(format!("node {name}: cannot read its disk usage: {e}")),
+        }
+    }
+    problems.extend(nodes_remote::disk_warnings(&disks));
+    if problems.is_empty() {
+        return Check::ok(
+            NAME,
+            format!(
+                "{} below {}% used",
+                output::plural(disks.len(), "node", "nodes"),
+                nodes_remote::DISK_WARN_PERCENT
+            ),
+        );
+    }
+    Check::warn(
+        NAME,
+        problems.join("; "),
+        "binderctl nodes disk shows every node's image and node filesystems",
+    )
+}
+
 /// Free bytes for an unprivileged writer on the file system holding `path`.
 #[cfg(unix)]
 pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
@@ -1049,6 +1123,40 @@ mod tests {
         let here = free_bytes(Path::new(".")).unwrap();
         assert!(here > 0);
         assert!(free_bytes(Path::new("/no/such/folder/x")).is_err());
+    }
+
+    #[test]
+    fn node_disk_names_full_and_unreadable_nodes() {
+        use crate::commands::nodes_remote::FsUsage;
+        let fs = |available_bytes| {
+            Some(FsUsage {
+                capacity_bytes: 100,
+                available_bytes,
+            })
+        };
+        assert_eq!(node_disk_check(None).status, Status::Skip);
+        assert_eq!(node_disk_check(Some(&[])).status, Status::Skip);
+        let fine = [("a".to_string(), Ok((fs(16), fs(50))))];
+        assert_eq!(node_disk_check(Some(&fine)).status, Status::Ok);
+        let bad = [
+            ("a".to_string(), Ok((fs(16), fs(50)))),
+            ("b".to_string(), Err("the kubelet is down".to_string())),
+            ("c".to_string(), Ok((None, fs(10)))),
+        ];
+        let check = node_disk_check(Some(&bad));
+        assert_eq!(check.status, Status::Warn);
+        assert_eq!(
+            check.message.split("; ").next(),
+            Some("node b: cannot read its disk usage: the kubelet is down")
+        );
+        assert!(
+            check
+                .message
+                .contains("node c: its node filesystem is 90% used"),
+            "{}",
+            check.message
+        );
+        assert!(!check.message.contains("node a"), "{}", check.message);
     }
 
     #[test]

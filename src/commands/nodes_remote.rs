@@ -118,7 +118,7 @@ impl Remote {
                      commands drive containerd's ctr)",
                     row.name
                 ));
-            } else if row.status.split(',').next() == Some("Ready") {
+            } else if is_ready(&row.status) {
                 ready.push(row.name);
             } else {
                 output::warn(&format!(
@@ -255,6 +255,12 @@ impl Remote {
         argv.extend(args.iter().map(|a| a.to_string()));
         argv
     }
+}
+
+/// Whether a node's STATUS column (`Ready`, `Ready,SchedulingDisabled`,
+/// `NotReady`) says it is Ready.
+pub fn is_ready(status: &str) -> bool {
+    status.split(',').next() == Some("Ready")
 }
 
 /// Each node's container runtime (`containerd://1.6.20`, `cri-o://1.28.1`),
@@ -1035,7 +1041,7 @@ pub struct NodeDisk {
 }
 
 /// The image and node filesystems from the kubelet's stats summary.
-pub fn parse_stats_summary(json: &str) -> Option<(Option<FsUsage>, Option<FsUsage>)> {
+pub fn parse_stats_summary(json: &str) -> Option<NodeFs> {
     let summary: serde_json::Value = serde_json::from_str(json).ok()?;
     let usage = |fs: &serde_json::Value| {
         Some(FsUsage {
@@ -1102,15 +1108,13 @@ pub fn disk_warnings(disks: &[NodeDisk]) -> Vec<String> {
     warnings
 }
 
-/// `nodes disk`: every node's stats summary, at most [`PARALLELISM`] at once.
-pub async fn disk(tools: &Tools, output_args: &OutputArgs) -> Result<Outcome> {
-    let command = nodes::list_command(tools);
-    let json = Runner::new(false).query(&command).await?;
-    let rows = nodes::parse_node_list(&json)
-        .with_context(|| format!("`{command}` printed something other than a node list"))?;
-    let names: Vec<String> = rows.iter().map(|r| r.name.clone()).collect();
-    let ready: HashMap<String, String> = rows.into_iter().map(|r| (r.name, r.status)).collect();
-    let results = for_each_node(&names, |_, node| {
+/// A node's image and node filesystems, as [`parse_stats_summary`] reads them.
+pub type NodeFs = (Option<FsUsage>, Option<FsUsage>);
+
+/// Each of `nodes`' stats summaries, at most [`PARALLELISM`] at once, in
+/// the nodes' order; a node whose kubelet does not answer is an error.
+pub async fn read_stats(tools: &Tools, nodes: &[String]) -> Vec<(String, Result<NodeFs>)> {
+    for_each_node(nodes, |_, node| {
         let tools = tools.clone();
         async move {
             let command = stats_command(&tools, &node);
@@ -1123,7 +1127,18 @@ pub async fn disk(tools: &Tools, output_args: &OutputArgs) -> Result<Outcome> {
             })
         }
     })
-    .await;
+    .await
+}
+
+/// `nodes disk`: every node's stats summary, at most [`PARALLELISM`] at once.
+pub async fn disk(tools: &Tools, output_args: &OutputArgs) -> Result<Outcome> {
+    let command = nodes::list_command(tools);
+    let json = Runner::new(false).query(&command).await?;
+    let rows = nodes::parse_node_list(&json)
+        .with_context(|| format!("`{command}` printed something other than a node list"))?;
+    let names: Vec<String> = rows.iter().map(|r| r.name.clone()).collect();
+    let ready: HashMap<String, String> = rows.into_iter().map(|r| (r.name, r.status)).collect();
+    let results = read_stats(tools, &names).await;
     let mut disks = Vec::new();
     for (name, result) in results {
         let status = ready.get(&name).cloned().unwrap_or_default();

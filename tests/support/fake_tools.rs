@@ -1651,16 +1651,64 @@ pub fn storage_classes_with_base_path(base_path: &str) -> String {
     .expect("storage classes json")
 }
 
+/// `kubectl get --raw /api/v1/nodes/NAME/proxy/stats/summary`: the node's
+/// `nodes/NAME/stats.json` in the state folder, or the API server's answer for a node that does not answer.
+pub const STATS_SCRIPT: &str = r#"
+node=$(printf '%s' "$3" | sed 's|^/api/v1/nodes/\([^/]*\)/proxy/stats/summary$|\1|')
+if [ -f "$FAKE_DIR/nodes/$node/stats.json" ]; then
+  cat "$FAKE_DIR/nodes/$node/stats.json"
+else
+  echo "Error from server (ServiceUnavailable): the server is currently unable to handle the request" >&2
+  exit 1
+fi
+"#;
+
+/// A kubelet stats summary with these image and node filesystem figures.
+pub fn stats_summary_json(
+    image_capacity: u64,
+    image_free: u64,
+    node_capacity: u64,
+    node_free: u64,
+) -> String {
+    json!({"node": {
+        "nodeName": "x",
+        "fs": {"capacityBytes": node_capacity, "availableBytes": node_free, "usedBytes": node_capacity - node_free},
+        "runtime": {"imageFs": {"capacityBytes": image_capacity, "availableBytes": image_free}}
+    }, "pods": []})
+    .to_string()
+}
+
 impl FakeCluster {
     /// The answers `doctor` needs on a healthy MicroK8s node (added to the
-    /// defaults): MicroK8s' status, two nodes on the same version.
+    /// defaults): MicroK8s' status, two nodes on the same version whose
+    /// disks are half full.
     pub fn respond_doctor_defaults(&mut self) -> &mut Self {
         self.respond(&["microk8s", "status"], MICROK8S_STATUS_YAML, 0);
         let nodes = nodes_json(&[
             ("u24control", "v1.28.3", true),
             ("u24worker", "v1.28.3", true),
         ]);
+        for node in ["u24control", "u24worker"] {
+            self.set_node_stats(
+                node,
+                &stats_summary_json(100 << 30, 50 << 30, 100 << 30, 50 << 30),
+            );
+        }
+        self.respond_script(&["kubectl", "get", "--raw"], STATS_SCRIPT);
         self.respond(&["kubectl", "get", "nodes"], &nodes, 0)
+    }
+
+    /// What [`STATS_SCRIPT`] answers for `node`.
+    pub fn set_node_stats(&self, node: &str, json: &str) {
+        let dir = self.state_dir().join("nodes").join(node);
+        std::fs::create_dir_all(&dir).expect("node folder");
+        std::fs::write(dir.join("stats.json"), json).expect("node stats");
+    }
+
+    /// Make [`STATS_SCRIPT`] answer for `node` as the API server does for
+    /// a kubelet that does not answer.
+    pub fn forget_node_stats(&self, node: &str) {
+        let _ = std::fs::remove_file(self.state_dir().join("nodes").join(node).join("stats.json"));
     }
 }
 
