@@ -243,6 +243,38 @@ async fn dns_bounds_the_lookups_in_flight() {
 }
 
 #[tokio::test]
+async fn dns_keeps_no_more_tasks_than_lookups_in_flight() {
+    // Memory follows the tasks alive at once: one per host in flight, not
+    // one per host in the list.
+    let names: Vec<String> = (0..300).map(|i| format!("tasks{i}.test")).collect();
+    let mut zone = Zone::new().delay(Duration::from_millis(50));
+    for name in &names {
+        zone = zone.a(name, ["192.0.2.1"]);
+    }
+    let server = DnsServer::start(zone);
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let options = dns_options(&server, 5000, 0);
+    let lookups = resolve_all(&names, &options);
+    let sampling = async {
+        let mut most = 0;
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            most = most.max(metrics.num_alive_tasks());
+        }
+        most
+    };
+    let (lookups, most_tasks) = tokio::join!(lookups, sampling);
+    assert!(lookups.unwrap().iter().all(|l| l.result.is_ok()));
+    assert!(most_tasks > 0, "the lookups ran as tasks");
+    // hickory adds a few tasks of its own beside the workers.
+    assert!(
+        most_tasks <= dns::MAX_HOSTS_IN_FLIGHT + 16,
+        "{most_tasks} tasks alive at once for {} hosts",
+        names.len()
+    );
+}
+
+#[tokio::test]
 async fn dns_invalid_names_fail_alone() {
     let server = DnsServer::start(Zone::new().a("ok.test", ["192.0.2.1"]));
     let too_long = "a".repeat(64) + ".test";

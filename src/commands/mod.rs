@@ -33,7 +33,14 @@ pub mod whitelist;
 
 /// Run the parsed command line to completion.
 pub fn run(cli: Cli) -> Result<Outcome> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // render waits on sockets, not on the CPU: one thread answers them
+    // all without waking (and starting) a worker per core; blocking work
+    // such as loading the TLS roots still gets a thread of its own.
+    let mut builder = match cli.command {
+        Command::Render(_) => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = builder
         .enable_all()
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;

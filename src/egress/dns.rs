@@ -131,34 +131,47 @@ pub async fn resolve_all(hosts: &[String], opts: &DnsOptions) -> Result<Vec<Host
     check_open_files_limit(hosts.len())?;
     let resolver = build_resolver(opts)?;
     let attempts = opts.retries.saturating_add(1);
-    let in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_HOSTS_IN_FLIGHT));
+    let hosts: std::sync::Arc<[String]> = hosts.into();
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
 
-    // Spawn every lookup before awaiting any; the semaphore lets the first
-    // MAX_HOSTS_IN_FLIGHT go at once and each later one as another finishes.
-    let handles: Vec<_> = hosts
-        .iter()
-        .map(|host| {
-            let resolver = resolver.clone();
-            let host = host.clone();
-            let in_flight = in_flight.clone();
+    // MAX_HOSTS_IN_FLIGHT workers, each taking the next host as it finishes
+    // one: the first lookups go out at once, and only as many lookups (with
+    // their buffers) exist at a time as are in flight, however many hosts.
+    let workers: Vec<_> = (0..hosts.len().min(MAX_HOSTS_IN_FLIGHT))
+        .map(|_| {
+            let (resolver, hosts, next) = (resolver.clone(), hosts.clone(), next.clone());
             tokio::spawn(async move {
-                let _permit = in_flight.acquire_owned().await;
-                resolve_host(&resolver, &host, attempts).await
+                let mut done = Vec::new();
+                loop {
+                    let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(host) = hosts.get(index) else {
+                        return done;
+                    };
+                    done.push((index, resolve_host(&resolver, host, attempts).await));
+                }
             })
         })
         .collect();
 
-    let mut lookups = Vec::with_capacity(hosts.len());
-    for (host, handle) in hosts.iter().zip(handles) {
-        let result = match handle.await {
-            Ok(result) => result,
-            Err(err) => Err(DnsFailure::Other(format!("lookup task failed: {err}"))),
-        };
-        lookups.push(HostLookup {
-            host: host.clone(),
-            result,
-        });
+    let mut results: Vec<Option<Result<Vec<IpAddr>, DnsFailure>>> = vec![None; hosts.len()];
+    // A worker that failed leaves its hosts unanswered; they say why below.
+    let mut failed = String::from("lookup task failed");
+    for worker in workers {
+        match worker.await {
+            Ok(done) => done
+                .into_iter()
+                .for_each(|(index, r)| results[index] = Some(r)),
+            Err(err) => failed = format!("lookup task failed: {err}"),
+        }
     }
+    let lookups = hosts
+        .iter()
+        .zip(results)
+        .map(|(host, result)| HostLookup {
+            host: host.clone(),
+            result: result.unwrap_or_else(|| Err(DnsFailure::Other(failed.clone()))),
+        })
+        .collect();
     Ok(lookups)
 }
 
@@ -232,6 +245,9 @@ fn configure(options: &mut ResolverOpts, opts: &DnsOptions) {
     options.timeout = opts.timeout;
     options.attempts = usize::try_from(opts.retries).unwrap_or(usize::MAX);
     options.use_hosts_file = ResolveHosts::Never;
+    // Every name is asked once per resolver (one per run): a cache would
+    // only hold every answer of a long list in memory until exit.
+    options.cache_size = 0;
     // hickory retries immediately on "busy" (more in flight than one TCP
     // connection allows); give it room for every query we send at once.
     options.max_active_requests = options.max_active_requests.max(1024);
