@@ -56,9 +56,7 @@ pub fn write_atomic_like(path: &Path, contents: &[u8], model: Option<&Path>) -> 
         std::fs::rename(&tmp_path, &target)
             .with_context(|| format!("{}: cannot replace", path.display()))?;
         // Make the rename itself durable; failing that is not worth an error.
-        if let Some(dir) = target.parent() {
-            let _ = File::open(dir).and_then(|d| d.sync_all());
-        }
+        let _ = File::open(folder_of(&target)).and_then(|d| d.sync_all());
         Ok(())
     })();
     if result.is_err() {
@@ -189,13 +187,18 @@ fn permission_bits(_meta: &std::fs::Metadata) -> u32 {
     0o666
 }
 
+/// The folder `path` is in (`.` for a bare file name, whose parent is "").
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
 /// Create `.NAME.binderctl-RANDOM.tmp` beside `target`, exclusively, with
 /// `mode` (before the umask; [`keep_owner_and_mode`] sets it exactly).
 fn create_temporary(target: &Path, mode: u32) -> Result<(File, PathBuf)> {
-    let dir = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = folder_of(target);
     let file_name = target
         .file_name()
         .with_context(|| format!("{}: not a file path", target.display()))?;
