@@ -269,7 +269,7 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         binderctl doctor\n  \
         binderctl doctor -o json | jq -r '.[] | select(.status == \"fail\") | .fix'\n  \
-        binderctl --tools plain doctor -n staging")]
+        binderctl doctor --all-nodes     # the node checks on every node, through helper pods")]
     Doctor(DoctorCmd),
     /// Show the logs of a BinderHub component or a pod.
     #[command(after_help = "Examples:\n  \
@@ -845,6 +845,10 @@ pub struct DoctorCmd {
     /// to inspect a mounted image.
     #[arg(long, value_name = "DIR", env = "BINDERCTL_ROOT", default_value = "/")]
     pub root: PathBuf,
+    // With --node/--all-nodes, the node checks (firewall, kubelet
+    // reservations, containerd's disk) run on those nodes instead of here.
+    #[command(flatten)]
+    pub targets: NodeTargets,
     #[command(flatten)]
     pub output: OutputArgs,
 }

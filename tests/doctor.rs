@@ -53,6 +53,10 @@ fn healthy() -> Node {
     std::fs::create_dir_all(r.join(MICROK8S_CONTAINERD_ROOT)).unwrap();
     std::fs::create_dir_all(r.join("srv/binder-volumes")).unwrap();
     write(
+        &r.join("var/snap/microk8s/current/args/kubelet"),
+        KUBELET_RESERVED,
+    );
+    write(
         &r.join("etc/ufw/ufw.conf"),
         "# ufw.conf\nENABLED=yes\nLOGLEVEL=low\n",
     );
@@ -113,14 +117,12 @@ fn line<'a>(report: &'a [(String, String, String)], name: &str) -> &'a (String, 
         .unwrap_or_else(|| panic!("no {name} line in {report:?}"))
 }
 
-const ORDER: [&str; 17] = [
+const ORDER: [&str; 18] = [
     "microk8s",
     "control-plane",
     "credentials",
     "add-ons",
     "storage",
-    "firewall-routed",
-    "firewall-cni0",
     "proxy-public",
     "hub-url",
     "placeholders",
@@ -130,8 +132,16 @@ const ORDER: [&str; 17] = [
     "egress-fresh",
     "nodes",
     "node-disk",
+    "firewall-routed",
+    "firewall-cni0",
+    "kubelet-reserved",
     "containerd-disk",
 ];
+
+/// MicroK8s' kubelet arguments with the reservations `nodes reserve` sets.
+const KUBELET_RESERVED: &str = "--kubeconfig=${SNAP_DATA}/credentials/kubelet.config\n\
+--kube-reserved=cpu=1,memory=512Mi,ephemeral-storage=10Gi\n\
+--system-reserved=cpu=1,memory=512Mi,ephemeral-storage=10Gi\n";
 
 #[test]
 fn a_healthy_node_passes_every_check_in_a_fixed_order() {
@@ -493,7 +503,7 @@ fn plain_tools_skip_the_microk8s_checks_and_json_has_the_fields() {
     let checks = checks.as_array().unwrap();
     assert_eq!(checks.len(), ORDER.len());
     for check in checks {
-        for field in ["name", "status", "message", "fix"] {
+        for field in ["name", "node", "status", "message", "fix"] {
             assert!(check.get(field).is_some(), "{field} missing in {check}");
         }
     }
@@ -523,6 +533,64 @@ fn ufw_disabled_or_absent_is_not_a_failure() {
     std::fs::remove_dir_all(node.path("etc")).unwrap();
     let out = node.doctor(&[]);
     assert_eq!(line(&lines(&out), "firewall-cni0").0, "skip");
+}
+
+#[test]
+fn unreadable_ufw_rules_skip_with_how_to_read_them_instead_of_failing() {
+    let node = healthy();
+    // ufw keeps user.rules readable by root only; as root in CI, a folder in
+    // its place is the unreadable file.
+    std::fs::remove_file(node.path("etc/ufw/user.rules")).unwrap();
+    std::fs::create_dir_all(node.path("etc/ufw/user.rules")).unwrap();
+    let out = node.doctor(&[]);
+    let (status, _, message) = line(&lines(&out), "firewall-cni0").clone();
+    assert_eq!(status, "skip", "{message}");
+    assert!(message.contains("user.rules"), "{message}");
+    assert!(
+        message.contains("run doctor with sudo, or with --node NAME"),
+        "{message}"
+    );
+    assert_eq!(line(&lines(&out), "firewall-routed").0, "ok");
+}
+
+#[test]
+fn missing_kubelet_reservations_are_a_warning_with_the_command_that_sets_them() {
+    let node = healthy();
+    let args = node.path("var/snap/microk8s/current/args/kubelet");
+    write(
+        &args,
+        "--kubeconfig=${SNAP_DATA}/credentials/kubelet.config\n--kube-reserved=cpu=1\n",
+    );
+    let out = node.doctor(&[]);
+    let (status, _, message) = line(&lines(&out), "kubelet-reserved").clone();
+    assert_eq!(status, "warn", "{message}");
+    assert!(
+        message.contains("does not set --system-reserved:"),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("fix: sudo binderctl nodes reserve"),
+        "{message}"
+    );
+    assert_eq!(out.status.code(), Some(0), "a warning keeps exit 0");
+    std::fs::remove_file(&args).unwrap();
+    let out = node.doctor(&[]);
+    let (status, _, message) = line(&lines(&out), "kubelet-reserved").clone();
+    assert_eq!(status, "skip", "{message}");
+    assert!(message.contains("is MicroK8s installed?"), "{message}");
+    // Plain tools: kubeadm's KubeletConfiguration.
+    std::fs::create_dir_all(node.path("var/lib/containerd")).unwrap();
+    write(
+        &node.path("var/lib/kubelet/config.yaml"),
+        "kind: KubeletConfiguration\nkubeReserved:\n  cpu: 500m\nsystemReserved:\n  memory: 1Gi\n",
+    );
+    let out = node.doctor(&["--tools", "plain"]);
+    let (status, _, message) = line(&lines(&out), "kubelet-reserved").clone();
+    assert_eq!(status, "ok", "{message}");
+    assert!(
+        message.contains("/var/lib/kubelet/config.yaml"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 use support::fake_tools::{
-    ctr_table, default_images, stats_summary_json, FakeCluster, CONTAINERS_TABLE, STATS_SCRIPT,
+    ctr_table, default_images, meet_script, stats_summary_json, FakeCluster, CONTAINERS_TABLE,
+    MICROK8S_STATUS_YAML, STATS_SCRIPT,
 };
 use support::real_tools::validate_manifest;
 use support::{run, stderr, stdout};
@@ -71,6 +72,10 @@ case "$container" in
   write) echo "$dir/backup" ;;
   restart) ;;
   containers) cat "$dir/containers" ;;
+  ufw-conf|ufw-defaults|ufw-rules|kubelet)
+    # What READ_OPTIONAL_SCRIPT prints on the node.
+    f=$dir/files/$container
+    if [ -f "$f" ]; then echo present; cat "$f"; else echo absent; fi ;;
   rm-*)
     while read -r ref; do
       if grep -qF "\"$ref\"" "$pod" && ! grep -qxF -- "$ref" "$dir/rm-fails" 2>/dev/null; then
@@ -810,4 +815,405 @@ fn a_node_without_containerd_is_named_and_skipped_for_images() {
         .map(|p| node_of(p).to_string())
         .collect();
     assert_eq!(nodes, ["cp1"]);
+}
+
+// ---- doctor --node / --all-nodes ----
+
+const GIB: u64 = 1 << 30;
+const UFW_ON: &str = "ENABLED=yes\n";
+const UFW_ROUTED: &str = "DEFAULT_FORWARD_POLICY=\"ACCEPT\"\n";
+const UFW_CNI0: &str =
+    "-A ufw-user-input -i cni0 -j ACCEPT\n-A ufw-user-output -o cni0 -j ACCEPT\n";
+const RESERVED: &str = "--kube-reserved=cpu=1,memory=512Mi\n--system-reserved=cpu=1,memory=512Mi\n";
+
+/// Write `text` as what the helper's `container` reads on `node`.
+fn node_file(fake: &FakeCluster, node: &str, container: &str, text: &str) {
+    let dir = node_dir(fake, node).join("files");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(container), text).unwrap();
+}
+
+/// The four-node cluster with doctor's reads: cp1 set up as the tutorial
+/// says; w1 with ufw blocking pods, no kubelet reservations and 5 GiB free;
+/// w2 NotReady; w3 cannot pull the helper image.
+fn doctor_cluster() -> FakeCluster {
+    let mut fake = cluster();
+    fake.respond(&["microk8s", "status"], MICROK8S_STATUS_YAML, 0);
+    fake.respond_script(&["kubectl", "get", "--raw"], STATS_SCRIPT);
+    for (node, image_free) in [("cp1", 60 * GIB), ("w1", 5 * GIB), ("w3", 50 * GIB)] {
+        let stats = stats_summary_json(100 * GIB, image_free, 100 * GIB, 50 * GIB);
+        std::fs::write(node_dir(&fake, node).join("stats.json"), stats).unwrap();
+    }
+    node_file(&fake, "cp1", "ufw-conf", UFW_ON);
+    node_file(&fake, "cp1", "ufw-defaults", UFW_ROUTED);
+    node_file(&fake, "cp1", "ufw-rules", UFW_CNI0);
+    node_file(
+        &fake,
+        "cp1",
+        "kubelet",
+        &format!("{KUBELET_ARGS}{RESERVED}"),
+    );
+    node_file(&fake, "w1", "ufw-conf", UFW_ON);
+    node_file(
+        &fake,
+        "w1",
+        "ufw-defaults",
+        "DEFAULT_FORWARD_POLICY=\"DROP\"\n",
+    );
+    node_file(&fake, "w1", "kubelet", KUBELET_ARGS);
+    fake
+}
+
+/// doctor's report as (status, label, rest of the line).
+fn report_lines(out: &std::process::Output) -> Vec<(String, String, String)> {
+    stdout(out)
+        .lines()
+        .map(|l| {
+            let mut words = l.split_whitespace();
+            let status = words.next().unwrap_or("").to_string();
+            let label = words.next().unwrap_or("").to_string();
+            (status, label, words.collect::<Vec<_>>().join(" "))
+        })
+        .collect()
+}
+
+fn report_line<'a>(
+    report: &'a [(String, String, String)],
+    label: &str,
+) -> &'a (String, String, String) {
+    report
+        .iter()
+        .find(|(_, l, _)| l == label)
+        .unwrap_or_else(|| panic!("no {label} line in {report:?}"))
+}
+
+#[test]
+fn doctor_all_nodes_runs_the_node_checks_on_each_ready_node_through_one_pod_each() {
+    let fake = doctor_cluster();
+    let root = tempfile::tempdir().unwrap();
+    let out = run(
+        &fake,
+        &[
+            "doctor",
+            "--root",
+            root.path().to_str().unwrap(),
+            "--all-nodes",
+        ],
+    );
+    let report = report_lines(&out);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    for label in [
+        "firewall-routed@cp1",
+        "firewall-cni0@cp1",
+        "kubelet-reserved@cp1",
+        "containerd-disk@cp1",
+        "containerd-disk@w3",
+    ] {
+        assert_eq!(report_line(&report, label).0, "ok", "{label}: {text}");
+    }
+    let routed = report_line(&report, "firewall-routed@w1");
+    assert_eq!(routed.0, "fail", "{text}");
+    assert!(routed.2.contains("DROP"), "{text}");
+    assert!(
+        routed
+            .2
+            .contains("fix: on node w1: sudo ufw default allow routed"),
+        "{text}"
+    );
+    let cni = report_line(&report, "firewall-cni0@w1");
+    assert_eq!(cni.0, "fail", "{text}");
+    assert!(
+        cni.2.contains("on node w1: sudo ufw allow in on cni0"),
+        "{text}"
+    );
+    let reserved = report_line(&report, "kubelet-reserved@w1");
+    assert_eq!(reserved.0, "warn", "{text}");
+    assert!(
+        reserved.2.contains("--kube-reserved or --system-reserved"),
+        "{text}"
+    );
+    assert!(
+        reserved
+            .2
+            .contains("fix: binderctl nodes reserve --node w1"),
+        "{text}"
+    );
+    let disk = report_line(&report, "containerd-disk@w1");
+    assert_eq!(disk.0, "warn", "{text}");
+    assert!(disk.2.contains("only 5.0 GiB free"), "{text}");
+    assert!(
+        disk.2.contains("binderctl images rm OLD-BUILDS --node w1"),
+        "{text}"
+    );
+    // Skipped and failed nodes are said, never silent.
+    let w2 = report_line(&report, "node-checks@w2");
+    assert_eq!(w2.0, "skip", "{text}");
+    assert!(w2.2.contains("node w2 is NotReady: skipped"), "{text}");
+    let w3 = report_line(&report, "node-checks@w3");
+    assert_eq!(w3.0, "fail", "{text}");
+    assert!(w3.2.contains("cannot pull the helper image"), "{text}");
+    assert!(
+        w3.2.contains("fix: fix what the message says, then binderctl doctor --node w3"),
+        "{text}"
+    );
+    // The node checks ran on the chosen nodes, not here.
+    assert!(!report
+        .iter()
+        .any(|(_, l, _)| l == "firewall-routed" || l == "containerd-disk"));
+    assert!(report.iter().any(|(_, l, _)| l == "credentials"), "{text}");
+
+    // One pod per Ready node, its reads side by side, all gone afterwards;
+    // the node list read once, earlier helper pods removed first.
+    let pods = created(&fake);
+    let mut nodes: Vec<&str> = pods.iter().map(node_of).collect();
+    nodes.sort_unstable();
+    assert_eq!(nodes, ["cp1", "w1", "w3"]);
+    for pod in &pods {
+        assert!(pod["spec"].get("initContainers").is_none(), "{pod}");
+        let containers = pod["spec"]["containers"].as_array().unwrap();
+        let names: Vec<&str> = containers
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["ufw-conf", "ufw-defaults", "ufw-rules", "kubelet"]);
+        let kubelet: Vec<&str> = containers[3]["command"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kubelet[kubelet.len() - 4..],
+            [
+                "-c",
+                binderctl::cluster::node_helper::READ_OPTIONAL_SCRIPT,
+                "binderctl-read",
+                "/var/snap/microk8s/current/args/kubelet"
+            ]
+        );
+        if let Some(verdict) = validate_manifest(&serde_yaml::to_string(pod).unwrap()) {
+            verdict.unwrap();
+        }
+    }
+    assert!(pods_left(&fake).is_empty(), "{:?}", pods_left(&fake));
+    assert_eq!(
+        fake.calls_starting_with(&["kubectl", "get", "nodes"]).len(),
+        1
+    );
+    assert_eq!(
+        fake.calls_starting_with(&["kubectl", "delete", "pods"])
+            .len(),
+        1
+    );
+
+    let out = run(
+        &fake,
+        &[
+            "doctor",
+            "--root",
+            root.path().to_str().unwrap(),
+            "--node",
+            "w1",
+            "-o",
+            "json",
+        ],
+    );
+    let checks: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let w1: Vec<&Value> = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["node"] == "w1")
+        .collect();
+    let names: Vec<&str> = w1.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "firewall-routed",
+            "firewall-cni0",
+            "kubelet-reserved",
+            "containerd-disk"
+        ]
+    );
+    assert!(checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["node"] == "w1" || c["node"].is_null()));
+    assert!(pods_left(&fake).is_empty());
+}
+
+#[test]
+fn doctor_plain_nodes_read_kubeadms_kubelet_config() {
+    let fake = doctor_cluster();
+    node_file(
+        &fake,
+        "w1",
+        "kubelet",
+        "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nsystemReserved:\n  cpu: 500m\n",
+    );
+    let root = tempfile::tempdir().unwrap();
+    let out = run(
+        &fake,
+        &[
+            "--tools",
+            "plain",
+            "doctor",
+            "--root",
+            root.path().to_str().unwrap(),
+            "--node",
+            "w1",
+        ],
+    );
+    let report = report_lines(&out);
+    let text = stdout(&out);
+    let reserved = report_line(&report, "kubelet-reserved@w1");
+    assert_eq!(reserved.0, "warn", "{text}");
+    assert!(
+        reserved
+            .2
+            .contains("/var/lib/kubelet/config.yaml does not set kubeReserved"),
+        "{text}"
+    );
+    assert!(
+        reserved
+            .2
+            .contains("on node w1: set kubeReserved and systemReserved"),
+        "{text}"
+    );
+    let pods = created(&fake);
+    assert_eq!(pods.len(), 1);
+    let command = pods[0]["spec"]["containers"][3]["command"]
+        .as_array()
+        .unwrap();
+    assert_eq!(command.last().unwrap(), "/var/lib/kubelet/config.yaml");
+    assert!(pods_left(&fake).is_empty());
+}
+
+#[test]
+fn doctor_with_an_unknown_node_stops_before_any_pod() {
+    let fake = doctor_cluster();
+    let root = tempfile::tempdir().unwrap();
+    let out = run(
+        &fake,
+        &[
+            "doctor",
+            "--root",
+            root.path().to_str().unwrap(),
+            "--node",
+            "w9",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("there is no node named \"w9\""),
+        "{}",
+        stderr(&out)
+    );
+    assert!(created(&fake).is_empty());
+    assert!(stdout(&out).is_empty(), "no half report: {}", stdout(&out));
+}
+
+#[test]
+fn doctor_removes_leftovers_while_it_lists_the_nodes() {
+    let mut fake = doctor_cluster();
+    let nodes = json!({"items": [node_json("cp1", true)]});
+    fake.respond_script(
+        &["kubectl", "get", "nodes"],
+        &format!(
+            "{}\ncat <<'JSON'\n{nodes}\nJSON\n",
+            meet_script("nodes", "leftovers")
+        ),
+    );
+    fake.respond_script(
+        &["kubectl", "delete", "pods"],
+        &format!("{}\n{DELETE_SCRIPT}", meet_script("leftovers", "nodes")),
+    );
+    let root = tempfile::tempdir().unwrap();
+    let out = run(
+        &fake,
+        &[
+            "doctor",
+            "--root",
+            root.path().to_str().unwrap(),
+            "--all-nodes",
+        ],
+    );
+    let report = report_lines(&out);
+    assert_eq!(
+        report_line(&report, "kubelet-reserved@cp1").0,
+        "ok",
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(report_line(&report, "nodes").0, "ok", "{}", stdout(&out));
+}
+
+#[test]
+fn ctrl_c_during_doctor_on_other_nodes_deletes_the_helper_pods_and_reports_nothing() {
+    let fake = doctor_cluster();
+    std::fs::write(node_dir(&fake, "w1").join("hangs"), "").unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let child = fake
+        .command(&[
+            "doctor",
+            "--root",
+            root.path().to_str().unwrap(),
+            "--node",
+            "w1",
+            "--node",
+            "cp1",
+        ])
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while created(&fake).len() < 2 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "no pods created"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    assert!(pods_left(&fake).is_empty(), "{:?}", pods_left(&fake));
+}
+
+#[test]
+fn the_optional_read_script_prints_what_it_found() {
+    use binderctl::cluster::node_helper::{
+        parse_optional_file, read_optional_file_argv, READ_LIMIT_BYTES,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let run_on = |path: &std::path::Path| {
+        let argv = read_optional_file_argv(path.to_str().unwrap());
+        let out = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        parse_optional_file(&stdout(&out))
+    };
+    let file = dir.path().join("ufw $(x).conf");
+    std::fs::write(&file, "ENABLED=yes\n# `no`\n").unwrap();
+    assert_eq!(run_on(&file), Ok(Some("ENABLED=yes\n# `no`\n".to_string())));
+    std::fs::write(&file, "").unwrap();
+    assert_eq!(run_on(&file), Ok(Some(String::new())));
+    assert_eq!(run_on(&dir.path().join("missing")), Ok(None));
+    assert!(run_on(dir.path())
+        .unwrap_err()
+        .contains("not a regular file"));
+    std::fs::write(&file, vec![b'x'; READ_LIMIT_BYTES + 10]).unwrap();
+    assert!(run_on(&file).unwrap_err().contains("larger than"));
+    std::fs::write(&file, vec![b'x'; READ_LIMIT_BYTES]).unwrap();
+    assert_eq!(run_on(&file).unwrap().unwrap().len(), READ_LIMIT_BYTES);
 }

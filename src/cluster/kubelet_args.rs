@@ -181,6 +181,33 @@ pub fn set_reserved(text: &str, reserved: &Reserved) -> String {
     edit_reserved(text, reserved).text
 }
 
+/// The values `text` gives `--kube-reserved` and `--system-reserved`, in
+/// that order: the last occurrence of each, as the kubelet applies it
+/// (`None` when a flag is not set, or set to nothing).
+pub fn reserved_values(text: &str) -> [Option<String>; 2] {
+    let lines = split_lines(text);
+    let mut values: [Option<String>; 2] = [None, None];
+    for (i, line) in lines.iter().enumerate() {
+        let Some((flag_index, value_follows)) = flag_of(line.content) else {
+            continue;
+        };
+        let value = if value_follows {
+            lines
+                .get(i + 1)
+                .filter(|l| is_value_line(l.content))
+                .map(|l| l.content.trim().to_string())
+        } else {
+            let rest = line.content.trim_start();
+            let rest = rest.get(FLAGS[flag_index].len()..).unwrap_or("");
+            let rest = rest.strip_prefix('=').unwrap_or(rest).trim();
+            let value = rest.split_whitespace().next().unwrap_or("");
+            Some(value.trim_matches(['"', '\'']).to_string())
+        };
+        values[flag_index] = value.filter(|v| !v.is_empty());
+    }
+    values
+}
+
 /// One physical line: its content and its terminator (`"\n"`, `"\r\n"`,
 /// `"\r"` as in old Mac files, or `""` for a last line without one).
 struct Line<'a> {
@@ -620,5 +647,28 @@ mod tests {
     fn value_lists_all_three_resources() {
         let r = Reserved::new("500m", "1Gi", "20G").unwrap();
         assert_eq!(r.value(), "cpu=500m,memory=1Gi,ephemeral-storage=20G");
+    }
+
+    #[test]
+    fn reserved_values_are_read_as_the_kubelet_applies_them() {
+        assert_eq!(reserved_values("--cert-dir=/x\n"), [None, None]);
+        assert_eq!(
+            reserved_values(
+                "--kube-reserved=cpu=1\n# --system-reserved=cpu=9\n--system-reserved\ncpu=2\n"
+            ),
+            [Some("cpu=1".into()), Some("cpu=2".into())]
+        );
+        assert_eq!(
+            reserved_values("--kube-reserved cpu=1\r\n--kube-reserved=\"cpu=3\"\r\n"),
+            [Some("cpu=3".into()), None],
+            "the last occurrence wins"
+        );
+        assert_eq!(reserved_values("--kube-reserved=\n"), [None, None]);
+        let edited = set_reserved(
+            "--cert-dir=/x\n",
+            &Reserved::new("1", "512Mi", "10Gi").unwrap(),
+        );
+        let value = "cpu=1,memory=512Mi,ephemeral-storage=10Gi".to_string();
+        assert_eq!(reserved_values(&edited), [Some(value.clone()), Some(value)]);
     }
 }

@@ -124,8 +124,11 @@ pub struct HelperPod {
     pub run_id: String,
     /// Run one after the other (init containers first, the last one as the
     /// pod's container), each to completion; the pod fails at the first
-    /// that fails.
+    /// that fails. Side by side instead with [`HelperPod::side_by_side`].
     pub containers: Vec<HelperContainer>,
+    /// All containers start at once (independent reads): the pod's time is
+    /// the slowest one's, not their sum.
+    pub side_by_side: bool,
 }
 
 impl HelperPod {
@@ -144,6 +147,15 @@ impl HelperPod {
             image: target.image.to_string(),
             run_id: target.run_id.to_string(),
             containers,
+            side_by_side: false,
+        }
+    }
+
+    /// The same pod with its containers running at once.
+    pub fn side_by_side(self) -> Self {
+        HelperPod {
+            side_by_side: true,
+            ..self
         }
     }
 
@@ -163,9 +175,10 @@ impl HelperPod {
                 }
             })
         };
-        let (init, last) = match self.containers.split_last() {
-            Some((last, init)) => (init.iter().map(container).collect::<Vec<_>>(), Some(last)),
-            None => (Vec::new(), None),
+        let (init, containers): (Vec<Value>, Vec<Value>) = match self.containers.split_last() {
+            _ if self.side_by_side => (Vec::new(), self.containers.iter().map(container).collect()),
+            Some((last, init)) => (init.iter().map(container).collect(), vec![container(last)]),
+            None => (Vec::new(), Vec::new()),
         };
         let mut spec = json!({
             "nodeName": self.node,
@@ -179,7 +192,7 @@ impl HelperPod {
             "terminationGracePeriodSeconds": 5,
             // Run on every node, tainted control-plane nodes too.
             "tolerations": [{ "operator": "Exists" }],
-            "containers": last.map(container).into_iter().collect::<Vec<_>>(),
+            "containers": containers,
         });
         if !init.is_empty() {
             spec["initContainers"] = Value::Array(init);
@@ -372,6 +385,47 @@ pub fn read_file_argv(file: &str) -> Vec<String> {
     ["cat", "--", file].map(String::from).to_vec()
 }
 
+/// At most this much of a file is read by [`read_optional_file_argv`]
+/// (the files read are configuration: a few KiB).
+pub const READ_LIMIT_BYTES: usize = 1 << 20;
+
+/// The optional-file reader's program: a fixed script, the file its only
+/// argument. Its first line says what it found (`present`, `absent`, `not a
+/// file`), so a missing file is an answer rather than a failed pod; then at
+/// most one byte more than [`READ_LIMIT_BYTES`], so an oversized file shows.
+pub const READ_OPTIONAL_SCRIPT: &str = r#"if [ -f "$1" ]; then
+  echo present
+  exec head -c 1048577 -- "$1"
+elif [ -e "$1" ]; then
+  echo 'not a file'
+else
+  echo absent
+fi
+"#;
+
+/// The host command that prints `file` if it is there (see
+/// [`READ_OPTIONAL_SCRIPT`]; read it back with [`parse_optional_file`]).
+pub fn read_optional_file_argv(file: &str) -> Vec<String> {
+    ["sh", "-c", READ_OPTIONAL_SCRIPT, "binderctl-read", file]
+        .map(String::from)
+        .to_vec()
+}
+
+/// What [`READ_OPTIONAL_SCRIPT`] printed: the file's text, `None` when the
+/// node has no such file, or why it cannot be used.
+pub fn parse_optional_file(output: &str) -> Result<Option<String>, String> {
+    let (first, rest) = output.split_once('\n').unwrap_or((output, ""));
+    match first {
+        "present" if rest.len() > READ_LIMIT_BYTES => {
+            Err(format!("larger than {} KiB", READ_LIMIT_BYTES >> 10))
+        }
+        "present" => Ok(Some(rest.to_string())),
+        "absent" => Ok(None),
+        "not a file" => Err("not a regular file".to_string()),
+        _ => Err("the helper printed something other than the file".to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -491,6 +545,47 @@ mod tests {
         );
         assert_eq!(m["spec"]["containers"][0]["name"], "rm-2");
         assert_eq!(m["spec"]["containers"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn side_by_side_containers_are_all_regular_containers() {
+        let pod = HelperPod::new(
+            &target(),
+            0,
+            "doctor",
+            vec![
+                HelperContainer::new("a", read_optional_file_argv("/etc/a")),
+                HelperContainer::new("b", read_optional_file_argv("/etc/b")),
+            ],
+        )
+        .side_by_side();
+        let m = pod.manifest();
+        assert!(m["spec"].get("initContainers").is_none());
+        let names: Vec<&str> = m["spec"]["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+    }
+
+    #[test]
+    fn optional_files_read_back_as_text_absent_or_refused() {
+        let argv = read_optional_file_argv("/etc/ufw/$(x).conf");
+        assert_eq!(argv[..3], ["sh", "-c", READ_OPTIONAL_SCRIPT]);
+        assert_eq!(argv[3..], ["binderctl-read", "/etc/ufw/$(x).conf"]);
+        assert!(READ_OPTIONAL_SCRIPT.contains(&(READ_LIMIT_BYTES + 1).to_string()));
+        assert_eq!(
+            parse_optional_file("present\nENABLED=yes\n"),
+            Ok(Some("ENABLED=yes\n".into()))
+        );
+        assert_eq!(parse_optional_file("present\n"), Ok(Some(String::new())));
+        assert_eq!(parse_optional_file("absent\n"), Ok(None));
+        assert!(parse_optional_file("not a file\n").is_err());
+        assert!(parse_optional_file("").is_err());
+        let big = format!("present\n{}", "x".repeat(READ_LIMIT_BYTES + 1));
+        assert!(parse_optional_file(&big).unwrap_err().contains("1024 KiB"));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! `binderctl doctor`: every check the tutorial's troubleshooting sections
 //! and the deployment notes teach by hand, one line each (ok, warn, fail or
-//! skip, with the fix). Read-only: files and read-only commands.
+//! skip, with the fix). Read-only: files and read-only commands (with
+//! `--node`/`--all-nodes`, the node checks read other nodes' files through
+//! helper pods, which it creates and deletes).
 //!
 //! The cluster reads (MicroK8s' status, StorageClasses, services, nodes) run
 //! at once, each exactly once; the checks are then pure functions of what
@@ -9,6 +11,7 @@
 //! point it elsewhere.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Result;
 use serde::Serialize;
@@ -16,14 +19,17 @@ use serde_yaml::Value;
 
 use super::deploy::{check_secret, hub_url_warning, is_placeholder};
 use super::nodes::{parse_node_list, NodeRow};
-use super::nodes_remote::{self, NodeDisk, NodeFs};
+use super::nodes_remote::{self, NodeDisk, NodeFs, Remote};
 use super::status::{services_command, ServiceList};
 use super::storage::{list_command as storage_command, StorageClass, StorageClassList};
-use crate::cli::{DoctorCmd, GlobalArgs, ToolFlavor};
+
+use crate::cli::{DoctorCmd, GlobalArgs, NodeTargets, ToolFlavor};
+use crate::cluster::kubelet_args;
+use crate::cluster::node_helper;
 use crate::cluster::plan::{CommandLine, Plan};
 use crate::cluster::runner::{Captured, Runner};
 use crate::cluster::tools::Tools;
-use crate::error::Outcome;
+use crate::error::{Interrupted, Outcome};
 use crate::output::{self, format};
 
 /// MicroK8s' files, relative to `--root`.
@@ -38,6 +44,10 @@ pub const MICROK8S_HOSTPATH_DIR: &str = "/var/snap/microk8s/common/default-stora
 pub const UFW_CONF: &str = "etc/ufw/ufw.conf";
 pub const UFW_DEFAULTS: &str = "etc/default/ufw";
 pub const UFW_USER_RULES: &str = "etc/ufw/user.rules";
+/// The kubelet's settings, relative to `--root`: MicroK8s' arguments file,
+/// and kubeadm's configuration file (plain tools).
+pub const MICROK8S_KUBELET_ARGS: &str = "var/snap/microk8s/current/args/kubelet";
+pub const KUBEADM_KUBELET_CONFIG: &str = "var/lib/kubelet/config.yaml";
 
 /// Below this much free space on the containerd root, a check fails (image
 /// pulls and builds fail); below [`WARN_FREE_BYTES`] it warns.
@@ -68,10 +78,13 @@ impl Status {
     }
 }
 
-/// One line of the report (`-o json` fields: name, status, message, fix).
+/// One line of the report (`-o json` fields: name, node, status, message,
+/// fix). `node` is set on the node checks run on other nodes
+/// (`--node`/`--all-nodes`); the report shows them as `NAME@NODE`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
     pub name: &'static str,
+    pub node: Option<String>,
     pub status: Status,
     pub message: String,
     pub fix: Option<String>,
@@ -81,6 +94,7 @@ impl Check {
     fn ok(name: &'static str, message: impl Into<String>) -> Self {
         Check {
             name,
+            node: None,
             status: Status::Ok,
             message: message.into(),
             fix: None,
@@ -102,6 +116,7 @@ impl Check {
     ) -> Self {
         Check {
             name,
+            node: None,
             status,
             message: message.into(),
             fix: Some(fix.into()),
@@ -114,6 +129,21 @@ impl Check {
 
     fn warn(name: &'static str, message: impl Into<String>, fix: impl Into<String>) -> Self {
         Check::bad(name, Status::Warn, message, fix)
+    }
+
+    fn on(self, node: Option<&str>) -> Self {
+        Check {
+            node: node.map(str::to_string),
+            ..self
+        }
+    }
+
+    /// The name the report shows: `NAME`, or `NAME@NODE` for another node.
+    pub fn label(&self) -> String {
+        match &self.node {
+            Some(node) => format!("{}@{node}", self.name),
+            None => self.name.to_string(),
+        }
     }
 }
 
@@ -131,6 +161,52 @@ pub struct ClusterFacts {
     /// Each Ready node's stats summary (or why not); `None` when the node
     /// list could not be read.
     pub node_stats: Option<Vec<(String, std::result::Result<NodeFs, String>)>>,
+    /// With `--node`/`--all-nodes`: what the chosen nodes' helper pods read,
+    /// or why the nodes could not be chosen. `None`: the node checks run here.
+    pub remote: Option<std::result::Result<RemoteNodes, String>>,
+}
+
+/// A file a node check reads: its text, `None` when the node has no such
+/// file, or why it cannot be read.
+pub type FileRead = std::result::Result<Option<String>, String>;
+
+/// What the node checks read on one node.
+#[derive(Debug, Clone)]
+pub struct NodeFiles {
+    pub ufw_conf: FileRead,
+    pub ufw_defaults: FileRead,
+    pub ufw_rules: FileRead,
+    /// The kubelet's settings: MicroK8s' arguments file, or kubeadm's
+    /// `config.yaml` with plain tools.
+    pub kubelet: FileRead,
+}
+
+/// The node checks' reads on the nodes `--node`/`--all-nodes` chose.
+#[derive(Debug, Clone, Default)]
+pub struct RemoteNodes {
+    /// Each chosen Ready node and what its helper pod read (or why not).
+    pub read: Vec<(String, std::result::Result<NodeFiles, String>)>,
+    /// Each chosen node left out, and the sentence saying why.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Where the kubelet's settings live on a node, relative to `/`.
+pub fn kubelet_file(flavor: ToolFlavor) -> &'static str {
+    match flavor {
+        ToolFlavor::Microk8s => MICROK8S_KUBELET_ARGS,
+        ToolFlavor::Plain => KUBEADM_KUBELET_CONFIG,
+    }
+}
+
+/// The files the node checks read, each with the helper container that
+/// reads it on another node.
+pub fn node_files(flavor: ToolFlavor) -> [(&'static str, &'static str); 4] {
+    [
+        ("ufw-conf", UFW_CONF),
+        ("ufw-defaults", UFW_DEFAULTS),
+        ("ufw-rules", UFW_USER_RULES),
+        ("kubelet", kubelet_file(flavor)),
+    ]
 }
 
 /// The read-only commands doctor runs: MicroK8s' status (MicroK8s only),
@@ -207,9 +283,66 @@ async fn read_node_stats(
     )
 }
 
+/// With `--node`/`--all-nodes`, the chosen nodes' files through helper pods
+/// (once the node list is known and earlier runs' helper pods are gone).
+async fn read_remote(
+    remote: &Arc<Remote>,
+    targets: &NodeTargets,
+    nodes: &Answer,
+    leftovers: Result<()>,
+) -> Result<std::result::Result<RemoteNodes, String>> {
+    let json = match nodes {
+        Ok(json) => json,
+        Err(e) => return Ok(Err(format!("cannot list the nodes: {e}"))),
+    };
+    let chosen = nodes_remote::choose_nodes(json, targets, false)?;
+    if let Err(e) = leftovers {
+        return Ok(Err(format!("{e:#}")));
+    }
+    let flavor = remote.flavor();
+    let results = nodes_remote::for_each_node(&chosen.ready, |index, node| {
+        let remote = remote.clone();
+        async move {
+            let files: Vec<(&str, String)> = node_files(flavor)
+                .iter()
+                .map(|(container, path)| (*container, format!("/{path}")))
+                .collect();
+            let wanted: Vec<(&str, &str)> = files.iter().map(|(c, p)| (*c, p.as_str())).collect();
+            let read = nodes_remote::read_optional_files(&remote, index, &node, &wanted).await?;
+            let mut read = read.into_iter();
+            let mut next = || read.next().unwrap_or(Ok(None));
+            Ok(NodeFiles {
+                ufw_conf: next(),
+                ufw_defaults: next(),
+                ufw_rules: next(),
+                kubelet: next(),
+            })
+        }
+    })
+    .await;
+    let mut read = Vec::new();
+    for (node, result) in results {
+        match result {
+            Err(e) if e.downcast_ref::<Interrupted>().is_some() => return Err(e),
+            Err(e) => read.push((node, Err(format!("{e:#}")))),
+            Ok(files) => read.push((node, Ok(files))),
+        }
+    }
+    Ok(Ok(RemoteNodes {
+        read,
+        skipped: chosen.skipped,
+    }))
+}
+
 /// Run the cluster reads at once (four, then the nodes' stats summaries at
-/// most four at once: well under the bound of 8).
-async fn gather(tools: &Tools, namespace: &str) -> ClusterFacts {
+/// most four at once: well under the bound of 8). With `--node`/
+/// `--all-nodes`, earlier helper pods are removed alongside the node list,
+/// and the chosen nodes' helper pods run alongside the stats summaries.
+async fn gather(
+    tools: &Tools,
+    namespace: &str,
+    remote: Option<(&Arc<Remote>, &NodeTargets)>,
+) -> Result<ClusterFacts> {
     let runner = Runner::new(false);
     let microk8s = async {
         match tools.flavor() {
@@ -220,25 +353,41 @@ async fn gather(tools: &Tools, namespace: &str) -> ClusterFacts {
     let storage = storage_command(tools);
     let services = services_command(tools, namespace);
     let nodes = tools.kubectl(["get", "nodes", "-o", "json"]);
-    let (microk8s_status, storage_classes, services, (nodes, node_stats)) = tokio::join!(
+    let (microk8s_status, storage_classes, services, nodes_facts) = tokio::join!(
         microk8s,
         async { answer(runner.probe(&storage).await) },
         async { answer(runner.probe(&services).await) },
         async {
-            let nodes = answer(runner.probe(&nodes).await);
-            let stats = read_node_stats(tools, &nodes).await;
-            (nodes, stats)
+            let leftovers = async {
+                match remote {
+                    Some((remote, _)) => Some(remote.remove_leftovers().await),
+                    None => None,
+                }
+            };
+            let (nodes, leftovers) =
+                tokio::join!(async { answer(runner.probe(&nodes).await) }, leftovers);
+            let chosen = async {
+                match (remote, leftovers) {
+                    (Some((remote, targets)), Some(leftovers)) => {
+                        Some(read_remote(remote, targets, &nodes, leftovers).await)
+                    }
+                    _ => None,
+                }
+            };
+            let (stats, chosen) = tokio::join!(read_node_stats(tools, &nodes), chosen);
+            (nodes, stats, chosen.transpose())
         },
     );
-    ClusterFacts {
+    let (nodes, node_stats, remote) = nodes_facts;
+    Ok(ClusterFacts {
         microk8s_status,
         storage_classes,
         services,
         nodes,
         node_stats,
-    }
+        remote: remote?,
+    })
 }
-
 /// Where doctor reads local files.
 #[derive(Debug, Clone)]
 pub struct Local {
@@ -265,12 +414,17 @@ pub async fn run(global: &GlobalArgs, cmd: &DoctorCmd) -> Result<Outcome> {
         rendered: cmd.rendered.clone(),
         flavor: tools.flavor(),
     };
-    let facts = gather(&tools, &global.namespace).await;
+    let remote = cmd
+        .targets
+        .remote()
+        .then(|| Arc::new(Remote::new(global, &cmd.targets)));
+    let remote = remote.as_ref().map(|r| (r, &cmd.targets));
+    let facts = gather(&tools, &global.namespace, remote).await?;
     let checks = evaluate(&facts, &local);
     format::print(
         &cmd.output,
         &checks,
-        || checks.iter().map(|c| c.name.to_string()).collect(),
+        || checks.iter().map(Check::label).collect(),
         |_| report(&checks),
     )?;
     let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
@@ -286,7 +440,7 @@ pub async fn run(global: &GlobalArgs, cmd: &DoctorCmd) -> Result<Outcome> {
 
 /// One line per check: status, name, message, and the fix when there is one.
 pub fn report(checks: &[Check]) -> String {
-    let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    let width = checks.iter().map(|c| c.label().len()).max().unwrap_or(0);
     checks
         .iter()
         .map(|c| {
@@ -298,19 +452,20 @@ pub fn report(checks: &[Check]) -> String {
             format!(
                 "{:<4}  {:<width$}  {}{fix}\n",
                 c.status.label(),
-                c.name,
+                c.label(),
                 c.message
             )
         })
         .collect()
 }
 
-/// Every check, in the fixed order of the report.
+/// Every check, in the fixed order of the report: the machine binderctl
+/// runs on, the cluster and the files, then the node checks (here, or on
+/// each node `--node`/`--all-nodes` chose, node after node).
 pub fn evaluate(facts: &ClusterFacts, local: &Local) -> Vec<Check> {
     let values = read_yaml(&local.input);
     let mut checks = microk8s_checks(facts, local);
     checks.push(storage_check(&facts.storage_classes, local));
-    checks.extend(firewall_checks(local));
     checks.push(proxy_public_check(&facts.services));
     checks.push(hub_url_check(&facts.services, &values, &local.input));
     checks.push(placeholder_check(&values, &local.input));
@@ -320,7 +475,61 @@ pub fn evaluate(facts: &ClusterFacts, local: &Local) -> Vec<Check> {
     checks.push(render_age_check(local));
     checks.push(nodes_check(&facts.nodes));
     checks.push(node_disk_check(facts.node_stats.as_deref()));
-    checks.push(disk_check(local));
+    match &facts.remote {
+        None => {
+            let files = NodeFiles::read_local(local);
+            checks.extend(node_checks(&files, local.flavor, None));
+            checks.push(disk_check(local));
+        }
+        Some(remote) => checks.extend(remote_checks(remote, facts, local.flavor)),
+    }
+    checks
+}
+
+/// The node checks of the nodes `--node`/`--all-nodes` chose: one line for
+/// a node skipped or whose helper pod failed; containerd's disk from the
+/// stats summary already read.
+fn remote_checks(
+    remote: &std::result::Result<RemoteNodes, String>,
+    facts: &ClusterFacts,
+    flavor: ToolFlavor,
+) -> Vec<Check> {
+    const NAME: &str = "node-checks";
+    let remote = match remote {
+        Ok(remote) => remote,
+        Err(e) => {
+            return vec![Check::fail(
+                NAME,
+                e.clone(),
+                "make the cluster reachable (see the checks above)",
+            )]
+        }
+    };
+    let mut checks = Vec::new();
+    for (node, why) in &remote.skipped {
+        checks.push(Check::skip(NAME, why.clone()).on(Some(node)));
+    }
+    for (node, read) in &remote.read {
+        let here = Some(node.as_str());
+        match read {
+            Ok(files) => checks.extend(node_checks(files, flavor, here)),
+            Err(e) => checks.push(
+                Check::fail(
+                    NAME,
+                    e.clone(),
+                    format!("fix what the message says, then binderctl doctor --node {node}"),
+                )
+                .on(here),
+            ),
+        }
+        let stats = facts
+            .node_stats
+            .iter()
+            .flatten()
+            .find(|(name, _)| name == node)
+            .map(|(_, stats)| stats);
+        checks.push(stats_disk_check(node, stats));
+    }
     checks
 }
 
@@ -578,59 +787,199 @@ fn config_value(text: &str, key: &str) -> Option<String> {
     })
 }
 
-fn firewall_checks(local: &Local) -> Vec<Check> {
+impl NodeFiles {
+    /// The node checks' files on this machine, under `--root`.
+    fn read_local(local: &Local) -> Self {
+        let read = |relative| read_optional(&local.system(relative));
+        NodeFiles {
+            ufw_conf: read(UFW_CONF),
+            ufw_defaults: read(UFW_DEFAULTS),
+            ufw_rules: read(UFW_USER_RULES),
+            kubelet: read(kubelet_file(local.flavor)),
+        }
+    }
+}
+
+/// A file's text, `None` when there is none, bounded like a helper pod's
+/// read ([`node_helper::READ_LIMIT_BYTES`]).
+fn read_optional(path: &Path) -> FileRead {
+    use std::io::Read;
+    let name = path.display();
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{name}: {e}")),
+    };
+    let mut bytes = Vec::new();
+    file.take(node_helper::READ_LIMIT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{name}: {e}"))?;
+    if bytes.len() > node_helper::READ_LIMIT_BYTES {
+        return Err(format!(
+            "{name}: larger than {} KiB",
+            node_helper::READ_LIMIT_BYTES >> 10
+        ));
+    }
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| format!("{name}: not UTF-8 text"))
+}
+
+/// The checks of one node's files: the firewall and the kubelet's
+/// reservations. `node`: another node (`None`: this one).
+pub fn node_checks(files: &NodeFiles, flavor: ToolFlavor, node: Option<&str>) -> Vec<Check> {
+    let mut checks = firewall_checks(files, node);
+    checks.push(kubelet_reserved_check(&files.kubelet, flavor, node));
+    checks.into_iter().map(|c| c.on(node)).collect()
+}
+
+/// `on node N: ` before a fix that must run on another node.
+fn on_node(node: Option<&str>, fix: &str) -> String {
+    match node {
+        Some(node) => format!("on node {node}: {fix}"),
+        None => fix.to_string(),
+    }
+}
+
+/// A file the firewall checks cannot read makes them skip, saying how to
+/// read it (ufw's rules are readable by root only).
+fn unreadable(name: &'static str, why: &str, node: Option<&str>) -> Check {
+    let how = match node {
+        None => "; run doctor with sudo, or with --node NAME (a helper pod reads it as root)",
+        Some(_) => "",
+    };
+    Check::skip(name, format!("cannot read {why}{how}"))
+}
+
+fn firewall_checks(files: &NodeFiles, node: Option<&str>) -> Vec<Check> {
     const ROUTED: &str = "firewall-routed";
     const CNI: &str = "firewall-cni0";
-    let conf = local.system(UFW_CONF);
-    let Ok(text) = std::fs::read_to_string(&conf) else {
-        return vec![
-            Check::skip(ROUTED, "ufw is not installed"),
-            Check::skip(CNI, "ufw is not installed"),
-        ];
+    let text = match &files.ufw_conf {
+        Ok(Some(text)) => text,
+        Ok(None) => {
+            return vec![
+                Check::skip(ROUTED, "ufw is not installed"),
+                Check::skip(CNI, "ufw is not installed"),
+            ]
+        }
+        Err(e) => return vec![unreadable(ROUTED, e, node), unreadable(CNI, e, node)],
     };
-    if !config_value(&text, "ENABLED").is_some_and(|v| v.eq_ignore_ascii_case("yes")) {
+    if !config_value(text, "ENABLED").is_some_and(|v| v.eq_ignore_ascii_case("yes")) {
         return vec![
             Check::ok(ROUTED, "ufw is disabled"),
             Check::ok(CNI, "ufw is disabled"),
         ];
     }
-    let defaults = std::fs::read_to_string(local.system(UFW_DEFAULTS)).unwrap_or_default();
-    let policy = config_value(&defaults, "DEFAULT_FORWARD_POLICY").unwrap_or_default();
-    let routed = if policy.eq_ignore_ascii_case("ACCEPT") {
-        Check::ok(ROUTED, "ufw allows routed traffic")
-    } else {
-        Check::fail(
-            ROUTED,
-            format!(
-                "ufw's routed policy is {} (DEFAULT_FORWARD_POLICY): pods cannot reach each other",
-                if policy.is_empty() { "unset" } else { &policy }
-            ),
-            "sudo ufw default allow routed",
-        )
+    let routed = match &files.ufw_defaults {
+        Err(e) => unreadable(ROUTED, e, node),
+        Ok(defaults) => {
+            let defaults = defaults.as_deref().unwrap_or_default();
+            let policy = config_value(defaults, "DEFAULT_FORWARD_POLICY").unwrap_or_default();
+            if policy.eq_ignore_ascii_case("ACCEPT") {
+                Check::ok(ROUTED, "ufw allows routed traffic")
+            } else {
+                Check::fail(
+                    ROUTED,
+                    format!(
+                        "ufw's routed policy is {} (DEFAULT_FORWARD_POLICY): pods cannot reach \
+                         each other",
+                        if policy.is_empty() { "unset" } else { &policy }
+                    ),
+                    on_node(node, "sudo ufw default allow routed"),
+                )
+            }
+        }
     };
-    let rules = std::fs::read_to_string(local.system(UFW_USER_RULES)).unwrap_or_default();
+    let cni = match &files.ufw_rules {
+        Err(e) => unreadable(CNI, e, node),
+        Ok(rules) => cni_check(rules.as_deref().unwrap_or_default(), node),
+    };
+    vec![routed, cni]
+}
+
+fn cni_check(rules: &str, node: Option<&str>) -> Check {
+    const CNI: &str = "firewall-cni0";
     let has = |rule: &str| rules.lines().any(|l| l.trim() == rule);
     let inbound = has("-A ufw-user-input -i cni0 -j ACCEPT");
     let outbound = has("-A ufw-user-output -o cni0 -j ACCEPT");
-    let cni = match (inbound, outbound) {
-        (true, true) => Check::ok(CNI, "ufw allows traffic in and out on cni0"),
-        _ => {
-            let mut fixes = Vec::new();
-            if !inbound {
-                fixes.push("sudo ufw allow in on cni0");
-            }
-            if !outbound {
-                fixes.push("sudo ufw allow out on cni0");
-            }
-            Check::fail(
-                CNI,
-                "ufw does not allow pod traffic on cni0 (after a reboot, ufw's and iptables' \
-                 rules can conflict again)",
-                fixes.join("; "),
+    if inbound && outbound {
+        return Check::ok(CNI, "ufw allows traffic in and out on cni0");
+    }
+    let mut fixes = Vec::new();
+    if !inbound {
+        fixes.push("sudo ufw allow in on cni0");
+    }
+    if !outbound {
+        fixes.push("sudo ufw allow out on cni0");
+    }
+    Check::fail(
+        CNI,
+        "ufw does not allow pod traffic on cni0 (after a reboot, ufw's and iptables' rules can \
+         conflict again)",
+        on_node(node, &fixes.join("; ")),
+    )
+}
+
+/// Whether the kubelet reserves resources for Kubernetes' and the system's
+/// daemons: without, a node full of user pods starves its own kubelet.
+fn kubelet_reserved_check(file: &FileRead, flavor: ToolFlavor, node: Option<&str>) -> Check {
+    const NAME: &str = "kubelet-reserved";
+    let path = format!("/{}", kubelet_file(flavor));
+    let text = match file {
+        Ok(Some(text)) => text,
+        Ok(None) if flavor == ToolFlavor::Plain => {
+            return Check::skip(
+                NAME,
+                format!("no {path} (kubeadm's); reservations set elsewhere are not checked"),
             )
         }
+        Ok(None) => return Check::skip(NAME, format!("no {path}: is MicroK8s installed?")),
+        Err(e) => return Check::skip(NAME, format!("cannot read {e}")),
     };
-    vec![routed, cni]
+    let missing: Vec<&str> = match flavor {
+        ToolFlavor::Microk8s => {
+            let [kube, system] = kubelet_args::reserved_values(text);
+            [("--kube-reserved", kube), ("--system-reserved", system)]
+                .into_iter()
+                .filter(|(_, value)| value.is_none())
+                .map(|(flag, _)| flag)
+                .collect()
+        }
+        ToolFlavor::Plain => {
+            let config: Value = serde_yaml::from_str(text).unwrap_or(Value::Null);
+            ["kubeReserved", "systemReserved"]
+                .into_iter()
+                .filter(|key| {
+                    config
+                        .get(key)
+                        .and_then(Value::as_mapping)
+                        .is_none_or(serde_yaml::Mapping::is_empty)
+                })
+                .collect()
+        }
+    };
+    if missing.is_empty() {
+        return Check::ok(
+            NAME,
+            format!("{path} reserves resources for Kubernetes and the system"),
+        );
+    }
+    let fix = match (flavor, node) {
+        (ToolFlavor::Microk8s, Some(node)) => format!("binderctl nodes reserve --node {node}"),
+        (ToolFlavor::Microk8s, None) => "sudo binderctl nodes reserve".to_string(),
+        (ToolFlavor::Plain, _) => on_node(
+            node,
+            &format!("set kubeReserved and systemReserved in {path}, then restart the kubelet"),
+        ),
+    };
+    Check::warn(
+        NAME,
+        format!(
+            "{path} does not set {}: a node full of user pods can starve its own kubelet",
+            missing.join(" or ")
+        ),
+        fix,
+    )
 }
 
 // ---- the BinderHub ----
@@ -1075,6 +1424,36 @@ fn disk_check(local: &Local) -> Check {
             fix,
         ),
     }
+}
+
+/// containerd's disk on another node: its image filesystem's free space
+/// from the stats summary doctor already read (the same filesystem as
+/// containerd's root, and no privilege needed).
+fn stats_disk_check(node: &str, stats: Option<&std::result::Result<NodeFs, String>>) -> Check {
+    const NAME: &str = "containerd-disk";
+    let check = match stats {
+        Some(Ok((Some(image_fs), _))) => {
+            let message = format!(
+                "{} free on its image filesystem",
+                gib(image_fs.available_bytes)
+            );
+            let fix =
+                format!("binderctl images rm OLD-BUILDS --node {node}, or give it more space");
+            match disk_status(image_fs.available_bytes) {
+                Status::Ok => Check::ok(NAME, message),
+                Status::Warn => Check::warn(NAME, format!("only {message}"), fix),
+                _ => Check::fail(
+                    NAME,
+                    format!("only {message}: image pulls and builds will fail"),
+                    fix,
+                ),
+            }
+        }
+        Some(Ok((None, _))) => Check::skip(NAME, "its kubelet reports no image filesystem"),
+        Some(Err(e)) => Check::skip(NAME, format!("unknown: its stats summary: {e}")),
+        None => Check::skip(NAME, "unknown: its stats summary was not read"),
+    };
+    check.on(Some(node))
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! `--node NAME` and `--all-nodes`: the node-level commands (`images ls`,
-//! `images rm`, `nodes reserve`) on other nodes, through one short-lived
+//! `images rm`, `nodes reserve`, doctor's node checks) on other nodes, through one short-lived
 //! helper pod per node (`cluster::node_helper`) instead of SSH. Runs
 //! kubectl through the runner; the helper pods are always deleted, also on
 //! a failure and on Ctrl-C.
@@ -74,6 +74,11 @@ impl Remote {
         }
     }
 
+    /// Which flavour of node tools the helpers run.
+    pub fn flavor(&self) -> ToolFlavor {
+        self.flavor
+    }
+
     fn target<'a>(&'a self, node: &'a str) -> HelperTarget<'a> {
         HelperTarget {
             node,
@@ -83,13 +88,8 @@ impl Remote {
         }
     }
 
-    /// The nodes `targets` names that are Ready; a NotReady (or unknown)
-    /// node is reported and skipped; a name the cluster does not know is an
-    /// error.
-    ///
-    /// `containerd_only`: a node whose container runtime is not containerd
-    /// (CRI-O, Docker) is reported and skipped too, since ctr cannot reach
-    /// its images.
+    /// The nodes `targets` names that are Ready (see [`choose_nodes`]); each
+    /// node skipped is reported, and none left is an error.
     pub async fn ready_nodes(
         &self,
         targets: &NodeTargets,
@@ -97,42 +97,17 @@ impl Remote {
     ) -> Result<Vec<String>> {
         let command = nodes::list_command(&self.tools);
         let json = Runner::new(false).query(&command).await?;
-        let rows = nodes::parse_node_list(&json)
-            .with_context(|| format!("`{command}` printed something other than a node list"))?;
-        let runtimes = container_runtimes(&json);
-        for wanted in &targets.nodes {
-            if !rows.iter().any(|r| &r.name == wanted) {
-                bail!("there is no node named {wanted:?} in the cluster; `binderctl nodes ls` lists them");
-            }
+        let chosen = choose_nodes(&json, targets, containerd_only)
+            .with_context(|| format!("`{command}`"))?;
+        for (_, why) in &chosen.skipped {
+            output::warn(why);
         }
-        let mut ready = Vec::new();
-        for row in rows {
-            if !targets.all_nodes && !targets.nodes.contains(&row.name) {
-                continue;
-            }
-            let runtime = runtimes.get(&row.name).map(String::as_str).unwrap_or("");
-            let foreign = !runtime.is_empty() && !runtime.starts_with("containerd://");
-            if containerd_only && foreign {
-                output::warn(&format!(
-                    "node {} runs {runtime}, not containerd: skipped (binderctl's image \
-                     commands drive containerd's ctr)",
-                    row.name
-                ));
-            } else if is_ready(&row.status) {
-                ready.push(row.name);
-            } else {
-                output::warn(&format!(
-                    "node {} is {}: skipped (binderctl acts only on Ready nodes)",
-                    row.name, row.status
-                ));
-            }
-        }
-        if ready.is_empty() {
+        if chosen.ready.is_empty() {
             bail!(
                 "none of the chosen nodes is Ready; nothing done (`binderctl nodes ls` shows them)"
             );
         }
-        Ok(ready)
+        Ok(chosen.ready)
     }
 
     /// Remove the helper pods an earlier run left (a crashed or killed
@@ -194,12 +169,23 @@ impl Remote {
             failure,
             ..PodRun::default()
         };
-        for container in &pod.containers {
-            let logs = runner
-                .probe(&pod.logs_command(&self.tools, &container.name))
-                .await?;
-            run.logs.push((container.name.clone(), logs.stdout));
+        // Each container's output at once: the reads do not depend on each other.
+        let mut reads = tokio::task::JoinSet::new();
+        for (index, container) in pod.containers.iter().enumerate() {
+            let logs = pod.logs_command(&self.tools, &container.name);
+            reads.spawn(async move { (index, Runner::new(false).probe(&logs).await) });
         }
+        let mut outputs: Vec<Option<String>> = vec![None; pod.containers.len()];
+        while let Some(joined) = reads.join_next().await {
+            let (index, answer) = joined.context("a log read stopped early")?;
+            outputs[index] = Some(answer?.stdout);
+        }
+        run.logs = pod
+            .containers
+            .iter()
+            .zip(outputs)
+            .map(|(c, text)| (c.name.clone(), text.unwrap_or_default()))
+            .collect();
         Ok(run)
     }
 
@@ -255,6 +241,63 @@ impl Remote {
         argv.extend(args.iter().map(|a| a.to_string()));
         argv
     }
+}
+
+/// The nodes `--node`/`--all-nodes` chose, from `kubectl get nodes -o json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChosenNodes {
+    /// Ready, in the list's order.
+    pub ready: Vec<String>,
+    /// Each node left out and the sentence saying why.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Pick the nodes `targets` names from the node list `json`: a NotReady (or
+/// unknown) node is skipped with a reason, never silently; a name the
+/// cluster does not know is an error.
+///
+/// `containerd_only`: a node whose container runtime is not containerd
+/// (CRI-O, Docker) is skipped too, since ctr cannot reach its images.
+pub fn choose_nodes(
+    json: &str,
+    targets: &NodeTargets,
+    containerd_only: bool,
+) -> Result<ChosenNodes> {
+    let rows = nodes::parse_node_list(json)
+        .map_err(|_| anyhow::anyhow!("printed something other than a node list"))?;
+    let runtimes = container_runtimes(json);
+    for wanted in &targets.nodes {
+        if !rows.iter().any(|r| &r.name == wanted) {
+            bail!(
+                "there is no node named {wanted:?} in the cluster; `binderctl nodes ls` lists them"
+            );
+        }
+    }
+    let mut chosen = ChosenNodes::default();
+    for row in rows {
+        if !targets.all_nodes && !targets.nodes.contains(&row.name) {
+            continue;
+        }
+        let runtime = runtimes.get(&row.name).map(String::as_str).unwrap_or("");
+        let foreign = !runtime.is_empty() && !runtime.starts_with("containerd://");
+        let why = if containerd_only && foreign {
+            format!(
+                "node {} runs {runtime}, not containerd: skipped (binderctl's image commands \
+                 drive containerd's ctr)",
+                row.name
+            )
+        } else if is_ready(&row.status) {
+            chosen.ready.push(row.name);
+            continue;
+        } else {
+            format!(
+                "node {} is {}: skipped (binderctl acts only on Ready nodes)",
+                row.name, row.status
+            )
+        };
+        chosen.skipped.push((row.name, why));
+    }
+    Ok(chosen)
 }
 
 /// Whether a node's STATUS column (`Ready`, `Ready,SchedulingDisabled`,
@@ -753,6 +796,36 @@ async fn read_args_file(remote: &Remote, index: usize, node: &str, file: &str) -
         );
     }
     Ok(run.log("read").to_string())
+}
+
+/// Read optional files on `node` through one helper pod, one container
+/// per file running side by side (so each file's text stays apart): each
+/// `(container, path)`'s text, `None` where the node has no such file, or
+/// why that one file cannot be used; an error when the pod itself fails.
+pub async fn read_optional_files(
+    remote: &Remote,
+    index: usize,
+    node: &str,
+    files: &[(&str, &str)],
+) -> Result<Vec<std::result::Result<Option<String>, String>>> {
+    let containers = files
+        .iter()
+        .map(|(name, path)| HelperContainer::new(name, node_helper::read_optional_file_argv(path)))
+        .collect();
+    let pod = HelperPod::new(&remote.target(node), index, "read", containers).side_by_side();
+    let run = remote.run_pod(&pod).await?;
+    if let Some(why) = &run.failure {
+        bail!(
+            "node {node}: the helper pod failed ({why}): {}",
+            last_lines(&run.logs)
+        );
+    }
+    Ok(files
+        .iter()
+        .map(|(name, path)| {
+            node_helper::parse_optional_file(run.log(name)).map_err(|why| format!("{path}: {why}"))
+        })
+        .collect())
 }
 
 /// `nodes reserve --node N... | --all-nodes`: read each node's kubelet
