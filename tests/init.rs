@@ -224,3 +224,37 @@ fn init_takes_no_namespace() {
     );
     assert!(fake.calls().is_empty());
 }
+
+#[test]
+fn a_chart_repository_url_with_credentials_is_used_but_never_shown() {
+    let fake = fresh();
+    let url = "https://lab:chart-TOKEN-s3cret@charts.example/helm-chart/";
+    let out = run(
+        &fake,
+        &[
+            "init",
+            "--metallb-range",
+            RANGE,
+            "--chart-repo-url",
+            url,
+            "--dry-run",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!shown.contains("chart-TOKEN-s3cret"), "{shown}");
+    assert!(
+        shown.contains("helm repo add jupyterhub 'https://***@charts.example/helm-chart/'"),
+        "{shown}"
+    );
+    // Run for real, the tool gets the URL as given.
+    let out = run(
+        &fake,
+        &["init", "--metallb-range", RANGE, "--chart-repo-url", url],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!format!("{}{}", stdout(&out), stderr(&out)).contains("chart-TOKEN-s3cret"));
+    let added = fake.calls_starting_with(&["helm", "repo", "add"]);
+    assert_eq!(added.len(), 1, "{added:?}");
+    assert_eq!(added[0].last().map(String::as_str), Some(url));
+}

@@ -9,7 +9,8 @@ use std::fmt;
 
 /// One external command: a program and its arguments, passed as argv (never
 /// through a shell). `Display` gives the shell-quoted form an operator can
-/// paste into a terminal.
+/// paste into a terminal, with the credentials of any URL in it (a chart
+/// repository's `https://user:token@host/`) shown as `***`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandLine {
     pub program: String,
@@ -53,9 +54,29 @@ impl fmt::Display for CommandLine {
         f.write_str(&shell_quote(&self.program))?;
         for arg in &self.args {
             f.write_str(" ")?;
-            f.write_str(&shell_quote(arg))?;
+            f.write_str(&shell_quote(&without_url_credentials(arg)))?;
         }
         Ok(())
+    }
+}
+
+/// `word` with the user information of a URL in it (`scheme://USER:PASS@host`)
+/// replaced by `***`; other words unchanged.
+pub fn without_url_credentials(word: &str) -> Cow<'_, str> {
+    let Some(scheme_end) = word.find("://") else {
+        return Cow::Borrowed(word);
+    };
+    let authority_start = scheme_end + 3;
+    let rest = word.get(authority_start..).unwrap_or_default();
+    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = rest.get(..authority_len).unwrap_or_default();
+    match authority.rfind('@') {
+        Some(at) => Cow::Owned(format!(
+            "{}***{}",
+            word.get(..authority_start).unwrap_or_default(),
+            word.get(authority_start + at..).unwrap_or_default()
+        )),
+        None => Cow::Borrowed(word),
     }
 }
 
@@ -212,6 +233,38 @@ impl From<Vec<Step>> for Plan {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn url_credentials_are_never_shown() {
+        let line = CommandLine::new("helm").args([
+            "repo",
+            "add",
+            "jupyterhub",
+            "https://lab:s3cret@charts.example/jupyterhub/?x=1",
+        ]);
+        let shown = line.to_string();
+        assert_eq!(
+            shown,
+            "helm repo add jupyterhub 'https://***@charts.example/jupyterhub/?x=1'"
+        );
+        assert!(!shown.contains("s3cret"));
+        assert_eq!(
+            line.args[3],
+            "https://lab:s3cret@charts.example/jupyterhub/?x=1"
+        );
+        for plain in [
+            "https://charts.example/a@b",
+            "registry.example/lab@sha256:00",
+            "user@host.example",
+            "--set=a=b",
+        ] {
+            assert_eq!(without_url_credentials(plain), plain);
+        }
+        assert_eq!(
+            without_url_credentials("oci://t@o:k@registry.example"),
+            "oci://***@registry.example"
+        );
+    }
+
     use super::*;
 
     #[test]
