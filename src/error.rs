@@ -6,6 +6,52 @@
 //! 130 when interrupted.
 
 use std::fmt;
+use std::path::Path;
+
+/// `text` with its control characters, other than those in `keep`, written
+/// as escapes (`\r`, `\x1b`): a file name, an image reference or a tool's
+/// answer inside a message or a table cell can then neither move the cursor,
+/// recolour the terminal, nor start a line of its own.
+pub fn without_controls<'a>(text: &'a str, keep: &str) -> std::borrow::Cow<'a, str> {
+    let hidden = |c: char| c.is_control() && !keep.contains(c);
+    if !text.chars().any(hidden) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            _ if !hidden(c) => out.push(c),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// A path as messages show it: [`Path::display`] with control characters
+/// escaped, so a file name can neither start a line of its own nor drive
+/// the terminal.
+pub trait ShownPath {
+    fn shown(&self) -> Shown<'_>;
+}
+
+impl ShownPath for Path {
+    fn shown(&self) -> Shown<'_> {
+        Shown(self)
+    }
+}
+
+/// See [`ShownPath`].
+pub struct Shown<'a>(&'a Path);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&without_controls(&self.0.display().to_string(), ""))
+    }
+}
 
 /// What a successful command has to say to the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,6 +14,7 @@
 //! SIGXFSZ is ignored so that a write past the file-size limit fails with
 //! EFBIG (and is cleaned up) instead of killing the process.
 
+use crate::error::ShownPath;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -45,7 +46,7 @@ pub fn write_atomic_like(path: &Path, contents: &[u8], model: Option<&Path>) -> 
     let (mut file, tmp_path) = create_temporary(&target, mode)?;
     let result = (|| -> Result<()> {
         keep_owner_and_mode(&file, existing.as_ref(), mode)
-            .with_context(|| format!("{}: cannot set permissions", tmp_path.display()))?;
+            .with_context(|| format!("{}: cannot set permissions", tmp_path.shown()))?;
         file.write_all(contents)
             .and_then(|_| file.sync_all())
             .map_err(|e| write_error(e, path, contents.len()))?;
@@ -54,7 +55,7 @@ pub fn write_atomic_like(path: &Path, contents: &[u8], model: Option<&Path>) -> 
             return Err(crate::error::Interrupted.into());
         }
         std::fs::rename(&tmp_path, &target)
-            .with_context(|| format!("{}: cannot replace", path.display()))?;
+            .with_context(|| format!("{}: cannot replace", path.shown()))?;
         // Make the rename itself durable; failing that is not worth an error.
         let _ = File::open(folder_of(&target)).and_then(|d| d.sync_all());
         Ok(())
@@ -76,8 +77,8 @@ pub fn refuse_output(output: &Path, inputs: &[(&str, &Path)]) -> Result<()> {
         if same_file(&target, input) {
             anyhow::bail!(
                 "{}: the output file is {what} ({}); choose another with -o",
-                output.display(),
-                input.display()
+                output.shown(),
+                input.shown()
             );
         }
     }
@@ -122,7 +123,7 @@ fn resolve_symlinks(path: &Path) -> Result<PathBuf> {
         match std::fs::symlink_metadata(&current) {
             Ok(meta) if meta.file_type().is_symlink() => {
                 let link = std::fs::read_link(&current)
-                    .with_context(|| format!("{}: cannot read the symlink", current.display()))?;
+                    .with_context(|| format!("{}: cannot read the symlink", current.shown()))?;
                 current = match current.parent() {
                     Some(dir) if link.is_relative() => dir.join(link),
                     _ => link,
@@ -133,7 +134,7 @@ fn resolve_symlinks(path: &Path) -> Result<PathBuf> {
     }
     anyhow::bail!(
         "{}: too many levels of symbolic links; refusing to write",
-        path.display()
+        path.shown()
     )
 }
 
@@ -143,14 +144,14 @@ fn regular_or_absent(target: &Path, shown: &Path) -> Result<Option<std::fs::Meta
     let meta = match std::fs::metadata(target) {
         Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("{}: cannot inspect", shown.display())),
+        Err(e) => return Err(e).with_context(|| format!("{}: cannot inspect", shown.shown())),
     };
     if meta.is_file() {
         return Ok(Some(meta));
     }
     anyhow::bail!(
         "{}: is {}, not a regular file; refusing to replace it (choose a file with -o)",
-        shown.display(),
+        shown.shown(),
         kind_of(&meta)
     )
 }
@@ -201,7 +202,7 @@ fn create_temporary(target: &Path, mode: u32) -> Result<(File, PathBuf)> {
     let dir = folder_of(target);
     let file_name = target
         .file_name()
-        .with_context(|| format!("{}: not a file path", target.display()))?;
+        .with_context(|| format!("{}: not a file path", target.shown()))?;
     let mut last_error = None;
     for _ in 0..16 {
         let mut tmp_name = std::ffi::OsString::from(".");
@@ -224,14 +225,14 @@ fn create_temporary(target: &Path, mode: u32) -> Result<(File, PathBuf)> {
                 return Err(e).with_context(|| {
                     format!(
                         "{}: cannot create a temporary file",
-                        dir.join(file_name).display()
+                        dir.join(file_name).shown()
                     )
                 })
             }
         }
     }
     Err(last_error.unwrap_or_else(|| std::io::Error::other("name collision")))
-        .with_context(|| format!("{}: cannot create a temporary file", target.display()))
+        .with_context(|| format!("{}: cannot create a temporary file", target.shown()))
 }
 
 /// 64 bits no other process can guess: the standard library's randomly
@@ -284,12 +285,12 @@ fn write_error(err: std::io::Error, path: &Path, len: usize) -> anyhow::Error {
         return anyhow::anyhow!(
             "{}: cannot write {len} bytes: the file-size limit (`ulimit -f`) is smaller; \
              nothing written, the previous file is unchanged",
-            path.display()
+            path.shown()
         );
     }
     anyhow::Error::new(err).context(format!(
         "{}: cannot write; the previous file is unchanged",
-        path.display()
+        path.shown()
     ))
 }
 

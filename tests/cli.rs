@@ -622,3 +622,21 @@ fn man_renders_the_page() {
         stderr(&rendered)
     );
 }
+
+#[test]
+fn names_with_control_characters_cannot_forge_lines_or_drive_the_terminal() {
+    let fake = cluster();
+    let name = "evil\n\u{1b}[2Kbinderctl: all good\r.yaml";
+    let out = run(&fake, &["render", "-i", name, "-o", "out.yaml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(!err.contains('\u{1b}') && !err.contains('\r'), "{err:?}");
+    assert!(
+        err.lines().all(|l| l.starts_with("binderctl: ")),
+        "every line is binderctl's: {err:?}"
+    );
+    assert!(
+        err.contains(r"evil\n\x1b[2Kbinderctl: all good\r.yaml"),
+        "{err:?}"
+    );
+}

@@ -141,7 +141,10 @@ fn the_input_name_cannot_inject_values_through_the_header_comment() {
         let header: Vec<&str> = text.lines().take(2).collect();
         assert!(
             header[0].starts_with("# Rendered by binderctl from ")
-                && header[0].contains("\\u{")
+                && (header[0].contains("\\u{")
+                    || header[0].contains("\\x85")
+                    || header[0].contains("\\n")
+                    || header[0].contains("\\r"))
                 && header[1].starts_with("# changes made here"),
             "{name:?}: {text}"
         );

@@ -7,6 +7,7 @@
 //! few files under `$SNAP_DATA` (`BINDERCTL_MICROK8S_SNAP_DATA` overrides
 //! it, for tests); the decisions themselves are pure.
 
+use crate::error::ShownPath;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -84,7 +85,7 @@ pub fn problem(tool: Tool, facts: &Facts, data: &Path) -> Option<String> {
             "this machine is a MicroK8s worker node ({} exists), where `microk8s {}` does not \
              reach the cluster: run binderctl on a control-plane node (`binderctl images` works \
              here, for this node's images)",
-            worker_lock(data).display(),
+            worker_lock(data).shown(),
             tool.name()
         ));
     }
@@ -92,14 +93,14 @@ pub fn problem(tool: Tool, facts: &Facts, data: &Path) -> Option<String> {
         return Some(format!(
             "MicroK8s is stopped ({} exists): start it with `microk8s start`, then wait with \
              `microk8s status --wait-ready`",
-            stopped_lock(data).display()
+            stopped_lock(data).shown()
         ));
     }
     if !facts.credentials_readable {
         return Some(format!(
             "you cannot read MicroK8s' credentials ({}, missing or not readable): add yourself to the microk8s group with \
              `sudo usermod -a -G microk8s $USER`, then log in again (or run `newgrp microk8s`)",
-            credentials(data).display()
+            credentials(data).shown()
         ));
     }
     if tool == Tool::Ctr && !facts.root && !facts.terminal {

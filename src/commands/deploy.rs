@@ -5,6 +5,7 @@
 //! render) is checked before anything changes: a failed check deploys
 //! nothing.
 
+use crate::error::ShownPath;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -93,9 +94,9 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
     )?;
     output::info(&format!("binderctl: {}", rendered.summary));
     let mut placeholders =
-        placeholder_problems(&rendered.values, &cmd.render.input.display().to_string());
+        placeholder_problems(&rendered.values, &cmd.render.input.shown().to_string());
     for (file, values) in &extra_values {
-        placeholders.extend(placeholder_problems(values, &file.display().to_string()));
+        placeholders.extend(placeholder_problems(values, &file.shown().to_string()));
     }
     if !placeholders.is_empty() {
         placeholders.push("nothing deployed".into());
@@ -123,8 +124,8 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         output::info(&format!(
             "binderctl: dry run: {} not written, nothing deployed; the render is kept in {} \
              for the commands below",
-            cmd.render.output.display(),
-            kept.display()
+            cmd.render.output.shown(),
+            kept.shown()
         ));
         runner.execute(&plan).await?;
         super::egress::after_deploy(&runner, &tools, global, &rendered, policy?).await?;
@@ -300,14 +301,14 @@ fn keep_dry_run_render(text: &str) -> Result<PathBuf> {
         match options.open(&path) {
             Ok(mut file) => {
                 file.write_all(text.as_bytes())
-                    .with_context(|| format!("{}: cannot write", path.display()))?;
+                    .with_context(|| format!("{}: cannot write", path.shown()))?;
                 return Ok(path);
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e).with_context(|| format!("{}: cannot create", path.display())),
+            Err(e) => return Err(e).with_context(|| format!("{}: cannot create", path.shown())),
         }
     }
-    anyhow::bail!("cannot create a temporary file in {}", dir.display())
+    anyhow::bail!("cannot create a temporary file in {}", dir.shown())
 }
 
 /// The commands that change things, in order: the chart repository (added
@@ -459,7 +460,7 @@ pub fn hub_url_warning(values: &Value, proxy_public: Option<&str>, input: &Path)
             "config.BinderHub.hub_url is {hub_url}, but proxy-public's external address is \
              {proxy}: BinderHub would send users to the wrong place (update hub_url in {} \
              and deploy again)",
-            input.display()
+            input.shown()
         )
     })
 }
@@ -481,7 +482,7 @@ fn url_host(url: &str) -> Option<&str> {
 /// has `registry.username` and `registry.password` that are not the
 /// template's placeholders. Returns warnings (loose permissions).
 pub fn check_secret(path: &Path) -> Result<Vec<String>> {
-    let shown = path.display();
+    let shown = path.shown();
     let text = match std::fs::metadata(path) {
         Ok(_) => crate::ops::input::read_text(path)?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(

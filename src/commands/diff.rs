@@ -5,6 +5,7 @@
 //! change, 1 when something would, 2 on error (helm-diff's
 //! `--detailed-exitcode`).
 
+use crate::error::ShownPath;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -73,8 +74,8 @@ fn wanted_values(
     // check_secret has parsed it; read as Helm reads it, with the same
     // bounds (and parse errors that never quote the file).
     let text = crate::ops::input::read_text(secret)?;
-    let secret_values = crate::values::read::parse_values(&text, &secret.display().to_string())
-        .map_err(|_| anyhow::anyhow!("{}: not valid YAML", secret.display()))?
+    let secret_values = crate::values::read::parse_values(&text, &secret.shown().to_string())
+        .map_err(|_| anyhow::anyhow!("{}: not valid YAML", secret.shown()))?
         .value;
     let mut wanted = secret_values.clone();
     merge(&mut wanted, rendered);
@@ -116,10 +117,10 @@ fn print_diff(global: &GlobalArgs, deployed: Option<&Value>, text: &str, sources
 
 fn sources(secret: &Path, input: &Path, extras: &[PathBuf]) -> String {
     let mut names = vec![
-        secret.display().to_string(),
-        format!("{} rendered", input.display()),
+        secret.shown().to_string(),
+        format!("{} rendered", input.shown()),
     ];
-    names.extend(extras.iter().map(|p| p.display().to_string()));
+    names.extend(extras.iter().map(|p| p.shown().to_string()));
     names.join(", ")
 }
 

@@ -10,6 +10,7 @@
 //! `--root` (default `/`), so tests and inspections of a mounted image can
 //! point it elsewhere.
 
+use crate::error::ShownPath;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -536,7 +537,7 @@ fn remote_checks(
 /// The parsed values file, or why not (said by the checks that need it).
 /// Read as Helm reads it, with the bounds every input has.
 fn read_yaml(path: &Path) -> std::result::Result<Value, String> {
-    let name = path.display().to_string();
+    let name = path.shown().to_string();
     let text = crate::ops::input::read_text(path).map_err(|e| format!("{e:#}"))?;
     crate::values::read::parse_values(&text, &name)
         .map(|reading| reading.value)
@@ -633,15 +634,15 @@ fn credentials_check(local: &Local) -> Check {
     const NAME: &str = "credentials";
     let path = local.system(CLIENT_CONFIG);
     match std::fs::File::open(&path) {
-        Ok(_) => Check::ok(NAME, format!("{} is readable", path.display())),
+        Ok(_) => Check::ok(NAME, format!("{} is readable", path.shown())),
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Check::fail(
             NAME,
-            format!("{} is not readable by you", path.display()),
+            format!("{} is not readable by you", path.shown()),
             "sudo usermod -a -G microk8s $USER, then log in again (or run `newgrp microk8s`)",
         ),
         Err(e) => Check::fail(
             NAME,
-            format!("{}: {e}", path.display()),
+            format!("{}: {e}", path.shown()),
             "install MicroK8s: sudo snap install microk8s --classic",
         ),
     }
@@ -804,7 +805,7 @@ impl NodeFiles {
 /// read ([`node_helper::READ_LIMIT_BYTES`]).
 fn read_optional(path: &Path) -> FileRead {
     use std::io::Read;
-    let name = path.display();
+    let name = path.shown();
     let file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -1039,7 +1040,7 @@ fn hub_url_check(
             message,
             format!(
                 "set config.BinderHub.hub_url: http://{proxy} in {}, then binderctl deploy",
-                input.display()
+                input.shown()
             ),
         ),
         None => Check::ok(NAME, "config.BinderHub.hub_url points at proxy-public"),
@@ -1113,16 +1114,13 @@ fn placeholder_check(values: &std::result::Result<Value, String>, input: &Path) 
     };
     let found = placeholders(values);
     if found.is_empty() {
-        return Check::ok(
-            NAME,
-            format!("no <placeholders> left in {}", input.display()),
-        );
+        return Check::ok(NAME, format!("no <placeholders> left in {}", input.shown()));
     }
     Check::fail(
         NAME,
         format!(
             "{} still holds template placeholders at {}",
-            input.display(),
+            input.shown(),
             found.join(", ")
         ),
         "replace each <...> with the real value",
@@ -1134,18 +1132,18 @@ fn secret_values_check(secret: &Path) -> Check {
     if !secret.exists() {
         return Check::fail(
             NAME,
-            format!("{} does not exist", secret.display()),
+            format!("{} does not exist", secret.shown()),
             format!(
                 "create it with registry.username and registry.password (see the README's \
                  Files), then chmod 600 {}",
-                secret.display()
+                secret.shown()
             ),
         );
     }
     match check_secret(secret) {
         Ok(_) => Check::ok(
             NAME,
-            format!("{} holds the registry credentials", secret.display()),
+            format!("{} holds the registry credentials", secret.shown()),
         ),
         Err(e) => {
             let lines: Vec<String> = format!("{e:#}")
@@ -1158,7 +1156,7 @@ fn secret_values_check(secret: &Path) -> Check {
                 lines.join("; "),
                 format!(
                     "edit {} (registry.username, registry.password)",
-                    secret.display()
+                    secret.shown()
                 ),
             )
         }
@@ -1171,7 +1169,7 @@ fn secret_permissions_check(secret: &Path) -> Check {
     {
         use std::os::unix::fs::PermissionsExt;
         let Ok(meta) = std::fs::metadata(secret) else {
-            return Check::skip(NAME, format!("{} does not exist", secret.display()));
+            return Check::skip(NAME, format!("{} does not exist", secret.shown()));
         };
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
@@ -1179,14 +1177,14 @@ fn secret_permissions_check(secret: &Path) -> Check {
                 NAME,
                 format!(
                     "{} holds a registry token but is readable by others (mode {mode:04o})",
-                    secret.display()
+                    secret.shown()
                 ),
-                format!("chmod 600 {}", secret.display()),
+                format!("chmod 600 {}", secret.shown()),
             );
         }
         Check::ok(
             NAME,
-            format!("{} is private (mode {mode:04o})", secret.display()),
+            format!("{} is private (mode {mode:04o})", secret.shown()),
         )
     }
     #[cfg(not(unix))]
@@ -1215,7 +1213,7 @@ fn egress_check(values: &std::result::Result<Value, String>, input: &Path) -> Ch
              user pods may reach every public address and the allow-list restricts nothing",
             format!(
                 "set it to false in {}, then binderctl deploy",
-                input.display()
+                input.shown()
             ),
         ),
     }
@@ -1227,7 +1225,7 @@ fn render_age_check(local: &Local) -> Check {
     let Some(rendered) = modified(&local.rendered) else {
         return Check::warn(
             NAME,
-            format!("{} does not exist", local.rendered.display()),
+            format!("{} does not exist", local.rendered.shown()),
             "binderctl render (or binderctl deploy)",
         );
     };
@@ -1236,8 +1234,8 @@ fn render_age_check(local: &Local) -> Check {
             NAME,
             format!(
                 "{} changed after {} was rendered",
-                local.input.display(),
-                local.rendered.display()
+                local.input.shown(),
+                local.rendered.shown()
             ),
             "binderctl deploy",
         );
@@ -1250,13 +1248,13 @@ fn render_age_check(local: &Local) -> Check {
             NAME,
             format!(
                 "{} was rendered {} ago: addresses behind CDNs may have moved",
-                local.rendered.display(),
+                local.rendered.shown(),
                 crate::cluster::duration::format_age(age)
             ),
             "binderctl render --check (exit 1 means deploy again)",
         );
     }
-    Check::ok(NAME, format!("{} is recent", local.rendered.display()))
+    Check::ok(NAME, format!("{} is recent", local.rendered.shown()))
 }
 
 fn nodes_check(answer: &Answer) -> Check {
@@ -1403,17 +1401,17 @@ fn disk_check(local: &Local) -> Check {
     let free = match free_bytes(&path) {
         Ok(free) => free,
         Err(e) if local.flavor == ToolFlavor::Plain => {
-            return Check::skip(NAME, format!("{}: {e}", path.display()))
+            return Check::skip(NAME, format!("{}: {e}", path.shown()))
         }
         Err(e) => {
             return Check::fail(
                 NAME,
-                format!("{}: {e}", path.display()),
+                format!("{}: {e}", path.shown()),
                 "run doctor on a MicroK8s node",
             )
         }
     };
-    let message = format!("{} free on {}", gib(free), path.display());
+    let message = format!("{} free on {}", gib(free), path.shown());
     let fix = "binderctl images rm OLD-BUILDS (on each node), or give the folder more space";
     match disk_status(free) {
         Status::Ok => Check::ok(NAME, message),

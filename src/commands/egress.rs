@@ -3,6 +3,7 @@
 //! without Helm; `check` compares fresh lookups with what the cluster
 //! enforces (the policy, or in values mode the deployed values).
 
+use crate::error::ShownPath;
 use anyhow::{Context, Result};
 use serde_json::json;
 
@@ -37,7 +38,7 @@ pub async fn run(global: &GlobalArgs, cmd: &EgressCmd) -> Result<Outcome> {
                     format!("{e:#}\nnothing applied; NetworkPolicy {POLICY_NAME} is unchanged");
                 crate::error::Problems(text.lines().map(str::to_string).collect())
             })?;
-            require_policy_mode(&rendered, &apply.render.input.display().to_string())?;
+            require_policy_mode(&rendered, &apply.render.input.shown().to_string())?;
             apply_policy(&runner, &tools, global, &rendered, current?, &clock).await?;
             Ok(Outcome::Success)
         }

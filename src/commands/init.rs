@@ -5,6 +5,7 @@
 //! done is read first (all at once) and left out; the plan is shown before
 //! it runs, and `--dry-run` prints it only.
 
+use crate::error::ShownPath;
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::Path;
@@ -213,14 +214,14 @@ fn write_new(path: &Path, contents: &str, private: bool) -> Result<bool> {
     let mut file = match options.open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
-        Err(e) => return Err(e).with_context(|| format!("{}: cannot create", path.display())),
+        Err(e) => return Err(e).with_context(|| format!("{}: cannot create", path.shown())),
     };
     if let Err(e) = file
         .write_all(contents.as_bytes())
         .and_then(|_| file.sync_all())
     {
         let _ = std::fs::remove_file(path);
-        return Err(e).with_context(|| format!("{}: cannot write", path.display()));
+        return Err(e).with_context(|| format!("{}: cannot write", path.shown()));
     }
     Ok(true)
 }
@@ -252,7 +253,7 @@ pub async fn run(global: &GlobalArgs, cmd: &InitCmd) -> Result<Outcome> {
         for (path, _, private) in &templates {
             output::info(&format!(
                 "binderctl: dry run: would write the template {}{}",
-                path.display(),
+                path.shown(),
                 if *private { " (mode 600)" } else { "" }
             ));
         }
@@ -272,7 +273,7 @@ pub async fn run(global: &GlobalArgs, cmd: &InitCmd) -> Result<Outcome> {
         if write_new(path, contents, private)? {
             output::info(&format!(
                 "Wrote {}{}: fill it in before binderctl deploy",
-                path.display(),
+                path.shown(),
                 if private { " (mode 600)" } else { "" }
             ));
         }

@@ -1,6 +1,7 @@
 //! `binderctl nodes`: list, add and remove nodes; reserve resources for
 //! system daemons in MicroK8s' kubelet arguments file.
 
+use crate::error::ShownPath;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -221,7 +222,7 @@ pub fn reserve(
 ) -> Result<Outcome> {
     let original = read_args_file(path)?;
     let edit = kubelet_args::edit_reserved(&original, reserved);
-    let shown = path.display().to_string();
+    let shown = path.shown().to_string();
     if edit.is_unchanged() {
         writeln!(
             out,
@@ -241,7 +242,7 @@ pub fn reserve(
         let hint = sudo_hint_for(&err);
         return Err(err.context(format!(
             "{shown}: cannot write the new kubelet arguments{hint}; it is unchanged (backup: {})",
-            backup.display()
+            backup.shown()
         )));
     }
     writeln!(
@@ -249,13 +250,13 @@ pub fn reserve(
         "Reserved {} for Kubernetes (--kube-reserved) and system daemons (--system-reserved) in {shown}.",
         reserved.value()
     )?;
-    writeln!(out, "The previous file is kept as {}.", backup.display())?;
+    writeln!(out, "The previous file is kept as {}.", backup.shown())?;
     out.write_all(restart_hint(tools, path).as_bytes())?;
     Ok(Outcome::Success)
 }
 
 fn read_args_file(path: &Path) -> Result<String> {
-    let shown = path.display();
+    let shown = path.shown();
     let bytes = std::fs::read(path).map_err(|err| {
         let hint = match err.kind() {
             std::io::ErrorKind::PermissionDenied => {
@@ -313,10 +314,7 @@ fn write_backup(path: &Path, original: &[u8]) -> Result<PathBuf> {
                 } else {
                     ""
                 };
-                anyhow::bail!(
-                    "{}: cannot create the backup: {err}{hint}",
-                    backup.display()
-                );
+                anyhow::bail!("{}: cannot create the backup: {err}{hint}", backup.shown());
             }
         };
         let written = file
@@ -328,14 +326,14 @@ fn write_backup(path: &Path, original: &[u8]) -> Result<PathBuf> {
             });
         if let Err(err) = written {
             let _ = std::fs::remove_file(&backup);
-            anyhow::bail!("{}: cannot write the backup: {err}", backup.display());
+            anyhow::bail!("{}: cannot write the backup: {err}", backup.shown());
         }
         return Ok(backup);
     }
     anyhow::bail!(
         "{}: too many backups named {}.bak-{stamp}-N; remove some",
-        path.display(),
-        path.display()
+        path.shown(),
+        path.shown()
     )
 }
 
@@ -350,7 +348,7 @@ fn restart_hint(tools: ToolFlavor, path: &Path) -> String {
         ToolFlavor::Plain => format!(
             "Restart the kubelet so that it reads {} (e.g. sudo systemctl restart kubelet).\n\
              Reservations are per node: run `binderctl nodes reserve` on every node.\n",
-            path.display()
+            path.shown()
         ),
     }
 }
@@ -722,7 +720,7 @@ mod tests {
         .unwrap_err();
         let msg = format!("{err:#}");
         assert!(
-            msg.contains(&path.display().to_string()) && msg.contains("--kubelet-args"),
+            msg.contains(&path.shown().to_string()) && msg.contains("--kubelet-args"),
             "{msg}"
         );
     }

@@ -1,5 +1,6 @@
 //! `binderctl quota show|apply`: the namespace's ResourceQuota.
 
+use crate::error::ShownPath;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -117,7 +118,7 @@ fn format_quotas_styled(records: &[QuotaRecord], style: TableStyle) -> String {
 /// document is a v1 ResourceQuota with a name and a `spec.hard` mapping, and
 /// any `metadata.namespace` is the target namespace (kubectl would refuse).
 pub fn check_file(path: &Path, namespace: &str) -> Result<()> {
-    let shown = path.display().to_string();
+    let shown = path.shown().to_string();
     let text = crate::ops::input::read_text(path)?;
     let manifests = manifest::check(&shown, &text, "ResourceQuota", "v1")?;
     let mut problems = Vec::new();
@@ -178,7 +179,7 @@ pub async fn run(global: &GlobalArgs, cmd: &QuotaCmd) -> Result<Outcome> {
             let file_arg = file.to_str().with_context(|| {
                 format!(
                     "{}: the path is not valid UTF-8; rename the file",
-                    file.display()
+                    file.shown()
                 )
             })?;
             Runner::new(*dry_run)

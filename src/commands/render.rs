@@ -1,5 +1,6 @@
 //! `binderctl render`: binder.yaml in, _binder.yaml out (or `--check` it).
 
+use crate::error::ShownPath;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -25,7 +26,7 @@ pub async fn run(_global: &GlobalArgs, cmd: &RenderCmd) -> Result<Outcome> {
     let rendered = render_interruptibly(args)
         .await
         .map_err(|e| nothing_written(e, args))?;
-    for w in placeholder_problems(&rendered.values, &args.input.display().to_string()) {
+    for w in placeholder_problems(&rendered.values, &args.input.shown().to_string()) {
         render::warn(&format!("{w} (`binderctl deploy` refuses to deploy it)"));
     }
 
@@ -43,7 +44,7 @@ pub async fn run(_global: &GlobalArgs, cmd: &RenderCmd) -> Result<Outcome> {
     output::info(&format!(
         "binderctl: {} → {}",
         rendered.summary,
-        args.output.display()
+        args.output.shown()
     ));
     Ok(Outcome::Success)
 }
@@ -75,7 +76,7 @@ fn nothing_written(err: anyhow::Error, args: &RenderArgs) -> anyhow::Error {
     if args.output.exists() {
         lines.push(format!(
             "nothing written; {} is unchanged",
-            args.output.display()
+            args.output.shown()
         ));
     } else {
         lines.push("nothing written".to_string());
@@ -89,7 +90,7 @@ fn nothing_written(err: anyhow::Error, args: &RenderArgs) -> anyhow::Error {
 /// range already allowed are no change), 1 (with the changes per source)
 /// when it would not.
 fn check(args: &RenderArgs, rendered: &Rendered, quiet: bool) -> Result<Outcome> {
-    let path = args.output.display();
+    let path = args.output.shown();
     let existing = match std::fs::metadata(&args.output) {
         Ok(_) => crate::ops::input::read_text(&args.output)?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -148,7 +149,7 @@ fn check(args: &RenderArgs, rendered: &Rendered, quiet: bool) -> Result<Outcome>
     if values_differ {
         output::data_line(&format!(
             "  other values differ ({} edited since the last render?)",
-            args.input.display()
+            args.input.shown()
         ));
     }
     Ok(Outcome::Changed)

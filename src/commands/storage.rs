@@ -1,6 +1,7 @@
 //! `binderctl storage ls|apply`: StorageClasses, and which one is the
 //! default that volume claims without a class get.
 
+use crate::error::ShownPath;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -186,7 +187,7 @@ pub fn after_apply(existing: &[StorageClass], applied: &[StorageClass]) -> Vec<S
 /// storage.k8s.io/v1 StorageClass with a name and a provisioner. Returns the
 /// classes it defines.
 pub fn check_file(path: &Path) -> Result<Vec<StorageClass>> {
-    let shown = path.display().to_string();
+    let shown = path.shown().to_string();
     let text = crate::ops::input::read_text(path)?;
     let manifests = manifest::check(&shown, &text, "StorageClass", "storage.k8s.io/v1")?;
     let mut problems = Vec::new();
@@ -242,7 +243,7 @@ pub async fn run(global: &GlobalArgs, cmd: &StorageCmd) -> Result<Outcome> {
             let file_arg = file.to_str().with_context(|| {
                 format!(
                     "{}: the path is not valid UTF-8; rename the file",
-                    file.display()
+                    file.shown()
                 )
             })?;
             let runner = Runner::new(*dry_run);

@@ -10,6 +10,7 @@
 //! (`config.GistRepoProvider`, then `config.GitHubRepoProvider`, then
 //! `config.RepoProvider`, …), as the chart loads `config` into traitlets.
 
+use crate::error::ShownPath;
 use std::path::Path;
 
 use anyhow::Result;
@@ -59,7 +60,7 @@ pub async fn run(_global: &GlobalArgs, cmd: &WhitelistCmd) -> Result<Outcome> {
         warn(&format!(
             "{}: holds binderctl's own keys ({KEY_WHITELIST_ENABLED}): this is the input, not \
              the rendered file BinderHub gets; pass that with -f",
-            file.display()
+            file.shown()
         ));
     }
     let verdict = decide(&values, &request).map_err(|e| anyhow::anyhow!("{}: {e}", show(file)))?;
@@ -83,7 +84,7 @@ pub async fn run(_global: &GlobalArgs, cmd: &WhitelistCmd) -> Result<Outcome> {
 }
 
 fn show(file: &Path) -> String {
-    file.display().to_string()
+    file.shown().to_string()
 }
 
 fn looks_unrendered(values: &Value) -> bool {

@@ -2,6 +2,7 @@
 //! [`MAX_INPUT_BYTES`] (or an endless one such as /dev/zero) is refused
 //! after reading at most one byte more than the limit.
 
+use crate::error::ShownPath;
 use std::io::Read;
 use std::path::Path;
 
@@ -11,7 +12,7 @@ pub use crate::values::read::MAX_INPUT_BYTES;
 
 /// The text of `path`, named in every message.
 pub fn read_text(path: &Path) -> Result<String> {
-    let name = path.display();
+    let name = path.shown();
     let file = std::fs::File::open(path).with_context(|| format!("{name}: cannot read"))?;
     let mut bytes = Vec::new();
     file.take(MAX_INPUT_BYTES as u64 + 1)

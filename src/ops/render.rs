@@ -2,6 +2,7 @@
 //! transform, and produce the text of _binder.yaml. Shared by `render` and
 //! `deploy`; writing the file is the caller's business.
 
+use crate::error::ShownPath;
 use std::path::Path;
 use std::time::Instant;
 
@@ -52,7 +53,7 @@ pub fn warn(message: &str) {
 /// otherwise. Values whose Helm reading is likely a surprise are warned
 /// about.
 pub fn read_values(path: &Path) -> Result<Value> {
-    let name = path.display().to_string();
+    let name = path.shown().to_string();
     let text = input::read_text(path)?;
     let reading = read::parse_values(&text, &name)?;
     for note in &reading.notes {
@@ -94,7 +95,7 @@ impl Input {
 /// before the lookups start, without reading binder.yaml twice.
 pub fn read_input(args: &RenderArgs) -> Result<Input> {
     let values = read_values(&args.input)?;
-    let settings = read_settings(&values, &args.input.display().to_string())?;
+    let settings = read_settings(&values, &args.input.shown().to_string())?;
     Ok(Input { values, settings })
 }
 
@@ -105,7 +106,7 @@ pub async fn render_input(
     input_read: Input,
     started: Instant,
 ) -> Result<Rendered> {
-    let input = args.input.display().to_string();
+    let input = args.input.shown().to_string();
     let Input { values, settings } = input_read;
     let mut warnings: Vec<String> = settings
         .warnings

@@ -1,7 +1,8 @@
 //! Output: everything binderctl prints goes through here. Data on stdout,
 //! messages, warnings, progress and errors on stderr; the quiet and verbose
-//! modes; plain ASCII under a non-UTF-8 locale; closed pipes. May depend on
-//! `cli` (the format choices) and nothing else of binderctl.
+//! modes; plain ASCII under a non-UTF-8 locale; control characters in
+//! messages and table cells escaped; closed pipes. May depend on
+//! `cli` (the format choices) and `error` (the escaping of names).
 //!
 //! A closed pipe is never a panic: once stdout's reader is gone (EPIPE,
 //! `binderctl pods ls | head -1`) nothing more is written there and the
@@ -158,8 +159,10 @@ pub fn stderr_bytes(bytes: &[u8]) {
 }
 
 fn stderr_message(line: &str) {
-    stderr_bytes(format!("{}\n", for_terminal(line)).as_bytes());
+    stderr_bytes(format!("{}\n", for_terminal(&without_controls(line, "\n\t"))).as_bytes());
 }
+
+pub use crate::error::without_controls;
 
 /// A message for the operator on stderr (what is happening, what was done,
 /// hints); dropped with `-q`.
@@ -198,7 +201,7 @@ pub fn tool_stderr(text: &str) {
     if text.is_empty() {
         return;
     }
-    let mut text = text.to_string();
+    let mut text = without_controls(text, "\n\t").into_owned();
     if !text.ends_with('\n') {
         text.push('\n');
     }
@@ -227,6 +230,16 @@ pub fn progress_clear() {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn control_characters_are_escaped_but_kept_ones_stay() {
+        assert_eq!(without_controls("plain text", ""), "plain text");
+        assert_eq!(
+            without_controls("a\x1b[2Jb\rc\u{9b}d\ne\tf", "\n\t"),
+            "a\\x1b[2Jb\\rc\\x9bd\ne\tf"
+        );
+        assert_eq!(without_controls("x\ny\tz\u{7f}", ""), "x\\ny\\tz\\x7f");
+    }
+
     use super::*;
 
     fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {

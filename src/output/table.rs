@@ -1,4 +1,5 @@
-//! Plain-text tables for listings, aligned like kubectl's. Pure.
+//! Plain-text tables for listings, aligned like kubectl's. Pure (uses the
+//! output module's escaping of control characters).
 //!
 //! Default tables are meant to fit 80 columns (wider detail belongs to
 //! `-o wide`); names are never cut, so a very long name may still overflow.
@@ -29,6 +30,16 @@ pub fn format_table(headers: &[&str], rows: &[Vec<String>]) -> String {
 /// [`format_table`] without the header row when `style.headers` is off
 /// (columns are then as wide as their cells alone).
 pub fn format_table_styled(headers: &[&str], rows: &[Vec<String>], style: TableStyle) -> String {
+    // A cell from the cluster or a file can never break its row.
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|cell| super::without_controls(cell, "").into_owned())
+                .collect()
+        })
+        .collect();
+    let rows = &rows;
     let columns = headers.len();
     let mut widths: Vec<usize> = if style.headers {
         headers.iter().map(|h| h.chars().count()).collect()
@@ -61,6 +72,15 @@ pub fn format_table_styled(headers: &[&str], rows: &[Vec<String>], style: TableS
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_cell_with_control_characters_stays_on_its_row() {
+        let rows = vec![vec!["evil\nname".to_string(), "\x1b[31mred".to_string()]];
+        let table = format_table(&["NAME", "REF"], &rows);
+        assert_eq!(table.lines().count(), 2, "{table}");
+        assert!(table.contains("evil\\nname"), "{table}");
+        assert!(!table.contains('\x1b'), "{table}");
+    }
+
     use super::*;
 
     #[test]
