@@ -1045,6 +1045,66 @@ fn doctor_all_nodes_runs_the_node_checks_on_each_ready_node_through_one_pod_each
 }
 
 #[test]
+fn k3s_and_rke2_nodes_get_their_own_ctr_and_socket() {
+    let mut fake = cluster();
+    let mut k3s = node_json("k1", true);
+    k3s["status"]["nodeInfo"] = json!({"kubeletVersion": "v1.31.4+k3s1", "containerRuntimeVersion": "containerd://1.7.23-k3s2"});
+    let mut rke2 = node_json("r1", true);
+    rke2["status"]["nodeInfo"] = json!({"kubeletVersion": "v1.30.6+rke2r1", "containerRuntimeVersion": "containerd://1.7.22-k3s1"});
+    let nodes = json!({"items": [node_json("w1", true), k3s, rke2]});
+    fake.respond(&["kubectl", "get", "nodes"], &nodes.to_string(), 0);
+    for node in ["k1", "r1"] {
+        let dir = node_dir(&fake, node);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("images"), ctr_table(&default_images())).unwrap();
+    }
+    let out = run(&fake, &["--tools", "plain", "images", "ls", "--all-nodes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ctr_of = |node: &str| -> Vec<String> {
+        let pod = created(&fake)
+            .into_iter()
+            .find(|p| node_of(p) == node)
+            .unwrap();
+        pod["spec"]["containers"][0]["command"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .skip(9)
+            .take(4)
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        ctr_of("w1"),
+        [
+            "ctr",
+            "--address",
+            "/run/containerd/containerd.sock",
+            "--namespace"
+        ]
+    );
+    assert_eq!(
+        ctr_of("k1"),
+        [
+            "k3s",
+            "ctr",
+            "--address",
+            "/run/k3s/containerd/containerd.sock"
+        ]
+    );
+    assert_eq!(
+        ctr_of("r1"),
+        [
+            "/var/lib/rancher/rke2/bin/ctr",
+            "--address",
+            "/run/k3s/containerd/containerd.sock",
+            "--namespace"
+        ]
+    );
+    assert!(pods_left(&fake).is_empty());
+}
+
+#[test]
 fn doctor_plain_nodes_read_kubeadms_kubelet_config() {
     let fake = doctor_cluster();
     node_file(

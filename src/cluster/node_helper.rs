@@ -60,16 +60,52 @@ pub fn run_id(unix_seconds: u64, pid: u32) -> String {
     format!("{:08x}", mixed & 0xffff_ffff)
 }
 
+/// k3s' and RKE2's own containerd socket (both bundle containerd).
+pub const K3S_CONTAINERD_SOCKET: &str = "/run/k3s/containerd/containerd.sock";
+/// RKE2's ctr (it installs none on the PATH).
+pub const RKE2_CTR: &str = "/var/lib/rancher/rke2/bin/ctr";
+
+/// Which containerd a node of a plain cluster runs: the distribution's own
+/// (k3s, RKE2: their socket, their ctr) or the standard one. Read from the
+/// kubelet's version (`v1.31.4+k3s1`, `v1.31.4+rke2r1`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NodeContainerd {
+    #[default]
+    Standard,
+    K3s,
+    Rke2,
+}
+
+impl NodeContainerd {
+    pub fn from_kubelet_version(version: &str) -> Self {
+        let build = version.split_once('+').map_or("", |(_, build)| build);
+        if build.starts_with("k3s") {
+            NodeContainerd::K3s
+        } else if build.starts_with("rke2") {
+            NodeContainerd::Rke2
+        } else {
+            NodeContainerd::Standard
+        }
+    }
+}
+
 /// The node's own `ctr` in containerd namespace `namespace`, as the node
-/// runs it (inside the helper, after nsenter).
-pub fn node_ctr(flavor: ToolFlavor, namespace: &str) -> Vec<String> {
-    let (program, socket) = match flavor {
-        ToolFlavor::Microk8s => (MICROK8S_CTR, MICROK8S_CONTAINERD_SOCKET),
-        ToolFlavor::Plain => ("ctr", CONTAINERD_SOCKET),
+/// runs it (inside the helper, after nsenter): MicroK8s' snap ctr, k3s'
+/// (`k3s ctr`) or RKE2's on their socket, or `ctr` on the standard socket.
+pub fn node_ctr(flavor: ToolFlavor, containerd: NodeContainerd, namespace: &str) -> Vec<String> {
+    let program: &[&str] = match (flavor, containerd) {
+        (ToolFlavor::Microk8s, _) => &[MICROK8S_CTR, "--address", MICROK8S_CONTAINERD_SOCKET],
+        (ToolFlavor::Plain, NodeContainerd::Standard) => &["ctr", "--address", CONTAINERD_SOCKET],
+        (ToolFlavor::Plain, NodeContainerd::K3s) => {
+            &["k3s", "ctr", "--address", K3S_CONTAINERD_SOCKET]
+        }
+        (ToolFlavor::Plain, NodeContainerd::Rke2) => {
+            &[RKE2_CTR, "--address", K3S_CONTAINERD_SOCKET]
+        }
     };
-    [program, "--address", socket, "--namespace", namespace]
-        .map(String::from)
-        .to_vec()
+    let mut argv: Vec<String> = program.iter().map(|s| s.to_string()).collect();
+    argv.extend(["--namespace".to_string(), namespace.to_string()]);
+    argv
 }
 
 /// How each flavour restarts a node's kubelet (MicroK8s 1.21 and later run
@@ -440,7 +476,7 @@ mod tests {
     }
 
     fn ls_pod(flavor: ToolFlavor) -> HelperPod {
-        let mut argv = node_ctr(flavor, "k8s.io");
+        let mut argv = node_ctr(flavor, NodeContainerd::Standard, "k8s.io");
         argv.extend(["images", "ls"].map(String::from));
         HelperPod::new(
             &target(),
@@ -507,7 +543,7 @@ mod tests {
     #[test]
     fn plain_nodes_use_containerds_standard_socket() {
         assert_eq!(
-            node_ctr(ToolFlavor::Plain, "k8s.io"),
+            node_ctr(ToolFlavor::Plain, NodeContainerd::Standard, "k8s.io"),
             [
                 "ctr",
                 "--address",
@@ -523,6 +559,40 @@ mod tests {
         assert_eq!(
             node_kubelet_restart(ToolFlavor::Microk8s),
             ["snap", "restart", "microk8s.daemon-kubelite"]
+        );
+    }
+
+    #[test]
+    fn k3s_and_rke2_nodes_use_their_own_containerd() {
+        let k3s = NodeContainerd::from_kubelet_version("v1.31.4+k3s1");
+        let rke2 = NodeContainerd::from_kubelet_version("v1.30.2+rke2r1");
+        assert_eq!(k3s, NodeContainerd::K3s);
+        assert_eq!(rke2, NodeContainerd::Rke2);
+        for plain in ["v1.31.2", "v1.28.3-eks-1234", ""] {
+            assert_eq!(
+                NodeContainerd::from_kubelet_version(plain),
+                NodeContainerd::Standard
+            );
+        }
+        assert_eq!(
+            node_ctr(ToolFlavor::Plain, k3s, "k8s.io"),
+            [
+                "k3s",
+                "ctr",
+                "--address",
+                K3S_CONTAINERD_SOCKET,
+                "--namespace",
+                "k8s.io"
+            ]
+        );
+        assert_eq!(
+            node_ctr(ToolFlavor::Plain, rke2, "k8s.io")[..3],
+            [RKE2_CTR, "--address", K3S_CONTAINERD_SOCKET]
+        );
+        assert_eq!(
+            node_ctr(ToolFlavor::Microk8s, k3s, "k8s.io")[0],
+            MICROK8S_CTR,
+            "MicroK8s nodes always use the snap's"
         );
     }
 

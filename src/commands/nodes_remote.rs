@@ -16,7 +16,8 @@ use crate::cli::{GlobalArgs, ImageMatch, NodeTargets, OutputArgs, ToolFlavor};
 use crate::cluster::confirm::confirm;
 use crate::cluster::kubelet_args::{self, Reserved};
 use crate::cluster::node_helper::{
-    self, HelperContainer, HelperPod, HelperTarget, PodState, DEADLINE_SECONDS, PARALLELISM,
+    self, HelperContainer, HelperPod, HelperTarget, NodeContainerd, PodState, DEADLINE_SECONDS,
+    PARALLELISM,
 };
 use crate::cluster::runner::{self, Runner};
 use crate::cluster::tools::Tools;
@@ -40,6 +41,8 @@ pub struct Remote {
     namespace: String,
     image: String,
     run_id: String,
+    /// Which containerd each chosen node runs (set once the nodes are chosen).
+    containerd: std::sync::OnceLock<HashMap<String, NodeContainerd>>,
 }
 
 /// What a finished helper pod left: each container's output, and why the
@@ -71,6 +74,7 @@ impl Remote {
                 .unwrap_or_else(|| global.namespace.clone()),
             image: targets.helper_image.clone(),
             run_id: node_helper::run_id(now, std::process::id()),
+            containerd: std::sync::OnceLock::new(),
         }
     }
 
@@ -99,6 +103,7 @@ impl Remote {
         let json = Runner::new(false).query(&command).await?;
         let chosen = choose_nodes(&json, targets, containerd_only)
             .with_context(|| format!("`{command}`"))?;
+        let _ = self.containerd.set(node_containerds(&json));
         for (_, why) in &chosen.skipped {
             output::warn(why);
         }
@@ -236,8 +241,14 @@ impl Remote {
         text
     }
 
-    fn ctr(&self, matching: &ImageMatch, args: &[&str]) -> Vec<String> {
-        let mut argv = node_helper::node_ctr(self.flavor, &matching.containerd_namespace);
+    fn ctr(&self, node: &str, matching: &ImageMatch, args: &[&str]) -> Vec<String> {
+        let containerd = self
+            .containerd
+            .get()
+            .and_then(|kinds| kinds.get(node).copied())
+            .unwrap_or_default();
+        let mut argv =
+            node_helper::node_ctr(self.flavor, containerd, &matching.containerd_namespace);
         argv.extend(args.iter().map(|a| a.to_string()));
         argv
     }
@@ -298,6 +309,25 @@ pub fn choose_nodes(
         chosen.skipped.push((row.name, why));
     }
     Ok(chosen)
+}
+
+/// Each node's containerd (k3s', RKE2's or the standard one), from its
+/// kubelet's version in `kubectl get nodes -o json`.
+pub fn node_containerds(json: &str) -> HashMap<String, NodeContainerd> {
+    let list: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|node| {
+            let name = node["metadata"]["name"].as_str()?;
+            let version = node["status"]["nodeInfo"]["kubeletVersion"].as_str()?;
+            Some((
+                name.to_string(),
+                NodeContainerd::from_kubelet_version(version),
+            ))
+        })
+        .collect()
 }
 
 /// Whether a node's STATUS column (`Ready`, `Ready,SchedulingDisabled`,
@@ -373,12 +403,12 @@ async fn read_images(
 ) -> Result<NodeImages> {
     let mut containers = vec![HelperContainer::new(
         "images",
-        remote.ctr(matching, &["images", "ls"]),
+        remote.ctr(node, matching, &["images", "ls"]),
     )];
     if with_containers {
         containers.push(HelperContainer::new(
             "containers",
-            remote.ctr(matching, &["containers", "ls"]),
+            remote.ctr(node, matching, &["containers", "ls"]),
         ));
     }
     let pod = HelperPod::new(&remote.target(node), index, "read", containers);
@@ -586,7 +616,7 @@ fn removal_pod(
         .chunks(batch.max(1))
         .enumerate()
         .map(|(i, chunk)| {
-            let mut argv = remote.ctr(matching, &["images", "rm"]);
+            let mut argv = remote.ctr(node, matching, &["images", "rm"]);
             argv.extend(chunk.iter().cloned());
             HelperContainer::new(&format!("rm-{}", i + 1), argv)
         })
