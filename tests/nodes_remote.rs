@@ -1152,6 +1152,36 @@ fn doctor_plain_nodes_read_kubeadms_kubelet_config() {
 }
 
 #[test]
+fn a_helper_namespace_that_does_not_exist_yet_is_named_with_the_way_out() {
+    let mut fake = doctor_cluster();
+    fake.respond_full(
+        &["kubectl", "create"],
+        "",
+        "Error from server (NotFound): error when creating \"STDIN\": namespaces \"binder\" not found\n",
+        1,
+    );
+    let root = tempfile::tempdir().unwrap();
+    let out = run(
+        &fake,
+        &[
+            "doctor",
+            "--root",
+            root.path().to_str().unwrap(),
+            "--node",
+            "w1",
+        ],
+    );
+    let report = report_lines(&out);
+    let w1 = report_line(&report, "node-checks@w1");
+    assert_eq!(w1.0, "fail", "{}", stdout(&out));
+    assert!(
+        w1.2.contains("the namespace binder does not exist (yet): pass --helper-namespace"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
 fn doctor_with_an_unknown_node_stops_before_any_pod() {
     let fake = doctor_cluster();
     let root = tempfile::tempdir().unwrap();

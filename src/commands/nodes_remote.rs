@@ -163,10 +163,21 @@ impl Remote {
             .probe_with_stdin(&create, &pod.manifest_text())
             .await?;
         if !answer.success() {
+            let stderr = answer.stderr.trim();
+            // Before the first deploy, the BinderHub's namespace (the
+            // default for helper pods) does not exist yet.
+            let hint = if stderr.contains(&format!("namespaces \"{}\" not found", pod.namespace)) {
+                format!(
+                    "; the namespace {} does not exist (yet): pass --helper-namespace with one \
+                     that does (kube-system, default)",
+                    pod.namespace
+                )
+            } else {
+                String::new()
+            };
             bail!(
-                "node {}: cannot create the helper pod (`{create}`): {}",
-                pod.node,
-                answer.stderr.trim()
+                "node {}: cannot create the helper pod (`{create}`): {stderr}{hint}",
+                pod.node
             );
         }
         let failure = self.wait(pod).await?;
