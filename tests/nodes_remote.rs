@@ -864,6 +864,18 @@ fn doctor_cluster() -> FakeCluster {
     fake
 }
 
+/// `binderctl BEFORE... doctor --root EMPTY AFTER...`: the machine doctor
+/// runs on has none of the node checks' files (they come from the nodes).
+fn doctor(fake: &FakeCluster, before: &[&str], after: &[&str]) -> std::process::Output {
+    let root = fake.state_dir().join("empty-root");
+    std::fs::create_dir_all(&root).unwrap();
+    let root = root.to_str().unwrap().to_string();
+    let mut args: Vec<&str> = before.to_vec();
+    args.extend(["doctor", "--root", &root]);
+    args.extend(after);
+    run(fake, &args)
+}
+
 /// doctor's report as (status, label, rest of the line).
 fn report_lines(out: &std::process::Output) -> Vec<(String, String, String)> {
     stdout(out)
@@ -890,16 +902,7 @@ fn report_line<'a>(
 #[test]
 fn doctor_all_nodes_runs_the_node_checks_on_each_ready_node_through_one_pod_each() {
     let fake = doctor_cluster();
-    let root = tempfile::tempdir().unwrap();
-    let out = run(
-        &fake,
-        &[
-            "doctor",
-            "--root",
-            root.path().to_str().unwrap(),
-            "--all-nodes",
-        ],
-    );
+    let out = doctor(&fake, &[], &["--all-nodes"]);
     let report = report_lines(&out);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
@@ -1007,18 +1010,7 @@ fn doctor_all_nodes_runs_the_node_checks_on_each_ready_node_through_one_pod_each
         1
     );
 
-    let out = run(
-        &fake,
-        &[
-            "doctor",
-            "--root",
-            root.path().to_str().unwrap(),
-            "--node",
-            "w1",
-            "-o",
-            "json",
-        ],
-    );
+    let out = doctor(&fake, &[], &["--node", "w1", "-o", "json"]);
     let checks: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let w1: Vec<&Value> = checks
         .as_array()
@@ -1113,19 +1105,7 @@ fn doctor_plain_nodes_read_kubeadms_kubelet_config() {
         "kubelet",
         "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nsystemReserved:\n  cpu: 500m\n",
     );
-    let root = tempfile::tempdir().unwrap();
-    let out = run(
-        &fake,
-        &[
-            "--tools",
-            "plain",
-            "doctor",
-            "--root",
-            root.path().to_str().unwrap(),
-            "--node",
-            "w1",
-        ],
-    );
+    let out = doctor(&fake, &["--tools", "plain"], &["--node", "w1"]);
     let report = report_lines(&out);
     let text = stdout(&out);
     let reserved = report_line(&report, "kubelet-reserved@w1");
@@ -1160,17 +1140,7 @@ fn a_helper_namespace_that_does_not_exist_yet_is_named_with_the_way_out() {
         "Error from server (NotFound): error when creating \"STDIN\": namespaces \"binder\" not found\n",
         1,
     );
-    let root = tempfile::tempdir().unwrap();
-    let out = run(
-        &fake,
-        &[
-            "doctor",
-            "--root",
-            root.path().to_str().unwrap(),
-            "--node",
-            "w1",
-        ],
-    );
+    let out = doctor(&fake, &[], &["--node", "w1"]);
     let report = report_lines(&out);
     let w1 = report_line(&report, "node-checks@w1");
     assert_eq!(w1.0, "fail", "{}", stdout(&out));
@@ -1184,17 +1154,7 @@ fn a_helper_namespace_that_does_not_exist_yet_is_named_with_the_way_out() {
 #[test]
 fn doctor_with_an_unknown_node_stops_before_any_pod() {
     let fake = doctor_cluster();
-    let root = tempfile::tempdir().unwrap();
-    let out = run(
-        &fake,
-        &[
-            "doctor",
-            "--root",
-            root.path().to_str().unwrap(),
-            "--node",
-            "w9",
-        ],
-    );
+    let out = doctor(&fake, &[], &["--node", "w9"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("there is no node named \"w9\""),
@@ -1220,16 +1180,7 @@ fn doctor_removes_leftovers_while_it_lists_the_nodes() {
         &["kubectl", "delete", "pods"],
         &format!("{}\n{DELETE_SCRIPT}", meet_script("leftovers", "nodes")),
     );
-    let root = tempfile::tempdir().unwrap();
-    let out = run(
-        &fake,
-        &[
-            "doctor",
-            "--root",
-            root.path().to_str().unwrap(),
-            "--all-nodes",
-        ],
-    );
+    let out = doctor(&fake, &[], &["--all-nodes"]);
     let report = report_lines(&out);
     assert_eq!(
         report_line(&report, "kubelet-reserved@cp1").0,

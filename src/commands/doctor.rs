@@ -1411,8 +1411,16 @@ fn disk_check(local: &Local) -> Check {
             )
         }
     };
-    let message = format!("{} free on {}", gib(free), path.shown());
-    let fix = "binderctl images rm OLD-BUILDS (on each node), or give the folder more space";
+    free_space_check(
+        free,
+        format!("{} free on {}", gib(free), path.shown()),
+        "binderctl images rm OLD-BUILDS (on each node), or give the folder more space",
+    )
+}
+
+/// containerd-disk's verdict on `free` bytes, said with `message`.
+fn free_space_check(free: u64, message: String, fix: impl Into<String>) -> Check {
+    const NAME: &str = "containerd-disk";
     match disk_status(free) {
         Status::Ok => Check::ok(NAME, message),
         Status::Warn => Check::warn(NAME, format!("only {message}"), fix),
@@ -1430,23 +1438,14 @@ fn disk_check(local: &Local) -> Check {
 fn stats_disk_check(node: &str, stats: Option<&std::result::Result<NodeFs, String>>) -> Check {
     const NAME: &str = "containerd-disk";
     let check = match stats {
-        Some(Ok((Some(image_fs), _))) => {
-            let message = format!(
+        Some(Ok((Some(image_fs), _))) => free_space_check(
+            image_fs.available_bytes,
+            format!(
                 "{} free on its image filesystem",
                 gib(image_fs.available_bytes)
-            );
-            let fix =
-                format!("binderctl images rm OLD-BUILDS --node {node}, or give it more space");
-            match disk_status(image_fs.available_bytes) {
-                Status::Ok => Check::ok(NAME, message),
-                Status::Warn => Check::warn(NAME, format!("only {message}"), fix),
-                _ => Check::fail(
-                    NAME,
-                    format!("only {message}: image pulls and builds will fail"),
-                    fix,
-                ),
-            }
-        }
+            ),
+            format!("binderctl images rm OLD-BUILDS --node {node}, or give it more space"),
+        ),
         Some(Ok((None, _))) => Check::skip(NAME, "its kubelet reports no image filesystem"),
         Some(Err(e)) => Check::skip(NAME, format!("unknown: its stats summary: {e}")),
         None => Check::skip(NAME, "unknown: its stats summary was not read"),

@@ -325,6 +325,14 @@ pub fn choose_nodes(
 /// Each node's containerd (k3s', RKE2's or the standard one), from its
 /// kubelet's version in `kubectl get nodes -o json`.
 pub fn node_containerds(json: &str) -> HashMap<String, NodeContainerd> {
+    node_info(json, "kubeletVersion")
+        .into_iter()
+        .map(|(name, version)| (name, NodeContainerd::from_kubelet_version(&version)))
+        .collect()
+}
+
+/// One `status.nodeInfo` field of each node in `kubectl get nodes -o json`.
+fn node_info(json: &str, field: &str) -> HashMap<String, String> {
     let list: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
     list["items"]
         .as_array()
@@ -332,11 +340,8 @@ pub fn node_containerds(json: &str) -> HashMap<String, NodeContainerd> {
         .flatten()
         .filter_map(|node| {
             let name = node["metadata"]["name"].as_str()?;
-            let version = node["status"]["nodeInfo"]["kubeletVersion"].as_str()?;
-            Some((
-                name.to_string(),
-                NodeContainerd::from_kubelet_version(version),
-            ))
+            let value = node["status"]["nodeInfo"][field].as_str()?;
+            Some((name.to_string(), value.to_string()))
         })
         .collect()
 }
@@ -350,17 +355,7 @@ pub fn is_ready(status: &str) -> bool {
 /// Each node's container runtime (`containerd://1.6.20`, `cri-o://1.28.1`),
 /// from `kubectl get nodes -o json`.
 pub fn container_runtimes(json: &str) -> HashMap<String, String> {
-    let list: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
-    list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|node| {
-            let name = node["metadata"]["name"].as_str()?;
-            let runtime = node["status"]["nodeInfo"]["containerRuntimeVersion"].as_str()?;
-            Some((name.to_string(), runtime.to_string()))
-        })
-        .collect()
+    node_info(json, "containerRuntimeVersion")
 }
 
 /// Run `work` for each node, at most [`PARALLELISM`] at once; the results
