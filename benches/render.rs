@@ -12,6 +12,8 @@
 //!
 //! Run: `cargo bench --bench render` (`BINDERCTL_BENCH_RUNS` sets the runs
 //! per case, 15 by default; `BINDERCTL_BENCH_DNS_DELAY_MS` the delay).
+//! `BINDERCTL_BENCH_SERVE=SECONDS` first prints the 50-host command line and
+//! keeps the servers up that long, to profile one render (`perf stat -r`).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -75,6 +77,14 @@ fn main() {
         "--fastly-url",
         &fastly,
     ];
+    if let Ok(seconds) = std::env::var("BINDERCTL_BENCH_SERVE") {
+        println!(
+            "cd {} && binderctl {}",
+            small.path().display(),
+            render.join(" ")
+        );
+        std::thread::sleep(Duration::from_secs(seconds.parse().unwrap_or(600)));
+    }
     // Warm-up: page cache, first connections.
     run(small.path(), &render);
     run(big.path(), &render);

@@ -306,7 +306,7 @@ fn tagged(key: &str, cidrs: &[String]) -> Vec<(String, IpNet)> {
 }
 
 async fn fetch_one(url: String, list: &[&str], retries: u32, timeout_ms: u64) -> ListResult {
-    let client = http_client(Duration::from_millis(timeout_ms)).unwrap();
+    let client = http_client(Duration::from_millis(timeout_ms), false).unwrap();
     let mut results = fetch_all(
         &client,
         vec![request(ListKind::GitHubMeta, url, list)],
@@ -326,7 +326,7 @@ async fn lists_are_downloaded_and_parsed_in_request_order() {
             .json("/meta", meta.to_json())
             .json("/public-ip-list", fastly.to_json()),
     );
-    let client = http_client(Duration::from_secs(5)).unwrap();
+    let client = http_client(Duration::from_secs(5), false).unwrap();
     let requests = vec![
         request(
             ListKind::Fastly,
@@ -516,8 +516,21 @@ async fn redirects_to_another_host_are_refused_and_same_host_ones_followed() {
             .route(
                 "/elsewhere",
                 Reply::redirect(302, "http://localhost.test/meta"),
-            ),
+            )
+            .route("/secure", Reply::redirect(301, "https://127.0.0.1/meta")),
     );
+    // Only http:// lists: no TLS roots were loaded, so an upgrade to HTTPS
+    // is refused with what to write instead (not an unknown-issuer error).
+    let secure = fetch_one(server.url("/secure"), &["git"], 0, 5000).await;
+    match secure.result {
+        Err(ListFailure::Redirect(text)) => {
+            assert!(
+                text.contains("put the https:// URL in the configuration"),
+                "{text}"
+            )
+        }
+        other => panic!("expected a refused redirect, got {other:?}"),
+    }
     let moved = fetch_one(server.url("/moved"), &["git"], 0, 5000).await;
     assert!(moved.result.is_ok(), "{:?}", moved.result);
     let elsewhere = fetch_one(server.url("/elsewhere"), &["git"], 2, 5000).await;

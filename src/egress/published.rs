@@ -120,8 +120,9 @@ pub fn redirect_refusal(from: &Url, to: &Url) -> Option<String> {
 }
 
 /// Follow a redirect only within the first URL's host, never downgrading.
-fn redirect_policy() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
+fn redirect_policy(https: bool) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let to_https_without_roots = !https && attempt.url().scheme() == "https";
         let refusal = attempt
             .previous()
             .first()
@@ -132,6 +133,11 @@ fn redirect_policy() -> reqwest::redirect::Policy {
             });
         if let Some(refusal) = refusal {
             attempt.error(refusal)
+        } else if to_https_without_roots {
+            attempt.error(
+                "the server redirected to HTTPS; put the https:// URL in the configuration \
+                 (the system's TLS roots are loaded only when a list's URL is https://)",
+            )
         } else if attempt.previous().len() > MAX_REDIRECTS {
             attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
         } else {
@@ -292,13 +298,16 @@ fn json_kind(value: &Value) -> &'static str {
 
 /// The HTTP client for the lists: rustls, our user agent (GitHub's API
 /// rejects requests without one), and a timeout for each whole request.
-pub fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
+/// `https`: whether any list is fetched over HTTPS; only then are the
+/// system's TLS roots loaded (parsing them costs milliseconds of CPU).
+pub fn http_client(timeout: Duration, https: bool) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .use_rustls_tls()
+        .tls_built_in_root_certs(https)
         .user_agent(concat!("binderctl/", env!("CARGO_PKG_VERSION")))
         .timeout(timeout)
         .connect_timeout(timeout)
-        .redirect(redirect_policy())
+        .redirect(redirect_policy(https))
         .build()
         .map_err(|err| format!("could not set up the HTTP client: {}", error_chain(&err)))
 }

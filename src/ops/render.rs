@@ -223,10 +223,15 @@ async fn look_up(
                 return Ok(Vec::new());
             }
             // Loading the system's TLS roots takes milliseconds: on a thread
-            // of its own, while the lookups are in flight.
-            let client = tokio::task::spawn_blocking(move || published::http_client(timeout))
-                .await
-                .map_err(|e| format!("could not set up the HTTP client: {e}"))??;
+            // of its own, while the lookups are in flight, and only when a
+            // list is fetched over HTTPS.
+            let https = requests
+                .iter()
+                .any(|r| r.url.to_ascii_lowercase().starts_with("https://"));
+            let client =
+                tokio::task::spawn_blocking(move || published::http_client(timeout, https))
+                    .await
+                    .map_err(|e| format!("could not set up the HTTP client: {e}"))??;
             Ok::<_, String>(published::fetch_all(&client, requests, args.retries).await)
         }
     );
