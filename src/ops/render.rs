@@ -228,10 +228,15 @@ async fn look_up(
             let https = requests
                 .iter()
                 .any(|r| r.url.to_ascii_lowercase().starts_with("https://"));
-            let client =
+            let client = if https {
                 tokio::task::spawn_blocking(move || published::http_client(timeout, https))
                     .await
-                    .map_err(|e| format!("could not set up the HTTP client: {e}"))??;
+                    .map_err(|e| format!("could not set up the HTTP client: {e}"))??
+            } else {
+                // Without roots the client is cheap: no thread (and no
+                // malloc arena of its own) for it.
+                published::http_client(timeout, false)?
+            };
             Ok::<_, String>(published::fetch_all(&client, requests, args.retries).await)
         }
     );
