@@ -233,6 +233,8 @@ impl From<Vec<Step>> for Plan {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn url_credentials_are_never_shown() {
         let line = CommandLine::new("helm").args([
@@ -264,8 +266,6 @@ mod tests {
             "oci://***@registry.example"
         );
     }
-
-    use super::*;
 
     #[test]
     fn batches_are_bounded_by_count_and_bytes() {

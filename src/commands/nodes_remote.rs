@@ -1,8 +1,8 @@
 //! `--node NAME` and `--all-nodes`: the node-level commands (`images ls`,
-//! `images rm`, `nodes reserve`, doctor's node checks) on other nodes, through one short-lived
-//! helper pod per node (`cluster::node_helper`) instead of SSH. Runs
-//! kubectl through the runner; the helper pods are always deleted, also on
-//! a failure and on Ctrl-C.
+//! `images rm`, `nodes reserve`, doctor's node checks) on other nodes,
+//! through one short-lived helper pod per node (`cluster::node_helper`)
+//! instead of SSH. Runs kubectl through the runner; the helper pods are
+//! always deleted, also on a failure and on Ctrl-C.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;

@@ -229,7 +229,7 @@ async fn look_up(
                 .iter()
                 .any(|r| r.url.to_ascii_lowercase().starts_with("https://"));
             let client = if https {
-                tokio::task::spawn_blocking(move || published::http_client(timeout, https))
+                tokio::task::spawn_blocking(move || published::http_client(timeout, true))
                     .await
                     .map_err(|e| format!("could not set up the HTTP client: {e}"))??
             } else {
