@@ -243,35 +243,94 @@ async fn dns_bounds_the_lookups_in_flight() {
 }
 
 #[tokio::test]
-async fn dns_keeps_no_more_tasks_than_lookups_in_flight() {
-    // Memory follows the tasks alive at once: one per host in flight, not
-    // one per host in the list.
-    let names: Vec<String> = (0..300).map(|i| format!("tasks{i}.test")).collect();
-    let mut zone = Zone::new().delay(Duration::from_millis(50));
-    for name in &names {
-        zone = zone.a(name, ["192.0.2.1"]);
-    }
-    let server = DnsServer::start(zone);
-    let metrics = tokio::runtime::Handle::current().metrics();
-    let options = dns_options(&server, 5000, 0);
-    let lookups = resolve_all(&names, &options);
-    let sampling = async {
-        let mut most = 0;
-        for _ in 0..20 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            most = most.max(metrics.num_alive_tasks());
-        }
-        most
-    };
-    let (lookups, most_tasks) = tokio::join!(lookups, sampling);
-    assert!(lookups.unwrap().iter().all(|l| l.result.is_ok()));
-    assert!(most_tasks > 0, "the lookups ran as tasks");
-    // hickory adds a few tasks of its own beside the workers.
-    assert!(
-        most_tasks <= dns::MAX_HOSTS_IN_FLIGHT + 16,
-        "{most_tasks} tasks alive at once for {} hosts",
-        names.len()
+async fn dns_asks_again_over_tcp_when_the_udp_answer_is_truncated() {
+    let server = DnsServer::start(
+        Zone::new()
+            .a("big.test", ["192.0.2.50", "192.0.2.51"])
+            .aaaa("big.test", ["2001:db8::50"])
+            .truncated("big.test")
+            .a("small.test", ["192.0.2.52"]),
     );
+    let lookups = resolve(&server, &["big.test", "small.test"], 2000, 0).await;
+    assert_eq!(
+        lookups[0].result,
+        Ok(ips(&["192.0.2.50", "192.0.2.51", "2001:db8::50"]))
+    );
+    assert_eq!(lookups[1].result, Ok(ips(&["192.0.2.52"])));
+    assert_eq!(server.tcp_queries_for("big.test", RecordType::A), 1);
+    assert_eq!(server.tcp_queries_for("big.test", RecordType::AAAA), 1);
+    // An answer that was not cut short never goes to TCP.
+    assert_eq!(server.tcp_queries_for("small.test", RecordType::A), 0);
+}
+
+#[tokio::test]
+async fn dns_ignores_replies_with_another_id_or_question() {
+    let server = DnsServer::start(
+        Zone::new()
+            .a("real.test", ["192.0.2.60"])
+            .forged("real.test", "203.0.113.66")
+            .delay(Duration::from_millis(50)),
+    );
+    let lookups = resolve(&server, &["real.test"], 2000, 0).await;
+    // The forgeries arrived first; only the real answer counts.
+    assert_eq!(lookups[0].result, Ok(ips(&["192.0.2.60"])));
+}
+
+#[tokio::test]
+async fn dns_an_unreadable_reply_is_named_not_called_a_timeout() {
+    let server = DnsServer::start(
+        Zone::new()
+            .a("broken.test", ["192.0.2.70"])
+            .unreadable("broken.test"),
+    );
+    let lookups = resolve(&server, &["broken.test"], 300, 0).await;
+    match &lookups[0].result {
+        Err(DnsFailure::Other(text)) => {
+            assert!(text.contains("cannot be read"), "{text}");
+            assert!(text.contains(&server.addr.to_string()), "{text}");
+        }
+        other => panic!("expected an unreadable reply, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn dns_a_closed_port_is_named_with_the_server() {
+    // Bind then release a port so nothing listens on it.
+    let addr: SocketAddr = {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap()
+    };
+    let options = DnsOptions {
+        nameservers: vec![addr],
+        timeout: Duration::from_millis(2000),
+        retries: 1,
+    };
+    let started = std::time::Instant::now();
+    let lookups = resolve_all(&hosts(&["any.test"]), &options).await.unwrap();
+    match &lookups[0].result {
+        Err(DnsFailure::Other(text)) => {
+            assert!(text.contains("connection refused"), "{text}");
+            assert!(text.contains(&addr.to_string()), "{text}");
+        }
+        other => panic!("expected connection refused, got {other:?}"),
+    }
+    // Refused at once, not after the timeout.
+    assert!(started.elapsed() < Duration::from_millis(1500));
+}
+
+#[tokio::test]
+async fn dns_attempts_go_to_the_nameservers_in_turn() {
+    let silent = DnsServer::start(Zone::new().silent("turn.test"));
+    let answering = DnsServer::start(Zone::new().a("turn.test", ["192.0.2.80"]));
+    let options = DnsOptions {
+        nameservers: vec![silent.addr, answering.addr],
+        timeout: Duration::from_millis(200),
+        retries: 1,
+    };
+    let lookups = resolve_all(&hosts(&["turn.test"]), &options).await.unwrap();
+    assert_eq!(lookups[0].result, Ok(ips(&["192.0.2.80"])));
+    assert_eq!(silent.queries_for("turn.test", RecordType::A), 1);
+    assert_eq!(answering.queries_for("turn.test", RecordType::A), 1);
 }
 
 #[tokio::test]

@@ -1,9 +1,11 @@
-//! DNS lookups of the whitelisted hosts (A and AAAA).
+//! DNS lookups of the whitelisted hosts (A and AAAA): binderctl's own stub
+//! resolver over the wire format of `dns_wire`.
 //!
-//! Every host is looked up for both families at once through one shared
-//! resolver: up to [`MAX_HOSTS_IN_FLIGHT`] hosts are in flight together, so
-//! a run costs about one round trip for the usual few dozen hosts, and
-//! thousands of hosts never need thousands of sockets at once.
+//! Every host is looked up for both families at once: up to
+//! [`MAX_HOSTS_IN_FLIGHT`] hosts are in flight together, so a run costs
+//! about one round trip for the usual few dozen hosts, and thousands of
+//! hosts never need thousands of sockets at once. The first queries leave
+//! in the first poll, before anything else the render starts.
 //!
 //! Behaviour worth knowing:
 //! - Names are made absolute (a trailing dot is added), so the search domains
@@ -13,25 +15,30 @@
 //!   system configuration. The addresses end up in the egress policy of pods
 //!   in the cluster, and those pods resolve through DNS, not through the
 //!   operator's hosts file; an override there must not leak into the policy.
-//! - With the system configuration, the nameservers and options come from
-//!   `/etc/resolv.conf`, but the timeout and retry count are always ours.
-//! - Queries go over UDP; TCP is used only when an answer comes back
-//!   truncated (hickory's own behaviour), never as a fallback on timeout.
+//! - With the system configuration, the nameservers come from the
+//!   `nameserver` lines of `/etc/resolv.conf` (the first three, as the C
+//!   library takes them; none, or no file, means 127.0.0.1 as there). Its
+//!   options are not read: the timeout and retry count are always ours.
+//! - Each query goes out on a UDP socket of its own, connected to the
+//!   server (the kernel drops datagrams from anyone else) from a port the
+//!   kernel picks at random, with a random id; a reply counts only when its
+//!   id and its question match. Attempt N goes to the Nth nameserver in
+//!   turn. TCP is used only when an answer comes back truncated, never as
+//!   a fallback on timeout.
 //! - A literal IP address given as a host resolves to itself, without a query.
 //! - Only address records owned by the queried name, or by a name its CNAME
 //!   chain (in the same answer) leads to, are taken: a server that adds an
 //!   A record for another name cannot put that address into the policy.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::net::{DnsError, NetError};
-use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{Name, RData, Record};
-use hickory_resolver::{Resolver, TokioResolver};
+use futures_util::stream::{self, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
+
+use super::dns_wire::{self as wire, AnswerData, Name, NotAReply, Reply};
 
 /// How many hosts are looked up at the same time (each one sends an A and
 /// an AAAA query, each on its own socket).
@@ -125,54 +132,102 @@ pub struct HostLookup {
 }
 
 /// Resolve every host (A and AAAA) concurrently. Results come back in the
-/// order of `hosts`. The outer error means the resolver could not be set up
-/// at all (for instance an unreadable `/etc/resolv.conf`).
+/// order of `hosts`. The outer error means the lookups could not start at
+/// all (for instance an unreadable `/etc/resolv.conf`).
 pub async fn resolve_all(hosts: &[String], opts: &DnsOptions) -> Result<Vec<HostLookup>, String> {
     check_open_files_limit(hosts.len())?;
-    let resolver = build_resolver(opts)?;
-    let attempts = opts.retries.saturating_add(1);
-    let hosts: std::sync::Arc<[String]> = hosts.into();
-    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-
-    // MAX_HOSTS_IN_FLIGHT workers, each taking the next host as it finishes
-    // one: the first lookups go out at once, and only as many lookups (with
-    // their buffers) exist at a time as are in flight, however many hosts.
-    let workers: Vec<_> = (0..hosts.len().min(MAX_HOSTS_IN_FLIGHT))
-        .map(|_| {
-            let (resolver, hosts, next) = (resolver.clone(), hosts.clone(), next.clone());
-            tokio::spawn(async move {
-                let mut done = Vec::new();
-                loop {
-                    let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(host) = hosts.get(index) else {
-                        return done;
-                    };
-                    done.push((index, resolve_host(&resolver, host, attempts).await));
+    let servers = if opts.nameservers.is_empty() {
+        system_nameservers()?
+    } else {
+        opts.nameservers.clone()
+    };
+    let ask = Asker {
+        servers,
+        timeout: opts.timeout,
+        attempts: opts.retries.saturating_add(1),
+    };
+    // `buffered` keeps at most MAX_HOSTS_IN_FLIGHT lookups (with their
+    // sockets and buffers) alive, starts the next as one finishes, and
+    // hands the results back in the order of `hosts`.
+    let lookups = stream::iter(hosts)
+        .map(|host| {
+            let ask = &ask;
+            async move {
+                HostLookup {
+                    host: host.clone(),
+                    result: ask.host(host).await,
                 }
-            })
+            }
         })
-        .collect();
-
-    let mut results: Vec<Option<Result<Vec<IpAddr>, DnsFailure>>> = vec![None; hosts.len()];
-    // A worker that failed leaves its hosts unanswered; they say why below.
-    let mut failed = String::from("lookup task failed");
-    for worker in workers {
-        match worker.await {
-            Ok(done) => done
-                .into_iter()
-                .for_each(|(index, r)| results[index] = Some(r)),
-            Err(err) => failed = format!("lookup task failed: {err}"),
-        }
-    }
-    let lookups = hosts
-        .iter()
-        .zip(results)
-        .map(|(host, result)| HostLookup {
-            host: host.clone(),
-            result: result.unwrap_or_else(|| Err(DnsFailure::Other(failed.clone()))),
-        })
-        .collect();
+        .buffered(MAX_HOSTS_IN_FLIGHT)
+        .collect()
+        .await;
     Ok(lookups)
+}
+
+/// Where `/etc/resolv.conf` names no server, the C library asks this one.
+const DEFAULT_NAMESERVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 53);
+const RESOLV_CONF: &str = "/etc/resolv.conf";
+/// resolv.conf is a few lines; more than this is not one.
+const RESOLV_CONF_LIMIT: u64 = 1 << 20;
+
+fn system_nameservers() -> Result<Vec<SocketAddr>, String> {
+    let unreadable = |err: &dyn fmt::Display| {
+        format!(
+            "could not read the system DNS configuration ({RESOLV_CONF}): {err}; \
+             fix it or name a DNS server with --nameserver"
+        )
+    };
+    let text = match std::fs::File::open(RESOLV_CONF) {
+        Ok(file) => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(
+                &mut std::io::Read::take(file, RESOLV_CONF_LIMIT),
+                &mut text,
+            )
+            .map_err(|e| unreadable(&e))?;
+            text
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(err) => return Err(unreadable(&err)),
+    };
+    let servers = parse_resolv_conf(&text);
+    Ok(if servers.is_empty() {
+        vec![DEFAULT_NAMESERVER]
+    } else {
+        servers
+    })
+}
+
+/// The nameservers of a resolv.conf: the first three `nameserver` lines
+/// whose address parses (IPv6 with a numeric `%zone`), as the C library.
+fn parse_resolv_conf(text: &str) -> Vec<SocketAddr> {
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            (words.next() == Some("nameserver"))
+                .then(|| words.next())
+                .flatten()
+        })
+        .filter_map(|address| {
+            let (ip, zone) = address.split_once('%').unwrap_or((address, ""));
+            match ip.parse::<IpAddr>().ok()? {
+                IpAddr::V4(v4) if zone.is_empty() => Some(SocketAddr::from((v4, 53))),
+                IpAddr::V4(_) => None,
+                IpAddr::V6(v6) => {
+                    let scope = if zone.is_empty() {
+                        0
+                    } else {
+                        zone.parse().ok()?
+                    };
+                    Some(SocketAddr::V6(std::net::SocketAddrV6::new(
+                        v6, 53, 0, scope,
+                    )))
+                }
+            }
+        })
+        .take(3)
+        .collect()
 }
 
 /// Files binderctl holds open besides the lookups' sockets (standard
@@ -213,44 +268,11 @@ fn open_files_limit() -> Option<u64> {
     None
 }
 
-fn build_resolver(opts: &DnsOptions) -> Result<TokioResolver, String> {
-    let provider = TokioRuntimeProvider::default();
-    let mut builder = if opts.nameservers.is_empty() {
-        Resolver::builder(provider).map_err(|err| {
-            format!(
-                "could not read the system DNS configuration (/etc/resolv.conf): {err}; \
-                 fix it or name a DNS server with --nameserver"
-            )
-        })?
-    } else {
-        let servers = opts.nameservers.iter().map(|addr| {
-            let mut server = NameServerConfig::udp_and_tcp(addr.ip());
-            for connection in &mut server.connections {
-                connection.port = addr.port();
-            }
-            server
-        });
-        Resolver::builder_with_config(
-            ResolverConfig::from_parts(None, Vec::new(), servers.collect()),
-            provider,
-        )
-    };
-    configure(builder.options_mut(), opts);
-    builder
-        .build()
-        .map_err(|err| format!("could not set up the DNS resolver: {err}"))
-}
-
-fn configure(options: &mut ResolverOpts, opts: &DnsOptions) {
-    options.timeout = opts.timeout;
-    options.attempts = usize::try_from(opts.retries).unwrap_or(usize::MAX);
-    options.use_hosts_file = ResolveHosts::Never;
-    // Every name is asked once per resolver (one per run): a cache would
-    // only hold every answer of a long list in memory until exit.
-    options.cache_size = 0;
-    // hickory retries immediately on "busy" (more in flight than one TCP
-    // connection allows); give it room for every query we send at once.
-    options.max_active_requests = options.max_active_requests.max(1024);
+/// How every query of a run is asked.
+struct Asker {
+    servers: Vec<SocketAddr>,
+    timeout: Duration,
+    attempts: u32,
 }
 
 /// The answer for one family.
@@ -261,51 +283,192 @@ enum Family {
     Failed(DnsFailure),
 }
 
-async fn resolve_host(
-    resolver: &TokioResolver,
-    host: &str,
-    attempts: u32,
-) -> Result<Vec<IpAddr>, DnsFailure> {
-    if let Ok(ip) = host.trim().parse::<IpAddr>() {
-        return Ok(vec![ip]);
-    }
-    let name = absolute_name(host)?;
-    let (v4, v6) = tokio::join!(
-        resolver.ipv4_lookup(name.clone()),
-        resolver.ipv6_lookup(name.clone())
-    );
-    let v4 = classify(&name, v4, attempts);
-    let v6 = classify(&name, v6, attempts);
-    combine(v4, v6)
+/// Why one attempt brought no reply.
+enum Missed {
+    Timeout,
+    /// The server's reply could not be read (kept for the message: a
+    /// broken server is not a silent one).
+    Unreadable(String),
+    Network(String),
 }
 
-fn absolute_name(host: &str) -> Result<Name, DnsFailure> {
-    let trimmed = host.trim();
-    if trimmed.is_empty() || trimmed == "." {
-        return Err(DnsFailure::Other("is an empty host name".to_string()));
+impl Asker {
+    async fn host(&self, host: &str) -> Result<Vec<IpAddr>, DnsFailure> {
+        if let Ok(ip) = host.trim().parse::<IpAddr>() {
+            return Ok(vec![ip]);
+        }
+        let name = Name::from_host(host).map_err(DnsFailure::Other)?;
+        let (v4, v6) = tokio::join!(
+            self.family(&name, wire::TYPE_A),
+            self.family(&name, wire::TYPE_AAAA)
+        );
+        combine(v4, v6)
     }
-    let absolute = if trimmed.ends_with('.') {
-        trimmed.to_string()
-    } else {
-        format!("{trimmed}.")
+
+    /// Ask for one record type, attempt after attempt while the failure is
+    /// a passing one (timeout, SERVFAIL, REFUSED, a network error).
+    async fn family(&self, name: &Name, record_type: u16) -> Family {
+        // The last failure that was not a timeout: a timeout is reported
+        // only when every attempt timed out.
+        let mut other_failure = None;
+        for attempt in 0..self.attempts {
+            let server = self.servers[attempt as usize % self.servers.len()];
+            let failure = match self.exchange(server, name, record_type).await {
+                Ok(reply) => match reply.rcode {
+                    wire::NOERROR => {
+                        let addresses = owned_addresses(name, &reply.answers);
+                        return if addresses.is_empty() {
+                            Family::NoRecords
+                        } else {
+                            Family::Addresses(addresses)
+                        };
+                    }
+                    wire::NXDOMAIN => return Family::NxDomain,
+                    wire::SERVFAIL => DnsFailure::ServFail,
+                    wire::REFUSED => DnsFailure::Refused,
+                    code => {
+                        return Family::Failed(DnsFailure::Other(format!(
+                            "the DNS server {server} answered with error code {}",
+                            wire::rcode_name(code)
+                        )))
+                    }
+                },
+                Err(Missed::Timeout) => continue,
+                Err(Missed::Unreadable(why)) => DnsFailure::Other(format!(
+                    "the DNS server {server} sent a reply that cannot be read: {why}"
+                )),
+                Err(Missed::Network(why)) => DnsFailure::Other(why),
+            };
+            other_failure = Some(failure);
+        }
+        Family::Failed(other_failure.unwrap_or(DnsFailure::Timeout {
+            attempts: self.attempts,
+        }))
+    }
+
+    /// One attempt: the query over UDP, and over TCP if the reply came
+    /// back truncated.
+    async fn exchange(
+        &self,
+        server: SocketAddr,
+        name: &Name,
+        record_type: u16,
+    ) -> Result<Reply, Missed> {
+        let id = random_id().map_err(|e| Missed::Network(network_failure(server, &e)))?;
+        let query = wire::query(id, name, record_type);
+        let reply = self.over_udp(server, &query, id, name, record_type).await?;
+        if !reply.truncated {
+            return Ok(reply);
+        }
+        let deadline = Instant::now() + self.timeout;
+        match tokio::time::timeout_at(deadline, over_tcp(server, &query)).await {
+            Err(_) => Err(Missed::Timeout),
+            Ok(Err(err)) => Err(Missed::Network(network_failure(server, &err))),
+            Ok(Ok(bytes)) => match wire::parse_reply(&bytes, id, name, record_type) {
+                Ok(reply) => Ok(reply),
+                Err(NotAReply::NotOurs) => Err(Missed::Unreadable(
+                    "its TCP reply is for another question".to_string(),
+                )),
+                Err(NotAReply::Malformed(why)) => Err(Missed::Unreadable(why)),
+            },
+        }
+    }
+
+    async fn over_udp(
+        &self,
+        server: SocketAddr,
+        query: &[u8],
+        id: u16,
+        name: &Name,
+        record_type: u16,
+    ) -> Result<Reply, Missed> {
+        let network = |err: std::io::Error| Missed::Network(network_failure(server, &err));
+        let socket = connected_udp_socket(server).map_err(network)?;
+        socket.send(query).await.map_err(network)?;
+        let deadline = Instant::now() + self.timeout;
+        // Room for any datagram: a server that ignores EDNS may send more
+        // than it was offered, and a cut datagram would not parse.
+        let mut buffer = vec![0u8; 4096];
+        let mut unreadable = None;
+        loop {
+            let received = tokio::time::timeout_at(deadline, socket.recv(&mut buffer)).await;
+            let len = match received {
+                Err(_) => return Err(unreadable.map_or(Missed::Timeout, Missed::Unreadable)),
+                Ok(Err(err)) => return Err(network(err)),
+                Ok(Ok(len)) => len,
+            };
+            match wire::parse_reply(&buffer[..len], id, name, record_type) {
+                Ok(reply) => return Ok(reply),
+                // A late answer to an earlier query, or a forgery: wait on.
+                Err(NotAReply::NotOurs) => {}
+                Err(NotAReply::Malformed(why)) => unreadable = Some(why),
+            }
+        }
+    }
+}
+
+/// A UDP socket connected to `server`, from a port the kernel picks.
+fn connected_udp_socket(server: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
+    let local: SocketAddr = match server {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
     };
-    let parsed = if absolute.is_ascii() {
-        Name::from_ascii(&absolute)
+    let socket = std::net::UdpSocket::bind(local)?;
+    socket.connect(server)?;
+    socket.set_nonblocking(true)?;
+    tokio::net::UdpSocket::from_std(socket)
+}
+
+/// The query over TCP (two length bytes before each message); the reply's bytes.
+async fn over_tcp(server: SocketAddr, query: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut stream = tokio::net::TcpStream::connect(server).await?;
+    let mut framed = Vec::with_capacity(query.len() + 2);
+    framed.extend(u16::try_from(query.len()).unwrap_or(u16::MAX).to_be_bytes());
+    framed.extend(query);
+    stream.write_all(&framed).await?;
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len).await?;
+    let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    stream.read_exact(&mut reply).await?;
+    Ok(reply)
+}
+
+/// An unpredictable query id (with the random port, what keeps a forger
+/// who cannot see the queries from guessing a reply).
+fn random_id() -> std::io::Result<u16> {
+    let mut id = [0u8; 2];
+    // SAFETY: getrandom writes at most `id.len()` bytes into `id`.
+    let written = unsafe { libc::getrandom(id.as_mut_ptr().cast(), id.len(), 0) };
+    if written == 2 {
+        Ok(u16::from_ne_bytes(id))
     } else {
-        Name::from_utf8(&absolute)
-    };
-    parsed.map_err(|err| DnsFailure::Other(format!("is not a valid DNS name: {err}")))
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// The message for a failed exchange; says so plainly when the system's
+/// limit of open files (EMFILE) is the cause, which no retry would cure.
+fn network_failure(server: SocketAddr, err: &std::io::Error) -> String {
+    if is_too_many_open_files(err) {
+        format!("lookup failed: {err}: {TOO_MANY_OPEN_FILES}")
+    } else if err.kind() == std::io::ErrorKind::ConnectionRefused {
+        format!("lookup failed: no DNS server answers at {server} (connection refused)")
+    } else {
+        format!("lookup failed: {server}: {err}")
+    }
 }
 
 /// The addresses in `answers` that belong to `name`: owned by it or by a
 /// name its CNAME chain leads to. Anything else a server added is ignored.
-fn owned_addresses(name: &Name, answers: &[Record]) -> Vec<IpAddr> {
+fn owned_addresses(name: &Name, answers: &[wire::Answer]) -> Vec<IpAddr> {
     let mut chain = vec![name.clone()];
     // A chain longer than the answer is a loop; each pass adds one link.
     for _ in 0..answers.len() {
-        let next = answers.iter().find_map(|record| match &record.data {
-            RData::CNAME(target) if chain.contains(&record.name) && !chain.contains(&target.0) => {
-                Some(target.0.clone())
+        let next = answers.iter().find_map(|answer| match &answer.data {
+            AnswerData::Alias(target)
+                if chain.contains(&answer.owner) && !chain.contains(target) =>
+            {
+                Some(target.clone())
             }
             _ => None,
         });
@@ -316,64 +479,12 @@ fn owned_addresses(name: &Name, answers: &[Record]) -> Vec<IpAddr> {
     }
     answers
         .iter()
-        .filter(|record| chain.contains(&record.name))
-        .filter_map(|record| match &record.data {
-            RData::A(a) => Some(IpAddr::V4(a.0)),
-            RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),
-            _ => None,
+        .filter(|answer| chain.contains(&answer.owner))
+        .filter_map(|answer| match answer.data {
+            AnswerData::Address(ip) => Some(ip),
+            AnswerData::Alias(_) => None,
         })
         .collect()
-}
-
-fn classify(
-    name: &Name,
-    answer: Result<hickory_resolver::lookup::Lookup, NetError>,
-    attempts: u32,
-) -> Family {
-    match answer {
-        Ok(lookup) => {
-            let addresses = owned_addresses(name, lookup.answers());
-            if addresses.is_empty() {
-                Family::NoRecords
-            } else {
-                Family::Addresses(addresses)
-            }
-        }
-        Err(NetError::Dns(DnsError::NoRecordsFound(no_records))) => {
-            if no_records.response_code == ResponseCode::NXDomain {
-                Family::NxDomain
-            } else {
-                Family::NoRecords
-            }
-        }
-        Err(NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail))) => {
-            Family::Failed(DnsFailure::ServFail)
-        }
-        Err(NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused))) => {
-            Family::Failed(DnsFailure::Refused)
-        }
-        Err(NetError::Dns(DnsError::ResponseCode(code))) => Family::Failed(DnsFailure::Other(
-            format!("the DNS server answered with error code {code}"),
-        )),
-        Err(NetError::Timeout) => Family::Failed(DnsFailure::Timeout { attempts }),
-        Err(err) => Family::Failed(DnsFailure::Other(lookup_failed(&err))),
-    }
-}
-
-/// The message for a failed lookup; says so plainly when the system's limit
-/// of open files (EMFILE) is the cause, which no retry would cure.
-fn lookup_failed(err: &NetError) -> String {
-    let text = err.to_string();
-    if is_too_many_open_files(err) {
-        format!("lookup failed: {text}: {TOO_MANY_OPEN_FILES}")
-    } else if matches!(err, NetError::NoConnections) {
-        format!(
-            "lookup failed: {text} (no socket to the nameserver could be opened: is it \
-             reachable, and is the system's limit of open files, `ulimit -n`, high enough?)"
-        )
-    } else {
-        format!("lookup failed: {text}")
-    }
 }
 
 /// What to do when the open-files limit stops a lookup or a download.
@@ -474,20 +585,6 @@ mod tests {
         assert!(err.contains("port 0"), "{err}");
     }
 
-    #[test]
-    fn names_are_made_absolute() {
-        let name = absolute_name("github.test").unwrap();
-        assert!(name.is_fqdn());
-        assert_eq!(name.to_string(), "github.test.");
-        assert_eq!(
-            absolute_name("github.test.").unwrap().to_string(),
-            "github.test."
-        );
-        assert!(absolute_name("").is_err());
-        assert!(absolute_name(".").is_err());
-        assert!(absolute_name(&"a".repeat(64)).is_err());
-    }
-
     fn ips(list: &[&str]) -> Vec<IpAddr> {
         list.iter().map(|s| s.parse().unwrap()).collect()
     }
@@ -577,38 +674,60 @@ mod tests {
         assert_eq!(lookups[1].result, Ok(ips(&["2001:db8::7"])));
     }
 
-    fn record(owner: &str, data: RData) -> Record {
-        Record::from_rdata(Name::from_ascii(owner).unwrap(), 60, data)
+    fn answer(owner: &str, data: AnswerData) -> wire::Answer {
+        wire::Answer {
+            owner: Name::from_host(owner).unwrap(),
+            data,
+        }
     }
 
-    fn a(ip: &str) -> RData {
-        RData::A(hickory_resolver::proto::rr::rdata::A(ip.parse().unwrap()))
+    fn a(ip: &str) -> AnswerData {
+        AnswerData::Address(ip.parse().unwrap())
     }
 
-    fn cname(target: &str) -> RData {
-        RData::CNAME(hickory_resolver::proto::rr::rdata::CNAME(
-            Name::from_ascii(target).unwrap(),
-        ))
+    fn cname(target: &str) -> AnswerData {
+        AnswerData::Alias(Name::from_host(target).unwrap())
     }
 
     #[test]
     fn only_records_of_the_name_and_its_cname_chain_count() {
-        let name = Name::from_ascii("www.example.").unwrap();
+        let name = Name::from_host("www.example.").unwrap();
         let answers = [
-            record("www.example.", cname("cdn.test.")),
-            record("evil.test.", a("203.0.113.66")),
-            record("CDN.test.", cname("edge.cdn.test.")),
-            record("edge.cdn.test.", a("192.0.2.80")),
+            answer("www.example.", cname("cdn.test.")),
+            answer("evil.test.", a("203.0.113.66")),
+            answer("CDN.test.", cname("edge.cdn.test.")),
+            answer("edge.cdn.test.", a("192.0.2.80")),
             // A CNAME of a name outside the chain leads nowhere.
-            record("evil.test.", cname("more.test.")),
-            record("more.test.", a("203.0.113.67")),
+            answer("evil.test.", cname("more.test.")),
+            answer("more.test.", a("203.0.113.67")),
         ];
         assert_eq!(owned_addresses(&name, &answers), ips(&["192.0.2.80"]));
         let looped = [
-            record("www.example.", cname("loop.test.")),
-            record("loop.test.", cname("www.example.")),
+            answer("www.example.", cname("loop.test.")),
+            answer("loop.test.", cname("www.example.")),
         ];
         assert!(owned_addresses(&name, &looped).is_empty());
+    }
+
+    #[test]
+    fn resolv_conf_gives_the_first_three_nameservers() {
+        let text = "# generated\nsearch corp.example\nnameserver 192.0.2.53\n\
+                    nameserver   2001:db8::53 # comment\nnameserver fe80::1%2\n\
+                    nameserver 198.51.100.53\nnameserver not-an-ip\noptions timeout:9\n";
+        assert_eq!(
+            parse_resolv_conf(text),
+            [
+                "192.0.2.53:53".parse::<SocketAddr>().unwrap(),
+                "[2001:db8::53]:53".parse().unwrap(),
+                "[fe80::1%2]:53".parse().unwrap(),
+            ]
+        );
+        let skipped = "nameserver fe80::1%eth0\nnameserver bogus\nnameserver 192.0.2.1\n";
+        assert_eq!(
+            parse_resolv_conf(skipped),
+            ["192.0.2.1:53".parse::<SocketAddr>().unwrap()]
+        );
+        assert!(parse_resolv_conf("search corp.example\n").is_empty());
     }
 
     #[test]

@@ -5,5 +5,6 @@
 pub mod allow_list;
 pub mod cidr;
 pub mod dns;
+pub mod dns_wire;
 pub mod policy;
 pub mod published;

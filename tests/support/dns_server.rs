@@ -1,5 +1,5 @@
-//! A real DNS server on 127.0.0.1 (UDP only: answers are small, so the
-//! resolver never needs to fall back to TCP).
+//! A real DNS server on 127.0.0.1, over UDP and (on the same port) TCP,
+//! the second for the names whose UDP answers it truncates.
 //!
 //! It runs on its own thread with its own tokio runtime, so it keeps serving
 //! while a test blocks on a child process, and it stops when dropped.
@@ -31,7 +31,8 @@ use super::server_thread::ServerThread;
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use tokio::net::UdpSocket;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::oneshot;
 
 /// What the server knows about one name.
@@ -48,6 +49,14 @@ struct Entry {
     /// A records for other names, added to every answer for this one (a
     /// hostile or broken server's extra records).
     foreign_a: Vec<(String, Ipv4Addr)>,
+    /// Over UDP, answer with TC set and no records; TCP gets the answer.
+    truncate: bool,
+    /// Before the real answer, send forged replies carrying this address:
+    /// one with another id, one with the right id but another question.
+    forged_a: Option<Ipv4Addr>,
+    /// Answer with the right id and question, but an answer section that
+    /// announces a record and carries none.
+    unreadable: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -171,6 +180,27 @@ impl Zone {
         self
     }
 
+    /// Over UDP, answer `name` truncated (TC, no records), so that only a
+    /// query over TCP gets its records.
+    pub fn truncated(mut self, name: &str) -> Self {
+        self.entry(name).truncate = true;
+        self
+    }
+
+    /// Before each real answer for `name`, send two forged replies with an
+    /// A record of `addr`: one with another id, one for another question.
+    pub fn forged(mut self, name: &str, addr: &str) -> Self {
+        self.entry(name).forged_a = Some(addr.parse().unwrap());
+        self
+    }
+
+    /// Answer `name` with a reply that cannot be read (an answer announced,
+    /// none sent).
+    pub fn unreadable(mut self, name: &str) -> Self {
+        self.entry(name).unreadable = true;
+        self
+    }
+
     /// Wait this long before sending every answer.
     pub fn delay(mut self, delay: Duration) -> Self {
         self.delay = delay;
@@ -187,6 +217,8 @@ struct Stats {
     pending: HashMap<(String, RecordType), usize>,
     max_in_flight: usize,
     answered: usize,
+    /// Queries received over TCP, by (name, type).
+    tcp_queries: HashMap<(String, RecordType), usize>,
 }
 
 /// A running DNS server; stops when dropped.
@@ -203,13 +235,17 @@ impl DnsServer {
         let thread_stats = Arc::clone(&stats);
         let (addr, server) =
             ServerThread::start("DNS test server", move |addr_tx, shutdown_rx| async move {
-                let socket = UdpSocket::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind DNS test server");
+                let (socket, listener) = bind_udp_and_tcp().await;
                 addr_tx
                     .send(socket.local_addr().expect("DNS test server address"))
                     .expect("report DNS test server address");
-                serve(Arc::new(socket), Arc::new(zone), thread_stats, shutdown_rx).await;
+                let zone = Arc::new(zone);
+                tokio::spawn(serve_tcp(
+                    listener,
+                    Arc::clone(&zone),
+                    Arc::clone(&thread_stats),
+                ));
+                serve(Arc::new(socket), zone, thread_stats, shutdown_rx).await;
             });
         DnsServer {
             addr,
@@ -257,6 +293,116 @@ impl DnsServer {
     pub fn answered(&self) -> usize {
         self.stats.lock().unwrap().answered
     }
+
+    /// Queries received over TCP for one name and type.
+    pub fn tcp_queries_for(&self, name: &str, record_type: RecordType) -> usize {
+        let stats = self.stats.lock().unwrap();
+        stats
+            .tcp_queries
+            .get(&(key(name), record_type))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// A UDP socket and a TCP listener on the same loopback port.
+async fn bind_udp_and_tcp() -> (UdpSocket, TcpListener) {
+    for _ in 0..50 {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind DNS test server (TCP)");
+        let addr = listener.local_addr().expect("DNS test server address");
+        if let Ok(socket) = UdpSocket::bind(addr).await {
+            return (socket, listener);
+        }
+    }
+    panic!("no loopback port free for both UDP and TCP");
+}
+
+/// Answer queries over TCP (two length bytes before each message), one
+/// query per connection, never truncated.
+async fn serve_tcp(listener: TcpListener, zone: Arc<Zone>, stats: Arc<Mutex<Stats>>) {
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let (zone, stats) = (Arc::clone(&zone), Arc::clone(&stats));
+        tokio::spawn(async move {
+            let mut len = [0u8; 2];
+            if stream.read_exact(&mut len).await.is_err() {
+                return;
+            }
+            let mut bytes = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            if stream.read_exact(&mut bytes).await.is_err() {
+                return;
+            }
+            let Ok(request) = Message::from_vec(&bytes) else {
+                return;
+            };
+            let Some(query) = request.queries.first() else {
+                return;
+            };
+            let question = (key(&query.name().to_string()), query.query_type());
+            *stats
+                .lock()
+                .unwrap()
+                .tcp_queries
+                .entry(question)
+                .or_insert(0) += 1;
+            if let Some(reply) = build_response(&zone, &request) {
+                let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
+                framed.extend(reply);
+                let _ = stream.write_all(&framed).await;
+            }
+        });
+    }
+}
+
+/// The forged replies sent before the real answer for a `forged` name.
+fn forgeries(request: &Message, addr: Ipv4Addr) -> Vec<Vec<u8>> {
+    let Some(query) = request.queries.first() else {
+        return Vec::new();
+    };
+    let forged = |id: u16, name: Name| {
+        let mut message = Message::response(id, request.metadata.op_code);
+        message.metadata.message_type = MessageType::Response;
+        message.metadata.recursion_available = true;
+        message.add_query(hickory_proto::op::Query::query(
+            name.clone(),
+            query.query_type(),
+        ));
+        message.add_answer(Record::from_rdata(name, 60, RData::A(A(addr))));
+        message.to_vec().ok()
+    };
+    let other = Name::from_ascii("forged.test.").expect("name");
+    [
+        forged(request.metadata.id.wrapping_add(1), query.name().clone()),
+        forged(request.metadata.id, other),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// `reply` with TC set and its records left out (over UDP, for a
+/// `truncated` name), or made unreadable (for an `unreadable` one).
+fn spoil(reply: Vec<u8>, entry: Option<&Entry>) -> Vec<u8> {
+    let Some(entry) = entry else {
+        return reply;
+    };
+    let mut reply = reply;
+    if entry.truncate || entry.unreadable {
+        let Ok(mut message) = Message::from_vec(&reply) else {
+            return reply;
+        };
+        message.answers.clear();
+        message.metadata.truncation = entry.truncate;
+        reply = message.to_vec().unwrap_or(reply);
+    }
+    if entry.unreadable && reply.len() >= 8 {
+        reply[7] = 1; // one answer announced, none sent
+    }
+    reply
 }
 
 async fn serve(
@@ -306,7 +452,14 @@ async fn serve(
             stats.max_in_flight = stats.max_in_flight.max(in_flight);
         }
 
-        let response = build_response(&zone, &request);
+        let response = build_response(&zone, &request).map(|r| spoil(r, entry));
+        let forged = entry
+            .and_then(|e| e.forged_a)
+            .map(|addr| forgeries(&request, addr))
+            .unwrap_or_default();
+        for bytes in forged {
+            let _ = socket.send_to(&bytes, peer).await;
+        }
         let socket = Arc::clone(&socket);
         let stats = Arc::clone(&stats);
         let delay = zone.delay;
