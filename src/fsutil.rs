@@ -54,11 +54,12 @@ pub fn write_atomic_like(path: &Path, contents: &[u8], model: Option<&Path>) -> 
         if crate::cluster::runner::was_interrupted() {
             return Err(crate::error::Interrupted.into());
         }
+        // The data is on disk before the rename, so after a crash the
+        // target holds the old text or the new one, never half of either.
+        // The folder is not synced: that would only make the new name
+        // survive a crash (a re-run gives it back) and costs a disk flush.
         std::fs::rename(&tmp_path, &target)
-            .with_context(|| format!("{}: cannot replace", path.shown()))?;
-        // Make the rename itself durable; failing that is not worth an error.
-        let _ = File::open(folder_of(&target)).and_then(|d| d.sync_all());
-        Ok(())
+            .with_context(|| format!("{}: cannot replace", path.shown()))
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp_path);

@@ -109,18 +109,94 @@ fn receive(
 fn send_when_due(socket: &UdpSocket, pending: &Pending) {
     let (queue, ready) = &**pending;
     loop {
-        let (due, reply, to) = {
+        let first_due = {
             let mut queue = queue.lock().expect("queue");
             loop {
-                if let Some(next) = queue.pop_front() {
-                    break next;
+                if let Some((due, _, _)) = queue.front() {
+                    break *due;
                 }
                 queue = ready.wait(queue).expect("queue");
             }
         };
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+        if let Some(wait) = first_due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
-        let _ = socket.send_to(&reply, to);
+        // Every reply due by now leaves in one sendmmsg call, as a server
+        // with many threads would send them: one syscall per reply would
+        // make the last of 100 replies late by the time of the other 99.
+        let now = Instant::now();
+        let due: Vec<(Vec<u8>, SocketAddr)> = {
+            let mut queue = queue.lock().expect("queue");
+            let ready = queue.iter().take_while(|(due, _, _)| *due <= now).count();
+            queue
+                .drain(..ready.max(1))
+                .map(|(_, reply, to)| (reply, to))
+                .collect()
+        };
+        for batch in due.chunks(64) {
+            send_batch(socket, batch);
+        }
+    }
+}
+
+/// Send each (reply, address) of `batch` with one sendmmsg call (IPv4
+/// loopback addresses only, as this server binds 127.0.0.1).
+fn send_batch(socket: &UdpSocket, batch: &[(Vec<u8>, SocketAddr)]) {
+    use std::os::fd::AsRawFd;
+    let mut addresses: Vec<libc::sockaddr_in> = batch
+        .iter()
+        .map(|(_, to)| {
+            let SocketAddr::V4(v4) = to else {
+                panic!("fast DNS serves IPv4 loopback only");
+            };
+            libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: v4.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(*v4.ip()).to_be(),
+                },
+                sin_zero: [0; 8],
+            }
+        })
+        .collect();
+    let mut buffers: Vec<libc::iovec> = batch
+        .iter()
+        .map(|(reply, _)| libc::iovec {
+            iov_base: reply.as_ptr() as *mut libc::c_void,
+            iov_len: reply.len(),
+        })
+        .collect();
+    let mut messages: Vec<libc::mmsghdr> = buffers
+        .iter_mut()
+        .zip(addresses.iter_mut())
+        .map(|(buffer, address)| {
+            // SAFETY: an all-zero msghdr is valid; the fields set point
+            // into `buffers` and `addresses`, which outlive the call.
+            let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
+            header.msg_name = (address as *mut libc::sockaddr_in).cast();
+            header.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            header.msg_iov = buffer;
+            header.msg_iovlen = 1;
+            libc::mmsghdr {
+                msg_hdr: header,
+                msg_len: 0,
+            }
+        })
+        .collect();
+    let mut sent = 0;
+    while sent < messages.len() {
+        // SAFETY: `messages[sent..]` are valid mmsghdr entries (see above).
+        let n = unsafe {
+            libc::sendmmsg(
+                socket.as_raw_fd(),
+                messages[sent..].as_mut_ptr(),
+                (messages.len() - sent) as libc::c_uint,
+                0,
+            )
+        };
+        if n <= 0 {
+            return;
+        }
+        sent += n as usize;
     }
 }

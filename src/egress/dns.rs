@@ -383,8 +383,10 @@ impl Asker {
         record_type: u16,
     ) -> Result<Reply, Missed> {
         let network = |err: std::io::Error| Missed::Network(network_failure(server, &err));
-        let socket = connected_udp_socket(server).map_err(network)?;
-        socket.send(query).await.map_err(network)?;
+        let (socket, sent) = udp_query_socket(server, query).map_err(network)?;
+        if !sent {
+            socket.send(query).await.map_err(network)?;
+        }
         let deadline = Instant::now() + self.timeout;
         // Room for any datagram: a server that ignores EDNS may send more
         // than it was offered, and a cut datagram would not parse.
@@ -407,8 +409,14 @@ impl Asker {
     }
 }
 
-/// A UDP socket connected to `server`, from a port the kernel picks.
-fn connected_udp_socket(server: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
+/// A UDP socket connected to `server`, from a port the kernel picks, with
+/// `query` sent unless the socket's buffer is full (the flag says). Sent
+/// before tokio takes the socket: tokio would first wait a turn of its
+/// event loop to learn that a new socket is writable.
+fn udp_query_socket(
+    server: SocketAddr,
+    query: &[u8],
+) -> std::io::Result<(tokio::net::UdpSocket, bool)> {
     let local: SocketAddr = match server {
         SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
         SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
@@ -416,7 +424,12 @@ fn connected_udp_socket(server: SocketAddr) -> std::io::Result<tokio::net::UdpSo
     let socket = std::net::UdpSocket::bind(local)?;
     socket.connect(server)?;
     socket.set_nonblocking(true)?;
-    tokio::net::UdpSocket::from_std(socket)
+    let sent = match socket.send(query) {
+        Ok(_) => true,
+        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => false,
+        Err(err) => return Err(err),
+    };
+    Ok((tokio::net::UdpSocket::from_std(socket)?, sent))
 }
 
 /// The query over TCP (two length bytes before each message); the reply's bytes.

@@ -210,7 +210,7 @@ async fn look_up(
         retries: args.retries,
     };
     let requests = list_requests(args, settings);
-    let (lookups, lists) = tokio::join!(
+    let (lookups, lists, ()) = tokio::join!(
         async {
             if settings.hosts.is_empty() {
                 Ok(Vec::new())
@@ -238,7 +238,10 @@ async fn look_up(
                 published::http_client(timeout, false)?
             };
             Ok::<_, String>(published::fetch_all(&client, requests, args.retries).await)
-        }
+        },
+        // Polled last, once the queries and requests are out: the writer's
+        // patterns compile while the answers are on their way.
+        async { write::warm_up() }
     );
     let lookups = lookups.map_err(|e| anyhow::anyhow!("DNS resolver: {e}"))?;
     let lists = lists.map_err(|e| anyhow::anyhow!("HTTP client: {e}"))?;

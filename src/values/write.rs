@@ -420,6 +420,20 @@ static SEXAGESIMAL: LazyLock<Option<Regex>> =
 static TIMESTAMP_LIKE: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt \t].*)?$").ok());
 
+/// Compile the patterns now, so that writing later does not wait for them
+/// (render does this while its lookups are in flight).
+pub fn warm_up() {
+    for pattern in [
+        &INT_LIKE,
+        &FLOAT_LIKE,
+        &FLOAT_11,
+        &SEXAGESIMAL,
+        &TIMESTAMP_LIKE,
+    ] {
+        LazyLock::force(pattern);
+    }
+}
+
 /// Match, treating a pattern that failed to compile as matching everything
 /// (so the string gets quoted: safe, never wrong).
 fn pattern_matches(pattern: &LazyLock<Option<Regex>>, s: &str) -> bool {
