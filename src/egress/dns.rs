@@ -539,12 +539,18 @@ fn network_failure(server: SocketAddr, err: &std::io::Error) -> String {
     }
 }
 
+/// How many CNAME links are followed from a queried name (resolvers stop
+/// at 8 to 16).
+const MAX_CNAME_LINKS: usize = 16;
+
 /// The addresses in `answers` that belong to `name`: owned by it or by a
 /// name its CNAME chain leads to. Anything else a server added is ignored.
 fn owned_addresses(name: &Name, answers: &[wire::Answer]) -> Vec<IpAddr> {
     let mut chain = vec![name.clone()];
-    // A chain longer than the answer is a loop; each pass adds one link.
-    for _ in 0..answers.len() {
+    // Each pass adds one link. Real chains are a few links long; the bound
+    // keeps a hostile answer of thousands of records from costing time
+    // quadratic in its size (a loop ends by itself: a name joins once).
+    for _ in 0..answers.len().min(MAX_CNAME_LINKS) {
         let next = answers.iter().find_map(|answer| match &answer.data {
             AnswerData::Alias(target)
                 if chain.contains(&answer.owner) && !chain.contains(target) =>
@@ -788,6 +794,15 @@ mod tests {
             answer("loop.test.", cname("www.example.")),
         ];
         assert!(owned_addresses(&name, &looped).is_empty());
+        // A chain longer than MAX_CNAME_LINKS is not followed to its end.
+        let mut long: Vec<wire::Answer> = (0..40)
+            .map(|i| answer(&format!("c{i}.test"), cname(&format!("c{}.test", i + 1))))
+            .collect();
+        long.push(answer("c40.test", a("192.0.2.90")));
+        let start = Name::from_host("c0.test").unwrap();
+        assert!(owned_addresses(&start, &long).is_empty());
+        let near = Name::from_host("c30.test").unwrap();
+        assert_eq!(owned_addresses(&near, &long), ips(&["192.0.2.90"]));
     }
 
     #[test]

@@ -518,6 +518,34 @@ mod tests {
     }
 
     #[test]
+    fn random_packets_never_panic() {
+        // A fixed xorshift sequence: the same packets on every run.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let n = name("www.test");
+        let header_and_question = reply(7, 0x8180, &question(&n, TYPE_A), &[]);
+        for _ in 0..20_000 {
+            let len = (next() % 600) as usize;
+            let mut packet: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            // Half of them start like a real reply, so the parser gets past
+            // the header and question checks into the records.
+            if next() % 2 == 0 {
+                let keep = header_and_question.len().min(packet.len());
+                packet[..keep].copy_from_slice(&header_and_question[..keep]);
+                if packet.len() > 7 {
+                    packet[7] = (next() % 8) as u8;
+                }
+            }
+            let _ = parse_reply(&packet, 7, &n, TYPE_A);
+        }
+    }
+
+    #[test]
     fn names_never_grow_past_255_bytes() {
         // Each label points back to the one before, building a long name.
         let mut packet = vec![0u8; 12];
