@@ -420,16 +420,19 @@ static SEXAGESIMAL: LazyLock<Option<Regex>> =
 static TIMESTAMP_LIKE: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt \t].*)?$").ok());
 
+/// Every pattern above.
+static PATTERNS: [&LazyLock<Option<Regex>>; 5] = [
+    &INT_LIKE,
+    &FLOAT_LIKE,
+    &FLOAT_11,
+    &SEXAGESIMAL,
+    &TIMESTAMP_LIKE,
+];
+
 /// Compile the patterns now, so that writing later does not wait for them
 /// (render does this while its lookups are in flight).
 pub fn warm_up() {
-    for pattern in [
-        &INT_LIKE,
-        &FLOAT_LIKE,
-        &FLOAT_11,
-        &SEXAGESIMAL,
-        &TIMESTAMP_LIKE,
-    ] {
+    for pattern in PATTERNS {
         LazyLock::force(pattern);
     }
 }
@@ -812,13 +815,7 @@ mod tests {
 
     #[test]
     fn patterns_compile() {
-        for pattern in [
-            &INT_LIKE,
-            &FLOAT_LIKE,
-            &FLOAT_11,
-            &SEXAGESIMAL,
-            &TIMESTAMP_LIKE,
-        ] {
+        for pattern in PATTERNS {
             assert!(pattern.is_some());
         }
     }
