@@ -17,8 +17,12 @@ use support::http_server::{FastlyList, GitHubMeta, HttpServer, Reply, Routes};
 // ---------------------------------------------------------------- DNS
 
 fn dns_options(server: &DnsServer, timeout_ms: u64, retries: u32) -> DnsOptions {
+    options_for(vec![server.addr], timeout_ms, retries)
+}
+
+fn options_for(nameservers: Vec<SocketAddr>, timeout_ms: u64, retries: u32) -> DnsOptions {
     DnsOptions {
-        nameservers: vec![server.addr],
+        nameservers,
         timeout: Duration::from_millis(timeout_ms),
         retries,
     }
@@ -300,11 +304,7 @@ async fn dns_a_closed_port_is_named_with_the_server() {
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.local_addr().unwrap()
     };
-    let options = DnsOptions {
-        nameservers: vec![addr],
-        timeout: Duration::from_millis(2000),
-        retries: 1,
-    };
+    let options = options_for(vec![addr], 2000, 1);
     let started = std::time::Instant::now();
     let lookups = resolve_all(&hosts(&["any.test"]), &options).await.unwrap();
     match &lookups[0].result {
@@ -322,11 +322,7 @@ async fn dns_a_closed_port_is_named_with_the_server() {
 async fn dns_attempts_go_to_the_nameservers_in_turn() {
     let silent = DnsServer::start(Zone::new().silent("turn.test"));
     let answering = DnsServer::start(Zone::new().a("turn.test", ["192.0.2.80"]));
-    let options = DnsOptions {
-        nameservers: vec![silent.addr, answering.addr],
-        timeout: Duration::from_millis(200),
-        retries: 1,
-    };
+    let options = options_for(vec![silent.addr, answering.addr], 200, 1);
     let lookups = resolve_all(&hosts(&["turn.test"]), &options).await.unwrap();
     assert_eq!(lookups[0].result, Ok(ips(&["192.0.2.80"])));
     assert_eq!(silent.queries_for("turn.test", RecordType::A), 1);

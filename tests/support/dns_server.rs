@@ -261,12 +261,7 @@ impl DnsServer {
 
     /// Queries received for one name and type.
     pub fn queries_for(&self, name: &str, record_type: RecordType) -> usize {
-        let stats = self.stats.lock().unwrap();
-        stats
-            .queries
-            .get(&(key(name), record_type))
-            .copied()
-            .unwrap_or(0)
+        count_for(&self.stats.lock().unwrap().queries, name, record_type)
     }
 
     /// Queries received for one name, any type.
@@ -296,13 +291,25 @@ impl DnsServer {
 
     /// Queries received over TCP for one name and type.
     pub fn tcp_queries_for(&self, name: &str, record_type: RecordType) -> usize {
-        let stats = self.stats.lock().unwrap();
-        stats
-            .tcp_queries
-            .get(&(key(name), record_type))
-            .copied()
-            .unwrap_or(0)
+        count_for(&self.stats.lock().unwrap().tcp_queries, name, record_type)
     }
+}
+
+/// A query message and its first question (name as a zone key, type).
+fn read_request(bytes: &[u8]) -> Option<(Message, (String, RecordType))> {
+    let request = Message::from_vec(bytes).ok()?;
+    let query = request.queries.first()?;
+    let question = (key(&query.name().to_string()), query.query_type());
+    Some((request, question))
+}
+
+/// The count for one name and type in a map of counts.
+fn count_for(
+    counts: &HashMap<(String, RecordType), usize>,
+    name: &str,
+    record_type: RecordType,
+) -> usize {
+    counts.get(&(key(name), record_type)).copied().unwrap_or(0)
 }
 
 /// A UDP socket and a TCP listener on the same loopback port.
@@ -336,13 +343,9 @@ async fn serve_tcp(listener: TcpListener, zone: Arc<Zone>, stats: Arc<Mutex<Stat
             if stream.read_exact(&mut bytes).await.is_err() {
                 return;
             }
-            let Ok(request) = Message::from_vec(&bytes) else {
+            let Some((request, question)) = read_request(&bytes) else {
                 return;
             };
-            let Some(query) = request.queries.first() else {
-                return;
-            };
-            let question = (key(&query.name().to_string()), query.query_type());
             *stats
                 .lock()
                 .unwrap()
@@ -420,16 +423,9 @@ async fn serve(
                 Err(_) => continue,
             },
         };
-        let Some(request) = buf
-            .get(..len)
-            .and_then(|bytes| Message::from_vec(bytes).ok())
-        else {
+        let Some((request, question)) = buf.get(..len).and_then(read_request) else {
             continue;
         };
-        let Some(query) = request.queries.first().cloned() else {
-            continue;
-        };
-        let question = (key(&query.name().to_string()), query.query_type());
         let entry = zone.entries.get(&question.0);
 
         let seen_before = {
