@@ -468,7 +468,7 @@ fn a_node_whose_stats_cannot_be_read_is_named_and_not_ready_nodes_are_not_read()
     assert_eq!(status, "warn", "{message}");
     assert!(
         message.contains(
-            "node u24worker: cannot read its disk usage: Error from server (ServiceUnavailable)"
+            "node u24worker: cannot read its disk usage: the kubelet's stats summary is unavailable: Error from server (ServiceUnavailable)"
         ),
         "{message}"
     );

@@ -24,7 +24,7 @@ use crate::values::transform;
 
 pub async fn run(global: &GlobalArgs, cmd: &EgressCmd) -> Result<Outcome> {
     check_namespace(&global.namespace)?;
-    let tools = Tools::new(global.tools);
+    let tools = Tools::from_global(global);
     match cmd {
         EgressCmd::Apply(apply) => {
             let runner = Runner::new(apply.dry_run);

@@ -1229,7 +1229,12 @@ pub async fn read_stats(tools: &Tools, nodes: &[String]) -> Vec<(String, Result<
             let command = stats_command(&tools, &node);
             let answer = Runner::new(false).probe(&command).await?;
             if !answer.success() {
-                bail!("{}", answer.stderr.trim());
+                // What the API server said (the kubelet unreachable, the
+                // node proxy refused, no stats endpoint), named as such.
+                bail!(
+                    "the kubelet's stats summary is unavailable: {}",
+                    answer.stderr.trim()
+                );
             }
             parse_stats_summary(&answer.stdout).with_context(|| {
                 format!("`{command}` printed something other than a stats summary")

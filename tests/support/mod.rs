@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod containerd;
 pub mod dns_server;
 pub mod fake_tools;

@@ -1,0 +1,240 @@
+//! End-to-end tier, helper pods on every node against the real API server:
+//! the server admits each manifest binderctl writes, each pod lands on its
+//! node, kwok runs it (its output through kwok's log emulation, see
+//! scripts/test-cluster), and binderctl handles a pod that completes, one
+//! that fails (node lab-fail-1) and one whose image never comes (node
+//! lab-hang-1). No helper pod is left behind.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use support::cluster::{self, Binderctl, ControlPlane, Flavor, HelmMajor, NODES};
+use support::{stderr, stdout};
+
+const HELPER_SELECTOR: &str =
+    "app.kubernetes.io/managed-by=binderctl,app.kubernetes.io/component=node-helper";
+
+fn no_helper_pod_left(plane: &ControlPlane, namespace: &str) {
+    plane.wait_for("the helper pods to go", Duration::from_secs(60), || {
+        plane
+            .names(namespace, "pods", Some(HELPER_SELECTOR))
+            .is_empty()
+    });
+}
+
+/// An extra kwok node for a fault, removed when dropped.
+struct ExtraNode<'a> {
+    plane: &'a ControlPlane,
+    name: &'static str,
+}
+
+impl<'a> ExtraNode<'a> {
+    fn add(plane: &'a ControlPlane, name: &'static str) -> Self {
+        plane.kubectl_stdin(
+            &["apply", "-f", "-"],
+            &format!(
+                "apiVersion: v1\nkind: Node\nmetadata:\n  name: {name}\n  annotations:\n    \
+                 kwok.x-k8s.io/node: fake\n  labels:\n    kubernetes.io/hostname: {name}\n    \
+                 kubernetes.io/os: linux\n    microk8s.io/cluster: \"true\"\n    \
+                 node.kubernetes.io/microk8s-worker: microk8s-worker\nstatus:\n  nodeInfo:\n    \
+                 containerRuntimeVersion: containerd://1.7.28\n    kubeletVersion: v1.35.4\n"
+            ),
+        );
+        plane.wait_for(
+            "the extra node to be Ready",
+            Duration::from_secs(60),
+            || {
+                plane
+                    .kubectl_ok(&[
+                        "get",
+                        "node",
+                        name,
+                        "-o",
+                        "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+                    ])
+                    .trim()
+                    == "True"
+            },
+        );
+        ExtraNode { plane, name }
+    }
+}
+
+impl Drop for ExtraNode<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .plane
+            .kubectl(&["delete", "node", self.name, "--wait=false"]);
+    }
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
+}
+
+#[test]
+fn images_on_every_node_through_helper_pods() {
+    let plane = control_plane!();
+    let _nodes = cluster::cluster_wide();
+    let ns = plane.namespace("e2e-images");
+    let binderctl = Binderctl::new(plane, Flavor::Microk8s, HelmMajor::Four);
+
+    let out = binderctl.run(&[
+        "images",
+        "ls",
+        "--all-nodes",
+        "--helper-namespace",
+        &ns.name,
+        "-o",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "images ls:\n{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let listed = json(&stdout(&out));
+    let course = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["ref"] == "registry.example/lab/binder-course:0123abc")
+        .unwrap_or_else(|| panic!("the course image is missing: {listed}"));
+    let mut on: Vec<&str> = course["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    on.sort();
+    assert_eq!(on, NODES);
+    no_helper_pod_left(plane, &ns.name);
+
+    // rm: the read pods, then one removal pod per node; the pause image is
+    // a system image and stays.
+    let out = binderctl.run(&[
+        "images",
+        "rm",
+        "binder-",
+        "--all-nodes",
+        "--helper-namespace",
+        &ns.name,
+        "--yes",
+    ]);
+    assert!(
+        out.status.success(),
+        "images rm:\n{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let said = stderr(&out);
+    for node in NODES {
+        assert!(said.contains(node), "{node} not reported:\n{said}");
+    }
+    assert!(!said.contains("registry.k8s.io/pause:3.10\n"), "{said}");
+    no_helper_pod_left(plane, &ns.name);
+}
+
+#[test]
+fn a_failing_node_and_a_node_that_cannot_pull_are_named_and_the_rest_is_done() {
+    let plane = control_plane!();
+    let _nodes = cluster::cluster_wide();
+    let ns = plane.namespace("e2e-faults");
+    let _fail = ExtraNode::add(plane, "lab-fail-1");
+    let _hang = ExtraNode::add(plane, "lab-hang-1");
+    let binderctl = Binderctl::new(plane, Flavor::Plain, HelmMajor::Four);
+
+    let out = binderctl.run(&[
+        "images",
+        "ls",
+        "--all-nodes",
+        "--helper-namespace",
+        &ns.name,
+        "-o",
+        "json",
+    ]);
+    let said = stderr(&out);
+    assert!(
+        !out.status.success(),
+        "a failed node must fail the command:\n{said}"
+    );
+    assert!(
+        said.contains("lab-fail-1"),
+        "the failing node is not named:\n{said}"
+    );
+    assert!(
+        said.contains("lab-hang-1") && said.contains("cannot pull"),
+        "{said}"
+    );
+    let listed = json(&stdout(&out));
+    let course = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["ref"] == "registry.example/lab/binder-course:0123abc")
+        .unwrap_or_else(|| panic!("the healthy nodes' images are missing: {listed}"));
+    assert_eq!(
+        course["nodes"].as_array().unwrap().len(),
+        NODES.len(),
+        "{course}"
+    );
+    no_helper_pod_left(plane, &ns.name);
+}
+
+#[test]
+fn nodes_reserve_dry_run_reads_each_kubelet_file_and_changes_nothing() {
+    let plane = control_plane!();
+    let _nodes = cluster::cluster_wide();
+    let ns = plane.namespace("e2e-reserve");
+    let binderctl = Binderctl::new(plane, Flavor::Microk8s, HelmMajor::Four);
+    let out = binderctl.run(&[
+        "nodes",
+        "reserve",
+        "--all-nodes",
+        "--cpu",
+        "1",
+        "--memory",
+        "512Mi",
+        "--helper-namespace",
+        &ns.name,
+        "--dry-run",
+    ]);
+    assert!(
+        out.status.success(),
+        "reserve --dry-run:\n{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let shown = format!("{}{}", stdout(&out), stderr(&out));
+    for node in NODES {
+        assert!(shown.contains(node), "{node} missing:\n{shown}");
+    }
+    assert!(
+        shown.contains("+--kube-reserved=cpu=1,memory=512Mi") || shown.contains("--kube-reserved"),
+        "{shown}"
+    );
+    // The read pods ran; no write pod was made.
+    no_helper_pod_left(plane, &ns.name);
+}
+
+#[test]
+fn doctor_checks_the_cluster_and_every_node() {
+    let plane = control_plane!();
+    let _nodes = cluster::cluster_wide();
+    let ns = plane.namespace("e2e-doctor");
+    let binderctl = Binderctl::new(plane, Flavor::Plain, HelmMajor::Four);
+    let out = binderctl.run(&["doctor", "-n", &ns.name, "--all-nodes", "-o", "json"]);
+    let report = stdout(&out);
+    let checks = json(&report);
+    let names: Vec<&str> = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["check"].as_str().or(c["name"].as_str()))
+        .collect();
+    assert!(!names.is_empty(), "{report}\n{}", stderr(&out));
+    no_helper_pod_left(plane, &ns.name);
+}

@@ -1,0 +1,394 @@
+//! The end-to-end tier's judge: a real Kubernetes control plane
+//! (kube-apiserver, etcd, kube-controller-manager, kube-scheduler) with kwok
+//! nodes, started by `scripts/test-cluster up` from the binaries
+//! `scripts/setup-real-tools` builds, and the real kubectl and Helm talking
+//! to it through binderctl.
+//!
+//! One cluster serves every test of a test binary (it starts once, or is
+//! found running); each test works in namespaces of its own, made fresh and
+//! deleted when the test ends. `scripts/test` stops the cluster when the
+//! suite is done (`scripts/test-cluster down binderctl-tests` by hand).
+//! Without the binaries, or when the cluster cannot start, a test fails
+//! under `CI=true` and says SKIPPED otherwise, never passing silently.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use super::real_tools::{in_ci, tools_dir};
+use super::wrapper::{RealTools, RealToolsBin};
+
+/// The cluster the test suite runs (`scripts/test-cluster up NAME`).
+pub const CLUSTER_NAME: &str = "binderctl-tests";
+
+/// The three kwok nodes `scripts/test-cluster` makes, as MicroK8s names
+/// them: one control plane, two workers.
+pub const NODES: [&str; 3] = ["lab-cp-1", "lab-worker-1", "lab-worker-2"];
+
+/// A running control plane.
+pub struct ControlPlane {
+    pub kubeconfig: PathBuf,
+    pub kubectl: PathBuf,
+    pub helm: PathBuf,
+    pub helm3: PathBuf,
+}
+
+fn skip_or_fail(message: &str) {
+    if in_ci() {
+        panic!("{message}");
+    }
+    eprintln!("SKIPPED (not run, not passed): {message}");
+}
+
+/// The control plane, started on first use; `None` (after saying the test
+/// is skipped; a failure under CI) when it cannot run here.
+pub fn require() -> Option<&'static ControlPlane> {
+    static PLANE: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
+    match PLANE.get_or_init(start) {
+        Ok(plane) => Some(plane),
+        Err(message) => {
+            skip_or_fail(message);
+            None
+        }
+    }
+}
+
+/// `require` inside a test: returns from the test when there is no cluster.
+#[macro_export]
+macro_rules! control_plane {
+    () => {
+        match $crate::support::cluster::require() {
+            Some(plane) => plane,
+            None => return,
+        }
+    };
+}
+
+fn start() -> Result<ControlPlane, String> {
+    let dir = tools_dir();
+    for tool in [
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "etcd",
+        "kwok",
+        "kwokctl",
+        "kubectl",
+        "helm",
+        "helm3",
+    ] {
+        if !dir.join(tool).is_file() {
+            return Err(format!(
+                "the control plane's {tool} is missing from {}: run scripts/setup-real-tools",
+                dir.display()
+            ));
+        }
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/test-cluster");
+    let out = Command::new(&script)
+        .args(["up", CLUSTER_NAME])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!(
+            "scripts/test-cluster up {CLUSTER_NAME} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let kubeconfig = stdout
+        .lines()
+        .last()
+        .and_then(|line| line.strip_prefix("export KUBECONFIG="))
+        .ok_or_else(|| format!("scripts/test-cluster up printed no KUBECONFIG line:\n{stdout}"))?;
+    Ok(ControlPlane {
+        kubeconfig: PathBuf::from(kubeconfig),
+        kubectl: dir.join("kubectl"),
+        helm: dir.join("helm"),
+        helm3: dir.join("helm3"),
+    })
+}
+
+/// Cluster-wide state (StorageClasses, nodes, the chart's cluster roles)
+/// is changed by one test at a time.
+pub fn cluster_wide() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl ControlPlane {
+    /// Real kubectl on this cluster.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        Command::new(&self.kubectl)
+            .arg(format!("--kubeconfig={}", self.kubeconfig.display()))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run kubectl")
+    }
+
+    /// kubectl that must succeed; its stdout.
+    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// kubectl with `input` on stdin (`apply -f -`), which must succeed.
+    pub fn kubectl_stdin(&self, args: &[&str], input: &str) -> String {
+        use std::io::Write;
+        let mut child = Command::new(&self.kubectl)
+            .arg(format!("--kubeconfig={}", self.kubeconfig.display()))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run kubectl");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}\ninput:\n{input}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The object as JSON (`kubectl get KIND NAME -o json`), or `None` when
+    /// the server says it does not exist.
+    pub fn get_json(
+        &self,
+        namespace: Option<&str>,
+        kind: &str,
+        name: &str,
+    ) -> Option<serde_json::Value> {
+        let mut args = vec!["get", kind, name, "-o", "json"];
+        if let Some(ns) = namespace {
+            args.extend(["-n", ns]);
+        }
+        let out = self.kubectl(&args);
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("NotFound"), "kubectl {args:?}: {err}");
+            return None;
+        }
+        Some(serde_json::from_slice(&out.stdout).expect("kubectl JSON"))
+    }
+
+    /// The names of the `kind` objects in `namespace` (with a selector).
+    pub fn names(&self, namespace: &str, kind: &str, selector: Option<&str>) -> Vec<String> {
+        let mut args = vec!["get", kind, "-n", namespace, "-o", "name"];
+        if let Some(selector) = selector {
+            args.extend(["-l", selector]);
+        }
+        let mut names: Vec<String> = self
+            .kubectl_ok(&args)
+            .lines()
+            .map(|l| l.rsplit('/').next().unwrap_or(l).to_string())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A fresh namespace, deleted when the guard drops.
+    pub fn namespace(&self, prefix: &str) -> TestNamespace<'_> {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "{prefix}-{:x}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        self.kubectl_ok(&["create", "namespace", &name]);
+        TestNamespace { plane: self, name }
+    }
+
+    /// Wait until `done` holds, polling; panics naming `what` after `limit`.
+    pub fn wait_for(&self, what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + limit;
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// A namespace of one test.
+pub struct TestNamespace<'a> {
+    plane: &'a ControlPlane,
+    pub name: String,
+}
+
+impl Drop for TestNamespace<'_> {
+    fn drop(&mut self) {
+        let _ = self.plane.kubectl(&[
+            "delete",
+            "namespace",
+            &self.name,
+            "--ignore-not-found",
+            "--wait=false",
+        ]);
+    }
+}
+
+/// How binderctl reaches the cluster: MicroK8s' wrappers (the stand-in that
+/// hands `microk8s kubectl|helm` to the real tools with the cluster's
+/// kubeconfig as `$SNAP_DATA/credentials/client.config`, as the real
+/// wrapper does) or `--tools plain --kubeconfig FILE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    Microk8s,
+    Plain,
+}
+
+/// Which Helm binderctl drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HelmMajor {
+    Four,
+    Three,
+}
+
+/// binderctl pointed at the control plane: a PATH of the real tools, its
+/// own HOME, working folder and Helm state, so every test starts from a
+/// fresh Helm.
+pub struct Binderctl<'a> {
+    pub plane: &'a ControlPlane,
+    pub flavor: Flavor,
+    bin: RealToolsBin,
+    home: tempfile::TempDir,
+    snap: tempfile::TempDir,
+}
+
+impl<'a> Binderctl<'a> {
+    pub fn new(plane: &'a ControlPlane, flavor: Flavor, helm: HelmMajor) -> Self {
+        let snap = tempfile::tempdir().expect("snap folder");
+        let client_config = snap.path().join("credentials/client.config");
+        std::fs::create_dir_all(client_config.parent().unwrap()).unwrap();
+        std::fs::copy(&plane.kubeconfig, &client_config).expect("copy the kubeconfig");
+        let helm = match helm {
+            HelmMajor::Four => &plane.helm,
+            HelmMajor::Three => &plane.helm3,
+        };
+        let bin = RealToolsBin::new(&RealTools {
+            kubectl: &plane.kubectl,
+            helm,
+            ctr: None,
+            kubeconfig: &client_config,
+            containerd_socket: None,
+        });
+        let home = tempfile::tempdir().expect("home");
+        std::fs::create_dir_all(home.path().join("work")).unwrap();
+        Binderctl {
+            plane,
+            flavor,
+            bin,
+            home,
+            snap,
+        }
+    }
+
+    /// The folder binderctl runs in (binder.yaml, secret.yaml, _binder.yaml).
+    pub fn work(&self) -> PathBuf {
+        self.home.path().join("work")
+    }
+
+    /// Write a file into the working folder.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.work().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// The command, not yet run: `binderctl ARGS` with the flavour's
+    /// global options.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_binderctl"));
+        command.args(args);
+        if self.flavor == Flavor::Plain {
+            command
+                .arg("--tools=plain")
+                .arg(format!("--kubeconfig={}", self.plane.kubeconfig.display()));
+        }
+        let at = |sub: &str| self.home.path().join(sub);
+        command
+            .env_clear()
+            .env(
+                "PATH",
+                format!("{}:/usr/bin:/bin", self.bin.path().display()),
+            )
+            .env("HOME", self.home.path())
+            .env("TMPDIR", std::env::temp_dir())
+            .env("BINDERCTL_MICROK8S_SNAP_DATA", self.snap.path())
+            .env("HELM_CONFIG_HOME", at("helm/config"))
+            .env("HELM_CACHE_HOME", at("helm/cache"))
+            .env("HELM_DATA_HOME", at("helm/data"))
+            .current_dir(self.work())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    /// Run `binderctl ARGS`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run binderctl")
+    }
+
+    /// Run `binderctl ARGS`, which must exit 0; its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "binderctl {args:?} exited {}:\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// The real binderhub chart repository (`../shared/charts`: index.yaml and
+/// the packaged charts), served on loopback; `None` (skipped, a failure
+/// under CI) when the folder is not there.
+pub fn chart_repository() -> Option<super::http_server::HttpServer> {
+    use super::http_server::{HttpServer, Reply, Routes};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/charts");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        skip_or_fail(&format!(
+            "the real chart repository {} is missing (the team's shared/ folder beside the checkout)",
+            dir.display()
+        ));
+        return None;
+    };
+    let mut routes = Routes::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let content_type = if name.ends_with(".tgz") {
+            "application/x-tar"
+        } else if name.ends_with(".yaml") {
+            "text/yaml"
+        } else {
+            continue;
+        };
+        let body = std::fs::read(entry.path()).expect("read a chart file");
+        routes = routes.route(
+            &format!("/charts/{name}"),
+            Reply::new(200, content_type, body),
+        );
+    }
+    Some(HttpServer::start(routes))
+}
