@@ -68,7 +68,6 @@ impl Sources {
             format!("--nameserver={}", self.dns.addr),
             format!("--github-meta-url={}", self.lists.url("/meta")),
             format!("--fastly-url={}", self.lists.url("/fastly")),
-            format!("--chart-repo-url={}", self.charts.url("/charts/")),
         ]
     }
 }
@@ -137,13 +136,71 @@ fn assert_ok(out: &Output, what: &str) {
     );
 }
 
-fn release_life(flavor: Flavor, helm: HelmMajor) {
+/// Uninstalls the test's release if the test ends before `uninstall` did:
+/// the chart's ClusterRoles outlive a deleted namespace and would block the
+/// next install of the same release name.
+struct ReleaseGuard<'a> {
+    plane: &'a ControlPlane,
+    release: &'a str,
+    namespace: String,
+}
+
+impl Drop for ReleaseGuard<'_> {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(&self.plane.helm)
+            .args([
+                "uninstall",
+                self.release,
+                "-n",
+                &self.namespace,
+                "--ignore-not-found",
+            ])
+            .arg(format!("--kubeconfig={}", self.plane.kubeconfig.display()))
+            .output();
+        let _ = self.plane.kubectl(&[
+            "delete",
+            "pv",
+            &hub_db_volume(&self.namespace),
+            "--wait=false",
+        ]);
+    }
+}
+
+fn hub_db_volume(namespace: &str) -> String {
+    format!("e2e-hub-db-{namespace}")
+}
+
+/// The hub's database claim (`hub-db-dir`) needs a volume; a lab's storage
+/// add-on provisions one, here the test provides it up front (a volume
+/// pre-bound to the claim, as an administrator without a provisioner would).
+fn hub_db_dir_volume(plane: &ControlPlane, namespace: &str) {
+    plane.kubectl_stdin(
+        &["create", "-f", "-"],
+        &format!(
+            "apiVersion: v1\nkind: PersistentVolume\nmetadata:\n  name: {}\nspec:\n  \
+             capacity:\n    storage: 1Gi\n  accessModes: [ReadWriteOnce]\n  storageClassName: \"\"\n  \
+             claimRef:\n    namespace: {namespace}\n    name: hub-db-dir\n  \
+             hostPath:\n    path: /var/lib/e2e/hub-db\n",
+            hub_db_volume(namespace)
+        ),
+    );
+}
+
+fn release_life(flavor: Flavor, helm: HelmMajor, release: &str) {
     let plane = control_plane!();
     let Some(sources) = Sources::start() else {
         return;
     };
     let _one_release_at_a_time = cluster::cluster_wide();
     let ns = plane.namespace("e2e-release");
+    let _release = ReleaseGuard {
+        plane,
+        release,
+        namespace: ns.name.clone(),
+    };
+    hub_db_dir_volume(plane, &ns.name);
+    let rel = format!("--release={release}");
+    let repo = format!("--chart-repo-url={}", sources.charts.url("/charts/"));
     let binderctl = Binderctl::new(plane, flavor, helm);
     binderctl.write("binder.yaml", BINDER_YAML);
     let secret = binderctl.write(
@@ -151,7 +208,12 @@ fn release_life(flavor: Flavor, helm: HelmMajor) {
         &format!("registry:\n  username: lab\n  password: {TOKEN}\n"),
     );
     std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let opts = sources.options();
+    // The render's sources and the release; deploy also gets the chart
+    // repository.
+    let mut opts = sources.options();
+    opts.push(rel.clone());
+    let mut deploy_opts = opts.clone();
+    deploy_opts.push(repo.clone());
     let helm_path = match helm {
         HelmMajor::Four => &plane.helm,
         HelmMajor::Three => &plane.helm3,
@@ -163,7 +225,7 @@ fn release_life(flavor: Flavor, helm: HelmMajor) {
     let version = format!("--version={FIRST}");
     let out = binderctl.run(&with(
         &["deploy", "-n", &ns.name, &version, "--wait-timeout=3m"],
-        &opts,
+        &deploy_opts,
     ));
     assert_ok(&out, "deploy 3506");
     lb.join().unwrap();
@@ -183,7 +245,8 @@ fn release_life(flavor: Flavor, helm: HelmMajor) {
 
     // status: the release, its pods Ready, the services' addresses.
     let status: serde_json::Value =
-        serde_json::from_str(&binderctl.ok(&["status", "-n", &ns.name, "-o", "json"])).unwrap();
+        serde_json::from_str(&binderctl.ok(&["status", "-n", &ns.name, &rel, "-o", "json"]))
+            .unwrap();
     assert_eq!(status["release"]["chart_version"], FIRST, "{status}");
     let pods = status["pods"].as_array().unwrap();
     assert!(
@@ -201,8 +264,10 @@ fn release_life(flavor: Flavor, helm: HelmMajor) {
     assert_eq!(proxy["external_addresses"][0], "192.0.2.100", "{status}");
 
     // versions: the repository's three, newest first, the deployed one marked.
-    let versions: serde_json::Value =
-        serde_json::from_str(&binderctl.ok(&["versions", "-n", &ns.name, "-o", "json"])).unwrap();
+    let versions: serde_json::Value = serde_json::from_str(
+        &binderctl.ok(&["versions", "-n", &ns.name, &rel, &repo, "-o", "json"]),
+    )
+    .unwrap();
     let listed: Vec<&str> = versions
         .as_array()
         .unwrap()
@@ -247,7 +312,7 @@ fn release_life(flavor: Flavor, helm: HelmMajor) {
     let version = format!("--version={SECOND}");
     let out = binderctl.run(&with(
         &["deploy", "-n", &ns.name, &version, "--wait-timeout=3m"],
-        &opts,
+        &deploy_opts,
     ));
     assert_ok(&out, "deploy 3959");
     lb.join().unwrap();
@@ -257,11 +322,12 @@ fn release_life(flavor: Flavor, helm: HelmMajor) {
         format!("binderhub-{SECOND}"),
         "{releases}"
     );
-    assert_eq!(releases[0]["revision"], 2);
+    assert_eq!(releases[0]["revision"], "2");
 
     // history: both revisions, oldest first.
     let history: serde_json::Value =
-        serde_json::from_str(&binderctl.ok(&["history", "-n", &ns.name, "-o", "json"])).unwrap();
+        serde_json::from_str(&binderctl.ok(&["history", "-n", &ns.name, &rel, "-o", "json"]))
+            .unwrap();
     let revisions: Vec<(i64, &str, &str)> = history
         .as_array()
         .unwrap()
@@ -281,15 +347,22 @@ fn release_life(flavor: Flavor, helm: HelmMajor) {
 
     // rollback: without a terminal and without --yes it refuses; with --yes
     // it goes back to 3506 and waits for the rollout.
-    let out = binderctl.run(&["rollback", "-n", &ns.name]);
+    let out = binderctl.run(&["rollback", "-n", &ns.name, &rel]);
     assert_eq!(
         out.status.code(),
         Some(2),
         "rollback without --yes:\n{}",
         stderr(&out)
     );
-    assert_eq!(release_json(plane, &ns.name, helm_path)[0]["revision"], 2);
-    let out = binderctl.run(&["rollback", "-n", &ns.name, "--yes", "--wait-timeout=3m"]);
+    assert_eq!(release_json(plane, &ns.name, helm_path)[0]["revision"], "2");
+    let out = binderctl.run(&[
+        "rollback",
+        "-n",
+        &ns.name,
+        &rel,
+        "--yes",
+        "--wait-timeout=3m",
+    ]);
     assert_ok(&out, "rollback");
     let releases = release_json(plane, &ns.name, helm_path);
     assert_eq!(
@@ -297,12 +370,12 @@ fn release_life(flavor: Flavor, helm: HelmMajor) {
         format!("binderhub-{FIRST}"),
         "{releases}"
     );
-    assert_eq!(releases[0]["revision"], 3);
+    assert_eq!(releases[0]["revision"], "3");
 
     // uninstall: the release and its namespace go, nothing else.
     let other = plane.namespace("e2e-bystander");
     plane.kubectl_ok(&["create", "configmap", "keep-me", "-n", &other.name]);
-    let out = binderctl.run(&["uninstall", "-n", &ns.name, "--yes"]);
+    let out = binderctl.run(&["uninstall", "-n", &ns.name, &rel, "--yes"]);
     assert_ok(&out, "uninstall");
     plane.wait_for("the namespace to go", Duration::from_secs(60), || {
         plane.get_json(None, "namespace", &ns.name).is_none()
@@ -314,10 +387,10 @@ fn release_life(flavor: Flavor, helm: HelmMajor) {
 
 #[test]
 fn release_life_with_helm4_through_microk8s_wrappers() {
-    release_life(Flavor::Microk8s, HelmMajor::Four);
+    release_life(Flavor::Microk8s, HelmMajor::Four, "binder");
 }
 
 #[test]
 fn release_life_with_helm3_and_plain_tools() {
-    release_life(Flavor::Plain, HelmMajor::Three);
+    release_life(Flavor::Plain, HelmMajor::Three, "lab");
 }
