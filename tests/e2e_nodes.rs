@@ -111,6 +111,11 @@ fn images_on_every_node_through_helper_pods() {
         .collect();
     on.sort();
     assert_eq!(on, NODES);
+    assert!(
+        !stderr(&out).contains("Removed"),
+        "nothing was left to remove:\n{}",
+        stderr(&out)
+    );
     no_helper_pod_left(plane, &ns.name);
 
     // rm: the read pods, then one removal pod per node; the pause image is
@@ -225,16 +230,55 @@ fn doctor_checks_the_cluster_and_every_node() {
     let plane = control_plane!();
     let _nodes = cluster::cluster_wide();
     let ns = plane.namespace("e2e-doctor");
-    let binderctl = Binderctl::new(plane, Flavor::Plain, HelmMajor::Four);
-    let out = binderctl.run(&["doctor", "-n", &ns.name, "--all-nodes", "-o", "json"]);
+    let root = tempfile::tempdir().unwrap();
+    let binderctl = Binderctl::new(plane, Flavor::Microk8s, HelmMajor::Four);
+    let root_opt = format!("--root={}", root.path().display());
+    let out = binderctl.run(&[
+        "doctor",
+        "-n",
+        &ns.name,
+        "--all-nodes",
+        &root_opt,
+        "-o",
+        "json",
+    ]);
     let report = stdout(&out);
     let checks = json(&report);
-    let names: Vec<&str> = checks
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|c| c["check"].as_str().or(c["name"].as_str()))
-        .collect();
-    assert!(!names.is_empty(), "{report}\n{}", stderr(&out));
+    let check = |name: &str, node: Option<&str>| -> (String, String) {
+        let found = checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name && c["node"].as_str() == node)
+            .unwrap_or_else(|| panic!("no {name} check for {node:?}:\n{report}"));
+        (
+            found["status"].as_str().unwrap().to_string(),
+            found["message"].as_str().unwrap().to_string(),
+        )
+    };
+    assert_eq!(
+        check("nodes", None),
+        ("ok".into(), "3 nodes ready, all on v1.35.4".into())
+    );
+    // The namespace holds no BinderHub: said, with the fix.
+    assert_eq!(check("proxy-public", None).0, "fail");
+    for node in NODES {
+        // Read on the node through its helper pod (kwok prints the files).
+        assert_eq!(
+            check("firewall-routed", Some(node)),
+            ("ok".into(), "ufw is disabled".into())
+        );
+        let (status, message) = check("kubelet-reserved", Some(node));
+        assert_eq!(status, "ok", "{message}");
+        let (status, message) = check("containerd-disk", Some(node));
+        assert_eq!(status, "skip", "{message}");
+        assert!(message.contains("unavailable"), "{message}");
+    }
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed check is exit 1:\n{}",
+        stderr(&out)
+    );
     no_helper_pod_left(plane, &ns.name);
 }

@@ -99,16 +99,21 @@ fi
 echo "{\"metadata\":{\"name\":\"$3\"},\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"$status\",\"lastHeartbeatTime\":\"$beat\"}]}}"
 "#;
 
-/// `kubectl delete pod NAME ...` and `kubectl delete pods -l ...`.
+/// `kubectl delete pod NAME ...` and `kubectl delete pods -l ...`. With a
+/// selector that matches nothing, real kubectl prints `No resources found`
+/// on stdout, even with `-o name` (seen against the real API server).
 const DELETE_SCRIPT: &str = r#"
 case "$2" in
   pods)
+    found=
     for f in "$FAKE_DIR"/pods/*.json; do
       [ -f "$f" ] || continue
       n=${f##*/}; n=${n%.json}
       echo "pod/$n"
+      found=1
       rm -f "$f"
-    done ;;
+    done
+    [ -n "$found" ] || echo "No resources found" ;;
   pod)
     rm -f "$FAKE_DIR/pods/$3.json"
     echo "pod \"$3\" deleted" ;;
@@ -237,6 +242,18 @@ fn ls_all_nodes_lists_each_ready_node_once_and_leaves_no_pod() {
     nodes.sort_unstable();
     assert_eq!(nodes, ["cp1", "w1", "w3"], "never on the NotReady node");
     assert!(pods_left(&fake).is_empty(), "{:?}", pods_left(&fake));
+}
+
+#[test]
+fn no_leftover_helper_pods_is_no_removal() {
+    let fake = cluster();
+    let out = run(&fake, &["images", "ls", "--node", "cp1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("Removed"),
+        "kubectl's `No resources found` was taken for a pod:\n{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -124,11 +124,15 @@ impl Remote {
             output::tool_stderr(&answer.stderr);
             bail!("cannot look for helper pods left by an earlier run: `{command}` failed");
         }
-        for pod in answer.stdout.lines().filter(|l| !l.trim().is_empty()) {
-            output::info(&format!(
-                "Removed {} left by an earlier binderctl run.",
-                pod.trim()
-            ));
+        // `-o name` prints `pod/NAME` per pod deleted, and `No resources
+        // found` (on stdout) when the selector matched none.
+        for pod in answer
+            .stdout
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("pod/"))
+        {
+            output::info(&format!("Removed {pod} left by an earlier binderctl run."));
         }
         Ok(())
     }
