@@ -12,6 +12,9 @@ use std::time::Duration;
 
 use support::cluster::{self, Binderctl, ControlPlane, Flavor, HelmMajor};
 use support::dns_server::{DnsServer, Zone};
+use support::fake_tools::{
+    default_pods, pod_list_json, HELM_HISTORY_JSON, HELM_LIST_JSON, NAMESPACE_JSON, SERVICES_JSON,
+};
 use support::http_server::{FastlyList, GitHubMeta, HttpServer, Routes};
 use support::{stderr, stdout};
 
@@ -124,6 +127,80 @@ fn release_json(
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn helm_json(plane: &ControlPlane, helm: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(helm)
+        .args(args)
+        .arg(format!("--kubeconfig={}", plane.kubeconfig.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "helm {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The stand-ins' answers to the reads binderctl makes of a deployed
+/// BinderHub are held to what the server (and Helm) answer here.
+fn stand_ins_within_the_server(
+    plane: &ControlPlane,
+    namespace: &str,
+    helm: &std::path::Path,
+    release: &str,
+) {
+    let get = |args: &[&str]| plane.kubectl_ok(args);
+    // A user's pod beside the chart's, as KubeSpawner starts it with the
+    // chart's singleuser limits (the stand-in's pod list has such pods).
+    plane.kubectl_stdin(
+        &["create", "-n", namespace, "-f", "-"],
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: jupyter-alice\n  labels:\n    \
+         component: singleuser-server\n    release: binder\nspec:\n  containers:\n  - name: notebook\n    \
+         image: registry.example/lab/binder-course:0123abc\n    resources:\n      \
+         requests: {cpu: 500m, memory: 1G}\n      limits: {cpu: '2', memory: 4G}\n",
+    );
+    plane.wait_for("the user's pod to run", Duration::from_secs(60), || {
+        get(&[
+            "get",
+            "pod",
+            "jupyter-alice",
+            "-n",
+            namespace,
+            "-o",
+            "jsonpath={.status.phase}",
+        ]) == "Running"
+    });
+    cluster::assert_stand_in_within(
+        "kubectl get services -n NS -o json",
+        SERVICES_JSON,
+        &get(&["get", "services", "-n", namespace, "-o", "json"]),
+    );
+    cluster::assert_stand_in_within(
+        "kubectl get pods -n NS -o json",
+        &pod_list_json(&default_pods()).to_string(),
+        &get(&["get", "pods", "-n", namespace, "-o", "json"]),
+    );
+    cluster::assert_stand_in_within(
+        "kubectl get namespace NS -o json",
+        NAMESPACE_JSON,
+        &get(&["get", "namespace", namespace, "-o", "json"]),
+    );
+    cluster::assert_stand_in_within(
+        "helm list -n NS -o json",
+        HELM_LIST_JSON,
+        &helm_json(plane, helm, &["list", "-n", namespace, "-o", "json"]),
+    );
+    cluster::assert_stand_in_within(
+        "helm history RELEASE -n NS -o json",
+        HELM_HISTORY_JSON,
+        &helm_json(
+            plane,
+            helm,
+            &["history", release, "-n", namespace, "-o", "json"],
+        ),
+    );
 }
 
 fn assert_ok(out: &Output, what: &str) {
@@ -323,6 +400,8 @@ fn release_life(flavor: Flavor, helm: HelmMajor, release: &str) {
         "{releases}"
     );
     assert_eq!(releases[0]["revision"], "2");
+
+    stand_ins_within_the_server(plane, &ns.name, helm_path, release);
 
     // history: both revisions, oldest first.
     let history: serde_json::Value =

@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::cluster::{self, Binderctl, ControlPlane, Flavor, HelmMajor, NODES};
+use support::fake_tools::{
+    nodes_json, PODS_WITH_CLAIMS_JSON, PVCS_JSON, RESOURCE_QUOTAS_JSON, STORAGE_CLASSES_JSON,
+};
 use support::{stderr, stdout};
 
 /// A pod as KubeSpawner creates it for `user`: `jupyter-USER`, with the
@@ -39,7 +42,7 @@ fn user_pod(name: &str, release: &str, old: bool, new: bool, claim: Option<&str>
     }
     let volumes = match claim {
         Some(claim) => format!(
-            "  volumes:\n  - name: home\n    persistentVolumeClaim:\n      claimName: {claim}\n"
+            "  volumes:\n  - name: home\n    persistentVolumeClaim:\n      claimName: {claim}\n  - name: etc\n    configMap:\n      name: user-etc-singleuser\n      optional: true\n"
         ),
         None => String::new(),
     };
@@ -187,21 +190,22 @@ fn pods_purge_takes_exactly_the_user_pods_of_both_label_generations() {
     });
 }
 
-/// A claim bound to a volume of its own (the PV controller binds them),
-/// or left Pending (no provisioner serves its class).
+/// A claim as KubeSpawner makes it (its labels), bound to a volume of its
+/// own (the PV controller binds them) or left Pending (no provisioner
+/// serves its class).
 fn claim(name: &str, bound: bool) -> String {
     if bound {
         format!(
             "---\napiVersion: v1\nkind: PersistentVolume\nmetadata:\n  name: pv-{name}-{pid}\nspec:\n  \
              capacity:\n    storage: 10Gi\n  accessModes: [ReadWriteOnce]\n  storageClassName: e2e-manual\n  \
              hostPath:\n    path: /var/lib/e2e/{name}\n---\napiVersion: v1\nkind: PersistentVolumeClaim\n\
-             metadata:\n  name: {name}\nspec:\n  accessModes: [ReadWriteOnce]\n  storageClassName: e2e-manual\n  \
+             metadata:\n  name: {name}\n  labels:\n    app: jupyterhub\n    component: singleuser-storage\n    heritage: jupyterhub\nspec:\n  accessModes: [ReadWriteOnce]\n  storageClassName: e2e-manual\n  \
              volumeName: pv-{name}-{pid}\n  resources:\n    requests:\n      storage: 10Gi\n",
             pid = std::process::id()
         )
     } else {
         format!(
-            "---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: {name}\nspec:\n  \
+            "---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: {name}\n  labels:\n    app: jupyterhub\n    component: singleuser-storage\n    heritage: jupyterhub\nspec:\n  \
              accessModes: [ReadWriteOnce]\n  storageClassName: e2e-none\n  resources:\n    requests:\n      \
              storage: 1Gi\n"
         )
@@ -232,6 +236,18 @@ fn volumes_rm_deletes_unused_claims_and_keeps_mounted_ones() {
         out.contains("claim-alice=Bound") && out.contains("claim-bob=Bound")
     });
     running(plane, &ns.name, 1);
+
+    // The stand-ins' claims and pods are held to the server's answers.
+    cluster::assert_stand_in_within(
+        "kubectl get pvc -n NS -o json",
+        PVCS_JSON,
+        &plane.kubectl_ok(&["get", "pvc", "-n", &ns.name, "-o", "json"]),
+    );
+    cluster::assert_stand_in_within(
+        "kubectl get pods -n NS -o json (claims)",
+        PODS_WITH_CLAIMS_JSON,
+        &plane.kubectl_ok(&["get", "pods", "-n", &ns.name, "-o", "json"]),
+    );
 
     let binderctl = Binderctl::new(plane, Flavor::Microk8s, HelmMajor::Four);
     let listed = json(&binderctl.ok(&["volumes", "ls", "-n", &ns.name, "-o", "json"]));
@@ -325,6 +341,11 @@ fn quota_apply_then_show_reads_what_the_server_holds() {
             })
         },
     );
+    cluster::assert_stand_in_within(
+        "kubectl get resourcequota -n NS -o json",
+        RESOURCE_QUOTAS_JSON,
+        &plane.kubectl_ok(&["get", "resourcequota", "-n", &ns.name, "-o", "json"]),
+    );
     let shown = json(&binderctl.ok(&["quota", "show", "-n", &ns.name, "-o", "json"]));
     let pods = shown
         .as_array()
@@ -378,6 +399,7 @@ fn storage_apply_then_ls_and_the_default_class_warning() {
          annotations:\n    storageclass.kubernetes.io/is-default-class: \"true\"\nprovisioner: example.test/none\n",
     );
     let out = binderctl.run(&["storage", "ls"]);
+    let server_classes = plane.kubectl_ok(&["get", "storageclass", "-o", "json"]);
     plane.kubectl_ok(&[
         "delete",
         "storageclass",
@@ -385,6 +407,11 @@ fn storage_apply_then_ls_and_the_default_class_warning() {
         "local-storage-dir",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
+    cluster::assert_stand_in_within(
+        "kubectl get storageclass -o json",
+        STORAGE_CLASSES_JSON,
+        &server_classes,
+    );
     let warning = stderr(&out);
     assert!(
         warning.contains("local-storage-dir") && warning.contains("e2e-second-default"),
@@ -429,6 +456,15 @@ fn nodes_ls_shows_the_microk8s_roles_and_disk_says_unavailable() {
                 serde_json::json!(["worker"])
             ),
         ]
+    );
+
+    cluster::assert_stand_in_within(
+        "kubectl get nodes -o json",
+        &nodes_json(&[
+            ("u24control", "v1.28.3", true),
+            ("u24worker", "v1.28.3", true),
+        ]),
+        &plane.kubectl_ok(&["get", "nodes", "-o", "json"]),
     );
 
     // kwok serves no kubelet stats summary: each node says its stats are

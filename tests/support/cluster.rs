@@ -392,3 +392,95 @@ pub fn chart_repository() -> Option<super::http_server::HttpServer> {
     }
     Some(HttpServer::start(routes))
 }
+
+/// The shape of a JSON answer: each leaf's path (array elements as `[]`,
+/// the keys of free-form maps such as labels as `*`) and its JSON type.
+pub fn shape(value: &serde_json::Value) -> std::collections::BTreeMap<String, &'static str> {
+    use serde_json::Value;
+    /// Maps whose keys are data, not fields.
+    const FREE_FORM: [&str; 13] = [
+        "labels",
+        "annotations",
+        "matchLabels",
+        "selector",
+        "nodeSelector",
+        "capacity",
+        "allocatable",
+        "hard",
+        "used",
+        "requests",
+        "limits",
+        "data",
+        "parameters",
+    ];
+    fn walk(
+        value: &Value,
+        path: String,
+        out: &mut std::collections::BTreeMap<String, &'static str>,
+    ) {
+        match value {
+            Value::Object(map) if !map.is_empty() => {
+                let free = FREE_FORM
+                    .iter()
+                    .any(|f| path == *f || path.ends_with(&format!(".{f}")));
+                for (key, child) in map {
+                    let key = if free { "*" } else { key.as_str() };
+                    let sub = if path.is_empty() {
+                        key.to_string()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    walk(child, sub, out);
+                }
+            }
+            Value::Array(items) if !items.is_empty() => {
+                for item in items {
+                    walk(item, format!("{path}[]"), out);
+                }
+            }
+            leaf => {
+                let kind = match leaf {
+                    Value::Null => "null",
+                    Value::Bool(_) => "bool",
+                    Value::Number(_) => "number",
+                    Value::String(_) => "string",
+                    Value::Array(_) => "array",
+                    Value::Object(_) => "object",
+                };
+                out.insert(path, kind);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(value, String::new(), &mut out);
+    out
+}
+
+/// A stand-in's answer holds no field the server's answer to the same
+/// request lacks, and none with another type: panics listing each one.
+/// (The server may say more: the stand-ins answer what binderctl reads.)
+pub fn assert_stand_in_within(what: &str, stand_in: &str, server: &str) {
+    let parse = |text: &str, whose: &str| -> serde_json::Value {
+        serde_json::from_str(text)
+            .unwrap_or_else(|e| panic!("{what}: the {whose} answer is not JSON ({e})"))
+    };
+    let ours = shape(&parse(stand_in, "stand-in's"));
+    let real = shape(&parse(server, "server's"));
+    let wrong: Vec<String> = ours
+        .iter()
+        .filter_map(|(path, kind)| match real.get(path) {
+            Some(real_kind) if real_kind == kind => None,
+            Some(real_kind) => Some(format!(
+                "  {path}: {kind} here, {real_kind} from the server"
+            )),
+            None => Some(format!(
+                "  {path}: {kind} here, absent from the server's answer"
+            )),
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "the stand-in's answer to {what} is not what the server answers:\n{}",
+        wrong.join("\n")
+    );
+}
