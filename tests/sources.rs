@@ -191,6 +191,28 @@ async fn dns_retry_recovers_from_a_lost_answer() {
 }
 
 #[tokio::test]
+async fn dns_a_lost_udp_query_is_sent_again_within_one_attempt() {
+    // hickory sends a UDP query again once 333 ms (or 1.2 times the
+    // server's measured round trip, if longer) pass without an answer,
+    // within the same attempt: a lost datagram costs a fraction of
+    // --timeout, not all of it.
+    let server = DnsServer::start(
+        Zone::new()
+            .a("lossy.test", ["192.0.2.41"])
+            .drop_first("lossy.test", 1),
+    );
+    let started = std::time::Instant::now();
+    let lookups = resolve(&server, &["lossy.test"], 5000, 0).await;
+    assert_eq!(lookups[0].result, Ok(ips(&["192.0.2.41"])));
+    assert_eq!(server.queries_for("lossy.test", RecordType::A), 2);
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn dns_sends_every_query_before_any_answer_arrives() {
     let names: Vec<String> = (0..20).map(|i| format!("host{i}.test")).collect();
     let mut zone = Zone::new().delay(Duration::from_millis(200));
@@ -298,24 +320,17 @@ async fn dns_an_unreadable_reply_is_named_not_called_a_timeout() {
 }
 
 #[tokio::test]
-async fn dns_a_closed_port_is_named_with_the_server() {
-    // Bind then release a port so nothing listens on it.
+async fn dns_a_closed_port_is_reported_as_a_timeout() {
+    // Bind then release a port so nothing listens on it. hickory's UDP
+    // sockets are not connected, so the kernel's "port unreachable" never
+    // reaches it: a closed port looks like a silent server (README, DNS).
     let addr: SocketAddr = {
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.local_addr().unwrap()
     };
-    let options = options_for(vec![addr], 2000, 1);
-    let started = std::time::Instant::now();
+    let options = options_for(vec![addr], 200, 1);
     let lookups = resolve_all(&hosts(&["any.test"]), &options).await.unwrap();
-    match &lookups[0].result {
-        Err(DnsFailure::Other(text)) => {
-            assert!(text.contains("connection refused"), "{text}");
-            assert!(text.contains(&addr.to_string()), "{text}");
-        }
-        other => panic!("expected connection refused, got {other:?}"),
-    }
-    // Refused at once, not after the timeout.
-    assert!(started.elapsed() < Duration::from_millis(1500));
+    assert_eq!(lookups[0].result, Err(DnsFailure::Timeout { attempts: 2 }));
 }
 
 #[tokio::test]
