@@ -71,9 +71,7 @@ fn a_change_is_a_readable_diff_with_secrets_masked_and_exits_1() {
         "{diff}"
     );
     assert!(
-        diff.contains(
-            "-                cidr: 192.0.2.0/25\n+                cidr: 192.0.2.0/24\n"
-        ),
+        diff.contains("-                cidr: 192.0.2.0/25\n+                cidr: 192.0.2.0/24\n"),
         "{diff}"
     );
     assert!(diff.contains("+  password: (secret, changed)\n"), "{diff}");

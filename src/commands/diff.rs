@@ -232,10 +232,7 @@ mod tests {
         )
         .unwrap();
         let text = diff_text(Some(&deployed), &wanted, &paths);
-        assert!(
-            text.contains("-    hub_url: http://192.0.2.99\n"),
-            "{text}"
-        );
+        assert!(text.contains("-    hub_url: http://192.0.2.99\n"), "{text}");
         assert!(
             text.contains("+    hub_url: http://192.0.2.100\n"),
             "{text}"

@@ -14,10 +14,12 @@
 //!   the egress policy of pods in the cluster, and those pods resolve through
 //!   DNS, not through the operator's hosts file; an override there must not
 //!   leak into the policy.
-//! - With the system configuration, hickory reads `/etc/resolv.conf` (every
-//!   `nameserver` line; a file without one, or no file, is an error); the
-//!   timeout and retry count are always ours. With several servers hickory
-//!   asks two at once and prefers the one that has answered fastest.
+//! - With the system configuration, hickory reads `/etc/resolv.conf` and
+//!   binderctl takes its servers only (every `nameserver` line; a file
+//!   without one, or no file, is an error): its search domains and options
+//!   do not apply, the timeout and retry count are always ours. With
+//!   several servers hickory asks two at once and prefers the one that has
+//!   answered fastest.
 //! - No answer cache (`cache_size = 0`): every name is asked once per run.
 //! - Queries go over UDP; TCP is used only when an answer comes back
 //!   truncated (hickory's own behaviour). Within one attempt hickory sends a
@@ -197,13 +199,8 @@ fn open_files_limit() -> Option<u64> {
 /// The run's one resolver, and the servers it asks (for messages).
 fn build_resolver(opts: &DnsOptions) -> Result<(TokioResolver, String), String> {
     let provider = TokioRuntimeProvider::default();
-    let (config, mut options) = if opts.nameservers.is_empty() {
-        hickory_resolver::system_conf::read_system_conf().map_err(|err| {
-            format!(
-                "could not read the system DNS configuration (/etc/resolv.conf): {err}; \
-                 fix it or name a DNS server with --nameserver"
-            )
-        })?
+    let config = if opts.nameservers.is_empty() {
+        system_servers(hickory_resolver::system_conf::read_system_conf())?
     } else {
         let servers = opts.nameservers.iter().map(|addr| {
             let mut server = NameServerConfig::udp_and_tcp(addr.ip());
@@ -212,10 +209,10 @@ fn build_resolver(opts: &DnsOptions) -> Result<(TokioResolver, String), String> 
             }
             server
         });
-        let config = ResolverConfig::from_parts(None, Vec::new(), servers.collect());
-        (config, ResolverOpts::default())
+        ResolverConfig::from_parts(None, Vec::new(), servers.collect())
     };
     let servers = describe_servers(&config);
+    let mut options = ResolverOpts::default();
     configure(&mut options, opts);
     let mut builder = Resolver::builder_with_config(config, provider);
     *builder.options_mut() = options;
@@ -223,6 +220,23 @@ fn build_resolver(opts: &DnsOptions) -> Result<(TokioResolver, String), String> 
         .build()
         .map_err(|err| format!("could not set up the DNS resolver: {err}"))?;
     Ok((resolver, servers))
+}
+
+/// The servers of the system configuration, and nothing else of it: search
+/// domains would not apply to absolute names anyway, and its options
+/// (timeout, attempts, ndots, edns0) are not read, so a run asks the same
+/// way whichever the source of its servers.
+fn system_servers(
+    read: Result<(ResolverConfig, ResolverOpts), NetError>,
+) -> Result<ResolverConfig, String> {
+    let (system, _options) = read.map_err(|err| {
+        format!(
+            "could not read the system DNS configuration (/etc/resolv.conf): {err}; \
+             fix it or name a DNS server with --nameserver"
+        )
+    })?;
+    let (_domain, _search, servers) = system.into_parts();
+    Ok(ResolverConfig::from_parts(None, Vec::new(), servers))
 }
 
 /// `192.0.2.53:53`, or `192.0.2.53:53, [2001:db8::53]:53`.
@@ -627,6 +641,24 @@ mod tests {
         assert!(absolute_name("").is_err());
         assert!(absolute_name(".").is_err());
         assert!(absolute_name(&("a".repeat(64) + ".test")).is_err());
+    }
+
+    #[test]
+    fn only_the_nameservers_of_resolv_conf_are_taken() {
+        use hickory_resolver::system_conf::parse_resolv_conf;
+        let text = "search corp.example\nnameserver 192.0.2.53\nnameserver 2001:db8::53\n\
+                    options timeout:9 attempts:5 ndots:4\n";
+        let config = system_servers(parse_resolv_conf(text)).unwrap();
+        assert!(config.search().is_empty());
+        assert_eq!(config.domain(), None);
+        assert_eq!(
+            describe_servers(&config),
+            "192.0.2.53:53, [2001:db8::53]:53"
+        );
+        // No fall back to 127.0.0.1: the file is named, and the way out.
+        let err = system_servers(parse_resolv_conf("search corp.example\n")).unwrap_err();
+        assert!(err.contains("/etc/resolv.conf"), "{err}");
+        assert!(err.contains("--nameserver"), "{err}");
     }
 
     #[test]
