@@ -23,7 +23,8 @@
 //! - No answer cache (`cache_size = 0`): every name is asked once per run.
 //! - Queries go over UDP; TCP is used only when an answer comes back
 //!   truncated (hickory's own behaviour). Within one attempt hickory sends a
-//!   lost UDP query again once the server's usual round trip has passed.
+//!   UDP query again when no answer came within 333 ms (or 1.2 times the
+//!   server's measured round trip, if longer).
 //! - A literal IP address given as a host resolves to itself, without a query.
 //! - Only address records owned by the queried name, or by a name its CNAME
 //!   chain (in the same answer) leads to, are taken: a server that adds an
