@@ -88,6 +88,31 @@ async fn dns_names_are_absolute_and_trailing_dots_are_accepted() {
 }
 
 #[tokio::test]
+async fn dns_special_use_names_are_answered_without_a_query() {
+    // hickory follows RFC 6761: `localhost` is the loopback addresses (which
+    // the allow-list's safety rules then refuse), `.invalid` and `.onion`
+    // names do not exist; none of them reaches the DNS server.
+    let server = DnsServer::start(
+        Zone::new()
+            .a("localhost", ["192.0.2.1"])
+            .a("files.invalid", ["192.0.2.2"])
+            .a("hidden.onion", ["192.0.2.3"]),
+    );
+    let lookups = resolve(
+        &server,
+        &["localhost", "api.localhost", "files.invalid", "hidden.onion"],
+        2000,
+        0,
+    )
+    .await;
+    assert_eq!(lookups[0].result, Ok(ips(&["127.0.0.1", "::1"])));
+    assert_eq!(lookups[1].result, Ok(ips(&["127.0.0.1", "::1"])));
+    assert_eq!(lookups[2].result, Err(DnsFailure::NxDomain));
+    assert_eq!(lookups[3].result, Err(DnsFailure::NxDomain));
+    assert_eq!(server.query_count(), 0);
+}
+
+#[tokio::test]
 async fn dns_follows_cnames_to_the_addresses() {
     let server = DnsServer::start(
         Zone::new()
