@@ -100,7 +100,12 @@ async fn dns_special_use_names_are_answered_without_a_query() {
     );
     let lookups = resolve(
         &server,
-        &["localhost", "api.localhost", "files.invalid", "hidden.onion"],
+        &[
+            "localhost",
+            "api.localhost",
+            "files.invalid",
+            "hidden.onion",
+        ],
         2000,
         0,
     )

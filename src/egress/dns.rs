@@ -656,6 +656,11 @@ mod tests {
             describe_servers(&config),
             "192.0.2.53:53, [2001:db8::53]:53"
         );
+        // Every nameserver line counts, not only the first three.
+        let four = "nameserver 192.0.2.1\nnameserver 192.0.2.2\nnameserver 192.0.2.3\n\
+                    nameserver 192.0.2.4\n";
+        let config = system_servers(parse_resolv_conf(four)).unwrap();
+        assert_eq!(config.name_servers().len(), 4);
         // No fall back to 127.0.0.1: the file is named, and the way out.
         let err = system_servers(parse_resolv_conf("search corp.example\n")).unwrap_err();
         assert!(err.contains("/etc/resolv.conf"), "{err}");
