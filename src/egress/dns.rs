@@ -117,7 +117,8 @@ impl fmt::Display for DnsFailure {
                 write!(
                     f,
                     "timed out after {attempts} attempt{plural} \
-                     (check the nameserver, or raise --timeout or --retries)"
+                     (no reply; a closed port looks the same: check the nameserver, \
+                     or raise --timeout or --retries)"
                 )
             }
             DnsFailure::Other(text) => f.write_str(text),
