@@ -25,8 +25,8 @@ fn nameserver_entry(text: &str) -> Result<String, String> {
     crate::egress::dns::parse_nameserver(text).map(|_| text.trim().to_string())
 }
 
-/// A duration such as `10m` that is not zero (kubectl reads `--timeout=0s`
-/// as "wait forever").
+/// A duration such as `10m` or `500ms` that is not zero (kubectl reads
+/// `--timeout=0s` as "wait forever").
 fn positive_duration(text: &str) -> Result<String, String> {
     match crate::cluster::duration::parse_duration(text) {
         Ok(d) if d.is_zero() => Err("must be longer than zero (e.g. 10m, 90s)".into()),
@@ -1090,23 +1090,10 @@ fn output_file(text: &str) -> Result<PathBuf, String> {
     Ok(PathBuf::from(text))
 }
 
-/// `--timeout`: a duration with units (5s, 500ms, 1m), or a bare number of
-/// seconds as before.
+/// `--timeout`: a duration in the one grammar of every duration option
+/// (5s, 500ms, 1m, or a bare number of seconds), more than zero.
 fn timeout(text: &str) -> Result<Duration, String> {
-    let trimmed = text.trim();
-    let duration = if let Ok(secs) = trimmed.parse::<f64>() {
-        Duration::try_from_secs_f64(secs).map_err(|_| format!("{text:?} is not a duration"))?
-    } else if let Some(ms) = trimmed
-        .strip_suffix("ms")
-        .filter(|n| !n.ends_with(['m', 'h']))
-    {
-        let ms: u64 = ms
-            .parse()
-            .map_err(|_| format!("{text:?} is not a duration (e.g. 5s, 500ms, 1m)"))?;
-        Duration::from_millis(ms)
-    } else {
-        crate::cluster::duration::parse_duration(trimmed).map_err(|e| e.to_string())?
-    };
+    let duration = crate::cluster::duration::parse_duration(text).map_err(|e| format!("{e:#}"))?;
     if duration.is_zero() {
         return Err("the timeout must be more than zero (e.g. 5s)".to_string());
     }

@@ -57,6 +57,11 @@ struct HelmEnv {
 
 impl HelmEnv {
     fn new(helm: &Path) -> Option<HelmEnv> {
+        HelmEnv::serving(helm, index_yaml())
+    }
+
+    /// The same, the chart repository serving `index`.
+    fn serving(helm: &Path, index: String) -> Option<HelmEnv> {
         let kubectl = support::real_tools::require("kubectl")?;
         let (kube_dir, kubeconfig) = unreachable_kubeconfig();
         let bin = RealToolsBin::new(&RealTools {
@@ -70,7 +75,7 @@ impl HelmEnv {
             Routes::new()
                 .route(
                     "/helm-chart/index.yaml",
-                    Reply::new(200, "text/yaml", index_yaml()),
+                    Reply::new(200, "text/yaml", index),
                 )
                 .json("/meta", GitHubMeta::sample().to_json())
                 .json("/fastly", FastlyList::sample().to_json()),
@@ -208,6 +213,53 @@ fn versions_on_a_fresh_helm_adds_the_repository_and_lists_newest_first() {
             );
             assert_eq!(env.http.requests("/helm-chart/index.yaml"), 2, "{case}");
         }
+    }
+}
+
+/// The shared chart repository next to the checkout (`../shared/charts`),
+/// read at test time: binderctl lists its versions in the order real Helm
+/// 4 and Helm 3 give them.
+#[test]
+fn versions_orders_the_shared_chart_index_as_real_helm_does() {
+    let Some(helms) = helms() else { return };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/charts/index.yaml");
+    let index = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (the shared chart repository)", path.display()));
+    for helm in &helms {
+        let Some(env) = HelmEnv::serving(helm, index.clone()) else {
+            return;
+        };
+        let helm_says = |args: &[&str]| {
+            let mut command = Command::new(helm);
+            command.args(args);
+            env.isolate(&mut command);
+            let out = command.output().unwrap();
+            assert!(out.status.success(), "{}: {}", helm.display(), stderr(&out));
+            out
+        };
+        helm_says(&["repo", "add", "shared", &env.repo_url()]);
+        let out = helm_says(&[
+            "search",
+            "repo",
+            "shared/binderhub",
+            "--versions",
+            "--devel",
+            "-o",
+            "json",
+        ]);
+        let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let helm_order: Vec<String> = found
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["name"] == "shared/binderhub")
+            .map(|v| v["version"].as_str().unwrap().to_string())
+            .collect();
+        assert!(helm_order.len() > 1, "{}: {helm_order:?}", helm.display());
+
+        let out = env.binderctl(&["--tools", "plain", "versions"]);
+        assert!(out.status.success(), "{}: {}", helm.display(), stderr(&out));
+        assert_eq!(listed_versions(&out), helm_order, "{}", helm.display());
     }
 }
 

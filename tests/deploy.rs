@@ -444,6 +444,23 @@ fn wait_timeout_is_a_total_for_all_deployments() {
 }
 
 #[test]
+fn wait_timeout_takes_the_one_duration_grammar() {
+    // `--timeout 500ms` always worked; `--wait-timeout 500ms` was refused.
+    let env = DeployEnv::standard();
+    let out = env.deploy(&["--version", VERSION, "--wait-timeout", "500ms"]);
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let timeouts: Vec<String> = env
+        .fake
+        .calls_starting_with(&["kubectl", "rollout", "status"])
+        .iter()
+        .map(|c| c.last().unwrap().clone())
+        .collect();
+    // kubectl gets the time left in whole seconds, rounded up.
+    assert_eq!(timeouts.first().map(String::as_str), Some("--timeout=1s"));
+}
+
+#[test]
 fn quiet_deploy_prints_the_addresses_and_errors_only() {
     let mut env = DeployEnv::standard();
     let out = env.deploy(&["--version", VERSION, "-q"]);

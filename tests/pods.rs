@@ -343,13 +343,14 @@ fn bad_older_than_is_named_and_nothing_runs() {
             "purge",
             "jupyter-",
             "--older-than",
-            "2 hours",
+            // "2 hours" is a duration in humantime's grammar; this is not.
+            "two hours",
             "--yes",
         ],
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--older-than"), "{}", stderr(&out));
-    assert!(stderr(&out).contains("\"2 hours\""), "{}", stderr(&out));
+    assert!(stderr(&out).contains("\"two hours\""), "{}", stderr(&out));
     assert!(fake.calls().is_empty());
 }
 

@@ -88,6 +88,36 @@ async fn dns_names_are_absolute_and_trailing_dots_are_accepted() {
 }
 
 #[tokio::test]
+async fn dns_special_use_names_are_answered_without_a_query() {
+    // hickory follows RFC 6761: `localhost` is the loopback addresses (which
+    // the allow-list's safety rules then refuse), `.invalid` and `.onion`
+    // names do not exist; none of them reaches the DNS server.
+    let server = DnsServer::start(
+        Zone::new()
+            .a("localhost", ["192.0.2.1"])
+            .a("files.invalid", ["192.0.2.2"])
+            .a("hidden.onion", ["192.0.2.3"]),
+    );
+    let lookups = resolve(
+        &server,
+        &[
+            "localhost",
+            "api.localhost",
+            "files.invalid",
+            "hidden.onion",
+        ],
+        2000,
+        0,
+    )
+    .await;
+    assert_eq!(lookups[0].result, Ok(ips(&["127.0.0.1", "::1"])));
+    assert_eq!(lookups[1].result, Ok(ips(&["127.0.0.1", "::1"])));
+    assert_eq!(lookups[2].result, Err(DnsFailure::NxDomain));
+    assert_eq!(lookups[3].result, Err(DnsFailure::NxDomain));
+    assert_eq!(server.query_count(), 0);
+}
+
+#[tokio::test]
 async fn dns_follows_cnames_to_the_addresses() {
     let server = DnsServer::start(
         Zone::new()
@@ -188,6 +218,28 @@ async fn dns_retry_recovers_from_a_lost_answer() {
     );
     let lookups = resolve(&server, &["flaky.test"], 200, 0).await;
     assert_eq!(lookups[0].result, Err(DnsFailure::Timeout { attempts: 1 }));
+}
+
+#[tokio::test]
+async fn dns_a_lost_udp_query_is_sent_again_within_one_attempt() {
+    // hickory sends a UDP query again once 333 ms (or 1.2 times the
+    // server's measured round trip, if longer) pass without an answer,
+    // within the same attempt: a lost datagram costs a fraction of
+    // --timeout, not all of it.
+    let server = DnsServer::start(
+        Zone::new()
+            .a("lossy.test", ["192.0.2.41"])
+            .drop_first("lossy.test", 1),
+    );
+    let started = std::time::Instant::now();
+    let lookups = resolve(&server, &["lossy.test"], 5000, 0).await;
+    assert_eq!(lookups[0].result, Ok(ips(&["192.0.2.41"])));
+    assert_eq!(server.queries_for("lossy.test", RecordType::A), 2);
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -298,28 +350,23 @@ async fn dns_an_unreadable_reply_is_named_not_called_a_timeout() {
 }
 
 #[tokio::test]
-async fn dns_a_closed_port_is_named_with_the_server() {
-    // Bind then release a port so nothing listens on it.
+async fn dns_a_closed_port_is_reported_as_a_timeout() {
+    // Bind then release a port so nothing listens on it. hickory's UDP
+    // sockets are not connected, so the kernel's "port unreachable" never
+    // reaches it: a closed port looks like a silent server (README, DNS).
     let addr: SocketAddr = {
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.local_addr().unwrap()
     };
-    let options = options_for(vec![addr], 2000, 1);
-    let started = std::time::Instant::now();
+    let options = options_for(vec![addr], 200, 1);
     let lookups = resolve_all(&hosts(&["any.test"]), &options).await.unwrap();
-    match &lookups[0].result {
-        Err(DnsFailure::Other(text)) => {
-            assert!(text.contains("connection refused"), "{text}");
-            assert!(text.contains(&addr.to_string()), "{text}");
-        }
-        other => panic!("expected connection refused, got {other:?}"),
-    }
-    // Refused at once, not after the timeout.
-    assert!(started.elapsed() < Duration::from_millis(1500));
+    assert_eq!(lookups[0].result, Err(DnsFailure::Timeout { attempts: 2 }));
 }
 
 #[tokio::test]
-async fn dns_attempts_go_to_the_nameservers_in_turn() {
+async fn dns_a_silent_nameserver_does_not_hide_an_answering_one() {
+    // hickory asks two servers at once (its default), so the answering one
+    // is heard within the first attempt; each was asked once.
     let silent = DnsServer::start(Zone::new().silent("turn.test"));
     let answering = DnsServer::start(Zone::new().a("turn.test", ["192.0.2.80"]));
     let options = options_for(vec![silent.addr, answering.addr], 200, 1);

@@ -1,79 +1,64 @@
 //! Durations and timestamps as operators and Kubernetes write them. Pure.
 //!
-//! Durations: `90s`, `30m`, `2h`, `1d`, `1h30m` (units d, h, m, s; at least
-//! one unit; no fractions). Timestamps: RFC 3339 as the Kubernetes API
-//! writes them (`2024-05-21T10:02:11Z`).
+//! Durations: one grammar for every duration option, humantime's: a number
+//! and a unit, repeated (`500ms`, `90s`, `30m`, `2h`, `1d`, `1h30m`,
+//! `1h 30m`; units ns, us, ms, s, m, h, d, w and their long names). A bare
+//! number is seconds (`5`, `0.5`). Handed to kubectl and Helm, a duration
+//! is written as Go's `time.ParseDuration` reads it ([`format_go`]).
+//! Timestamps: RFC 3339 as the Kubernetes API writes them
+//! (`2024-05-21T10:02:11Z`).
 
 use std::time::Duration;
 
 use anyhow::{bail, Result};
 
-/// Parse an operator-written duration such as `2h`, `1h30m`, `1d`.
+/// What the error messages show as examples.
+const EXAMPLES: &str = "write it like 500ms, 90s, 30m, 2h, 1d or 1h30m";
+
+/// Parse an operator-written duration (`2h`, `1h30m`, `500ms`, `1d`, or a
+/// bare number of seconds).
 pub fn parse_duration(text: &str) -> Result<Duration> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
-        bail!("empty duration: write it like 90s, 30m, 2h, 1d or 1h30m");
+        bail!("empty duration: {EXAMPLES}");
     }
-    let mut total: u64 = 0;
-    let mut number = String::new();
-    let mut last_unit_rank = usize::MAX;
-    for c in trimmed.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let (seconds, rank) = match c {
-            'd' => (86_400, 3),
-            'h' => (3_600, 2),
-            'm' => (60, 1),
-            's' => (1, 0),
-            _ => bail!(
-                "duration {text:?}: unexpected {c:?}; write it like 90s, 30m, 2h, 1d or 1h30m \
-                 (units d, h, m, s)"
-            ),
-        };
-        if number.is_empty() {
-            bail!("duration {text:?}: a number must come before {c:?} (e.g. 2h)");
-        }
-        if rank >= last_unit_rank {
-            bail!(
-                "duration {text:?}: units must go from largest to smallest, each once (e.g. 1h30m)"
-            );
-        }
-        last_unit_rank = rank;
-        let value: u64 = number
-            .parse()
-            .map_err(|_| anyhow::anyhow!("duration {text:?}: {number} is too large"))?;
-        total = value
-            .checked_mul(seconds)
-            .and_then(|s| total.checked_add(s))
-            .ok_or_else(|| anyhow::anyhow!("duration {text:?} is too large"))?;
-        number.clear();
+    if trimmed.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return trimmed
+            .parse::<f64>()
+            .ok()
+            .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+            .ok_or_else(|| {
+                anyhow::anyhow!("duration {text:?} is not a number of seconds; {EXAMPLES}")
+            });
     }
-    if !number.is_empty() {
-        bail!(
-            "duration {text:?}: {number} has no unit; write e.g. {number}s, {number}m or {number}h"
-        );
-    }
-    Ok(Duration::from_secs(total))
+    humantime::parse_duration(trimmed)
+        .map_err(|err| anyhow::anyhow!("duration {text:?}: {err}; {EXAMPLES}"))
 }
 
-/// The duration as Go's `time.ParseDuration` (kubectl, helm) reads it, in
-/// whole hours, minutes and seconds: `2000h`, `1h30m`, `90s` -> `1m30s`, `0s`.
+/// The duration as Go's `time.ParseDuration` (kubectl, helm) reads it, unit
+/// by unit from hours down to nanoseconds, zero units left out: `2000h`,
+/// `1h30m`, `90s` -> `1m30s`, `500ms`, `1s500ms`, `0s`.
 pub fn format_go(duration: Duration) -> String {
     let secs = duration.as_secs();
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
+    let nanos = duration.subsec_nanos();
+    let parts = [
+        (secs / 3600, "h"),
+        (secs / 60 % 60, "m"),
+        (secs % 60, "s"),
+        (u64::from(nanos / 1_000_000), "ms"),
+        (u64::from(nanos / 1_000 % 1_000), "us"),
+        (u64::from(nanos % 1_000), "ns"),
+    ];
+    let out: String = parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect();
+    if out.is_empty() {
+        "0s".to_string()
+    } else {
+        out
     }
-    if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    if s > 0 || out.is_empty() {
-        out.push_str(&format!("{s}s"));
-    }
-    out
 }
 
 /// A short age the way kubectl shows it: `45s`, `12m`, `5h3m`, `3d4h`, `40d`.
@@ -192,6 +177,7 @@ mod tests {
         assert_eq!(secs("2h"), 7200);
         assert_eq!(secs("1d"), 86_400);
         assert_eq!(secs("1h30m"), 5400);
+        assert_eq!(secs("1h 30m"), 5400);
         assert_eq!(secs("1d2h3m4s"), 86_400 + 7200 + 180 + 4);
         assert_eq!(secs("2000h"), 7_200_000);
         assert_eq!(secs(" 5m "), 300);
@@ -199,28 +185,26 @@ mod tests {
     }
 
     #[test]
+    fn one_grammar_takes_milliseconds_and_bare_seconds() {
+        // The old hand-written grammar refused both (`--wait-timeout 500ms`).
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(
+            parse_duration("1s500ms").unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(parse_duration("5").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("0.3").unwrap(), Duration::from_millis(300));
+    }
+
+    #[test]
     fn errors_name_the_value() {
-        for bad in [
-            "",
-            "2",
-            "h",
-            "2x",
-            "1.5h",
-            "30m1h",
-            "1h1h",
-            "-2h",
-            "2 h",
-            "99999999999999999999s",
-        ] {
+        for bad in ["", "h", "2x", "-2h", "1..5", "99999999999999999999s"] {
             let err = parse_duration(bad).unwrap_err().to_string();
             if !bad.is_empty() {
                 assert!(err.contains(&format!("{bad:?}")), "{bad}: {err}");
             }
+            assert!(err.contains("1h30m"), "{bad}: {err}");
         }
-        assert!(parse_duration("2")
-            .unwrap_err()
-            .to_string()
-            .contains("no unit"));
         assert!(parse_duration("99999999999999999999h").is_err());
     }
 
@@ -230,6 +214,9 @@ mod tests {
         assert_eq!(format_go(Duration::from_secs(90)), "1m30s");
         assert_eq!(format_go(Duration::from_secs(86_400)), "24h");
         assert_eq!(format_go(Duration::from_secs(3_661)), "1h1m1s");
+        assert_eq!(format_go(Duration::from_millis(500)), "500ms");
+        assert_eq!(format_go(Duration::from_millis(1500)), "1s500ms");
+        assert_eq!(format_go(Duration::from_nanos(1_001)), "1us1ns");
         assert_eq!(format_go(Duration::ZERO), "0s");
     }
 

@@ -232,15 +232,12 @@ mod tests {
         )
         .unwrap();
         let text = diff_text(Some(&deployed), &wanted, &paths);
+        assert!(text.contains("-    hub_url: http://192.0.2.99\n"), "{text}");
         assert!(
-            text.contains("-     hub_url: http://192.0.2.99\n"),
+            text.contains("+    hub_url: http://192.0.2.100\n"),
             "{text}"
         );
-        assert!(
-            text.contains("+     hub_url: http://192.0.2.100\n"),
-            "{text}"
-        );
-        assert!(text.contains("+   password: (secret, changed)\n"), "{text}");
+        assert!(text.contains("+  password: (secret, changed)\n"), "{text}");
         for secret in ["dckr_pat_NEW", "dckr_pat_OLD", "s3cr3t"] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }

@@ -44,63 +44,17 @@ pub fn search_command(tools: &Tools, chart: &str) -> CommandLine {
     ])
 }
 
-#[derive(Debug, PartialEq, Eq)]
-struct SemVer<'a> {
-    core: [u64; 3],
-    pre: Vec<&'a str>,
-}
-
-fn parse_semver(version: &str) -> Option<SemVer<'_>> {
-    let version = version.strip_prefix('v').unwrap_or(version);
-    let without_build = version.split('+').next().unwrap_or(version);
-    let (core, pre) = match without_build.split_once('-') {
-        Some((core, pre)) => (core, pre.split('.').collect()),
-        None => (without_build, Vec::new()),
-    };
-    let mut parts = core.split('.');
-    let mut numbers = [0u64; 3];
-    for number in &mut numbers {
-        *number = parts.next()?.parse().ok()?;
-    }
-    if parts.next().is_some() {
-        return None;
-    }
-    Some(SemVer { core: numbers, pre })
-}
-
-fn compare_identifiers(a: &str, b: &str) -> Ordering {
-    match (a.parse::<u64>(), b.parse::<u64>()) {
-        (Ok(x), Ok(y)) => x.cmp(&y),
-        (Ok(_), Err(_)) => Ordering::Less,
-        (Err(_), Ok(_)) => Ordering::Greater,
-        (Err(_), Err(_)) => a.cmp(b),
-    }
-}
-
-/// Semantic-version order (a release after its pre-releases; pre-release
-/// identifiers compared numerically when numeric, so `...git.3506` comes
-/// after `...git.3170`). Versions that are not semantic sort before all
+/// Helm's order of chart versions (`helm repo index` and `helm search repo`
+/// sort with Masterminds' semver): major, minor, patch, then the
+/// pre-release identifiers (numeric ones numerically and before
+/// alphanumeric ones, a release after its pre-releases, so `...git.3506`
+/// comes after `...git.3170`); build metadata does not count; a leading `v`
+/// is allowed. Versions the `semver` crate cannot read sort before all
 /// others, by text.
 pub fn compare_versions(a: &str, b: &str) -> Ordering {
-    match (parse_semver(a), parse_semver(b)) {
-        (Some(x), Some(y)) => {
-            x.core
-                .cmp(&y.core)
-                .then_with(|| match (x.pre.is_empty(), y.pre.is_empty()) {
-                    (true, true) => Ordering::Equal,
-                    (true, false) => Ordering::Greater,
-                    (false, true) => Ordering::Less,
-                    (false, false) => {
-                        for (p, q) in x.pre.iter().zip(&y.pre) {
-                            let order = compare_identifiers(p, q);
-                            if order != Ordering::Equal {
-                                return order;
-                            }
-                        }
-                        x.pre.len().cmp(&y.pre.len())
-                    }
-                })
-        }
+    let parse = |v: &str| semver::Version::parse(v.strip_prefix('v').unwrap_or(v)).ok();
+    match (parse(a), parse(b)) {
+        (Some(x), Some(y)) => x.cmp_precedence(&y),
         (Some(_), None) => Ordering::Greater,
         (None, Some(_)) => Ordering::Less,
         (None, None) => a.cmp(b),
@@ -325,6 +279,43 @@ mod tests {
         assert_eq!(compare_versions("1.0.0-1", "1.0.0-alpha"), Less);
         assert_eq!(compare_versions("1.0.0+build.1", "1.0.0"), Equal);
         assert_eq!(compare_versions("not-a-version", "0.0.1"), Less);
+    }
+
+    /// Helm's own order of a real chart repository: `helm repo index`
+    /// writes each chart's entries newest first (Masterminds' semver). The
+    /// index is read where it lies, next to the checkout.
+    #[test]
+    fn orders_the_shared_chart_index_as_helm_does() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/charts/index.yaml");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (the shared chart repository)", path.display()));
+        let index: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        let entries = index["entries"].as_mapping().expect("entries");
+        assert!(!entries.is_empty(), "{}: no charts", path.display());
+        for (chart, list) in entries {
+            let chart = chart.as_str().unwrap();
+            let helm_order: Vec<ChartVersion> = list
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|entry| ChartVersion {
+                    name: chart.to_string(),
+                    version: entry["version"].as_str().unwrap().to_string(),
+                    ..ChartVersion::default()
+                })
+                .collect();
+            assert!(helm_order.len() > 1, "{chart}: one version orders nothing");
+            let mut shuffled = helm_order.clone();
+            shuffled.reverse();
+            shuffled.rotate_left(1);
+            assert_eq!(
+                versions_newest_first(&shuffled, chart),
+                helm_order,
+                "{chart} in {}",
+                path.display()
+            );
+        }
     }
 
     #[test]

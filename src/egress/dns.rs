@@ -1,44 +1,46 @@
-//! DNS lookups of the whitelisted hosts (A and AAAA): binderctl's own stub
-//! resolver over the wire format of `dns_wire`.
+//! DNS lookups of the whitelisted hosts (A and AAAA) through hickory-resolver.
 //!
-//! Every host is looked up for both families at once: up to
-//! [`MAX_HOSTS_IN_FLIGHT`] hosts are in flight together, so a run costs
-//! about one round trip for the usual few dozen hosts, and thousands of
-//! hosts never need thousands of sockets at once. The first queries leave
-//! in the first poll, before anything else the render starts.
+//! One resolver is built per run and every host is looked up for both
+//! families at once: up to [`MAX_HOSTS_IN_FLIGHT`] hosts are in flight
+//! together, so a run costs about one round trip for the usual few dozen
+//! hosts, and thousands of hosts never need thousands of sockets at once.
 //!
-//! Behaviour worth knowing:
+//! How hickory is configured, and why:
 //! - Names are made absolute (a trailing dot is added), so the search domains
 //!   of `/etc/resolv.conf` never apply: `github.com` is never tried as
 //!   `github.com.corp.example`.
-//! - `/etc/hosts` is never consulted, with explicit nameservers or with the
-//!   system configuration. The addresses end up in the egress policy of pods
-//!   in the cluster, and those pods resolve through DNS, not through the
-//!   operator's hosts file; an override there must not leak into the policy.
-//! - With the system configuration, the nameservers come from the
-//!   `nameserver` lines of `/etc/resolv.conf` (the first three, as the C
-//!   library takes them; none, or no file, means 127.0.0.1 as there). Its
-//!   options are not read: the timeout and retry count are always ours.
-//! - Each query goes out on a UDP socket of its own, connected to the
-//!   server (the kernel drops datagrams from anyone else) from a port the
-//!   kernel picks at random, with a random id; a reply counts only when its
-//!   id and its question match. Attempt N goes to the Nth nameserver in
-//!   turn. TCP is used only when an answer comes back truncated, never as
-//!   a fallback on timeout.
+//! - `/etc/hosts` is never consulted (`ResolveHosts::Never`), with explicit
+//!   nameservers or with the system configuration. The addresses end up in
+//!   the egress policy of pods in the cluster, and those pods resolve through
+//!   DNS, not through the operator's hosts file; an override there must not
+//!   leak into the policy.
+//! - With the system configuration, hickory reads `/etc/resolv.conf` and
+//!   binderctl takes its servers only (every `nameserver` line; a file
+//!   without one, or no file, is an error): its search domains and options
+//!   do not apply, the timeout and retry count are always ours. With
+//!   several servers hickory asks two at once and prefers the one that has
+//!   answered fastest.
+//! - No answer cache (`cache_size = 0`): every name is asked once per run.
+//! - Queries go over UDP; TCP is used only when an answer comes back
+//!   truncated (hickory's own behaviour). Within one attempt hickory sends a
+//!   UDP query again when no answer came within 333 ms (or 1.2 times the
+//!   server's measured round trip, if longer).
 //! - A literal IP address given as a host resolves to itself, without a query.
 //! - Only address records owned by the queried name, or by a name its CNAME
 //!   chain (in the same answer) leads to, are taken: a server that adds an
 //!   A record for another name cannot put that address into the policy.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::time::Instant;
-
-use super::dns_wire::{self as wire, AnswerData, Name, NotAReply, Reply};
+use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::{Name, RData, Record};
+use hickory_resolver::{Resolver, TokioResolver};
 
 /// How many hosts are looked up at the same time (each one sends an A and
 /// an AAAA query, each on its own socket).
@@ -115,7 +117,8 @@ impl fmt::Display for DnsFailure {
                 write!(
                     f,
                     "timed out after {attempts} attempt{plural} \
-                     (check the nameserver, or raise --timeout or --retries)"
+                     (no reply; a closed port looks the same: check the nameserver, \
+                     or raise --timeout or --retries)"
                 )
             }
             DnsFailure::Other(text) => f.write_str(text),
@@ -136,27 +139,18 @@ pub struct HostLookup {
 /// all (for instance an unreadable `/etc/resolv.conf`).
 pub async fn resolve_all(hosts: &[String], opts: &DnsOptions) -> Result<Vec<HostLookup>, String> {
     check_open_files_limit(hosts.len())?;
-    let servers = if opts.nameservers.is_empty() {
-        system_nameservers()?
-    } else {
-        opts.nameservers.clone()
-    };
-    let ask = Asker {
-        servers,
-        timeout: opts.timeout,
-        attempts: opts.retries.saturating_add(1),
-        ids: QueryIds::default(),
-    };
+    let (resolver, servers) = build_resolver(opts)?;
+    let attempts = opts.retries.saturating_add(1);
     // `buffered` keeps at most MAX_HOSTS_IN_FLIGHT lookups (with their
     // sockets and buffers) alive, starts the next as one finishes, and
     // hands the results back in the order of `hosts`.
     let lookups = stream::iter(hosts)
         .map(|host| {
-            let ask = &ask;
+            let (resolver, servers) = (&resolver, servers.as_str());
             async move {
                 HostLookup {
                     host: host.clone(),
-                    result: ask.host(host).await,
+                    result: resolve_host(resolver, servers, host, attempts).await,
                 }
             }
         })
@@ -164,71 +158,6 @@ pub async fn resolve_all(hosts: &[String], opts: &DnsOptions) -> Result<Vec<Host
         .collect()
         .await;
     Ok(lookups)
-}
-
-/// Where `/etc/resolv.conf` names no server, the C library asks this one.
-const DEFAULT_NAMESERVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 53);
-const RESOLV_CONF: &str = "/etc/resolv.conf";
-/// resolv.conf is a few lines; more than this is not one.
-const RESOLV_CONF_LIMIT: u64 = 1 << 20;
-
-fn system_nameservers() -> Result<Vec<SocketAddr>, String> {
-    let unreadable = |err: &dyn fmt::Display| {
-        format!(
-            "could not read the system DNS configuration ({RESOLV_CONF}): {err}; \
-             fix it or name a DNS server with --nameserver"
-        )
-    };
-    let text = match std::fs::File::open(RESOLV_CONF) {
-        Ok(file) => {
-            let mut text = String::new();
-            std::io::Read::read_to_string(
-                &mut std::io::Read::take(file, RESOLV_CONF_LIMIT),
-                &mut text,
-            )
-            .map_err(|e| unreadable(&e))?;
-            text
-        }
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(err) => return Err(unreadable(&err)),
-    };
-    let servers = parse_resolv_conf(&text);
-    Ok(if servers.is_empty() {
-        vec![DEFAULT_NAMESERVER]
-    } else {
-        servers
-    })
-}
-
-/// The nameservers of a resolv.conf: the first three `nameserver` lines
-/// whose address parses (IPv6 with a numeric `%zone`), as the C library.
-fn parse_resolv_conf(text: &str) -> Vec<SocketAddr> {
-    text.lines()
-        .filter_map(|line| {
-            let mut words = line.split_whitespace();
-            (words.next() == Some("nameserver"))
-                .then(|| words.next())
-                .flatten()
-        })
-        .filter_map(|address| {
-            let (ip, zone) = address.split_once('%').unwrap_or((address, ""));
-            match ip.parse::<IpAddr>().ok()? {
-                IpAddr::V4(v4) if zone.is_empty() => Some(SocketAddr::from((v4, 53))),
-                IpAddr::V4(_) => None,
-                IpAddr::V6(v6) => {
-                    let scope = if zone.is_empty() {
-                        0
-                    } else {
-                        zone.parse().ok()?
-                    };
-                    Some(SocketAddr::V6(std::net::SocketAddrV6::new(
-                        v6, 53, 0, scope,
-                    )))
-                }
-            }
-        })
-        .take(3)
-        .collect()
 }
 
 /// Files binderctl holds open besides the lookups' sockets (standard
@@ -269,12 +198,73 @@ fn open_files_limit() -> Option<u64> {
     None
 }
 
-/// How every query of a run is asked.
-struct Asker {
-    servers: Vec<SocketAddr>,
-    timeout: Duration,
-    attempts: u32,
-    ids: QueryIds,
+/// The run's one resolver, and the servers it asks (for messages).
+fn build_resolver(opts: &DnsOptions) -> Result<(TokioResolver, String), String> {
+    let provider = TokioRuntimeProvider::default();
+    let config = if opts.nameservers.is_empty() {
+        system_servers(hickory_resolver::system_conf::read_system_conf())?
+    } else {
+        let servers = opts.nameservers.iter().map(|addr| {
+            let mut server = NameServerConfig::udp_and_tcp(addr.ip());
+            for connection in &mut server.connections {
+                connection.port = addr.port();
+            }
+            server
+        });
+        ResolverConfig::from_parts(None, Vec::new(), servers.collect())
+    };
+    let servers = describe_servers(&config);
+    let mut options = ResolverOpts::default();
+    configure(&mut options, opts);
+    let mut builder = Resolver::builder_with_config(config, provider);
+    *builder.options_mut() = options;
+    let resolver = builder
+        .build()
+        .map_err(|err| format!("could not set up the DNS resolver: {err}"))?;
+    Ok((resolver, servers))
+}
+
+/// The servers of the system configuration, and nothing else of it: search
+/// domains would not apply to absolute names anyway, and its options
+/// (timeout, attempts, ndots, edns0) are not read, so a run asks the same
+/// way whichever the source of its servers.
+fn system_servers(
+    read: Result<(ResolverConfig, ResolverOpts), NetError>,
+) -> Result<ResolverConfig, String> {
+    let (system, _options) = read.map_err(|err| {
+        format!(
+            "could not read the system DNS configuration (/etc/resolv.conf): {err}; \
+             fix it or name a DNS server with --nameserver"
+        )
+    })?;
+    let (_domain, _search, servers) = system.into_parts();
+    Ok(ResolverConfig::from_parts(None, Vec::new(), servers))
+}
+
+/// `192.0.2.53:53`, or `192.0.2.53:53, [2001:db8::53]:53`.
+fn describe_servers(config: &ResolverConfig) -> String {
+    let mut addresses: Vec<String> = Vec::new();
+    for server in config.name_servers() {
+        for connection in &server.connections {
+            let address = SocketAddr::new(server.ip, connection.port).to_string();
+            if !addresses.contains(&address) {
+                addresses.push(address);
+            }
+        }
+    }
+    addresses.join(", ")
+}
+
+fn configure(options: &mut ResolverOpts, opts: &DnsOptions) {
+    options.timeout = opts.timeout;
+    options.attempts = usize::try_from(opts.retries).unwrap_or(usize::MAX);
+    options.use_hosts_file = ResolveHosts::Never;
+    // Every name is asked once per resolver (one per run): a cache would
+    // only hold every answer of a long list in memory until exit.
+    options.cache_size = 0;
+    // hickory retries immediately on "busy" (more in flight than one TCP
+    // connection allows); give it room for every query we send at once.
+    options.max_active_requests = options.max_active_requests.max(1024);
 }
 
 /// The answer for one family.
@@ -285,258 +275,41 @@ enum Family {
     Failed(DnsFailure),
 }
 
-/// Why one attempt brought no reply.
-enum Missed {
-    Timeout,
-    /// The server's reply could not be read (kept for the message: a
-    /// broken server is not a silent one).
-    Unreadable(String),
-    Network(String),
+async fn resolve_host(
+    resolver: &TokioResolver,
+    servers: &str,
+    host: &str,
+    attempts: u32,
+) -> Result<Vec<IpAddr>, DnsFailure> {
+    if let Ok(ip) = host.trim().parse::<IpAddr>() {
+        return Ok(vec![ip]);
+    }
+    let name = absolute_name(host)?;
+    let (v4, v6) = tokio::join!(
+        resolver.ipv4_lookup(name.clone()),
+        resolver.ipv6_lookup(name.clone())
+    );
+    let v4 = classify(&name, v4, servers, attempts);
+    let v6 = classify(&name, v6, servers, attempts);
+    combine(v4, v6)
 }
 
-impl Asker {
-    async fn host(&self, host: &str) -> Result<Vec<IpAddr>, DnsFailure> {
-        if let Ok(ip) = host.trim().parse::<IpAddr>() {
-            return Ok(vec![ip]);
-        }
-        let name = Name::from_host(host).map_err(DnsFailure::Other)?;
-        let (v4, v6) = tokio::join!(
-            self.family(&name, wire::TYPE_A),
-            self.family(&name, wire::TYPE_AAAA)
-        );
-        combine(v4, v6)
+fn absolute_name(host: &str) -> Result<Name, DnsFailure> {
+    let trimmed = host.trim();
+    if trimmed.is_empty() || trimmed == "." {
+        return Err(DnsFailure::Other("is an empty host name".to_string()));
     }
-
-    /// Ask for one record type, attempt after attempt while the failure is
-    /// a passing one (timeout, SERVFAIL, REFUSED, a network error).
-    async fn family(&self, name: &Name, record_type: u16) -> Family {
-        // The last failure that was not a timeout: a timeout is reported
-        // only when every attempt timed out.
-        let mut other_failure = None;
-        for attempt in 0..self.attempts {
-            let server = self.servers[attempt as usize % self.servers.len()];
-            let failure = match self.exchange(server, name, record_type).await {
-                Ok(reply) => match reply.rcode {
-                    wire::NOERROR => {
-                        let addresses = owned_addresses(name, &reply.answers);
-                        return if addresses.is_empty() {
-                            Family::NoRecords
-                        } else {
-                            Family::Addresses(addresses)
-                        };
-                    }
-                    wire::NXDOMAIN => return Family::NxDomain,
-                    wire::SERVFAIL => DnsFailure::ServFail,
-                    wire::REFUSED => DnsFailure::Refused,
-                    code => {
-                        return Family::Failed(DnsFailure::Other(format!(
-                            "the DNS server {server} answered with error code {}",
-                            wire::rcode_name(code)
-                        )))
-                    }
-                },
-                Err(Missed::Timeout) => continue,
-                Err(Missed::Unreadable(why)) => DnsFailure::Other(format!(
-                    "the DNS server {server} sent a reply that cannot be read: {why}"
-                )),
-                Err(Missed::Network(why)) => DnsFailure::Other(why),
-            };
-            other_failure = Some(failure);
-        }
-        Family::Failed(other_failure.unwrap_or(DnsFailure::Timeout {
-            attempts: self.attempts,
-        }))
-    }
-
-    /// One attempt: the query over UDP, and over TCP if the reply came
-    /// back truncated.
-    async fn exchange(
-        &self,
-        server: SocketAddr,
-        name: &Name,
-        record_type: u16,
-    ) -> Result<Reply, Missed> {
-        let id = self
-            .ids
-            .next()
-            .map_err(|e| Missed::Network(network_failure(server, &e)))?;
-        let query = wire::query(id, name, record_type);
-        let reply = self.over_udp(server, &query, id, name, record_type).await?;
-        if !reply.truncated {
-            return Ok(reply);
-        }
-        let deadline = Instant::now() + self.timeout;
-        match tokio::time::timeout_at(deadline, over_tcp(server, &query)).await {
-            Err(_) => Err(Missed::Timeout),
-            Ok(Err(err)) => Err(Missed::Network(network_failure(server, &err))),
-            Ok(Ok(bytes)) => match wire::parse_reply(&bytes, id, name, record_type) {
-                Ok(reply) => Ok(reply),
-                Err(NotAReply::NotOurs) => Err(Missed::Unreadable(
-                    "its TCP reply is for another question".to_string(),
-                )),
-                Err(NotAReply::Malformed(why)) => Err(Missed::Unreadable(why)),
-            },
-        }
-    }
-
-    async fn over_udp(
-        &self,
-        server: SocketAddr,
-        query: &[u8],
-        id: u16,
-        name: &Name,
-        record_type: u16,
-    ) -> Result<Reply, Missed> {
-        let network = |err: std::io::Error| Missed::Network(network_failure(server, &err));
-        let (socket, sent) = udp_query_socket(server, query).map_err(network)?;
-        if !sent {
-            socket.send(query).await.map_err(network)?;
-        }
-        let deadline = Instant::now() + self.timeout;
-        let mut unreadable = None;
-        loop {
-            let ready = tokio::time::timeout_at(deadline, socket.ready(READABLE_OR_ERROR)).await;
-            let ready = match ready {
-                Err(_) => return Err(unreadable.map_or(Missed::Timeout, Missed::Unreadable)),
-                Ok(Err(err)) => return Err(network(err)),
-                Ok(Ok(ready)) => ready,
-            };
-            if ready.is_error() {
-                // "Port unreachable" from the server, as ECONNREFUSED.
-                let err = socket
-                    .take_error()
-                    .ok()
-                    .flatten()
-                    .unwrap_or_else(|| std::io::Error::other("the socket reported an error"));
-                return Err(network(err));
-            }
-            // The buffer exists only once a datagram waits, so the 128
-            // lookups in flight do not each fault in 4 KiB while they wait.
-            // Room for any datagram: a server that ignores EDNS may send
-            // more than it was offered, and a cut one would not parse.
-            let mut buffer = vec![0u8; 4096];
-            let len = match socket.try_recv(&mut buffer) {
-                Ok(len) => len,
-                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => continue,
-                Err(err) => return Err(network(err)),
-            };
-            match wire::parse_reply(&buffer[..len], id, name, record_type) {
-                Ok(reply) => return Ok(reply),
-                // A late answer to an earlier query, or a forgery: wait on.
-                Err(NotAReply::NotOurs) => {}
-                Err(NotAReply::Malformed(why)) => unreadable = Some(why),
-            }
-        }
-    }
-}
-
-/// What wakes a query's wait: an answer, or an error (a connected UDP
-/// socket reports the server's "port unreachable" as one).
-const READABLE_OR_ERROR: tokio::io::Interest =
-    tokio::io::Interest::READABLE.add(tokio::io::Interest::ERROR);
-
-/// A UDP socket connected to `server` (the kernel binds it to a random
-/// port as it connects), with `query` sent unless the socket's buffer is
-/// full (the flag says). Made with one `socket` call (non-blocking from the
-/// start) and sent before tokio takes it: tokio would first wait a turn of
-/// its event loop to learn that a new socket is writable. A lookup of 50
-/// hosts makes 100 of these, one after another, before the first answer.
-fn udp_query_socket(
-    server: SocketAddr,
-    query: &[u8],
-) -> std::io::Result<(tokio::net::UdpSocket, bool)> {
-    use std::os::fd::{FromRawFd, OwnedFd};
-    let family = match server {
-        SocketAddr::V4(_) => libc::AF_INET,
-        SocketAddr::V6(_) => libc::AF_INET6,
-    };
-    // SAFETY: socket() takes no pointers; a non-negative result is a new
-    // descriptor that nothing else owns.
-    let fd = unsafe {
-        libc::socket(
-            family,
-            libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: `fd` is open and owned by no one else (see above).
-    let socket = std::net::UdpSocket::from(unsafe { OwnedFd::from_raw_fd(fd) });
-    socket.connect(server)?;
-    let sent = match socket.send(query) {
-        Ok(_) => true,
-        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => false,
-        Err(err) => return Err(err),
-    };
-    Ok((tokio::net::UdpSocket::from_std(socket)?, sent))
-}
-
-/// The query over TCP (two length bytes before each message); the reply's bytes.
-async fn over_tcp(server: SocketAddr, query: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut stream = tokio::net::TcpStream::connect(server).await?;
-    let mut framed = Vec::with_capacity(query.len() + 2);
-    framed.extend(u16::try_from(query.len()).unwrap_or(u16::MAX).to_be_bytes());
-    framed.extend(query);
-    stream.write_all(&framed).await?;
-    let mut len = [0u8; 2];
-    stream.read_exact(&mut len).await?;
-    let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    stream.read_exact(&mut reply).await?;
-    Ok(reply)
-}
-
-/// Unpredictable query ids (with the random port, what keeps a forger who
-/// cannot see the queries from guessing a reply), drawn from the kernel a
-/// batch at a time rather than with a system call per query.
-#[derive(Default)]
-struct QueryIds(std::sync::Mutex<Vec<u16>>);
-
-impl QueryIds {
-    const BATCH: usize = 128;
-
-    fn next(&self) -> std::io::Result<u16> {
-        let mut ids = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if ids.is_empty() {
-            let mut bytes = [0u8; 2 * Self::BATCH];
-            let mut filled = 0;
-            while filled < bytes.len() {
-                let rest = &mut bytes[filled..];
-                // SAFETY: getrandom writes at most `rest.len()` bytes into `rest`.
-                let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
-                if n < 0 {
-                    let err = std::io::Error::last_os_error();
-                    if err.kind() != std::io::ErrorKind::Interrupted {
-                        return Err(err);
-                    }
-                    continue;
-                }
-                filled += n as usize;
-            }
-            ids.extend(
-                bytes
-                    .chunks_exact(2)
-                    .map(|b| u16::from_ne_bytes([b[0], b[1]])),
-            );
-        }
-        Ok(ids.pop().unwrap_or_default())
-    }
-}
-
-/// The message for a failed exchange; says so plainly when the system's
-/// limit of open files (EMFILE) is the cause, which no retry would cure.
-fn network_failure(server: SocketAddr, err: &std::io::Error) -> String {
-    if is_too_many_open_files(err) {
-        format!("lookup failed: {err}: {TOO_MANY_OPEN_FILES}")
-    } else if err.kind() == std::io::ErrorKind::ConnectionRefused {
-        format!("lookup failed: no DNS server answers at {server} (connection refused)")
+    let absolute = if trimmed.ends_with('.') {
+        trimmed.to_string()
     } else {
-        format!("lookup failed: {server}: {err}")
-    }
+        format!("{trimmed}.")
+    };
+    let parsed = if absolute.is_ascii() {
+        Name::from_ascii(&absolute)
+    } else {
+        Name::from_utf8(&absolute)
+    };
+    parsed.map_err(|err| DnsFailure::Other(format!("is not a valid DNS name: {err}")))
 }
 
 /// How many CNAME links are followed from a queried name (resolvers stop
@@ -545,17 +318,15 @@ const MAX_CNAME_LINKS: usize = 16;
 
 /// The addresses in `answers` that belong to `name`: owned by it or by a
 /// name its CNAME chain leads to. Anything else a server added is ignored.
-fn owned_addresses(name: &Name, answers: &[wire::Answer]) -> Vec<IpAddr> {
+fn owned_addresses(name: &Name, answers: &[Record]) -> Vec<IpAddr> {
     let mut chain = vec![name.clone()];
     // Each pass adds one link. Real chains are a few links long; the bound
     // keeps a hostile answer of thousands of records from costing time
     // quadratic in its size (a loop ends by itself: a name joins once).
     for _ in 0..answers.len().min(MAX_CNAME_LINKS) {
-        let next = answers.iter().find_map(|answer| match &answer.data {
-            AnswerData::Alias(target)
-                if chain.contains(&answer.owner) && !chain.contains(target) =>
-            {
-                Some(target.clone())
+        let next = answers.iter().find_map(|record| match &record.data {
+            RData::CNAME(target) if chain.contains(&record.name) && !chain.contains(&target.0) => {
+                Some(target.0.clone())
             }
             _ => None,
         });
@@ -566,12 +337,70 @@ fn owned_addresses(name: &Name, answers: &[wire::Answer]) -> Vec<IpAddr> {
     }
     answers
         .iter()
-        .filter(|answer| chain.contains(&answer.owner))
-        .filter_map(|answer| match answer.data {
-            AnswerData::Address(ip) => Some(ip),
-            AnswerData::Alias(_) => None,
+        .filter(|record| chain.contains(&record.name))
+        .filter_map(|record| match &record.data {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),
+            _ => None,
         })
         .collect()
+}
+
+fn classify(
+    name: &Name,
+    answer: Result<hickory_resolver::lookup::Lookup, NetError>,
+    servers: &str,
+    attempts: u32,
+) -> Family {
+    match answer {
+        Ok(lookup) => {
+            let addresses = owned_addresses(name, lookup.answers());
+            if addresses.is_empty() {
+                Family::NoRecords
+            } else {
+                Family::Addresses(addresses)
+            }
+        }
+        Err(NetError::Dns(DnsError::NoRecordsFound(no_records))) => {
+            if no_records.response_code == ResponseCode::NXDomain {
+                Family::NxDomain
+            } else {
+                Family::NoRecords
+            }
+        }
+        Err(NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail))) => {
+            Family::Failed(DnsFailure::ServFail)
+        }
+        Err(NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused))) => {
+            Family::Failed(DnsFailure::Refused)
+        }
+        Err(NetError::Dns(DnsError::ResponseCode(code))) => Family::Failed(DnsFailure::Other(
+            format!("the DNS server ({servers}) answered with error code {code}"),
+        )),
+        Err(NetError::Timeout) => Family::Failed(DnsFailure::Timeout { attempts }),
+        // A reply arrived but is not a DNS message hickory can read: a
+        // broken server is not a silent one.
+        Err(err @ NetError::Proto(_)) => Family::Failed(DnsFailure::Other(format!(
+            "the DNS server ({servers}) sent a reply that cannot be read: {err}"
+        ))),
+        Err(err) => Family::Failed(DnsFailure::Other(lookup_failed(&err))),
+    }
+}
+
+/// The message for a failed lookup; says so plainly when the system's limit
+/// of open files (EMFILE) is the cause, which no retry would cure.
+fn lookup_failed(err: &NetError) -> String {
+    let text = err.to_string();
+    if is_too_many_open_files(err) {
+        format!("lookup failed: {text}: {TOO_MANY_OPEN_FILES}")
+    } else if matches!(err, NetError::NoConnections) {
+        format!(
+            "lookup failed: {text} (no socket to the nameserver could be opened: is it \
+             reachable, and is the system's limit of open files, `ulimit -n`, high enough?)"
+        )
+    } else {
+        format!("lookup failed: {text}")
+    }
 }
 
 /// What to do when the open-files limit stops a lookup or a download.
@@ -761,69 +590,101 @@ mod tests {
         assert_eq!(lookups[1].result, Ok(ips(&["2001:db8::7"])));
     }
 
-    fn answer(owner: &str, data: AnswerData) -> wire::Answer {
-        wire::Answer {
-            owner: Name::from_host(owner).unwrap(),
-            data,
-        }
+    fn record(owner: &str, data: RData) -> Record {
+        Record::from_rdata(absolute_name(owner).unwrap(), 300, data)
     }
 
-    fn a(ip: &str) -> AnswerData {
-        AnswerData::Address(ip.parse().unwrap())
+    fn a(ip: &str) -> RData {
+        RData::A(hickory_resolver::proto::rr::rdata::A(ip.parse().unwrap()))
     }
 
-    fn cname(target: &str) -> AnswerData {
-        AnswerData::Alias(Name::from_host(target).unwrap())
+    fn cname(target: &str) -> RData {
+        RData::CNAME(hickory_resolver::proto::rr::rdata::CNAME(
+            absolute_name(target).unwrap(),
+        ))
     }
 
     #[test]
     fn only_records_of_the_name_and_its_cname_chain_count() {
-        let name = Name::from_host("www.example.").unwrap();
+        let name = absolute_name("www.example.").unwrap();
         let answers = [
-            answer("www.example.", cname("cdn.test.")),
-            answer("evil.test.", a("203.0.113.66")),
-            answer("CDN.test.", cname("edge.cdn.test.")),
-            answer("edge.cdn.test.", a("192.0.2.80")),
+            record("www.example.", cname("cdn.test.")),
+            record("evil.test.", a("203.0.113.66")),
+            record("CDN.test.", cname("edge.cdn.test.")),
+            record("edge.cdn.test.", a("192.0.2.80")),
             // A CNAME of a name outside the chain leads nowhere.
-            answer("evil.test.", cname("more.test.")),
-            answer("more.test.", a("203.0.113.67")),
+            record("evil.test.", cname("more.test.")),
+            record("more.test.", a("203.0.113.67")),
         ];
         assert_eq!(owned_addresses(&name, &answers), ips(&["192.0.2.80"]));
         let looped = [
-            answer("www.example.", cname("loop.test.")),
-            answer("loop.test.", cname("www.example.")),
+            record("www.example.", cname("loop.test.")),
+            record("loop.test.", cname("www.example.")),
         ];
         assert!(owned_addresses(&name, &looped).is_empty());
         // A chain longer than MAX_CNAME_LINKS is not followed to its end.
-        let mut long: Vec<wire::Answer> = (0..40)
-            .map(|i| answer(&format!("c{i}.test"), cname(&format!("c{}.test", i + 1))))
+        let mut long: Vec<Record> = (0..40)
+            .map(|i| record(&format!("c{i}.test"), cname(&format!("c{}.test", i + 1))))
             .collect();
-        long.push(answer("c40.test", a("192.0.2.90")));
-        let start = Name::from_host("c0.test").unwrap();
+        long.push(record("c40.test", a("192.0.2.90")));
+        let start = absolute_name("c0.test").unwrap();
         assert!(owned_addresses(&start, &long).is_empty());
-        let near = Name::from_host("c30.test").unwrap();
+        let near = absolute_name("c30.test").unwrap();
         assert_eq!(owned_addresses(&near, &long), ips(&["192.0.2.90"]));
     }
 
     #[test]
-    fn resolv_conf_gives_the_first_three_nameservers() {
-        let text = "# generated\nsearch corp.example\nnameserver 192.0.2.53\n\
-                    nameserver   2001:db8::53 # comment\nnameserver fe80::1%2\n\
-                    nameserver 198.51.100.53\nnameserver not-an-ip\noptions timeout:9\n";
+    fn names_are_made_absolute() {
+        assert!(absolute_name("files.example").unwrap().is_fqdn());
         assert_eq!(
-            parse_resolv_conf(text),
-            [
-                "192.0.2.53:53".parse::<SocketAddr>().unwrap(),
-                "[2001:db8::53]:53".parse().unwrap(),
-                "[fe80::1%2]:53".parse().unwrap(),
-            ]
+            absolute_name("files.example").unwrap(),
+            absolute_name("files.example.").unwrap()
         );
-        let skipped = "nameserver fe80::1%eth0\nnameserver bogus\nnameserver 192.0.2.1\n";
+        assert!(absolute_name("").is_err());
+        assert!(absolute_name(".").is_err());
+        assert!(absolute_name(&("a".repeat(64) + ".test")).is_err());
+    }
+
+    #[test]
+    fn only_the_nameservers_of_resolv_conf_are_taken() {
+        use hickory_resolver::system_conf::parse_resolv_conf;
+        let text = "search corp.example\nnameserver 192.0.2.53\nnameserver 2001:db8::53\n\
+                    options timeout:9 attempts:5 ndots:4\n";
+        let config = system_servers(parse_resolv_conf(text)).unwrap();
+        assert!(config.search().is_empty());
+        assert_eq!(config.domain(), None);
         assert_eq!(
-            parse_resolv_conf(skipped),
-            ["192.0.2.1:53".parse::<SocketAddr>().unwrap()]
+            describe_servers(&config),
+            "192.0.2.53:53, [2001:db8::53]:53"
         );
-        assert!(parse_resolv_conf("search corp.example\n").is_empty());
+        // Every nameserver line counts, not only the first three.
+        let four = "nameserver 192.0.2.1\nnameserver 192.0.2.2\nnameserver 192.0.2.3\n\
+                    nameserver 192.0.2.4\n";
+        let config = system_servers(parse_resolv_conf(four)).unwrap();
+        assert_eq!(config.name_servers().len(), 4);
+        // No fall back to 127.0.0.1: the file is named, and the way out.
+        let err = system_servers(parse_resolv_conf("search corp.example\n")).unwrap_err();
+        assert!(err.contains("/etc/resolv.conf"), "{err}");
+        assert!(err.contains("--nameserver"), "{err}");
+    }
+
+    #[test]
+    fn the_resolver_is_configured_as_the_readme_promises() {
+        let mut options = ResolverOpts::default();
+        configure(
+            &mut options,
+            &DnsOptions {
+                nameservers: Vec::new(),
+                timeout: Duration::from_millis(700),
+                retries: 4,
+            },
+        );
+        assert_eq!(options.timeout, Duration::from_millis(700));
+        // hickory's `attempts` counts the tries after the first.
+        assert_eq!(options.attempts, 4);
+        assert_eq!(options.use_hosts_file, ResolveHosts::Never);
+        assert_eq!(options.cache_size, 0);
+        assert!(options.preserve_intermediates, "CNAME records are needed");
     }
 
     #[test]

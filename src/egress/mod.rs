@@ -5,6 +5,5 @@
 pub mod allow_list;
 pub mod cidr;
 pub mod dns;
-pub mod dns_wire;
 pub mod policy;
 pub mod published;

@@ -1,7 +1,9 @@
 //! `-o json|yaml|wide|name` and `--no-headers` for the read commands: one
 //! function prints whatever a command found in the format asked for. JSON
 //! and YAML carry the documented field names (README, "Output formats");
-//! they go to stdout alone, messages stay on stderr.
+//! they go to stdout alone, messages stay on stderr. YAML is written by the
+//! one YAML writer (`values::write`), which quotes what YAML 1.1 would
+//! misread.
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -40,7 +42,10 @@ pub fn render<T: Serialize + ?Sized>(
             text
         }
         Some(OutputFormat::Yaml) => {
-            serde_yaml::to_string(value).context("cannot write the output as YAML")?
+            // The Helm-safe writer, so a node or pod named `no`, `on` or `y`
+            // comes out quoted and a YAML 1.1 reader keeps it a string.
+            let value = serde_yaml::to_value(value).context("cannot write the output as YAML")?;
+            crate::values::write::to_string(&value).context("cannot write the output as YAML")?
         }
         Some(OutputFormat::Name) => names().iter().map(|n| format!("{n}\n")).collect(),
         Some(OutputFormat::Wide) | None => table(style),
@@ -79,6 +84,43 @@ mod tests {
             |style| format!("wide={} headers={}\n", style.wide, style.headers),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn yaml_quotes_names_a_yaml_1_1_reader_would_take_for_booleans() {
+        // serde_yaml's own serializer wrote these plain; Helm and PyYAML
+        // then read `no` as false.
+        let rows: Vec<Row> = ["no", "on", "y", "off", "1:30"]
+            .into_iter()
+            .map(|name| Row {
+                name: name.into(),
+                ready: false,
+            })
+            .collect();
+        let yaml = render(
+            &args(Some(OutputFormat::Yaml), false),
+            &rows,
+            Vec::new,
+            |_| String::new(),
+        )
+        .unwrap();
+        for name in ["no", "on", "y", "off", "1:30"] {
+            assert!(
+                yaml.contains(&format!("- name: \"{name}\"\n"))
+                    || yaml.contains(&format!("- name: '{name}'\n")),
+                "{name}: {yaml}"
+            );
+        }
+        assert!(yaml.contains("  ready: false\n"), "{yaml}");
+        let empty: Vec<Row> = Vec::new();
+        let yaml = render(
+            &args(Some(OutputFormat::Yaml), false),
+            &empty,
+            Vec::new,
+            |_| String::new(),
+        )
+        .unwrap();
+        assert_eq!(yaml, "[]\n");
     }
 
     #[test]

@@ -14,9 +14,6 @@ pub const HIDDEN_CHANGED: &str = "(secret, changed)";
 
 /// Lines of context around each change.
 const CONTEXT: usize = 3;
-/// Above this many cells the middle of two texts is not aligned line by
-/// line but shown as removed, then added (bounds time and memory).
-const MAX_CELLS: usize = 4_000_000;
 
 /// Helm's merge of values files: maps merge key by key, anything else in
 /// `overlay` replaces what `base` had, and `null` removes the key.
@@ -161,115 +158,17 @@ pub fn yaml_text(value: &Value) -> String {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Edit {
-    Same,
-    Removed,
-    Added,
-}
-
-/// The line edits turning `old` into `new`: common start and end kept,
-/// the middle aligned by longest common subsequence when small enough.
-fn edits<'a>(old: &[&'a str], new: &[&'a str]) -> Vec<(Edit, &'a str)> {
-    let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
-    let suffix = old[prefix..]
-        .iter()
-        .rev()
-        .zip(new[prefix..].iter().rev())
-        .take_while(|(a, b)| a == b)
-        .count();
-    let (a, b) = (
-        &old[prefix..old.len() - suffix],
-        &new[prefix..new.len() - suffix],
-    );
-    let mut out: Vec<(Edit, &str)> = old[..prefix].iter().map(|l| (Edit::Same, *l)).collect();
-    if a.len().saturating_mul(b.len()) > MAX_CELLS {
-        out.extend(a.iter().map(|l| (Edit::Removed, *l)));
-        out.extend(b.iter().map(|l| (Edit::Added, *l)));
-    } else {
-        out.extend(lcs_edits(a, b));
-    }
-    out.extend(old[old.len() - suffix..].iter().map(|l| (Edit::Same, *l)));
-    out
-}
-
-fn lcs_edits<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<(Edit, &'a str)> {
-    let (n, m) = (a.len(), b.len());
-    // lengths[i][j]: LCS of a[i..] and b[j..], row-major.
-    let mut lengths = vec![0u32; (n + 1) * (m + 1)];
-    let at = |i: usize, j: usize| i * (m + 1) + j;
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lengths[at(i, j)] = if a[i] == b[j] {
-                lengths[at(i + 1, j + 1)] + 1
-            } else {
-                lengths[at(i + 1, j)].max(lengths[at(i, j + 1)])
-            };
-        }
-    }
-    let (mut i, mut j) = (0, 0);
-    let mut out = Vec::with_capacity(n + m);
-    while i < n || j < m {
-        if i < n && j < m && a[i] == b[j] {
-            out.push((Edit::Same, a[i]));
-            i += 1;
-            j += 1;
-        } else if i < n && (j == m || lengths[at(i + 1, j)] >= lengths[at(i, j + 1)]) {
-            // Removals before additions, as diff(1) prints them.
-            out.push((Edit::Removed, a[i]));
-            i += 1;
-        } else {
-            out.push((Edit::Added, b[j]));
-            j += 1;
-        }
-    }
-    out
-}
-
-/// A readable diff of two texts: `-` and `+` lines with three lines of
-/// context, `@@ line N` before each group; empty when they are equal.
+/// A unified diff of two texts (`similar`'s Myers diff): hunks headed
+/// `@@ -old +new @@`, `-` and `+` lines with three lines of context; empty
+/// when they are equal.
 pub fn line_diff(old: &str, new: &str) -> String {
-    let old_lines: Vec<&str> = old.lines().collect();
-    let new_lines: Vec<&str> = new.lines().collect();
-    let edits = edits(&old_lines, &new_lines);
-    let changed: Vec<usize> = edits
-        .iter()
-        .enumerate()
-        .filter(|(_, (e, _))| *e != Edit::Same)
-        .map(|(i, _)| i)
-        .collect();
-    if changed.is_empty() {
-        return String::new();
-    }
-    let shown = |i: usize| {
-        changed
-            .iter()
-            .any(|&c| i + CONTEXT >= c && i <= c + CONTEXT)
-    };
-    let mut out = String::new();
-    let mut new_line = 0usize;
-    let mut last_shown: Option<usize> = None;
-    for (i, (edit, text)) in edits.iter().enumerate() {
-        // The new side's number for this line (or the next one after a removal).
-        let here = new_line + 1;
-        if *edit != Edit::Removed {
-            new_line += 1;
-        }
-        if !shown(i) {
-            continue;
-        }
-        if last_shown.is_none_or(|l| l + 1 != i) {
-            out.push_str(&format!("@@ line {here}\n"));
-        }
-        last_shown = Some(i);
-        let mark = match edit {
-            Edit::Same => ' ',
-            Edit::Removed => '-',
-            Edit::Added => '+',
-        };
-        out.push_str(&format!("{mark} {text}\n"));
-    }
-    out
+    similar::TextDiff::configure()
+        .algorithm(similar::Algorithm::Myers)
+        .diff_lines(old, new)
+        .unified_diff()
+        .context_radius(CONTEXT)
+        .missing_newline_hint(false)
+        .to_string()
 }
 
 #[cfg(test)]
@@ -302,8 +201,8 @@ mod tests {
             !diff.contains("old-pass") && !diff.contains("new-pass"),
             "{diff}"
         );
-        assert!(diff.contains("-   password: (secret)\n"), "{diff}");
-        assert!(diff.contains("+   password: (secret, changed)\n"), "{diff}");
+        assert!(diff.contains("-  password: (secret)\n"), "{diff}");
+        assert!(diff.contains("+  password: (secret, changed)\n"), "{diff}");
         let text = yaml_text(&new);
         assert!(text.contains("secretToken: (secret)\n"), "{text}");
         assert!(text.contains("username: (secret)\n"), "{text}");
@@ -325,24 +224,42 @@ mod tests {
     }
 
     #[test]
-    fn line_diff_shows_changes_with_context() {
+    fn line_diff_shows_unified_hunks_with_context() {
         let old = "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n";
         let new = "a\nb\nc\nd\nE\nf\ng\nh\ni\nj\nk\n";
         assert_eq!(
             line_diff(old, new),
-            "@@ line 2\n  b\n  c\n  d\n- e\n+ E\n  f\n  g\n  h\n  i\n  j\n+ k\n"
+            "@@ -2,9 +2,10 @@\n b\n c\n d\n-e\n+E\n f\n g\n h\n i\n j\n+k\n"
         );
         let far = "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n";
         assert_eq!(
             line_diff(far, &far.replace("1\n2", "one\n2").replace("10", "ten")),
-            "@@ line 1\n- 1\n+ one\n  2\n  3\n  4\n@@ line 7\n  7\n  8\n  9\n- 10\n+ ten\n"
+            "@@ -1,4 +1,4 @@\n-1\n+one\n 2\n 3\n 4\n@@ -7,4 +7,4 @@\n 7\n 8\n 9\n-10\n+ten\n"
         );
         assert_eq!(line_diff(old, old), "");
-        assert_eq!(line_diff("", "x\n"), "@@ line 1\n+ x\n");
+        assert_eq!(line_diff("", "x\n"), "@@ -0,0 +1 @@\n+x\n");
     }
 
     #[test]
-    fn a_huge_middle_is_bounded() {
+    fn a_large_values_file_shows_only_what_changed() {
+        // 2,500 lines with one change near each end: the hand-written
+        // comparison gave up above 4 million cells and showed the whole
+        // middle as removed and added.
+        let old: String = (0..2500).map(|i| format!("  key{i}: value{i}\n")).collect();
+        let new = old
+            .replace("  key10: value10\n", "  key10: changed\n")
+            .replace("  key2490: value2490\n", "  key2490: changed\n");
+        let diff = line_diff(&old, &new);
+        let count = |mark: char| diff.lines().filter(|l| l.starts_with(mark)).count();
+        assert_eq!((count('-'), count('+'), count('@')), (2, 2, 2), "{diff}");
+        assert!(
+            diff.contains("-  key10: value10\n+  key10: changed\n"),
+            "{diff}"
+        );
+    }
+
+    #[test]
+    fn completely_different_texts_are_all_removed_then_added() {
         let old: String = (0..3000).map(|i| format!("o{i}\n")).collect();
         let new: String = (0..3000).map(|i| format!("n{i}\n")).collect();
         let diff = line_diff(&old, &new);

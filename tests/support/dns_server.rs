@@ -326,8 +326,9 @@ async fn bind_udp_and_tcp() -> (UdpSocket, TcpListener) {
     panic!("no loopback port free for both UDP and TCP");
 }
 
-/// Answer queries over TCP (two length bytes before each message), one
-/// query per connection, never truncated.
+/// Answer queries over TCP (two length bytes before each message), never
+/// truncated; a connection carries as many queries as the client sends
+/// (RFC 7766: a resolver may send several on one connection).
 async fn serve_tcp(listener: TcpListener, zone: Arc<Zone>, stats: Arc<Mutex<Stats>>) {
     loop {
         let Ok((mut stream, _)) = listener.accept().await else {
@@ -335,27 +336,31 @@ async fn serve_tcp(listener: TcpListener, zone: Arc<Zone>, stats: Arc<Mutex<Stat
         };
         let (zone, stats) = (Arc::clone(&zone), Arc::clone(&stats));
         tokio::spawn(async move {
-            let mut len = [0u8; 2];
-            if stream.read_exact(&mut len).await.is_err() {
-                return;
-            }
-            let mut bytes = vec![0u8; usize::from(u16::from_be_bytes(len))];
-            if stream.read_exact(&mut bytes).await.is_err() {
-                return;
-            }
-            let Some((request, question)) = read_request(&bytes) else {
-                return;
-            };
-            *stats
-                .lock()
-                .unwrap()
-                .tcp_queries
-                .entry(question)
-                .or_insert(0) += 1;
-            if let Some(reply) = build_response(&zone, &request) {
-                let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
-                framed.extend(reply);
-                let _ = stream.write_all(&framed).await;
+            loop {
+                let mut len = [0u8; 2];
+                if stream.read_exact(&mut len).await.is_err() {
+                    return;
+                }
+                let mut bytes = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                if stream.read_exact(&mut bytes).await.is_err() {
+                    return;
+                }
+                let Some((request, question)) = read_request(&bytes) else {
+                    return;
+                };
+                *stats
+                    .lock()
+                    .unwrap()
+                    .tcp_queries
+                    .entry(question)
+                    .or_insert(0) += 1;
+                if let Some(reply) = build_response(&zone, &request) {
+                    let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
+                    framed.extend(reply);
+                    if stream.write_all(&framed).await.is_err() {
+                        return;
+                    }
+                }
             }
         });
     }
