@@ -20,8 +20,16 @@ use std::time::{Duration, Instant};
 use super::real_tools::{in_ci, tools_dir};
 use super::wrapper::{RealTools, RealToolsBin};
 
-/// The cluster the test suite runs (`scripts/test-cluster up NAME`).
+/// The cluster the test suite runs (`scripts/test-cluster up NAME`);
+/// `BINDERCTL_TEST_CLUSTER` names another (two checkouts testing at once).
 pub const CLUSTER_NAME: &str = "binderctl-tests";
+
+fn cluster_name() -> String {
+    std::env::var("BINDERCTL_TEST_CLUSTER")
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| CLUSTER_NAME.to_string())
+}
 
 /// The three kwok nodes `scripts/test-cluster` makes, as MicroK8s names
 /// them: one control plane, two workers.
@@ -87,15 +95,16 @@ fn start() -> Result<ControlPlane, String> {
         }
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/test-cluster");
+    let name = cluster_name();
     let out = Command::new(&script)
-        .args(["up", CLUSTER_NAME])
+        .args(["up", &name])
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         return Err(format!(
-            "scripts/test-cluster up {CLUSTER_NAME} failed ({}):\n{}",
+            "scripts/test-cluster up {name} failed ({}):\n{}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
         ));
