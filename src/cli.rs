@@ -231,6 +231,12 @@ pub enum Command {
         binderctl status -o wide\n  \
         binderctl status -o json | jq '.pods[] | select(.ready != \"1/1\")'")]
     Status(StatusCmd),
+    /// Print the roles binderctl needs (RBAC), for an administrator to apply.
+    #[command(after_help = "Examples:\n  \
+        binderctl rbac | kubectl apply -f -\n  \
+        binderctl rbac --namespace-only --service-account lab-ops\n  \
+        binderctl rbac --user alice@lab.example --helper-namespace binderctl-helpers")]
+    Rbac(RbacCmd),
     /// Delete the Helm release and its namespace.
     #[command(after_help = "Examples:\n  \
         binderctl uninstall            # asks you to type the namespace name\n  \
@@ -818,6 +824,42 @@ pub enum NodesCmd {
 pub struct StatusCmd {
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RbacCmd {
+    /// Only the namespace's part (a Role and its binding): what a namespace
+    /// admin can grant; the cluster part (nodes, StorageClasses,
+    /// namespaces, the chart's cluster-wide objects) is left out.
+    #[arg(long)]
+    pub namespace_only: bool,
+    /// The ServiceAccount (in the BinderHub's namespace) the roles are for;
+    /// its manifest is printed too.
+    #[arg(long, value_name = "NAME", default_value = "binderctl", value_parser = names::object,
+          conflicts_with_all = ["user", "group"])]
+    pub service_account: String,
+    /// A user (as the API server authenticates it) instead of a ServiceAccount.
+    #[arg(long, value_name = "NAME", conflicts_with = "group")]
+    pub user: Option<String>,
+    /// A group instead of a ServiceAccount.
+    #[arg(long, value_name = "NAME")]
+    pub group: Option<String>,
+    /// Where helper pods run (`--helper-namespace` of images, nodes and
+    /// doctor), when not in the BinderHub's namespace.
+    #[arg(long, value_name = "NS", value_parser = names::namespace)]
+    pub helper_namespace: Option<String>,
+    /// The name of the roles and bindings.
+    #[arg(long, value_name = "NAME", default_value = "binderctl", value_parser = names::object)]
+    pub name: String,
+    /// yaml (for `kubectl apply -f -`) or json (a List).
+    #[arg(short = 'o', long, value_enum, default_value = "yaml")]
+    pub output: ManifestFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ManifestFormat {
+    Yaml,
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -2,10 +2,11 @@
 //! the one runner that prints or executes them, confirmation, durations,
 //! manifest checks, the kubelet arguments editor, the checks of names
 //! handed to the tools, Helm's shared command lines (`helm`), MicroK8s'
-//! wrapper checks (`microk8s`) and the helper pods that reach other nodes
-//! (`node_helper`). Plans, durations, manifests, kubelet edits, names and
-//! helper pods are pure; `runner` and `confirm` do I/O, `helm` through the
-//! runner, `microk8s` reads a few state files.
+//! wrapper checks (`microk8s`), the helper pods that reach other nodes
+//! (`node_helper`) and the permissions binderctl needs (`rbac`). Plans,
+//! durations, manifests, kubelet edits, names, helper pods and `rbac` are
+//! pure; `runner` and `confirm` do I/O, `helm` through the runner,
+//! `microk8s` reads a few state files.
 
 pub mod confirm;
 pub mod duration;
@@ -16,5 +17,6 @@ pub mod microk8s;
 pub mod names;
 pub mod node_helper;
 pub mod plan;
+pub mod rbac;
 pub mod runner;
 pub mod tools;

@@ -27,6 +27,7 @@ use tokio::process::Child;
 use crate::cluster::duration::format_age;
 use crate::cluster::microk8s;
 use crate::cluster::plan::{CommandLine, Plan, Step};
+use crate::cluster::rbac;
 use crate::cluster::tools::missing_program_message;
 use crate::error::{Interrupted, ToolFailed};
 use crate::output;
@@ -348,11 +349,23 @@ pub fn failed(command: &CommandLine, captured: &Captured) -> anyhow::Error {
     if let Some(hint) = microk8s::failure_hint(command, &captured.stderr) {
         stderr_line(&format!("binderctl: {hint}"));
     }
-    ToolFailed {
-        command: command.to_string(),
-        code: captured.code,
+    with_forbidden(
+        ToolFailed {
+            command: command.to_string(),
+            code: captured.code,
+        }
+        .into(),
+        &captured.stderr,
+    )
+}
+
+/// A refusal by the API server's authorization, said first as the missing
+/// permission (the tool's own line is above it).
+fn with_forbidden(err: anyhow::Error, stderr: &str) -> anyhow::Error {
+    match rbac::explain_forbidden(stderr) {
+        Some(line) => err.context(line),
+        None => err,
     }
-    .into()
 }
 
 fn captured(output: &std::process::Output) -> Result<Captured> {
@@ -650,8 +663,9 @@ async fn run_passing_output(step: &Step, on_interrupt: OnInterrupt) -> Result<St
             err,
             Sink::Stderr,
             screen.clone(),
-            // Kept only when it is not shown as it comes.
-            output::is_quiet().then(|| stderr_copy.clone()),
+            // Shown as it comes (unless -q) and kept: a refusal in it is
+            // explained.
+            Some(stderr_copy.clone()),
         )));
     }
     let label = shorten(
@@ -704,15 +718,19 @@ async fn run_passing_output(step: &Step, on_interrupt: OnInterrupt) -> Result<St
     stop_ticker(&ticker);
     let code = exit_code_of(&status)?;
     if code != 0 {
+        let bytes = stderr_copy.lock().unwrap_or_else(|e| e.into_inner());
+        let stderr = String::from_utf8_lossy(&bytes);
         if output::is_quiet() {
-            let bytes = stderr_copy.lock().unwrap_or_else(|e| e.into_inner());
-            output::tool_stderr(&String::from_utf8_lossy(&bytes));
+            output::tool_stderr(&stderr);
         }
-        return Err(ToolFailed {
-            command: command.to_string(),
-            code,
-        }
-        .into());
+        return Err(with_forbidden(
+            ToolFailed {
+                command: command.to_string(),
+                code,
+            }
+            .into(),
+            &stderr,
+        ));
     }
     if ticker.is_some() {
         stderr_line(&format!(

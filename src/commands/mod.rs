@@ -22,6 +22,7 @@ pub mod nodes;
 pub mod nodes_remote;
 pub mod pods;
 pub mod quota;
+pub mod rbac;
 pub mod render;
 pub mod samples;
 pub mod status;
@@ -64,6 +65,7 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Dashboard(cmd) => dashboard::run(global, cmd).await,
         Command::Nodes(cmd) => nodes::run(global, cmd).await,
         Command::Status(cmd) => status::run(global, cmd).await,
+        Command::Rbac(cmd) => rbac::run(global, cmd),
         Command::Uninstall(cmd) => uninstall::run(global, cmd).await,
         Command::Completion(cmd) => completion::run(global, cmd).await,
         Command::Man(cmd) => man::run(global, cmd).await,

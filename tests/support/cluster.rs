@@ -279,9 +279,22 @@ pub struct Binderctl<'a> {
     bin: RealToolsBin,
     home: tempfile::TempDir,
     snap: tempfile::TempDir,
+    /// Another identity's kubeconfig (`--tools plain` only).
+    kubeconfig: Option<PathBuf>,
 }
 
 impl<'a> Binderctl<'a> {
+    /// The same, authenticating with `kubeconfig` instead of the admin's.
+    pub fn with_kubeconfig(mut self, kubeconfig: &Path) -> Self {
+        assert_eq!(
+            self.flavor,
+            Flavor::Plain,
+            "MicroK8s' wrappers bring their own kubeconfig"
+        );
+        self.kubeconfig = Some(kubeconfig.to_path_buf());
+        self
+    }
+
     pub fn new(plane: &'a ControlPlane, flavor: Flavor, helm: HelmMajor) -> Self {
         let snap = tempfile::tempdir().expect("snap folder");
         let client_config = snap.path().join("credentials/client.config");
@@ -306,6 +319,7 @@ impl<'a> Binderctl<'a> {
             bin,
             home,
             snap,
+            kubeconfig: None,
         }
     }
 
@@ -327,9 +341,13 @@ impl<'a> Binderctl<'a> {
         let mut command = Command::new(env!("CARGO_BIN_EXE_binderctl"));
         command.args(args);
         if self.flavor == Flavor::Plain {
-            command
-                .arg("--tools=plain")
-                .arg(format!("--kubeconfig={}", self.plane.kubeconfig.display()));
+            command.arg("--tools=plain").arg(format!(
+                "--kubeconfig={}",
+                self.kubeconfig
+                    .as_ref()
+                    .unwrap_or(&self.plane.kubeconfig)
+                    .display()
+            ));
         }
         let at = |sub: &str| self.home.path().join(sub);
         command
