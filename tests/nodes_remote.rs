@@ -66,6 +66,11 @@ fn logs_script() -> String {
         r#"NAME=$2
 {FIND_POD}
 container=$6
+if [ -e "$dir/logs-fail" ]; then
+  # The kubelet's port, behind the node's firewall, as kubectl reports it.
+  echo "Error from server: Get \"https://192.0.2.10:10250/containerLogs/binder/$NAME/$container\": dial tcp 192.0.2.10:10250: i/o timeout" >&2
+  exit 1
+fi
 case "$container" in
   images) cat "$dir/images" ;;
   read) cat "$dir/kubelet-args" ;;
@@ -1257,4 +1262,68 @@ fn the_optional_read_script_prints_what_it_found() {
     assert!(run_on(&file).unwrap_err().contains("larger than"));
     std::fs::write(&file, vec![b'x'; READ_LIMIT_BYTES]).unwrap();
     assert_eq!(run_on(&file).unwrap().unwrap().len(), READ_LIMIT_BYTES);
+}
+
+/// kubectl cannot read w1's helper pod's output (its kubelet's port is
+/// firewalled): w1 has failed, by name, whatever the command.
+fn with_unreadable_logs_on_w1() -> FakeCluster {
+    let fake = cluster();
+    without_pull_failures(&fake);
+    std::fs::write(node_dir(&fake, "w1").join("logs-fail"), "").unwrap();
+    fake
+}
+
+fn assert_w1_failed(out: &std::process::Output) {
+    let err = stderr(out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("node w1: cannot read the output of the helper pod"),
+        "{err}"
+    );
+    assert!(err.contains("i/o timeout"), "{err}");
+    assert!(
+        err.contains("1 node of 3 failed: w1") || err.contains("1 of 3 failed: w1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn images_ls_counts_an_unreadable_helper_output_as_that_nodes_failure() {
+    let fake = with_unreadable_logs_on_w1();
+    let out = run(
+        &fake,
+        &["images", "ls", "teaching", "--all-nodes", "-o", "json"],
+    );
+    assert_w1_failed(&out);
+    let listed: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    for row in listed.as_array().unwrap() {
+        assert_eq!(row["nodes"], json!(["cp1", "w3"]), "{listed}");
+    }
+    assert!(pods_left(&fake).is_empty(), "{:?}", pods_left(&fake));
+}
+
+#[test]
+fn images_rm_counts_an_unreadable_helper_output_as_that_nodes_failure() {
+    let fake = with_unreadable_logs_on_w1();
+    let out = run(
+        &fake,
+        &["images", "rm", "teaching", "--all-nodes", "--yes"],
+    );
+    assert_w1_failed(&out);
+    let err = stderr(&out);
+    assert!(!err.contains("node w1: 0 image refs"), "{err}");
+    assert!(err.contains("node cp1: removed 5 of 5 image refs"), "{err}");
+    assert!(pods_left(&fake).is_empty(), "{:?}", pods_left(&fake));
+}
+
+#[test]
+fn reserve_dry_run_counts_an_unreadable_helper_output_as_that_nodes_failure() {
+    let fake = with_unreadable_logs_on_w1();
+    let out = run(&fake, &["nodes", "reserve", "--all-nodes", "--dry-run"]);
+    assert_w1_failed(&out);
+    assert!(!stdout(&out).contains("w1:"), "{}", stdout(&out));
+    assert!(created(&fake)
+        .iter()
+        .all(|p| p["metadata"]["name"].as_str().unwrap().ends_with("-read")));
+    assert!(pods_left(&fake).is_empty(), "{:?}", pods_left(&fake));
 }

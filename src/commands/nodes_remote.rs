@@ -191,10 +191,23 @@ impl Remote {
             let logs = pod.logs_command(&self.tools, &container.name);
             reads.spawn(async move { (index, Runner::new(false).probe(&logs).await) });
         }
+        // Output that cannot be read (the kubelet's port firewalled, the pod
+        // gone) is never taken as empty: it is this node's failure.
         let mut outputs: Vec<Option<String>> = vec![None; pod.containers.len()];
         while let Some(joined) = reads.join_next().await {
             let (index, answer) = joined.context("a log read stopped early")?;
-            outputs[index] = Some(answer?.stdout);
+            let answer = answer?;
+            if !answer.success() {
+                let logs = pod.logs_command(&self.tools, &pod.containers[index].name);
+                bail!(
+                    "node {}: cannot read the output of the helper pod {} (`{logs}` failed: {}); \
+                     its result on the node is unknown",
+                    pod.node,
+                    pod.name,
+                    one_line(&answer.stderr)
+                );
+            }
+            outputs[index] = Some(answer.stdout);
         }
         run.logs = pod
             .containers
@@ -430,6 +443,16 @@ async fn read_images(
         images,
         in_use: images::parse_container_images(run.log("containers")),
     })
+}
+
+/// A tool's message on one line, for an error that names the node.
+fn one_line(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    if lines.is_empty() {
+        "no message".to_string()
+    } else {
+        lines.join(" / ")
+    }
 }
 
 /// The end of the pods' output, for an error message.
