@@ -685,3 +685,19 @@ fn status_shows_everything_and_the_problem_with_a_foreign_policy() {
         assert!(err.contains(says), "{err}");
     }
 }
+
+#[test]
+fn quiet_check_still_says_that_the_allow_list_restricts_nothing() {
+    let lab = Lab::new(
+        &POLICY_YAML.replace("nonPrivateIPs: false", "nonPrivateIPs: true"),
+        "192.0.2.7",
+    );
+    let out = lab.run(&["egress", "check", "-q"], T0);
+    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nonPrivateIPs is not false")
+            && stderr(&out).contains("restricts nothing"),
+        "{}",
+        stderr(&out)
+    );
+}
