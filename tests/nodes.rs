@@ -629,3 +629,21 @@ fn reserve_writes_through_a_symlinked_arguments_file() {
         .collect();
     assert_eq!(names, [std::ffi::OsString::from("kubelet")]);
 }
+
+#[test]
+fn add_on_a_worker_node_keeps_microk8s_own_explanation() {
+    let fake = cluster_with_nodes();
+    fake.set_microk8s_state(support::fake_tools::Microk8sState::Worker);
+    let (code, stdout, stderr) = run(&fake, &["nodes", "add"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(stdout, "");
+    assert!(
+        stderr.contains(
+            "This MicroK8s deployment is acting as a node in a cluster. Please use the microk8s \
+             add-node on the master."
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("worker node"), "{stderr}");
+    assert!(stderr.contains("control-plane node"), "{stderr}");
+}

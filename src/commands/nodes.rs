@@ -104,7 +104,21 @@ async fn ls(tools: &Tools, output: &OutputArgs) -> Result<Outcome> {
 /// `nodes add`: `microk8s add-node`, then only the join commands.
 async fn add(tools: &Tools, worker: bool) -> Result<Outcome> {
     let command = add_command(tools)?;
-    let output = Runner::new(false).query(&command).await?;
+    let runner = Runner::new(false);
+    let captured = runner.probe(&command).await?;
+    if !captured.success() {
+        // MicroK8s explains a refusal (a worker node) on stdout: keep its
+        // words, then say what to do.
+        output::tool_stderr(&captured.stdout);
+        let err = crate::cluster::runner::failed(&command, &captured);
+        return Err(
+            match crate::cluster::microk8s::own_command_hint(&captured.stdout) {
+                Some(hint) => err.context(hint),
+                None => err,
+            },
+        );
+    }
+    let output = captured.stdout;
     let commands = parse_join_commands(&output);
     if commands.is_empty() {
         anyhow::bail!(
