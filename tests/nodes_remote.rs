@@ -22,7 +22,9 @@ mkdir -p "$FAKE_DIR/pods"
 new=$FAKE_DIR/pods/.new.$$
 cat > "$new"
 name=$(sed -n 's/^    "name": "\(.*\)",\{0,1\}$/\1/p' "$new" | head -n 1)
-cp "$new" "$FAKE_DIR/created-$name.json"
+# Whole or not at all: the tests read these while binderctl runs.
+cp "$new" "$FAKE_DIR/.created-$name.json"
+mv "$FAKE_DIR/.created-$name.json" "$FAKE_DIR/created-$name.json"
 mv "$new" "$FAKE_DIR/pods/$name.json"
 echo "pod/$name"
 "#;
@@ -77,7 +79,7 @@ case "$container" in
   write) echo "$dir/backup" ;;
   restart) ;;
   containers) cat "$dir/containers" ;;
-  ufw-conf|ufw-defaults|ufw-rules|kubelet)
+  ufw-conf|ufw-defaults|ufw-rules|interfaces|kubelet)
     # What READ_OPTIONAL_SCRIPT prints on the node.
     f=$dir/files/$container
     if [ -f "$f" ]; then echo present; cat "$f"; else echo absent; fi ;;
@@ -827,8 +829,16 @@ fn a_node_without_containerd_is_named_and_skipped_for_images() {
 const GIB: u64 = 1 << 30;
 const UFW_ON: &str = "ENABLED=yes\n";
 const UFW_ROUTED: &str = "DEFAULT_FORWARD_POLICY=\"ACCEPT\"\n";
-const UFW_CNI0: &str =
-    "-A ufw-user-input -i cni0 -j ACCEPT\n-A ufw-user-output -o cni0 -j ACCEPT\n";
+const UFW_CALICO: &str = "-A ufw-user-input -i vxlan.calico -j ACCEPT\n\
+    -A ufw-user-output -o vxlan.calico -j ACCEPT\n-A ufw-user-input -i cali+ -j ACCEPT\n\
+    -A ufw-user-output -o cali+ -j ACCEPT\n";
+/// `/proc/net/dev` of a MicroK8s node (Calico).
+const CALICO_DEVICES: &str = "Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo: 8826512   95216    0    0    0     0          0         0  8826512   95216    0    0    0     0       0          0
+vxlan.calico:   37232     406    0    0    0     0          0         0    40812     442    0   29    0     0       0          0
+cali6d2a3b1f0c9: 1402264   12213    0    0    0     0          0         0  9862511    9712    0    0    0     0       0          0
+";
 const RESERVED: &str = "--kube-reserved=cpu=1,memory=512Mi\n--system-reserved=cpu=1,memory=512Mi\n";
 
 /// Write `text` as what the helper's `container` reads on `node`.
@@ -851,7 +861,9 @@ fn doctor_cluster() -> FakeCluster {
     }
     node_file(&fake, "cp1", "ufw-conf", UFW_ON);
     node_file(&fake, "cp1", "ufw-defaults", UFW_ROUTED);
-    node_file(&fake, "cp1", "ufw-rules", UFW_CNI0);
+    node_file(&fake, "cp1", "ufw-rules", UFW_CALICO);
+    node_file(&fake, "cp1", "interfaces", CALICO_DEVICES);
+    node_file(&fake, "w1", "interfaces", CALICO_DEVICES);
     node_file(
         &fake,
         "cp1",
@@ -913,7 +925,7 @@ fn doctor_all_nodes_runs_the_node_checks_on_each_ready_node_through_one_pod_each
     assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
     for label in [
         "firewall-routed@cp1",
-        "firewall-cni0@cp1",
+        "firewall-cni@cp1",
         "kubelet-reserved@cp1",
         "containerd-disk@cp1",
         "containerd-disk@w3",
@@ -929,10 +941,10 @@ fn doctor_all_nodes_runs_the_node_checks_on_each_ready_node_through_one_pod_each
             .contains("fix: on node w1: sudo ufw default allow routed"),
         "{text}"
     );
-    let cni = report_line(&report, "firewall-cni0@w1");
+    let cni = report_line(&report, "firewall-cni@w1");
     assert_eq!(cni.0, "fail", "{text}");
     assert!(
-        cni.2.contains("on node w1: sudo ufw allow in on cni0"),
+        cni.2.contains("on node w1: sudo ufw allow in on vxlan.calico"),
         "{text}"
     );
     let reserved = report_line(&report, "kubelet-reserved@w1");
@@ -984,8 +996,11 @@ fn doctor_all_nodes_runs_the_node_checks_on_each_ready_node_through_one_pod_each
             .iter()
             .map(|c| c["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["ufw-conf", "ufw-defaults", "ufw-rules", "kubelet"]);
-        let kubelet: Vec<&str> = containers[3]["command"]
+        assert_eq!(
+            names,
+            ["ufw-conf", "ufw-defaults", "ufw-rules", "interfaces", "kubelet"]
+        );
+        let kubelet: Vec<&str> = containers[4]["command"]
             .as_array()
             .unwrap()
             .iter()
@@ -1028,7 +1043,7 @@ fn doctor_all_nodes_runs_the_node_checks_on_each_ready_node_through_one_pod_each
         names,
         [
             "firewall-routed",
-            "firewall-cni0",
+            "firewall-cni",
             "kubelet-reserved",
             "containerd-disk"
         ]
@@ -1129,7 +1144,7 @@ fn doctor_plain_nodes_read_kubeadms_kubelet_config() {
     );
     let pods = created(&fake);
     assert_eq!(pods.len(), 1);
-    let command = pods[0]["spec"]["containers"][3]["command"]
+    let command = pods[0]["spec"]["containers"][4]["command"]
         .as_array()
         .unwrap();
     assert_eq!(command.last().unwrap(), "/var/lib/kubelet/config.yaml");
