@@ -625,6 +625,8 @@ fn reserve_skips_nodes_already_set_and_dry_run_changes_nothing() {
             "reserve",
             "--all-nodes",
             "--dry-run",
+            "--kubelet-args",
+            "/var/snap/microk8s/current/args/kubelet",
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -1139,7 +1141,7 @@ fn doctor_plain_nodes_read_kubeadms_kubelet_config() {
     assert!(
         reserved
             .2
-            .contains("on node w1: set kubeReserved and systemReserved"),
+            .contains("fix: binderctl --tools plain nodes reserve --node w1"),
         "{text}"
     );
     let pods = created(&fake);
@@ -1340,5 +1342,66 @@ fn reserve_dry_run_counts_an_unreadable_helper_output_as_that_nodes_failure() {
     assert!(created(&fake)
         .iter()
         .all(|p| p["metadata"]["name"].as_str().unwrap().ends_with("-read")));
+    assert!(pods_left(&fake).is_empty(), "{:?}", pods_left(&fake));
+}
+
+/// kubeadm nodes (`--tools plain`) keep the reservations in
+/// `/var/lib/kubelet/config.yaml`: that file is read, edited as YAML and
+/// written back, then the kubelet restarted with systemctl.
+#[test]
+fn reserve_on_kubeadm_nodes_edits_their_kubelet_configuration() {
+    let fake = cluster();
+    without_pull_failures(&fake);
+    let config = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n\
+                  cgroupDriver: systemd\nkubeReserved:\n  cpu: 200m\n";
+    for node in ["cp1", "w1", "w3"] {
+        std::fs::write(node_dir(&fake, node).join("kubelet-args"), config).unwrap();
+    }
+    let out = run(
+        &fake,
+        &[
+            "--tools",
+            "plain",
+            "nodes",
+            "reserve",
+            "--node",
+            "w1",
+            "--yes",
+            "--ready-timeout",
+            "5s",
+        ],
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        stdout(&out).contains("--- w1:/var/lib/kubelet/config.yaml\n"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("-  cpu: 200m\n"), "{}", stdout(&out));
+    assert!(err.contains("node w1 is Ready again."), "{err}");
+    let pods = created(&fake);
+    let read = pods
+        .iter()
+        .find(|p| p["metadata"]["name"].as_str().unwrap().ends_with("-read"))
+        .unwrap();
+    let read_argv = read["spec"]["containers"][0]["command"].as_array().unwrap();
+    assert_eq!(read_argv.last().unwrap(), "/var/lib/kubelet/config.yaml");
+    let write = pods
+        .iter()
+        .find(|p| p["metadata"]["name"].as_str().unwrap().ends_with("-write"))
+        .unwrap();
+    let command = write["spec"]["containers"][0]["command"].as_array().unwrap();
+    assert_eq!(command[13], "/var/lib/kubelet/config.yaml");
+    assert_eq!(command[15], config);
+    let new: serde_yaml::Value = serde_yaml::from_str(command[16].as_str().unwrap()).unwrap();
+    assert_eq!(new["kubeReserved"]["cpu"], "1");
+    assert_eq!(new["systemReserved"]["ephemeral-storage"], "10Gi");
+    assert_eq!(new["cgroupDriver"], "systemd");
+    let restart = pods
+        .iter()
+        .find(|p| p["metadata"]["name"].as_str().unwrap().ends_with("-restart"))
+        .unwrap();
+    assert!(restart.to_string().contains("\"systemctl\""), "{restart}");
     assert!(pods_left(&fake).is_empty(), "{:?}", pods_left(&fake));
 }

@@ -11,6 +11,7 @@ pub mod confirm;
 pub mod duration;
 pub mod helm;
 pub mod kubelet_args;
+pub mod kubelet_config;
 pub mod manifest;
 pub mod microk8s;
 pub mod names;

@@ -1040,10 +1040,10 @@ fn kubelet_reserved_check(file: &FileRead, flavor: ToolFlavor, node: Option<&str
     let fix = match (flavor, node) {
         (ToolFlavor::Microk8s, Some(node)) => format!("binderctl nodes reserve --node {node}"),
         (ToolFlavor::Microk8s, None) => "sudo binderctl nodes reserve".to_string(),
-        (ToolFlavor::Plain, _) => on_node(
-            node,
-            &format!("set kubeReserved and systemReserved in {path}, then restart the kubelet"),
-        ),
+        (ToolFlavor::Plain, Some(node)) => {
+            format!("binderctl --tools plain nodes reserve --node {node}")
+        }
+        (ToolFlavor::Plain, None) => "sudo binderctl --tools plain nodes reserve".to_string(),
     };
     Check::warn(
         NAME,

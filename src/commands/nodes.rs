@@ -11,7 +11,8 @@ use serde::Serialize;
 use crate::cli::{GlobalArgs, NodesCmd, OutputArgs, ToolFlavor};
 use crate::cluster::confirm::confirm;
 use crate::cluster::duration::unix_now;
-use crate::cluster::kubelet_args::{self, Reserved};
+use crate::cluster::kubelet_args::Reserved;
+use crate::cluster::kubelet_config;
 use crate::cluster::plan::{CommandLine, Plan};
 use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
@@ -44,6 +45,11 @@ pub async fn run(global: &GlobalArgs, cmd: &NodesCmd) -> Result<Outcome> {
             yes,
         } => {
             let reserved = Reserved::new(cpu, memory, ephemeral_storage)?;
+            // MicroK8s' arguments file, or kubeadm's config.yaml.
+            let kubelet_args = kubelet_args.clone().unwrap_or_else(|| {
+                PathBuf::from(format!("/{}", super::doctor::kubelet_file(global.tools)))
+            });
+            let kubelet_args = &kubelet_args;
             if targets.remote() {
                 let rollout = nodes_remote::Rollout {
                     file: kubelet_args.to_string_lossy().into_owned(),
@@ -234,9 +240,11 @@ pub fn reserve(
     dry_run: bool,
     out: &mut dyn Write,
 ) -> Result<Outcome> {
-    let original = read_args_file(path)?;
-    let edit = kubelet_args::edit_reserved(&original, reserved);
+    let original = read_args_file(path, tools)?;
     let shown = path.shown().to_string();
+    let edit = kubelet_config::edit_kubelet_file(&original, reserved)
+        .map_err(|why| anyhow::anyhow!("{shown}: {why}"))?;
+    let [kube_name, system_name] = kubelet_config::setting_names(&original);
     if edit.is_unchanged() {
         writeln!(
             out,
@@ -261,7 +269,7 @@ pub fn reserve(
     }
     writeln!(
         out,
-        "Reserved {} for Kubernetes (--kube-reserved) and system daemons (--system-reserved) in {shown}.",
+        "Reserved {} for Kubernetes ({kube_name}) and system daemons ({system_name}) in {shown}.",
         reserved.value()
     )?;
     writeln!(out, "The previous file is kept as {}.", backup.shown())?;
@@ -269,12 +277,15 @@ pub fn reserve(
     Ok(Outcome::Success)
 }
 
-fn read_args_file(path: &Path) -> Result<String> {
+fn read_args_file(path: &Path, tools: ToolFlavor) -> Result<String> {
     let shown = path.shown();
     let bytes = std::fs::read(path).map_err(|err| {
         let hint = match err.kind() {
             std::io::ErrorKind::PermissionDenied => {
                 " (the file belongs to root: run binderctl with sudo)".to_string()
+            }
+            std::io::ErrorKind::NotFound if tools == ToolFlavor::Plain => {
+                " (is this a kubeadm node? Otherwise pass --kubelet-args PATH)".to_string()
             }
             std::io::ErrorKind::NotFound => {
                 " (is MicroK8s installed on this node? Otherwise pass --kubelet-args PATH)"

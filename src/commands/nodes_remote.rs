@@ -14,7 +14,8 @@ use serde::Serialize;
 
 use crate::cli::{GlobalArgs, ImageMatch, NodeTargets, OutputArgs, ToolFlavor};
 use crate::cluster::confirm::confirm;
-use crate::cluster::kubelet_args::{self, Reserved};
+use crate::cluster::kubelet_args::Reserved;
+use crate::cluster::kubelet_config;
 use crate::cluster::node_helper::{
     self, HelperContainer, HelperPod, HelperTarget, NodeContainerd, PodState, DEADLINE_SECONDS,
     PARALLELISM,
@@ -849,10 +850,11 @@ async fn read_args_file(remote: &Remote, index: usize, node: &str, file: &str) -
     );
     let run = remote.run_pod(&pod).await?;
     if let Some(why) = &run.failure {
-        bail!(
-            "node {node}: cannot read {file} ({why}); is MicroK8s installed there? Otherwise \
-             pass --kubelet-args PATH"
-        );
+        let what = match remote.flavor {
+            ToolFlavor::Plain => "is it a kubeadm node?",
+            ToolFlavor::Microk8s => "is MicroK8s installed there?",
+        };
+        bail!("node {node}: cannot read {file} ({why}); {what} Otherwise pass --kubelet-args PATH");
     }
     Ok(run.log("read").to_string())
 }
@@ -917,7 +919,13 @@ pub async fn reserve(
                 continue;
             }
         };
-        let edit = kubelet_args::edit_reserved(&original, reserved);
+        let edit = match kubelet_config::edit_kubelet_file(&original, reserved) {
+            Ok(edit) => edit,
+            Err(why) => {
+                failed.push((node.clone(), anyhow::anyhow!("node {node}: {}: {why}", how.file)));
+                continue;
+            }
+        };
         if edit.is_unchanged() {
             output::info(&format!(
                 "node {node}: {} already reserves {}; nothing to change.",

@@ -97,7 +97,6 @@ pub struct Settings {
 /// returned, one line each, naming the key.
 pub fn read(values: &Value) -> Result<Settings, Vec<String>> {
     let mut problems = Vec::new();
-    let mut warnings = Vec::new();
     if !values.is_mapping() {
         return Err(vec![format!(
             "the top level must be a mapping of Helm values, found {}",
@@ -129,7 +128,7 @@ pub fn read(values: &Value) -> Result<Settings, Vec<String>> {
             problems.push(format!("{path}: expected a mapping, found {found}"))
         }
         Lookup::Found(Value::Mapping(policy)) => {
-            read_network_policy(policy, &mut settings, &mut problems, &mut warnings)
+            read_network_policy(policy, &mut settings, &mut problems)
         }
         Lookup::Found(other) => problems.push(format!(
             "{}: expected a mapping, found {}",
@@ -139,7 +138,6 @@ pub fn read(values: &Value) -> Result<Settings, Vec<String>> {
     }
 
     if problems.is_empty() {
-        settings.warnings = warnings;
         Ok(settings)
     } else {
         Err(problems)
@@ -271,7 +269,6 @@ fn read_network_policy(
     policy: &Mapping,
     settings: &mut Settings,
     problems: &mut Vec<String>,
-    warnings: &mut Vec<String>,
 ) {
     let base = NETWORK_POLICY.join(".");
 
