@@ -1,6 +1,6 @@
 //! Cluster: the external tools and their flavours, plans (lists of commands),
 //! the one runner that prints or executes them, confirmation, durations,
-//! manifest checks, the kubelet arguments editor, the checks of names
+//! manifest checks, the kubelet arguments and configuration editors, the checks of names
 //! handed to the tools, Helm's shared command lines (`helm`), MicroK8s'
 //! wrapper checks (`microk8s`) and the helper pods that reach other nodes
 //! (`node_helper`). Plans, durations, manifests, kubelet edits, names and
