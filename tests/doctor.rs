@@ -671,7 +671,9 @@ fn the_firewall_check_wants_the_rules_of_the_cni_the_node_runs() {
     let (status, _, message) = line(&lines(&out), "firewall-cni").clone();
     assert_eq!(status, "fail", "{message}");
     assert!(
-        message.contains("Calico's interfaces: missing allow out on vxlan.calico, in on cali+, out on cali+"),
+        message.contains(
+            "Calico's interfaces: missing allow out on vxlan.calico, in on cali+, out on cali+"
+        ),
         "{message}"
     );
     assert!(
@@ -693,7 +695,14 @@ fn the_firewall_check_wants_the_rules_of_the_cni_the_node_runs() {
     assert!(message.contains("flannel's cni0"), "{message}");
 
     // No CNI interface to go by: said, not guessed.
-    write(&node.path("proc/net/dev"), &CALICO_DEVICES.lines().take(4).collect::<Vec<_>>().join("\n"));
+    write(
+        &node.path("proc/net/dev"),
+        &CALICO_DEVICES
+            .lines()
+            .take(4)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
     let out = node.doctor(&[]);
     let (status, _, message) = line(&lines(&out), "firewall-cni").clone();
     assert_eq!(status, "skip", "{message}");

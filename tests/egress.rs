@@ -615,8 +615,12 @@ fn deploy_in_policy_mode_refuses_an_unusable_policy_before_the_upgrade() {
     for (out_text, err_text, exit, says) in UNUSABLE_READS {
         let mut lab = Lab::new(POLICY_YAML, "192.0.2.7");
         fake_release(&mut lab);
-        lab.fake
-            .respond_full(&["kubectl", "get", "networkpolicy"], out_text, err_text, exit);
+        lab.fake.respond_full(
+            &["kubectl", "get", "networkpolicy"],
+            out_text,
+            err_text,
+            exit,
+        );
         for dry_run in [true, false] {
             let mut args = vec!["deploy", "--version", VERSION];
             if dry_run {
@@ -632,8 +636,14 @@ fn deploy_in_policy_mode_refuses_an_unusable_policy_before_the_upgrade() {
             );
             assert!(!stdout(&out).contains("helm upgrade"), "{}", stdout(&out));
         }
-        assert!(lab.fake.calls_starting_with(&["helm", "upgrade"]).is_empty());
-        assert!(lab.fake.calls_starting_with(&["kubectl", "apply"]).is_empty());
+        assert!(lab
+            .fake
+            .calls_starting_with(&["helm", "upgrade"])
+            .is_empty());
+        assert!(lab
+            .fake
+            .calls_starting_with(&["kubectl", "apply"])
+            .is_empty());
         assert!(!lab.fake.work_dir().join("_binder.yaml").exists());
     }
 }
@@ -646,8 +656,12 @@ fn deploy_in_values_mode_warns_about_an_unusable_policy_and_goes_on() {
             "192.0.2.7",
         );
         fake_release(&mut lab);
-        lab.fake
-            .respond_full(&["kubectl", "get", "networkpolicy"], out_text, err_text, exit);
+        lab.fake.respond_full(
+            &["kubectl", "get", "networkpolicy"],
+            out_text,
+            err_text,
+            exit,
+        );
         let out = lab.run(&["deploy", "--version", VERSION], T0);
         let err = stderr(&out);
         assert_eq!(code(&out), Some(0), "{says}: {err}");
@@ -661,7 +675,10 @@ fn deploy_in_values_mode_warns_about_an_unusable_policy_and_goes_on() {
             "{:?}",
             lab.fake.calls()
         );
-        assert!(lab.fake.calls_starting_with(&["kubectl", "apply"]).is_empty());
+        assert!(lab
+            .fake
+            .calls_starting_with(&["kubectl", "apply"])
+            .is_empty());
     }
 }
 
@@ -669,13 +686,20 @@ fn deploy_in_values_mode_warns_about_an_unusable_policy_and_goes_on() {
 fn status_shows_everything_and_the_problem_with_a_foreign_policy() {
     for (out_text, err_text, exit, says) in UNUSABLE_READS {
         let mut lab = Lab::new(POLICY_YAML, "192.0.2.7");
-        lab.fake
-            .respond_full(&["kubectl", "get", "networkpolicy"], out_text, err_text, exit);
+        lab.fake.respond_full(
+            &["kubectl", "get", "networkpolicy"],
+            out_text,
+            err_text,
+            exit,
+        );
         let out = lab.run(&["status"], T0);
         let (text, err) = (stdout(&out), stderr(&out));
         // Non-zero: 2, or kubectl's own code when kubectl failed.
         assert!(!matches!(code(&out), Some(0) | None), "{says}: {err}");
-        assert!(text.starts_with("Release binder in namespace binder"), "{text}");
+        assert!(
+            text.starts_with("Release binder in namespace binder"),
+            "{text}"
+        );
         assert!(text.contains("Pods ("), "{text}");
         assert!(text.contains("Services:"), "{text}");
         assert!(

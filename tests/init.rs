@@ -307,12 +307,22 @@ fn a_missing_storage_class_file_is_written_from_the_template_and_applied() {
     // file is kept as it is.
     let out = run(
         &fake,
-        &["init", "--metallb-range", RANGE, "--storage-class", "lab-class.yaml"],
+        &[
+            "init",
+            "--metallb-range",
+            RANGE,
+            "--storage-class",
+            "lab-class.yaml",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         std::fs::read_to_string(fake.work_dir().join("lab-class.yaml")).unwrap(),
         bundled
     );
-    assert!(!stderr(&out).contains("Wrote local-storage-dir.yaml"), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("Wrote local-storage-dir.yaml"),
+        "{}",
+        stderr(&out)
+    );
 }

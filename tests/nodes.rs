@@ -672,7 +672,14 @@ fn reserve_on_a_kubeadm_node_edits_its_kubelet_configuration() {
     let config = dir.path().join("kubelet");
     std::fs::write(&config, KUBEADM_CONFIG).unwrap();
     let path = config.to_str().unwrap();
-    let args = ["--tools", "plain", "nodes", "reserve", "--kubelet-args", path];
+    let args = [
+        "--tools",
+        "plain",
+        "nodes",
+        "reserve",
+        "--kubelet-args",
+        path,
+    ];
 
     let dry = binderctl(&[&args[..], &["--dry-run"]].concat());
     assert!(dry.status.success(), "{}", text(&dry.stderr));
@@ -690,7 +697,10 @@ fn reserve_on_a_kubeadm_node_edits_its_kubelet_configuration() {
         stdout.contains("(kubeReserved) and system daemons (systemReserved)"),
         "{stdout}"
     );
-    assert!(stdout.contains("sudo systemctl restart kubelet"), "{stdout}");
+    assert!(
+        stdout.contains("sudo systemctl restart kubelet"),
+        "{stdout}"
+    );
     let after = std::fs::read_to_string(&config).unwrap();
     let block = |key: &str| {
         format!("{key}:\n  cpu: \"1\"\n  memory: \"512Mi\"\n  ephemeral-storage: \"10Gi\"\n")

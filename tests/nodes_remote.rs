@@ -946,7 +946,8 @@ fn doctor_all_nodes_runs_the_node_checks_on_each_ready_node_through_one_pod_each
     let cni = report_line(&report, "firewall-cni@w1");
     assert_eq!(cni.0, "fail", "{text}");
     assert!(
-        cni.2.contains("on node w1: sudo ufw allow in on vxlan.calico"),
+        cni.2
+            .contains("on node w1: sudo ufw allow in on vxlan.calico"),
         "{text}"
     );
     let reserved = report_line(&report, "kubelet-reserved@w1");
@@ -1000,7 +1001,13 @@ fn doctor_all_nodes_runs_the_node_checks_on_each_ready_node_through_one_pod_each
             .collect();
         assert_eq!(
             names,
-            ["ufw-conf", "ufw-defaults", "ufw-rules", "interfaces", "kubelet"]
+            [
+                "ufw-conf",
+                "ufw-defaults",
+                "ufw-rules",
+                "interfaces",
+                "kubelet"
+            ]
         );
         let kubelet: Vec<&str> = containers[4]["command"]
             .as_array()
@@ -1322,10 +1329,7 @@ fn images_ls_counts_an_unreadable_helper_output_as_that_nodes_failure() {
 #[test]
 fn images_rm_counts_an_unreadable_helper_output_as_that_nodes_failure() {
     let fake = with_unreadable_logs_on_w1();
-    let out = run(
-        &fake,
-        &["images", "rm", "teaching", "--all-nodes", "--yes"],
-    );
+    let out = run(&fake, &["images", "rm", "teaching", "--all-nodes", "--yes"]);
     assert_w1_failed(&out);
     let err = stderr(&out);
     assert!(!err.contains("node w1: 0 image refs"), "{err}");
@@ -1391,7 +1395,9 @@ fn reserve_on_kubeadm_nodes_edits_their_kubelet_configuration() {
         .iter()
         .find(|p| p["metadata"]["name"].as_str().unwrap().ends_with("-write"))
         .unwrap();
-    let command = write["spec"]["containers"][0]["command"].as_array().unwrap();
+    let command = write["spec"]["containers"][0]["command"]
+        .as_array()
+        .unwrap();
     assert_eq!(command[13], "/var/lib/kubelet/config.yaml");
     assert_eq!(command[15], config);
     let new: serde_yaml::Value = serde_yaml::from_str(command[16].as_str().unwrap()).unwrap();
@@ -1400,7 +1406,12 @@ fn reserve_on_kubeadm_nodes_edits_their_kubelet_configuration() {
     assert_eq!(new["cgroupDriver"], "systemd");
     let restart = pods
         .iter()
-        .find(|p| p["metadata"]["name"].as_str().unwrap().ends_with("-restart"))
+        .find(|p| {
+            p["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .ends_with("-restart")
+        })
         .unwrap();
     assert!(restart.to_string().contains("\"systemctl\""), "{restart}");
     assert!(pods_left(&fake).is_empty(), "{:?}", pods_left(&fake));

@@ -1354,7 +1354,11 @@ fn quiet_never_hides_that_the_allow_list_restricts_nothing() {
             standard_zone(),
             standard_routes(),
         );
-        for args in [&["-q"][..], &["--check", "-q"][..], &["--check", "--quiet"][..]] {
+        for args in [
+            &["-q"][..],
+            &["--check", "-q"][..],
+            &["--check", "--quiet"][..],
+        ] {
             let out = env.render(args);
             let err = stderr(&out);
             assert!(

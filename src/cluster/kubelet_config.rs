@@ -303,14 +303,19 @@ systemReserved:
             ),
         );
         assert_eq!(edit.text, expected);
-        assert!(edit_reserved(&edit.text, &reserved()).unwrap().is_unchanged());
+        assert!(edit_reserved(&edit.text, &reserved())
+            .unwrap()
+            .is_unchanged());
     }
 
     #[test]
     fn crlf_and_a_missing_last_newline_are_kept() {
         let text = KUBEADM.replace('\n', "\r\n");
         let edit = edit_reserved(&text, &reserved()).unwrap();
-        assert_eq!(edit.text, format!("{KUBEADM}{BLOCKS}").replace('\n', "\r\n"));
+        assert_eq!(
+            edit.text,
+            format!("{KUBEADM}{BLOCKS}").replace('\n', "\r\n")
+        );
         let bare = KUBEADM.trim_end();
         let edit = edit_reserved(bare, &reserved()).unwrap();
         assert_eq!(edit.text, format!("{KUBEADM}{BLOCKS}"));

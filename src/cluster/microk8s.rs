@@ -165,9 +165,9 @@ pub fn check_printed(command: &CommandLine) -> Result<()> {
 /// MicroK8s' own commands (`microk8s add-node`) explain a refusal on
 /// stdout; on a worker node that sentence gets binderctl's way out.
 pub fn own_command_hint(stdout: &str) -> Option<&'static str> {
-    stdout.contains(WORKER_NODE_OUTPUT).then_some(
-        "this machine is a MicroK8s worker node: run binderctl on a control-plane node",
-    )
+    stdout
+        .contains(WORKER_NODE_OUTPUT)
+        .then_some("this machine is a MicroK8s worker node: run binderctl on a control-plane node")
 }
 
 fn sudo_note() {

@@ -904,10 +904,7 @@ fn firewall_checks(files: &NodeFiles, node: Option<&str>) -> Vec<Check> {
     let cni = match (&files.ufw_rules, &files.interfaces) {
         (Err(e), _) => unreadable(CNI, e, node),
         (_, Err(e)) => Check::skip(CNI, format!("cannot read {e}: which CNI runs is unknown")),
-        (_, Ok(None)) => Check::skip(
-            CNI,
-            format!("no /{NET_DEVICES}: which CNI runs is unknown"),
-        ),
+        (_, Ok(None)) => Check::skip(CNI, format!("no /{NET_DEVICES}: which CNI runs is unknown")),
         (Ok(rules), Ok(Some(devices))) => cni_check(
             rules.as_deref().unwrap_or_default(),
             &interface_names(devices),
@@ -981,7 +978,10 @@ fn cni_check(rules: &str, names: &[String], node: Option<&str>) -> Check {
             ),
         );
     }
-    let fixes: Vec<String> = missing.iter().map(|m| format!("sudo ufw allow {m}")).collect();
+    let fixes: Vec<String> = missing
+        .iter()
+        .map(|m| format!("sudo ufw allow {m}"))
+        .collect();
     Check::fail(
         CNI,
         format!(
@@ -1633,7 +1633,11 @@ mod tests {
             cni_interfaces(&names),
             [("Calico", &["vxlan.calico", "cali+"][..])]
         );
-        let flannel = vec!["lo".to_string(), "flannel.1".to_string(), "cni0".to_string()];
+        let flannel = vec![
+            "lo".to_string(),
+            "flannel.1".to_string(),
+            "cni0".to_string(),
+        ];
         assert_eq!(cni_interfaces(&flannel), [("flannel", &["cni0"][..])]);
         assert!(cni_interfaces(&["lo".to_string(), "eth0".to_string()]).is_empty());
 
@@ -1644,7 +1648,10 @@ mod tests {
         let text = report(&[check]);
         assert!(text.starts_with("fail  firewall-cni"), "{text}");
         assert!(text.contains("missing allow out on cali+"), "{text}");
-        assert!(text.contains("fix: on node w1: sudo ufw allow out on cali+\n"), "{text}");
+        assert!(
+            text.contains("fix: on node w1: sudo ufw allow out on cali+\n"),
+            "{text}"
+        );
         let all = format!("{rules}-A ufw-user-output -o cali+ -j ACCEPT\n");
         let text = report(&[cni_check(&all, &names, None)]);
         assert!(text.starts_with("ok    firewall-cni"), "{text}");
@@ -1653,8 +1660,10 @@ mod tests {
         let text = report(&[cni_check(old, &names, None)]);
         assert!(text.starts_with("fail"), "{text}");
         assert!(
-            text.contains("sudo ufw allow in on vxlan.calico; sudo ufw allow out on vxlan.calico; \
-                           sudo ufw allow in on cali+; sudo ufw allow out on cali+"),
+            text.contains(
+                "sudo ufw allow in on vxlan.calico; sudo ufw allow out on vxlan.calico; \
+                           sudo ufw allow in on cali+; sudo ufw allow out on cali+"
+            ),
             "{text}"
         );
     }

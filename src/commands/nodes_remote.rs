@@ -448,7 +448,11 @@ async fn read_images(
 
 /// A tool's message on one line, for an error that names the node.
 fn one_line(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     if lines.is_empty() {
         "no message".to_string()
     } else {
@@ -922,7 +926,10 @@ pub async fn reserve(
         let edit = match kubelet_config::edit_kubelet_file(&original, reserved) {
             Ok(edit) => edit,
             Err(why) => {
-                failed.push((node.clone(), anyhow::anyhow!("node {node}: {}: {why}", how.file)));
+                failed.push((
+                    node.clone(),
+                    anyhow::anyhow!("node {node}: {}: {why}", how.file),
+                ));
                 continue;
             }
         };

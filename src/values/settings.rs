@@ -265,11 +265,7 @@ pub fn validate_github_owner(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn read_network_policy(
-    policy: &Mapping,
-    settings: &mut Settings,
-    problems: &mut Vec<String>,
-) {
+fn read_network_policy(policy: &Mapping, settings: &mut Settings, problems: &mut Vec<String>) {
     let base = NETWORK_POLICY.join(".");
 
     match policy.get(KEY_EGRESS) {
