@@ -353,6 +353,16 @@ const PLAIN: &[&str] = &[
     "1e+3",
     "3.",
     "+1_0",
+    // Underscores in a float that starts with `.` (Go's ParseFloat).
+    ".1_0",
+    ".1_0e1_0",
+    ".5_5e-1_0",
+    ".1__0",
+    ".1_",
+    // Float32 ties (474154.625 is 474154.62 as a key), value and exponent form.
+    "474154.625",
+    "4.74154625e5",
+    "474154.875",
 ];
 
 /// Strings written quoted (any content, escapes included).
@@ -487,6 +497,13 @@ const KEYS: &[&str] = &[
     "a.b",
     "a/b",
     "$dollar",
+    // Float keys Go formats as 32-bit floats, ties to even.
+    "474154.625",
+    "4.74154625e5",
+    "-474155.375",
+    "474155.125",
+    ".1_0",
+    ".5_5e-1_0",
 ];
 
 /// Tagged scalars and what is well-formed for them.
@@ -804,6 +821,10 @@ const HAND_PICKED: &[&str] = &[
     "\n  yes: 1\n  010: 2\n  1.5: 3\n  1e3: 4\n  123456789.0: 5\n  0.1: 6\n  .inf: 7\n  \"\": 8\n  \"a: b\": 9\n  \"line\\nbreak\": 10\n",
     // Tags as go-yaml reads them.
     "\n  a: !!str 010\n  b: !!int \"12\"\n  c: !!binary aGVsbG8=\n  d: !foo bar\n  e: !!float 1\n  f: !!bool \"on\"\n  g: !!null \"\"\n  h: !foo {x: 1}\n",
+    // Float keys that are exact ties for Go's float32 text (to even), in
+    // exponent form too; underscores in a float that starts with `.`.
+    "\n  474154.625: 1\n  4.74154625e5x: 2\n  474155.375: 3\n  -474154.875: 4\n  474155.125: 5\n  .1_0: 6\n  v: [.1_0, .1_0e1_0, .5_5e-1_0, .1__0, .1_e5, ._1]\n",
+    "\n  4.74154625e5: 1\n",
     // Multi-line strings.
     "\n  a: |\n    line one\n    line two: with colon\n  b: >-\n    folded\n    text\n  c: |2+\n     leading space\n\n",
 ];
