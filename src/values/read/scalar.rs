@@ -264,7 +264,7 @@ fn ties_to_even(value: f64, digits: String, exponent: i32) -> (String, i32) {
     let (Ok(d), Some(last)) = (digits.parse::<u64>(), digits.bytes().last()) else {
         return (digits, exponent);
     };
-    if (last - b'0') % 2 == 0 {
+    if (last - b'0').is_multiple_of(2) {
         return (digits, exponent);
     }
     let n = i32::try_from(digits.len()).unwrap_or(i32::MAX);
