@@ -798,13 +798,11 @@ pub enum NodesCmd {
         /// Local disk to reserve, e.g. 10Gi.
         #[arg(long, value_name = "QUANTITY", default_value = "10Gi")]
         ephemeral_storage: String,
-        /// MicroK8s' kubelet arguments file.
-        #[arg(
-            long,
-            value_name = "PATH",
-            default_value = "/var/snap/microk8s/current/args/kubelet"
-        )]
-        kubelet_args: PathBuf,
+        /// The kubelet's settings: MicroK8s' arguments file (default
+        /// /var/snap/microk8s/current/args/kubelet) or, with --tools plain,
+        /// kubeadm's KubeletConfiguration (default /var/lib/kubelet/config.yaml).
+        #[arg(long, value_name = "PATH")]
+        kubelet_args: Option<PathBuf>,
         /// Show the change, write nothing.
         #[arg(long)]
         dry_run: bool,

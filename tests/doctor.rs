@@ -17,6 +17,29 @@ const VALUES: &str = "config:\n  BinderHub:\n    hub_url: http://192.0.2.100\n  
 jupyterhub:\n  singleuser:\n    networkPolicy:\n      egressAllowRules:\n        nonPrivateIPs: false\n";
 const SECRET: &str = "registry:\n  username: lab\n  password: dckr_pat_DOCTOR-SECRET\n";
 
+/// `/proc/net/dev` on a MicroK8s node: Calico's VXLAN device and one
+/// `cali…` per pod.
+const CALICO_DEVICES: &str = "Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo: 8826512   95216    0    0    0     0          0         0  8826512   95216    0    0    0     0       0          0
+  eth0: 912733446  713386    0    0    0     0          0         0 40372918  298183    0    0    0     0       0          0
+vxlan.calico:   37232     406    0    0    0     0          0         0    40812     442    0   29    0     0       0          0
+cali6d2a3b1f0c9: 1402264   12213    0    0    0     0          0         0  9862511    9712    0    0    0     0       0          0
+";
+
+/// ufw's user.rules after MicroK8s' documented commands for Calico
+/// (`sudo ufw allow in on vxlan.calico && sudo ufw allow out on
+/// vxlan.calico`, the same for `cali+`).
+const CALICO_RULES: &str = "*filter\n### RULES ###\n\n\
+### tuple ### allow any any 0.0.0.0/0 any 0.0.0.0/0 in_vxlan.calico\n\
+-A ufw-user-input -i vxlan.calico -j ACCEPT\n\n\
+### tuple ### allow any any 0.0.0.0/0 any 0.0.0.0/0 out_vxlan.calico\n\
+-A ufw-user-output -o vxlan.calico -j ACCEPT\n\n\
+### tuple ### allow any any 0.0.0.0/0 any 0.0.0.0/0 in_cali+\n\
+-A ufw-user-input -i cali+ -j ACCEPT\n\n\
+### tuple ### allow any any 0.0.0.0/0 any 0.0.0.0/0 out_cali+\n\
+-A ufw-user-output -o cali+ -j ACCEPT\n\n### END RULES ###\nCOMMIT\n";
+
 /// A healthy node: MicroK8s' files, ufw set up as the tutorial says, the
 /// storage base path, and the work files.
 struct Node {
@@ -64,12 +87,8 @@ fn healthy() -> Node {
         &r.join("etc/default/ufw"),
         "IPV6=yes\nDEFAULT_INPUT_POLICY=\"DROP\"\nDEFAULT_FORWARD_POLICY=\"ACCEPT\"\n",
     );
-    write(
-        &r.join("etc/ufw/user.rules"),
-        "*filter\n### RULES ###\n\n### tuple ### allow any any 0.0.0.0/0 any 0.0.0.0/0 in_cni0\n\
-         -A ufw-user-input -i cni0 -j ACCEPT\n\n### tuple ### allow any any 0.0.0.0/0 any 0.0.0.0/0 out_cni0\n\
-         -A ufw-user-output -o cni0 -j ACCEPT\n\n### END RULES ###\nCOMMIT\n",
-    );
+    write(&r.join("etc/ufw/user.rules"), CALICO_RULES);
+    write(&r.join("proc/net/dev"), CALICO_DEVICES);
     fake.respond(
         &["kubectl", "get", "storageclass"],
         &storage_classes_with_base_path("/srv/binder-volumes"),
@@ -133,7 +152,7 @@ const ORDER: [&str; 18] = [
     "nodes",
     "node-disk",
     "firewall-routed",
-    "firewall-cni0",
+    "firewall-cni",
     "kubelet-reserved",
     "containerd-disk",
 ];
@@ -206,7 +225,7 @@ fn a_healthy_node_passes_every_check_in_a_fixed_order() {
 fn each_problem_is_one_failing_line_with_its_fix() {
     let mut node = healthy();
     // A worker node, add-ons missing, two default classes, ufw dropping
-    // routed traffic without the cni0 rules, a placeholder, a readable
+    // routed traffic without the Calico rules, a placeholder, a readable
     // secret, the allow-list switched off, nodes on different versions.
     write(
         &node.path("var/snap/microk8s/current/var/lock/clustered.lock"),
@@ -287,9 +306,13 @@ fn each_problem_is_one_failing_line_with_its_fix() {
         &["DROP", "fix: sudo ufw default allow routed"],
     );
     expect(
-        "firewall-cni0",
+        "firewall-cni",
         "fail",
-        &["fix: sudo ufw allow in on cni0; sudo ufw allow out on cni0"],
+        &[
+            "missing allow in on vxlan.calico, out on vxlan.calico, in on cali+, out on cali+",
+            "fix: sudo ufw allow in on vxlan.calico; sudo ufw allow out on vxlan.calico; \
+             sudo ufw allow in on cali+; sudo ufw allow out on cali+",
+        ],
     );
     expect(
         "hub-url",
@@ -532,7 +555,7 @@ fn ufw_disabled_or_absent_is_not_a_failure() {
     assert_eq!(line(&lines(&out), "firewall-routed").0, "ok");
     std::fs::remove_dir_all(node.path("etc")).unwrap();
     let out = node.doctor(&[]);
-    assert_eq!(line(&lines(&out), "firewall-cni0").0, "skip");
+    assert_eq!(line(&lines(&out), "firewall-cni").0, "skip");
 }
 
 #[test]
@@ -543,7 +566,7 @@ fn unreadable_ufw_rules_skip_with_how_to_read_them_instead_of_failing() {
     std::fs::remove_file(node.path("etc/ufw/user.rules")).unwrap();
     std::fs::create_dir_all(node.path("etc/ufw/user.rules")).unwrap();
     let out = node.doctor(&[]);
-    let (status, _, message) = line(&lines(&out), "firewall-cni0").clone();
+    let (status, _, message) = line(&lines(&out), "firewall-cni").clone();
     assert_eq!(status, "skip", "{message}");
     assert!(message.contains("user.rules"), "{message}");
     assert!(
@@ -632,4 +655,56 @@ fn the_cluster_reads_run_at_once() {
     let report = lines(&out);
     assert_eq!(line(&report, "storage").0, "ok", "{}", stdout(&out));
     assert_eq!(line(&report, "nodes").0, "ok", "{}", stdout(&out));
+}
+
+/// MicroK8s runs Calico: the tutorial's cni0 rules let none of its traffic
+/// through, and each missing rule is named; a flannel node needs cni0's.
+#[test]
+fn the_firewall_check_wants_the_rules_of_the_cni_the_node_runs() {
+    let node = healthy();
+    write(
+        &node.path("etc/ufw/user.rules"),
+        "*filter\n-A ufw-user-input -i cni0 -j ACCEPT\n-A ufw-user-output -o cni0 -j ACCEPT\n\
+         -A ufw-user-input -i vxlan.calico -j ACCEPT\nCOMMIT\n",
+    );
+    let out = node.doctor(&[]);
+    let (status, _, message) = line(&lines(&out), "firewall-cni").clone();
+    assert_eq!(status, "fail", "{message}");
+    assert!(
+        message.contains(
+            "Calico's interfaces: missing allow out on vxlan.calico, in on cali+, out on cali+"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("fix: sudo ufw allow out on vxlan.calico; sudo ufw allow in on cali+; sudo ufw allow out on cali+"),
+        "{message}"
+    );
+    assert!(!message.contains("cni0"), "{message}");
+
+    // A flannel node (cni0, flannel.1) needs cni0's rules, which it has.
+    write(
+        &node.path("proc/net/dev"),
+        &CALICO_DEVICES
+            .replace("vxlan.calico", "flannel.1")
+            .replace("cali6d2a3b1f0c9", "cni0"),
+    );
+    let out = node.doctor(&[]);
+    let (status, _, message) = line(&lines(&out), "firewall-cni").clone();
+    assert_eq!(status, "ok", "{message}");
+    assert!(message.contains("flannel's cni0"), "{message}");
+
+    // No CNI interface to go by: said, not guessed.
+    write(
+        &node.path("proc/net/dev"),
+        &CALICO_DEVICES
+            .lines()
+            .take(4)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    let out = node.doctor(&[]);
+    let (status, _, message) = line(&lines(&out), "firewall-cni").clone();
+    assert_eq!(status, "skip", "{message}");
+    assert!(message.contains("which CNI runs is unknown"), "{message}");
 }

@@ -593,3 +593,135 @@ fn real_tools_accept_every_egress_argv() {
     }
     assert_eq!(seen, 4);
 }
+
+const VERSION: &str = "1.0.0-0.dev.git.3620.h0d3c3ec5";
+
+/// A policy of binderctl's name that binderctl did not write.
+const FOREIGN_POLICY: &str = r#"{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"binderctl-egress","namespace":"binder"},"spec":{"podSelector":{}}}"#;
+
+/// What kubectl prints when the account may not read NetworkPolicies.
+const FORBIDDEN: &str = "Error from server (Forbidden): networkpolicies.networking.k8s.io \"binderctl-egress\" is forbidden: User \"lab\" cannot get resource \"networkpolicies\" in API group \"networking.k8s.io\" in the namespace \"binder\"\n";
+
+/// The policy reads deploy cannot use: (stdout, stderr, exit code, what
+/// the error says).
+const UNUSABLE_READS: [(&str, &str, i32, &str); 3] = [
+    (FOREIGN_POLICY, "", 0, "not binderctl's"),
+    ("", FORBIDDEN, 1, "is forbidden"),
+    ("<html>gateway</html>", "", 0, "expected JSON"),
+];
+
+#[test]
+fn deploy_in_policy_mode_refuses_an_unusable_policy_before_the_upgrade() {
+    for (out_text, err_text, exit, says) in UNUSABLE_READS {
+        let mut lab = Lab::new(POLICY_YAML, "192.0.2.7");
+        fake_release(&mut lab);
+        lab.fake.respond_full(
+            &["kubectl", "get", "networkpolicy"],
+            out_text,
+            err_text,
+            exit,
+        );
+        for dry_run in [true, false] {
+            let mut args = vec!["deploy", "--version", VERSION];
+            if dry_run {
+                args.push("--dry-run");
+            }
+            let out = lab.run(&args, T0);
+            let err = stderr(&out);
+            assert_eq!(code(&out), Some(2), "{says}: {err}");
+            assert!(err.contains(says), "{err}");
+            assert!(
+                err.contains("nothing deployed") && err.contains("allow_list_mode: policy"),
+                "{err}"
+            );
+            assert!(!stdout(&out).contains("helm upgrade"), "{}", stdout(&out));
+        }
+        assert!(lab
+            .fake
+            .calls_starting_with(&["helm", "upgrade"])
+            .is_empty());
+        assert!(lab
+            .fake
+            .calls_starting_with(&["kubectl", "apply"])
+            .is_empty());
+        assert!(!lab.fake.work_dir().join("_binder.yaml").exists());
+    }
+}
+
+#[test]
+fn deploy_in_values_mode_warns_about_an_unusable_policy_and_goes_on() {
+    for (out_text, err_text, exit, says) in UNUSABLE_READS {
+        let mut lab = Lab::new(
+            &POLICY_YAML.replace("allow_list_mode: policy", "allow_list_mode: values"),
+            "192.0.2.7",
+        );
+        fake_release(&mut lab);
+        lab.fake.respond_full(
+            &["kubectl", "get", "networkpolicy"],
+            out_text,
+            err_text,
+            exit,
+        );
+        let out = lab.run(&["deploy", "--version", VERSION], T0);
+        let err = stderr(&out);
+        assert_eq!(code(&out), Some(0), "{says}: {err}");
+        assert!(err.contains(says) && err.contains("warning"), "{err}");
+        assert_eq!(lab.fake.calls_starting_with(&["helm", "upgrade"]).len(), 1);
+        assert_eq!(
+            lab.fake
+                .calls_starting_with(&["kubectl", "rollout", "status"])
+                .len(),
+            1,
+            "{:?}",
+            lab.fake.calls()
+        );
+        assert!(lab
+            .fake
+            .calls_starting_with(&["kubectl", "apply"])
+            .is_empty());
+    }
+}
+
+#[test]
+fn status_shows_everything_and_the_problem_with_a_foreign_policy() {
+    for (out_text, err_text, exit, says) in UNUSABLE_READS {
+        let mut lab = Lab::new(POLICY_YAML, "192.0.2.7");
+        lab.fake.respond_full(
+            &["kubectl", "get", "networkpolicy"],
+            out_text,
+            err_text,
+            exit,
+        );
+        let out = lab.run(&["status"], T0);
+        let (text, err) = (stdout(&out), stderr(&out));
+        // Non-zero: 2, or kubectl's own code when kubectl failed.
+        assert!(!matches!(code(&out), Some(0) | None), "{says}: {err}");
+        assert!(
+            text.starts_with("Release binder in namespace binder"),
+            "{text}"
+        );
+        assert!(text.contains("Pods ("), "{text}");
+        assert!(text.contains("Services:"), "{text}");
+        assert!(
+            text.contains("Egress policy binderctl-egress: cannot be used:"),
+            "{text}"
+        );
+        assert!(err.contains(says), "{err}");
+    }
+}
+
+#[test]
+fn quiet_check_still_says_that_the_allow_list_restricts_nothing() {
+    let lab = Lab::new(
+        &POLICY_YAML.replace("nonPrivateIPs: false", "nonPrivateIPs: true"),
+        "192.0.2.7",
+    );
+    let out = lab.run(&["egress", "check", "-q"], T0);
+    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nonPrivateIPs is not false")
+            && stderr(&out).contains("restricts nothing"),
+        "{}",
+        stderr(&out)
+    );
+}

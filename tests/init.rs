@@ -258,3 +258,71 @@ fn a_chart_repository_url_with_credentials_is_used_but_never_shown() {
     assert_eq!(added.len(), 1, "{added:?}");
     assert_eq!(added[0].last().map(String::as_str), Some(url));
 }
+
+/// Without local-storage-dir.yaml, init writes the bundled class (as it
+/// writes binder.yaml and secret.yaml) and applies it; a dry run says it
+/// would and writes nothing.
+#[test]
+fn a_missing_storage_class_file_is_written_from_the_template_and_applied() {
+    let fake = fresh();
+    let class = fake.work_dir().join("local-storage-dir.yaml");
+    std::fs::remove_file(&class).unwrap();
+    let out = run(&fake, &["init", "--metallb-range", RANGE, "--dry-run"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("would write the template local-storage-dir.yaml"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("microk8s kubectl apply -f local-storage-dir.yaml\n"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!class.exists());
+
+    let out = run(&fake, &["init", "--metallb-range", RANGE]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Wrote local-storage-dir.yaml"),
+        "{}",
+        stderr(&out)
+    );
+    let bundled = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/local-storage-dir.yaml"
+    ))
+    .unwrap();
+    assert_eq!(std::fs::read_to_string(&class).unwrap(), bundled);
+    assert_eq!(
+        std::fs::metadata(&class).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+    assert_eq!(
+        fake.calls_starting_with(&["kubectl", "apply"]),
+        vec![call(&["kubectl", "apply", "-f", "local-storage-dir.yaml"])]
+    );
+
+    // Another --storage-class path gets the template too; an existing
+    // file is kept as it is.
+    let out = run(
+        &fake,
+        &[
+            "init",
+            "--metallb-range",
+            RANGE,
+            "--storage-class",
+            "lab-class.yaml",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(fake.work_dir().join("lab-class.yaml")).unwrap(),
+        bundled
+    );
+    assert!(
+        !stderr(&out).contains("Wrote local-storage-dir.yaml"),
+        "{}",
+        stderr(&out)
+    );
+}

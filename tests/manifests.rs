@@ -335,3 +335,33 @@ fn storage_files_are_checked_first() {
     );
     assert!(fake.calls().is_empty());
 }
+
+/// On a MicroK8s worker node the wrappers never run: the same check as
+/// every other command, before anything (here the files are fine, so only
+/// the check can stop them).
+#[test]
+fn quota_and_storage_apply_check_for_a_worker_node_before_any_wrapper() {
+    let fake = FakeCluster::new();
+    fake.write_file("resource-quota.yaml", QUOTA);
+    fake.write_file("local-storage-dir.yaml", STORAGE);
+    fake.set_microk8s_state(support::fake_tools::Microk8sState::Worker);
+    for args in [
+        &["quota", "apply"][..],
+        &["quota", "apply", "--dry-run"],
+        &["storage", "apply"],
+        &["storage", "apply", "--dry-run"],
+        &["quota", "show"],
+        &["storage", "ls"],
+    ] {
+        let out = run(&fake, args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("this machine is a MicroK8s worker node")
+                && err.contains("clustered.lock exists"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(stdout(&out), "", "{args:?}");
+    }
+    assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+}

@@ -629,3 +629,124 @@ fn reserve_writes_through_a_symlinked_arguments_file() {
         .collect();
     assert_eq!(names, [std::ffi::OsString::from("kubelet")]);
 }
+
+#[test]
+fn add_on_a_worker_node_keeps_microk8s_own_explanation() {
+    let fake = cluster_with_nodes();
+    fake.set_microk8s_state(support::fake_tools::Microk8sState::Worker);
+    let (code, stdout, stderr) = run(&fake, &["nodes", "add"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(stdout, "");
+    assert!(
+        stderr.contains(
+            "This MicroK8s deployment is acting as a node in a cluster. Please use the microk8s \
+             add-node on the master."
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("worker node"), "{stderr}");
+    assert!(stderr.contains("control-plane node"), "{stderr}");
+}
+
+/// kubeadm's `/var/lib/kubelet/config.yaml`, abridged.
+const KUBEADM_CONFIG: &str = "apiVersion: kubelet.config.k8s.io/v1beta1
+authentication:
+  anonymous:
+    enabled: false
+cgroupDriver: systemd
+clusterDNS:
+- 10.96.0.10
+clusterDomain: cluster.local
+kind: KubeletConfiguration
+systemReserved:
+  cpu: 500m
+staticPodPath: /etc/kubernetes/manifests
+";
+
+/// With `--tools plain` on a kubeadm node, the reservations go into the
+/// KubeletConfiguration (`kubeReserved`, `systemReserved`), once, with a
+/// backup; the rest of the file stays byte for byte.
+#[test]
+fn reserve_on_a_kubeadm_node_edits_its_kubelet_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kubelet");
+    std::fs::write(&config, KUBEADM_CONFIG).unwrap();
+    let path = config.to_str().unwrap();
+    let args = [
+        "--tools",
+        "plain",
+        "nodes",
+        "reserve",
+        "--kubelet-args",
+        path,
+    ];
+
+    let dry = binderctl(&[&args[..], &["--dry-run"]].concat());
+    assert!(dry.status.success(), "{}", text(&dry.stderr));
+    assert!(
+        text(&dry.stdout).contains("+kubeReserved:\n+  cpu: \"1\"\n"),
+        "{}",
+        text(&dry.stdout)
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), KUBEADM_CONFIG);
+
+    let first = binderctl(&args);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let stdout = text(&first.stdout);
+    assert!(
+        stdout.contains("(kubeReserved) and system daemons (systemReserved)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("sudo systemctl restart kubelet"),
+        "{stdout}"
+    );
+    let after = std::fs::read_to_string(&config).unwrap();
+    let block = |key: &str| {
+        format!("{key}:\n  cpu: \"1\"\n  memory: \"512Mi\"\n  ephemeral-storage: \"10Gi\"\n")
+    };
+    assert_eq!(
+        after,
+        KUBEADM_CONFIG.replace("systemReserved:\n  cpu: 500m\n", &block("systemReserved"))
+            + &block("kubeReserved")
+    );
+    let parsed: serde_yaml::Value = serde_yaml::from_str(&after).unwrap();
+    assert_eq!(parsed["kubeReserved"]["memory"], "512Mi");
+    assert_eq!(parsed["systemReserved"]["cpu"], "1");
+    let made = backups(dir.path());
+    assert_eq!(made.len(), 1);
+    assert_eq!(std::fs::read_to_string(&made[0]).unwrap(), KUBEADM_CONFIG);
+
+    let second = binderctl(&args);
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert!(
+        text(&second.stdout).contains("nothing to change"),
+        "{}",
+        text(&second.stdout)
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), after);
+    assert_eq!(backups(dir.path()), made);
+
+    // A configuration that cannot be edited safely is refused, unchanged.
+    let broken = format!("{KUBEADM_CONFIG}kubeReserved: [\n");
+    std::fs::write(&config, &broken).unwrap();
+    let out = binderctl(&args);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains(path), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), broken);
+}
+
+#[test]
+fn reserve_with_plain_tools_reads_kubeadms_file_by_default() {
+    let out = binderctl(&["--tools", "plain", "nodes", "reserve", "--dry-run"]);
+    let err = text(&out.stderr);
+    if std::path::Path::new("/var/lib/kubelet/config.yaml").exists() {
+        return; // a kubeadm machine: the file is there to read
+    }
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("/var/lib/kubelet/config.yaml: cannot read the kubelet arguments")
+            && err.contains("is this a kubeadm node?"),
+        "{err}"
+    );
+}

@@ -22,7 +22,9 @@ mkdir -p "$FAKE_DIR/pods"
 new=$FAKE_DIR/pods/.new.$$
 cat > "$new"
 name=$(sed -n 's/^    "name": "\(.*\)",\{0,1\}$/\1/p' "$new" | head -n 1)
-cp "$new" "$FAKE_DIR/created-$name.json"
+# Whole or not at all: the tests read these while binderctl runs.
+cp "$new" "$FAKE_DIR/.created-$name.json"
+mv "$FAKE_DIR/.created-$name.json" "$FAKE_DIR/created-$name.json"
 mv "$new" "$FAKE_DIR/pods/$name.json"
 echo "pod/$name"
 "#;
@@ -66,13 +68,18 @@ fn logs_script() -> String {
         r#"NAME=$2
 {FIND_POD}
 container=$6
+if [ -e "$dir/logs-fail" ]; then
+  # The kubelet's port, behind the node's firewall, as kubectl reports it.
+  echo "Error from server: Get \"https://192.0.2.10:10250/containerLogs/binder/$NAME/$container\": dial tcp 192.0.2.10:10250: i/o timeout" >&2
+  exit 1
+fi
 case "$container" in
   images) cat "$dir/images" ;;
   read) cat "$dir/kubelet-args" ;;
   write) echo "$dir/backup" ;;
   restart) ;;
   containers) cat "$dir/containers" ;;
-  ufw-conf|ufw-defaults|ufw-rules|kubelet)
+  ufw-conf|ufw-defaults|ufw-rules|interfaces|kubelet)
     # What READ_OPTIONAL_SCRIPT prints on the node.
     f=$dir/files/$container
     if [ -f "$f" ]; then echo present; cat "$f"; else echo absent; fi ;;
@@ -635,6 +642,8 @@ fn reserve_skips_nodes_already_set_and_dry_run_changes_nothing() {
             "reserve",
             "--all-nodes",
             "--dry-run",
+            "--kubelet-args",
+            "/var/snap/microk8s/current/args/kubelet",
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -839,8 +848,16 @@ fn a_node_without_containerd_is_named_and_skipped_for_images() {
 const GIB: u64 = 1 << 30;
 const UFW_ON: &str = "ENABLED=yes\n";
 const UFW_ROUTED: &str = "DEFAULT_FORWARD_POLICY=\"ACCEPT\"\n";
-const UFW_CNI0: &str =
-    "-A ufw-user-input -i cni0 -j ACCEPT\n-A ufw-user-output -o cni0 -j ACCEPT\n";
+const UFW_CALICO: &str = "-A ufw-user-input -i vxlan.calico -j ACCEPT\n\
+    -A ufw-user-output -o vxlan.calico -j ACCEPT\n-A ufw-user-input -i cali+ -j ACCEPT\n\
+    -A ufw-user-output -o cali+ -j ACCEPT\n";
+/// `/proc/net/dev` of a MicroK8s node (Calico).
+const CALICO_DEVICES: &str = "Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo: 8826512   95216    0    0    0     0          0         0  8826512   95216    0    0    0     0       0          0
+vxlan.calico:   37232     406    0    0    0     0          0         0    40812     442    0   29    0     0       0          0
+cali6d2a3b1f0c9: 1402264   12213    0    0    0     0          0         0  9862511    9712    0    0    0     0       0          0
+";
 const RESERVED: &str = "--kube-reserved=cpu=1,memory=512Mi\n--system-reserved=cpu=1,memory=512Mi\n";
 
 /// Write `text` as what the helper's `container` reads on `node`.
@@ -863,7 +880,9 @@ fn doctor_cluster() -> FakeCluster {
     }
     node_file(&fake, "cp1", "ufw-conf", UFW_ON);
     node_file(&fake, "cp1", "ufw-defaults", UFW_ROUTED);
-    node_file(&fake, "cp1", "ufw-rules", UFW_CNI0);
+    node_file(&fake, "cp1", "ufw-rules", UFW_CALICO);
+    node_file(&fake, "cp1", "interfaces", CALICO_DEVICES);
+    node_file(&fake, "w1", "interfaces", CALICO_DEVICES);
     node_file(
         &fake,
         "cp1",
@@ -925,7 +944,7 @@ fn doctor_all_nodes_runs_the_node_checks_on_each_ready_node_through_one_pod_each
     assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
     for label in [
         "firewall-routed@cp1",
-        "firewall-cni0@cp1",
+        "firewall-cni@cp1",
         "kubelet-reserved@cp1",
         "containerd-disk@cp1",
         "containerd-disk@w3",
@@ -941,10 +960,11 @@ fn doctor_all_nodes_runs_the_node_checks_on_each_ready_node_through_one_pod_each
             .contains("fix: on node w1: sudo ufw default allow routed"),
         "{text}"
     );
-    let cni = report_line(&report, "firewall-cni0@w1");
+    let cni = report_line(&report, "firewall-cni@w1");
     assert_eq!(cni.0, "fail", "{text}");
     assert!(
-        cni.2.contains("on node w1: sudo ufw allow in on cni0"),
+        cni.2
+            .contains("on node w1: sudo ufw allow in on vxlan.calico"),
         "{text}"
     );
     let reserved = report_line(&report, "kubelet-reserved@w1");
@@ -996,8 +1016,17 @@ fn doctor_all_nodes_runs_the_node_checks_on_each_ready_node_through_one_pod_each
             .iter()
             .map(|c| c["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["ufw-conf", "ufw-defaults", "ufw-rules", "kubelet"]);
-        let kubelet: Vec<&str> = containers[3]["command"]
+        assert_eq!(
+            names,
+            [
+                "ufw-conf",
+                "ufw-defaults",
+                "ufw-rules",
+                "interfaces",
+                "kubelet"
+            ]
+        );
+        let kubelet: Vec<&str> = containers[4]["command"]
             .as_array()
             .unwrap()
             .iter()
@@ -1040,7 +1069,7 @@ fn doctor_all_nodes_runs_the_node_checks_on_each_ready_node_through_one_pod_each
         names,
         [
             "firewall-routed",
-            "firewall-cni0",
+            "firewall-cni",
             "kubelet-reserved",
             "containerd-disk"
         ]
@@ -1136,12 +1165,12 @@ fn doctor_plain_nodes_read_kubeadms_kubelet_config() {
     assert!(
         reserved
             .2
-            .contains("on node w1: set kubeReserved and systemReserved"),
+            .contains("fix: binderctl --tools plain nodes reserve --node w1"),
         "{text}"
     );
     let pods = created(&fake);
     assert_eq!(pods.len(), 1);
-    let command = pods[0]["spec"]["containers"][3]["command"]
+    let command = pods[0]["spec"]["containers"][4]["command"]
         .as_array()
         .unwrap();
     assert_eq!(command.last().unwrap(), "/var/lib/kubelet/config.yaml");
@@ -1274,4 +1303,133 @@ fn the_optional_read_script_prints_what_it_found() {
     assert!(run_on(&file).unwrap_err().contains("larger than"));
     std::fs::write(&file, vec![b'x'; READ_LIMIT_BYTES]).unwrap();
     assert_eq!(run_on(&file).unwrap().unwrap().len(), READ_LIMIT_BYTES);
+}
+
+/// kubectl cannot read w1's helper pod's output (its kubelet's port is
+/// firewalled): w1 has failed, by name, whatever the command.
+fn with_unreadable_logs_on_w1() -> FakeCluster {
+    let fake = cluster();
+    without_pull_failures(&fake);
+    std::fs::write(node_dir(&fake, "w1").join("logs-fail"), "").unwrap();
+    fake
+}
+
+fn assert_w1_failed(out: &std::process::Output) {
+    let err = stderr(out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("node w1: cannot read the output of the helper pod"),
+        "{err}"
+    );
+    assert!(err.contains("i/o timeout"), "{err}");
+    assert!(
+        err.contains("1 node of 3 failed: w1") || err.contains("1 of 3 failed: w1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn images_ls_counts_an_unreadable_helper_output_as_that_nodes_failure() {
+    let fake = with_unreadable_logs_on_w1();
+    let out = run(
+        &fake,
+        &["images", "ls", "teaching", "--all-nodes", "-o", "json"],
+    );
+    assert_w1_failed(&out);
+    let listed: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    for row in listed.as_array().unwrap() {
+        assert_eq!(row["nodes"], json!(["cp1", "w3"]), "{listed}");
+    }
+    assert!(pods_left(&fake).is_empty(), "{:?}", pods_left(&fake));
+}
+
+#[test]
+fn images_rm_counts_an_unreadable_helper_output_as_that_nodes_failure() {
+    let fake = with_unreadable_logs_on_w1();
+    let out = run(&fake, &["images", "rm", "teaching", "--all-nodes", "--yes"]);
+    assert_w1_failed(&out);
+    let err = stderr(&out);
+    assert!(!err.contains("node w1: 0 image refs"), "{err}");
+    assert!(err.contains("node cp1: removed 5 of 5 image refs"), "{err}");
+    assert!(pods_left(&fake).is_empty(), "{:?}", pods_left(&fake));
+}
+
+#[test]
+fn reserve_dry_run_counts_an_unreadable_helper_output_as_that_nodes_failure() {
+    let fake = with_unreadable_logs_on_w1();
+    let out = run(&fake, &["nodes", "reserve", "--all-nodes", "--dry-run"]);
+    assert_w1_failed(&out);
+    assert!(!stdout(&out).contains("w1:"), "{}", stdout(&out));
+    assert!(created(&fake)
+        .iter()
+        .all(|p| p["metadata"]["name"].as_str().unwrap().ends_with("-read")));
+    assert!(pods_left(&fake).is_empty(), "{:?}", pods_left(&fake));
+}
+
+/// kubeadm nodes (`--tools plain`) keep the reservations in
+/// `/var/lib/kubelet/config.yaml`: that file is read, edited as YAML and
+/// written back, then the kubelet restarted with systemctl.
+#[test]
+fn reserve_on_kubeadm_nodes_edits_their_kubelet_configuration() {
+    let fake = cluster();
+    without_pull_failures(&fake);
+    let config = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n\
+                  cgroupDriver: systemd\nkubeReserved:\n  cpu: 200m\n";
+    for node in ["cp1", "w1", "w3"] {
+        std::fs::write(node_dir(&fake, node).join("kubelet-args"), config).unwrap();
+    }
+    let out = run(
+        &fake,
+        &[
+            "--tools",
+            "plain",
+            "nodes",
+            "reserve",
+            "--node",
+            "w1",
+            "--yes",
+            "--ready-timeout",
+            "5s",
+        ],
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        stdout(&out).contains("--- w1:/var/lib/kubelet/config.yaml\n"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("-  cpu: 200m\n"), "{}", stdout(&out));
+    assert!(err.contains("node w1 is Ready again."), "{err}");
+    let pods = created(&fake);
+    let read = pods
+        .iter()
+        .find(|p| p["metadata"]["name"].as_str().unwrap().ends_with("-read"))
+        .unwrap();
+    let read_argv = read["spec"]["containers"][0]["command"].as_array().unwrap();
+    assert_eq!(read_argv.last().unwrap(), "/var/lib/kubelet/config.yaml");
+    let write = pods
+        .iter()
+        .find(|p| p["metadata"]["name"].as_str().unwrap().ends_with("-write"))
+        .unwrap();
+    let command = write["spec"]["containers"][0]["command"]
+        .as_array()
+        .unwrap();
+    assert_eq!(command[13], "/var/lib/kubelet/config.yaml");
+    assert_eq!(command[15], config);
+    let new: serde_yaml::Value = serde_yaml::from_str(command[16].as_str().unwrap()).unwrap();
+    assert_eq!(new["kubeReserved"]["cpu"], "1");
+    assert_eq!(new["systemReserved"]["ephemeral-storage"], "10Gi");
+    assert_eq!(new["cgroupDriver"], "systemd");
+    let restart = pods
+        .iter()
+        .find(|p| {
+            p["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .ends_with("-restart")
+        })
+        .unwrap();
+    assert!(restart.to_string().contains("\"systemctl\""), "{restart}");
+    assert!(pods_left(&fake).is_empty(), "{:?}", pods_left(&fake));
 }

@@ -1339,3 +1339,36 @@ fn too_low_an_open_files_limit_is_named_with_the_numbers() {
     );
     assert_eq!(env.dns.query_count(), 0);
 }
+
+/// `-q` drops noise, never the warning that the allow-list restricts
+/// nothing: cron must hear it.
+#[test]
+fn quiet_never_hides_that_the_allow_list_restricts_nothing() {
+    for (from, to) in [
+        ("        nonPrivateIPs: false\n", ""),
+        ("nonPrivateIPs: false", "nonPrivateIPs: true"),
+    ] {
+        assert!(BINDER_YAML.contains(from));
+        let env = RenderEnv::new(
+            &BINDER_YAML.replace(from, to),
+            standard_zone(),
+            standard_routes(),
+        );
+        for args in [
+            &["-q"][..],
+            &["--check", "-q"][..],
+            &["--check", "--quiet"][..],
+        ] {
+            let out = env.render(args);
+            let err = stderr(&out);
+            assert!(
+                err.contains(
+                    "binderctl: warning: binder.yaml: jupyterhub.singleuser.networkPolicy.\
+                     egressAllowRules.nonPrivateIPs is not false"
+                ) && err.contains("restricts nothing"),
+                "{args:?}: {err}"
+            );
+            assert_eq!(err.lines().count(), 1, "only that warning: {err}");
+        }
+    }
+}

@@ -149,9 +149,12 @@ fn assert_same_for_helm_text(probe: &Probe, binder_yaml: &str, cases: &[String])
     let mut first_reading = None;
     for helm in &helms {
         let name = helm.file_name().unwrap().to_string_lossy().into_owned();
-        let before = probe
-            .helm_json(helm, binder_yaml)
-            .unwrap_or_else(|e| panic!("{name} refuses binder.yaml: {e}"));
+        let before = probe.helm_json(helm, binder_yaml).unwrap_or_else(|e| {
+            if let Ok(dir) = std::env::var("KEEP_FAILING") {
+                std::fs::write(Path::new(&dir).join("failing.yaml"), binder_yaml).unwrap();
+            }
+            panic!("{name} refuses binder.yaml: {e}")
+        });
         let after = probe
             .helm_json(helm, &rendered)
             .unwrap_or_else(|e| panic!("{name} refuses _binder.yaml: {e}\n{rendered}"));
@@ -353,6 +356,16 @@ const PLAIN: &[&str] = &[
     "1e+3",
     "3.",
     "+1_0",
+    // Underscores in a float that starts with `.` (Go's ParseFloat).
+    ".1_0",
+    ".1_0e1_0",
+    ".5_5e-1_0",
+    ".1__0",
+    ".1_",
+    // Float32 ties (474154.625 is 474154.62 as a key), value and exponent form.
+    "474154.625",
+    "4.74154625e5",
+    "474154.875",
 ];
 
 /// Strings written quoted (any content, escapes included).
@@ -487,6 +500,13 @@ const KEYS: &[&str] = &[
     "a.b",
     "a/b",
     "$dollar",
+    // Float keys Go formats as 32-bit floats, ties to even.
+    "474154.625",
+    "4.74154625e5",
+    "-474155.375",
+    "474155.125",
+    ".1_0",
+    ".5_5e-1_0",
 ];
 
 /// Tagged scalars and what is well-formed for them.
@@ -560,6 +580,10 @@ impl Generator<'_> {
     /// node is complete (an alias inside its own anchor is an error).
     fn anchor(&mut self) -> Option<String> {
         // Few names, so redefinitions happen: the latest must count.
+        if self.rng.chance(1) {
+            // Names go-yaml refuses: binderctl must refuse them too.
+            return Some(self.rng.pick(&["a.b", "x?", "\"00.5\"", "n:"]).to_string());
+        }
         self.rng
             .chance(15)
             .then(|| format!("a{}", self.rng.below(3)))
@@ -614,6 +638,17 @@ impl Generator<'_> {
         let pad = " ".repeat(indent);
         let mut used = Vec::new();
         for _ in 0..1 + self.rng.below(4) {
+            if self.rng.chance(2) {
+                // Lines holding tabs: go-yaml allows some (beyond the
+                // indentation, after a plain scalar) and refuses others.
+                let line = match self.rng.below(3) {
+                    0 => "\t".to_string(),
+                    1 => format!("{pad}\t"),
+                    _ => format!("{pad} \t"),
+                };
+                out.push_str(&line);
+                out.push('\n');
+            }
             if self.rng.chance(12) {
                 if let Some(merge) = self.merge_value(depth) {
                     out.push_str(&format!("{pad}<<: {merge}\n"));
@@ -700,6 +735,11 @@ impl Generator<'_> {
     }
 
     fn flow_scalar(&mut self) -> String {
+        if self.rng.chance(1) {
+            // What go-yaml reads otherwise in a flow collection (`?` is a
+            // key indicator there, `>` starts no token, `a:` is text).
+            return self.rng.pick(&["?x", "x?y", ">x", "|x", "a:"]).to_string();
+        }
         let plain = self.rng.pick(PLAIN);
         let flow_safe = !plain.contains([',', '[', ']', '{', '}', '#', ':', '"', '\''])
             && !plain.starts_with(['-', '?', '=', '<']);
@@ -719,6 +759,11 @@ impl Generator<'_> {
         let mut out = format!(" {style}2{chomp}\n");
         let pad = " ".repeat(indent);
         for _ in 0..1 + self.rng.below(4) {
+            if self.rng.chance(2) {
+                // A tab before the content's column, or at it.
+                out.push_str(if self.rng.chance(50) { "\t\n" } else { "" });
+                out.push_str(&format!("{pad}\t\n"));
+            }
             let line = self.rng.pick(BLOCK_LINES);
             if line.is_empty() {
                 out.push('\n');
@@ -759,8 +804,13 @@ fn generated_cases(seed: u64, count: usize) -> (Vec<String>, usize) {
 fn generated_values_reach_helm_as_helm_reads_binder_yaml() {
     let probe = Probe::new();
     let mut refused = 0;
+    // VALUES_HELM_SEED explores other cases (the default is fixed).
+    let seed: u64 = std::env::var("VALUES_HELM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5EED_0000);
     for batch in 0..4u64 {
-        let (cases, batch_refused) = generated_cases(0x5EED_0000 + batch, 1000);
+        let (cases, batch_refused) = generated_cases(seed + batch, 1000);
         refused += batch_refused;
         if batch == 3 {
             // Windows line endings (CR LF) throughout.
@@ -804,6 +854,17 @@ const HAND_PICKED: &[&str] = &[
     "\n  yes: 1\n  010: 2\n  1.5: 3\n  1e3: 4\n  123456789.0: 5\n  0.1: 6\n  .inf: 7\n  \"\": 8\n  \"a: b\": 9\n  \"line\\nbreak\": 10\n",
     // Tags as go-yaml reads them.
     "\n  a: !!str 010\n  b: !!int \"12\"\n  c: !!binary aGVsbG8=\n  d: !foo bar\n  e: !!float 1\n  f: !!bool \"on\"\n  g: !!null \"\"\n  h: !foo {x: 1}\n",
+    // Float keys that are exact ties for Go's float32 text (to even), in
+    // exponent form too; underscores in a float that starts with `.`.
+    "\n  474154.625: 1\n  4.74154625e5x: 2\n  474155.375: 3\n  -474154.875: 4\n  474155.125: 5\n  .1_0: 6\n  v: [.1_0, .1_0e1_0, .5_5e-1_0, .1__0, .1_e5, ._1]\n",
+    "\n  4.74154625e5: 1\n",
+    // A byte order mark inside a value or key is text to Helm.
+    "\n  a: x\u{FEFF}y\n  b: [x\u{FEFF}y]\n  c: |\n    x\u{FEFF}y\n  d\u{FEFF}e: 1\n  f: \"\u{FEFF}\"\n",
+    // Quoted strings continued on a line indented no more than their key.
+    "\n  a: \"x\ny\"\n  b: 'p\n  q'\n  c: \"it\\\"s\n\n  on\"\n",
+    // Tabs go-yaml allows: beyond the indentation after a plain value,
+    // in a block scalar's content, in a flow collection, after a colon.
+    "\n  a: x\n   \t\n  b: 1\n  c: |\n    x\n    \t\n    y\n  d: [1,\n   \t2]\n",
     // Multi-line strings.
     "\n  a: |\n    line one\n    line two: with colon\n  b: >-\n    folded\n    text\n  c: |2+\n     leading space\n\n",
 ];
@@ -878,6 +939,50 @@ fn what_binderctl_refuses_helm_refuses_or_reads_two_ways() {
             "case: \"a\\/b\"\n",
             "binder.yaml:12:7: the escape \\/ in double quotes",
         ),
+        // Anchor names beyond go-yaml's letters, digits, _ and -.
+        (
+            "case: &a.b 1\n",
+            "binder.yaml:12:7: the anchor name \"a.b\"",
+        ),
+        ("case: &\"00.5\" 1\n", "binder.yaml:12:7: the anchor name"),
+        ("case: &x? 1\n", "binder.yaml:12:7: the anchor name \"x?\""),
+        (
+            "case: [&x? 1]\n",
+            "binder.yaml:12:8: the anchor name \"x?\"",
+        ),
+        // Flow collections: `>` starts no token, `?` inside text, a key
+        // over two lines.
+        (
+            "case: [>x]\n",
+            "binder.yaml:12:8: plain text starting with `>`",
+        ),
+        (
+            "case: {>: 1}\n",
+            "binder.yaml:12:8: plain text starting with `>`",
+        ),
+        (
+            "case: [a?b]\n",
+            "binder.yaml:12:8: a `?` in plain text inside a flow",
+        ),
+        (
+            "case: {x\n  y: 1}\n",
+            "binder.yaml:12:8: a key over two lines inside a flow collection",
+        ),
+        (
+            "case: {\"x\n  y\": 1}\n",
+            "binder.yaml:12:8: a key over two lines inside a flow collection",
+        ),
+        // Tabs where go-yaml refuses them.
+        (
+            "case: 1\n\t",
+            "binder.yaml:13:1: a tab where Helm's YAML reader",
+        ),
+        ("case: 1\n\t\nz: 2\n", "binder.yaml:13:1: a tab"),
+        ("case:\n  \tb: 1\n", "binder.yaml:13:3: a tab"),
+        ("case:\n  b: 1\n  \t\n  c: 2\n", "binder.yaml:14:3: a tab"),
+        ("case:\n  - \tx\n", "binder.yaml:13:5: a tab"),
+        ("case: \"x\"\n  \t\n", "binder.yaml:13:3: a tab"),
+        ("case: |\n  x\n\t\n", "binder.yaml:14:1: a tab"),
     ];
     for (case, message) in refused_by_helm {
         let err = probe
@@ -889,8 +994,54 @@ fn what_binderctl_refuses_helm_refuses_or_reads_two_ways() {
             assert!(read.is_err(), "{} reads {case:?}: {read:?}", helm.display());
         }
     }
+    // Helm reads these otherwise than a YAML 1.2 reader (both Helms alike):
+    // binderctl refuses them, naming line and column.
+    for (case, message, helm_reads) in [
+        (
+            "case: [?x, y]\n",
+            "binder.yaml:12:8: a `?` in plain text inside a flow collection",
+            serde_json::json!([{"x": null}, true]),
+        ),
+        (
+            "case: {a:}\n",
+            "binder.yaml:12:8: a `:` right before `,`, `]` or `}`",
+            serde_json::json!({"a:": null}),
+        ),
+        (
+            "case: [a:]\n",
+            "binder.yaml:12:8: a `:` right before",
+            serde_json::json!(["a:"]),
+        ),
+        (
+            "case: {a::, b: 1}\n",
+            "binder.yaml:12:8: a `:` right before",
+            serde_json::json!({"a::": null, "b": 1}),
+        ),
+    ] {
+        let text = format!("{BINDERCTL_PART}{case}");
+        let err = probe.try_render(&text).unwrap_err();
+        assert!(err.contains(message), "{case:?}: {err}");
+        for helm in &helms {
+            let read = probe.helm_json(helm, &text).unwrap();
+            assert_eq!(
+                read["case"],
+                helm_reads,
+                "{} reads {case:?}",
+                helm.display()
+            );
+        }
+    }
     // Helm 3 and Helm 4 disagree: binderctl refuses.
     for (text, message) in [
+        (
+            "a: 1\n--- ~\n",
+            "binder.yaml:2:1: text after the document marker `---`",
+        ),
+        ("--- ~\n", "binder.yaml:1:1: text after the document marker"),
+        (
+            "--- {}\n",
+            "binder.yaml:1:1: text after the document marker",
+        ),
         (
             "a: 1\n---\nb: 2\n",
             "Helm 3 reads only the first and Helm 4 merges them all",

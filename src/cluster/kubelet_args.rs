@@ -46,6 +46,15 @@ impl Reserved {
         })
     }
 
+    /// Each resource's name and quantity, in the flag value's order.
+    pub fn resources(&self) -> [(&'static str, &str); 3] {
+        [
+            ("cpu", self.cpu.as_str()),
+            ("memory", self.memory.as_str()),
+            ("ephemeral-storage", self.ephemeral_storage.as_str()),
+        ]
+    }
+
     /// The flag value: `cpu=1,memory=512Mi,ephemeral-storage=10Gi`.
     pub fn value(&self) -> String {
         format!(

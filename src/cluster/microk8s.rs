@@ -144,6 +144,32 @@ pub fn preflight(command: &CommandLine) -> Result<()> {
     Ok(())
 }
 
+/// [`preflight`] for a command `--dry-run` prints instead of running: the
+/// same refusal (a worker node, a stopped MicroK8s, unreadable
+/// credentials), so a dry run never shows a plan that cannot run here.
+/// `microk8s ctr`'s sudo is left out: whether it may ask depends on how
+/// the printed command is run.
+pub fn check_printed(command: &CommandLine) -> Result<()> {
+    match wrapped_tool(command) {
+        Some(tool) if tool != Tool::Ctr => {
+            let data = snap_data();
+            match problem(tool, &facts(&data), &data) {
+                Some(problem) => anyhow::bail!(problem),
+                None => Ok(()),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// MicroK8s' own commands (`microk8s add-node`) explain a refusal on
+/// stdout; on a worker node that sentence gets binderctl's way out.
+pub fn own_command_hint(stdout: &str) -> Option<&'static str> {
+    stdout
+        .contains(WORKER_NODE_OUTPUT)
+        .then_some("this machine is a MicroK8s worker node: run binderctl on a control-plane node")
+}
+
 fn sudo_note() {
     static SAID: std::sync::Once = std::sync::Once::new();
     SAID.call_once(|| {

@@ -90,6 +90,7 @@ impl Runner {
     /// an empty list.
     pub async fn execute(&self, plan: &Plan) -> Result<Vec<String>> {
         if self.dry_run {
+            check_printed(plan)?;
             stdout_text(&plan.render());
             return Ok(Vec::new());
         }
@@ -107,6 +108,14 @@ impl Runner {
     /// print each command in order, run nothing and return empty outputs.
     pub async fn execute_concurrently(&self, plan: &Plan, limit: usize) -> Vec<Result<String>> {
         if self.dry_run {
+            if let Err(err) = check_printed(plan) {
+                let message = format!("{err:#}");
+                return plan
+                    .steps
+                    .iter()
+                    .map(|_| Err(anyhow::anyhow!("{message}")))
+                    .collect();
+            }
             stdout_text(&plan.render());
             return plan.steps.iter().map(|_| Ok(String::new())).collect();
         }
@@ -143,6 +152,7 @@ impl Runner {
     /// Run one step (print it with `--dry-run`) and return its stdout.
     pub async fn run_step(&self, step: &Step) -> Result<String> {
         if self.dry_run {
+            microk8s::check_printed(&step.command)?;
             stdout_text(&format!("{}\n", step.command));
             return Ok(String::new());
         }
@@ -156,6 +166,7 @@ impl Runner {
     /// [`Interrupted`] error, whatever the command's exit code.
     pub async fn run_to_completion(&self, step: &Step) -> Result<String> {
         if self.dry_run {
+            microk8s::check_printed(&step.command)?;
             stdout_text(&format!("{}\n", step.command));
             return Ok(String::new());
         }
@@ -481,6 +492,14 @@ async fn next_signal(_signals: &mut Signals) -> Option<i32> {
     tokio::signal::ctrl_c().await.ok().map(|()| 2)
 }
 
+/// Every command of a plan `--dry-run` prints, checked as if it ran.
+fn check_printed(plan: &Plan) -> Result<()> {
+    for step in &plan.steps {
+        microk8s::check_printed(&step.command)?;
+    }
+    Ok(())
+}
+
 /// Start a child, unless binderctl has been interrupted: no new command
 /// starts after Ctrl-C or SIGTERM.
 fn spawn(command: &CommandLine, stdin: Stdio, stdout: Stdio, stderr: Stdio) -> Result<Child> {
@@ -629,6 +648,8 @@ fn shorten(text: &str, max: usize) -> String {
 
 async fn run_passing_output(step: &Step, on_interrupt: OnInterrupt) -> Result<String> {
     let command = &step.command;
+    // The same check as every other start, before anything is said.
+    microk8s::preflight(command)?;
     let show_ticker = step.progress && output::show_progress();
     // The ticker line carries the description; otherwise it gets a line.
     if let Some(description) = step.description.as_ref().filter(|_| !show_ticker) {

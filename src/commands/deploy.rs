@@ -88,10 +88,13 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         version,
         rendered,
         repo_missing,
-        // Its failure surfaces where the policy is needed, after the upgrade.
-        async { Ok(super::egress::before_deploy(&runner, &tools, global).await) },
+        // Its failure is judged below, once the render says the mode.
+        super::egress::before_deploy(&runner, &tools, global),
         super::diff::deployed_for_diff(cmd.diff, &runner, &tools, global),
     )?;
+    // Before anything changes: refused where the policy is needed, a
+    // warning where it is not.
+    let policy = super::egress::policy_for_deploy(&rendered, policy, &global.namespace)?;
     output::info(&format!("binderctl: {}", rendered.summary));
     let mut placeholders =
         placeholder_problems(&rendered.values, &cmd.render.input.shown().to_string());
@@ -128,7 +131,7 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
             kept.shown()
         ));
         runner.execute(&plan).await?;
-        super::egress::after_deploy(&runner, &tools, global, &rendered, policy?).await?;
+        super::egress::after_deploy(&runner, &tools, global, &rendered, policy).await?;
         return Ok(Outcome::Success);
     }
     let mut plan = deploy_plan(
@@ -149,7 +152,7 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         Some(&cmd.render.input),
     )?;
     run_plan(&runner, &tools, global, &plan).await?;
-    super::egress::after_deploy(&runner, &tools, global, &rendered, policy?).await?;
+    super::egress::after_deploy(&runner, &tools, global, &rendered, policy).await?;
 
     super::logs::wait_or_report(&runner, &tools, &global.namespace, wait_timeout).await?;
 

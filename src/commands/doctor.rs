@@ -45,6 +45,9 @@ pub const MICROK8S_HOSTPATH_DIR: &str = "/var/snap/microk8s/common/default-stora
 pub const UFW_CONF: &str = "etc/ufw/ufw.conf";
 pub const UFW_DEFAULTS: &str = "etc/default/ufw";
 pub const UFW_USER_RULES: &str = "etc/ufw/user.rules";
+/// The node's network interfaces (the host's network namespace), relative
+/// to `--root`: which CNI's interfaces the firewall must let through.
+pub const NET_DEVICES: &str = "proc/net/dev";
 /// The kubelet's settings, relative to `--root`: MicroK8s' arguments file,
 /// and kubeadm's configuration file (plain tools).
 pub const MICROK8S_KUBELET_ARGS: &str = "var/snap/microk8s/current/args/kubelet";
@@ -177,6 +180,8 @@ pub struct NodeFiles {
     pub ufw_conf: FileRead,
     pub ufw_defaults: FileRead,
     pub ufw_rules: FileRead,
+    /// `/proc/net/dev`: the node's interfaces.
+    pub interfaces: FileRead,
     /// The kubelet's settings: MicroK8s' arguments file, or kubeadm's
     /// `config.yaml` with plain tools.
     pub kubelet: FileRead,
@@ -201,11 +206,12 @@ pub fn kubelet_file(flavor: ToolFlavor) -> &'static str {
 
 /// The files the node checks read, each with the helper container that
 /// reads it on another node.
-pub fn node_files(flavor: ToolFlavor) -> [(&'static str, &'static str); 4] {
+pub fn node_files(flavor: ToolFlavor) -> [(&'static str, &'static str); 5] {
     [
         ("ufw-conf", UFW_CONF),
         ("ufw-defaults", UFW_DEFAULTS),
         ("ufw-rules", UFW_USER_RULES),
+        ("interfaces", NET_DEVICES),
         ("kubelet", kubelet_file(flavor)),
     ]
 }
@@ -316,6 +322,7 @@ async fn read_remote(
                 ufw_conf: next(),
                 ufw_defaults: next(),
                 ufw_rules: next(),
+                interfaces: next(),
                 kubelet: next(),
             })
         }
@@ -796,6 +803,7 @@ impl NodeFiles {
             ufw_conf: read(UFW_CONF),
             ufw_defaults: read(UFW_DEFAULTS),
             ufw_rules: read(UFW_USER_RULES),
+            interfaces: read(NET_DEVICES),
             kubelet: read(kubelet_file(local.flavor)),
         }
     }
@@ -852,9 +860,11 @@ fn unreadable(name: &'static str, why: &str, node: Option<&str>) -> Check {
     Check::skip(name, format!("cannot read {why}{how}"))
 }
 
+/// The check of ufw's rules for the CNI's interfaces.
+const CNI: &str = "firewall-cni";
+
 fn firewall_checks(files: &NodeFiles, node: Option<&str>) -> Vec<Check> {
     const ROUTED: &str = "firewall-routed";
-    const CNI: &str = "firewall-cni0";
     let text = match &files.ufw_conf {
         Ok(Some(text)) => text,
         Ok(None) => {
@@ -891,32 +901,94 @@ fn firewall_checks(files: &NodeFiles, node: Option<&str>) -> Vec<Check> {
             }
         }
     };
-    let cni = match &files.ufw_rules {
-        Err(e) => unreadable(CNI, e, node),
-        Ok(rules) => cni_check(rules.as_deref().unwrap_or_default(), node),
+    let cni = match (&files.ufw_rules, &files.interfaces) {
+        (Err(e), _) => unreadable(CNI, e, node),
+        (_, Err(e)) => Check::skip(CNI, format!("cannot read {e}: which CNI runs is unknown")),
+        (_, Ok(None)) => Check::skip(CNI, format!("no /{NET_DEVICES}: which CNI runs is unknown")),
+        (Ok(rules), Ok(Some(devices))) => cni_check(
+            rules.as_deref().unwrap_or_default(),
+            &interface_names(devices),
+            node,
+        ),
     };
     vec![routed, cni]
 }
 
-fn cni_check(rules: &str, node: Option<&str>) -> Check {
-    const CNI: &str = "firewall-cni0";
-    let has = |rule: &str| rules.lines().any(|l| l.trim() == rule);
-    let inbound = has("-A ufw-user-input -i cni0 -j ACCEPT");
-    let outbound = has("-A ufw-user-output -o cni0 -j ACCEPT");
-    if inbound && outbound {
-        return Check::ok(CNI, "ufw allows traffic in and out on cni0");
+/// The interface names in `/proc/net/dev` (after its two header lines,
+/// `NAME: counters…`).
+pub fn interface_names(devices: &str) -> Vec<String> {
+    devices
+        .lines()
+        .filter(|l| !l.contains('|'))
+        .filter_map(|l| l.split_once(':'))
+        .map(|(name, _)| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+/// The ufw interface rules pod traffic needs, as MicroK8s documents them,
+/// for the CNI whose interfaces the node has: Calico (MicroK8s' CNI since
+/// 1.19: `vxlan.calico`, one `cali…` per pod, `cali+` in ufw's words), or
+/// flannel (`cni0`, with `flannel.1`). The CNI's name and the interfaces.
+pub fn cni_interfaces(names: &[String]) -> Vec<(&'static str, &'static [&'static str])> {
+    let mut found = Vec::new();
+    if names
+        .iter()
+        .any(|n| n == "vxlan.calico" || n.starts_with("cali"))
+    {
+        found.push(("Calico", &["vxlan.calico", "cali+"][..]));
     }
-    let mut fixes = Vec::new();
-    if !inbound {
-        fixes.push("sudo ufw allow in on cni0");
+    if names.iter().any(|n| n == "cni0" || n == "flannel.1") {
+        found.push(("flannel", &["cni0"][..]));
     }
-    if !outbound {
-        fixes.push("sudo ufw allow out on cni0");
+    found
+}
+
+fn cni_check(rules: &str, names: &[String], node: Option<&str>) -> Check {
+    let cnis = cni_interfaces(names);
+    if cnis.is_empty() {
+        return Check::skip(
+            CNI,
+            "no Calico (vxlan.calico, cali…) or flannel (cni0) interface on the node: which \
+             CNI runs is unknown",
+        );
     }
+    let has = |rule: String| rules.lines().any(|l| l.trim() == rule);
+    let mut missing = Vec::new();
+    let mut wanted = Vec::new();
+    for (_, interfaces) in &cnis {
+        for interface in interfaces.iter() {
+            wanted.push(*interface);
+            if !has(format!("-A ufw-user-input -i {interface} -j ACCEPT")) {
+                missing.push(format!("in on {interface}"));
+            }
+            if !has(format!("-A ufw-user-output -o {interface} -j ACCEPT")) {
+                missing.push(format!("out on {interface}"));
+            }
+        }
+    }
+    let cni_names: Vec<&str> = cnis.iter().map(|(name, _)| *name).collect();
+    let cni_names = cni_names.join(" and ");
+    if missing.is_empty() {
+        return Check::ok(
+            CNI,
+            format!(
+                "ufw allows traffic in and out on {cni_names}'s {}",
+                wanted.join(", ")
+            ),
+        );
+    }
+    let fixes: Vec<String> = missing
+        .iter()
+        .map(|m| format!("sudo ufw allow {m}"))
+        .collect();
     Check::fail(
         CNI,
-        "ufw does not allow pod traffic on cni0 (after a reboot, ufw's and iptables' rules can \
-         conflict again)",
+        format!(
+            "ufw does not allow pod traffic on {cni_names}'s interfaces: missing allow {} \
+             (after a reboot, ufw's and iptables' rules can conflict again)",
+            missing.join(", ")
+        ),
         on_node(node, &fixes.join("; ")),
     )
 }
@@ -968,10 +1040,10 @@ fn kubelet_reserved_check(file: &FileRead, flavor: ToolFlavor, node: Option<&str
     let fix = match (flavor, node) {
         (ToolFlavor::Microk8s, Some(node)) => format!("binderctl nodes reserve --node {node}"),
         (ToolFlavor::Microk8s, None) => "sudo binderctl nodes reserve".to_string(),
-        (ToolFlavor::Plain, _) => on_node(
-            node,
-            &format!("set kubeReserved and systemReserved in {path}, then restart the kubelet"),
-        ),
+        (ToolFlavor::Plain, Some(node)) => {
+            format!("binderctl --tools plain nodes reserve --node {node}")
+        }
+        (ToolFlavor::Plain, None) => "sudo binderctl --tools plain nodes reserve".to_string(),
     };
     Check::warn(
         NAME,
@@ -1545,6 +1617,54 @@ mod tests {
         assert_eq!(
             placeholders(&values),
             ["config.BinderHub.image_prefix", "list[1]"]
+        );
+    }
+
+    #[test]
+    fn the_cni_is_told_by_the_nodes_interfaces() {
+        let devices = "Inter-|   Receive                            |  Transmit\n \
+             face |bytes    packets errs drop fifo frame compressed multicast|bytes\n    \
+             lo: 1 2 0 0 0 0 0 0 1 2 0 0 0 0 0 0\n  eth0: 1 2 0 0 0 0 0 0 1 2 0 0 0 0 0 0\n\
+             vxlan.calico: 1 2 0 0 0 0 0 0 1 2 0 0 0 0 0 0\ncali1a2b3c4d5e6: 1 2 0 0 0 0 0 0 1 2 \
+             0 0 0 0 0 0\n";
+        let names = interface_names(devices);
+        assert_eq!(names, ["lo", "eth0", "vxlan.calico", "cali1a2b3c4d5e6"]);
+        assert_eq!(
+            cni_interfaces(&names),
+            [("Calico", &["vxlan.calico", "cali+"][..])]
+        );
+        let flannel = vec![
+            "lo".to_string(),
+            "flannel.1".to_string(),
+            "cni0".to_string(),
+        ];
+        assert_eq!(cni_interfaces(&flannel), [("flannel", &["cni0"][..])]);
+        assert!(cni_interfaces(&["lo".to_string(), "eth0".to_string()]).is_empty());
+
+        let rules = "-A ufw-user-input -i vxlan.calico -j ACCEPT\n\
+                     -A ufw-user-output -o vxlan.calico -j ACCEPT\n\
+                     -A ufw-user-input -i cali+ -j ACCEPT\n";
+        let check = cni_check(rules, &names, Some("w1"));
+        let text = report(&[check]);
+        assert!(text.starts_with("fail  firewall-cni"), "{text}");
+        assert!(text.contains("missing allow out on cali+"), "{text}");
+        assert!(
+            text.contains("fix: on node w1: sudo ufw allow out on cali+\n"),
+            "{text}"
+        );
+        let all = format!("{rules}-A ufw-user-output -o cali+ -j ACCEPT\n");
+        let text = report(&[cni_check(&all, &names, None)]);
+        assert!(text.starts_with("ok    firewall-cni"), "{text}");
+        // cni0's rules do not let Calico's traffic through.
+        let old = "-A ufw-user-input -i cni0 -j ACCEPT\n-A ufw-user-output -o cni0 -j ACCEPT\n";
+        let text = report(&[cni_check(old, &names, None)]);
+        assert!(text.starts_with("fail"), "{text}");
+        assert!(
+            text.contains(
+                "sudo ufw allow in on vxlan.calico; sudo ufw allow out on vxlan.calico; \
+                           sudo ufw allow in on cali+; sudo ufw allow out on cali+"
+            ),
+            "{text}"
         );
     }
 

@@ -252,14 +252,54 @@ async fn apply_policy(
 }
 
 /// The deploy hook's read, made alongside deploy's other preflight reads
-/// (the upgrade never touches binderctl's own policy).
+/// (the upgrade never touches binderctl's own policy). The outer error is
+/// a namespace no tool may see; the inner one, the read's, is judged by
+/// [`policy_for_deploy`] once the render says the mode.
 pub async fn before_deploy(
     runner: &Runner,
     tools: &Tools,
     global: &GlobalArgs,
-) -> Result<Option<Enforced>> {
+) -> Result<Result<Option<Enforced>>> {
     check_namespace(&global.namespace)?;
-    read_policy(runner, tools, &global.namespace).await
+    Ok(read_policy(runner, tools, &global.namespace).await)
+}
+
+/// What deploy makes of [`before_deploy`]'s read, before anything changes.
+/// In policy mode the deploy applies the policy after the upgrade, so a
+/// read it cannot use (a policy of that name that is not binderctl's, an
+/// answer that is not one, `Forbidden`) stops it here, nothing deployed; in
+/// values mode the policy only matters for a warning, so the problem is a
+/// warning and the deploy goes on.
+pub fn policy_for_deploy(
+    rendered: &Rendered,
+    read: Result<Option<Enforced>>,
+    namespace: &str,
+) -> Result<Option<Enforced>> {
+    let err = match read {
+        Ok(current) => return Ok(current),
+        Err(err) => err,
+    };
+    // Each error names the policy or the command that read it.
+    let problem = format!("{err:#}");
+    match rendered.mode {
+        AllowListMode::Policy => Err(crate::error::Problems(vec![
+            problem,
+            format!(
+                "nothing deployed: with allow_list_mode: policy the deploy applies \
+                 NetworkPolicy {POLICY_NAME} (namespace {namespace}) after the upgrade, and \
+                 could not; fix the above (`binderctl egress show` reads it) and deploy again"
+            ),
+        ])
+        .into()),
+        AllowListMode::Values => {
+            render::warn(&format!(
+                "{problem}; whether a policy of that name allows user pods more than the \
+                 values' rule is unknown (policies add up); deploying anyway (allow_list_mode: \
+                 values does not use it)"
+            ));
+            Ok(None)
+        }
+    }
 }
 
 /// The deploy hook: in policy mode, apply the policy after the release;
@@ -546,6 +586,14 @@ fn show_table(current: &Enforced, ns: &str, clock: &Clock, style: TableStyle) ->
         style,
     ));
     text
+}
+
+/// `binderctl status`'s line when the policy cannot be used; the error
+/// itself follows on stderr.
+pub fn status_problem_line(err: &anyhow::Error) -> String {
+    let first = format!("{err:#}");
+    let first = first.lines().next().unwrap_or_default().to_string();
+    format!("Egress policy {POLICY_NAME}: cannot be used: {first}\n")
 }
 
 /// One line for `binderctl status`: the policy's ranges, its last apply,

@@ -24,6 +24,9 @@ use crate::output;
 
 /// The bundled, commented values file.
 pub const BINDER_TEMPLATE: &str = include_str!("../../binder.yaml");
+/// The OpenEBS hostpath StorageClass (`--storage openebs`), written where
+/// `--storage-class` points when no file is there.
+pub const STORAGE_CLASS_TEMPLATE: &str = include_str!("../../local-storage-dir.yaml");
 /// The registry credentials' template (the README's).
 pub const SECRET_TEMPLATE: &str =
     "# Registry credentials for BinderHub; keep this file private (chmod 600).\n\
@@ -232,7 +235,11 @@ pub async fn run(global: &GlobalArgs, cmd: &InitCmd) -> Result<Outcome> {
     if let Some(range) = &cmd.metallb_range {
         validate_range(range)?;
     }
-    if cmd.storage == StorageAddon::Openebs {
+    // The class file is checked when it is there; when it is not, the
+    // bundled template is written just before the plan applies it.
+    let class_needed = cmd.storage == StorageAddon::Openebs;
+    let class_missing = class_needed && std::fs::symlink_metadata(&cmd.storage_class).is_err();
+    if class_needed && !class_missing {
         storage::check_file(&cmd.storage_class)?;
     }
     let current = read_current(&runner, &tools, cmd.storage).await?;
@@ -250,6 +257,13 @@ pub async fn run(global: &GlobalArgs, cmd: &InitCmd) -> Result<Outcome> {
     .filter(|(path, _, _)| !path.exists())
     .collect();
     if runner.is_dry_run() {
+        if class_missing {
+            output::info(&format!(
+                "binderctl: dry run: would write the template {} (the OpenEBS hostpath \
+                 StorageClass) for the apply below",
+                cmd.storage_class.shown()
+            ));
+        }
         for (path, _, private) in &templates {
             output::info(&format!(
                 "binderctl: dry run: would write the template {}{}",
@@ -259,6 +273,14 @@ pub async fn run(global: &GlobalArgs, cmd: &InitCmd) -> Result<Outcome> {
         }
         runner.execute(&plan).await?;
         return Ok(Outcome::Success);
+    }
+    if class_missing && write_new(&cmd.storage_class, STORAGE_CLASS_TEMPLATE, false)? {
+        storage::check_file(&cmd.storage_class)?;
+        output::info(&format!(
+            "Wrote {}: the OpenEBS hostpath StorageClass, volumes under /var/openebs/local on \
+             each node (edit BasePath, then `binderctl storage apply`, to move them)",
+            cmd.storage_class.shown()
+        ));
     }
     if plan.is_empty() {
         output::info("binderctl: the cluster is already prepared; nothing to run");

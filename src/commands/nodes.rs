@@ -11,7 +11,8 @@ use serde::Serialize;
 use crate::cli::{GlobalArgs, NodesCmd, OutputArgs, ToolFlavor};
 use crate::cluster::confirm::confirm;
 use crate::cluster::duration::unix_now;
-use crate::cluster::kubelet_args::{self, Reserved};
+use crate::cluster::kubelet_args::Reserved;
+use crate::cluster::kubelet_config;
 use crate::cluster::plan::{CommandLine, Plan};
 use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
@@ -44,6 +45,11 @@ pub async fn run(global: &GlobalArgs, cmd: &NodesCmd) -> Result<Outcome> {
             yes,
         } => {
             let reserved = Reserved::new(cpu, memory, ephemeral_storage)?;
+            // MicroK8s' arguments file, or kubeadm's config.yaml.
+            let kubelet_args = kubelet_args.clone().unwrap_or_else(|| {
+                PathBuf::from(format!("/{}", super::doctor::kubelet_file(global.tools)))
+            });
+            let kubelet_args = &kubelet_args;
             if targets.remote() {
                 let rollout = nodes_remote::Rollout {
                     file: kubelet_args.to_string_lossy().into_owned(),
@@ -104,7 +110,21 @@ async fn ls(tools: &Tools, output: &OutputArgs) -> Result<Outcome> {
 /// `nodes add`: `microk8s add-node`, then only the join commands.
 async fn add(tools: &Tools, worker: bool) -> Result<Outcome> {
     let command = add_command(tools)?;
-    let output = Runner::new(false).query(&command).await?;
+    let runner = Runner::new(false);
+    let captured = runner.probe(&command).await?;
+    if !captured.success() {
+        // MicroK8s explains a refusal (a worker node) on stdout: keep its
+        // words, then say what to do.
+        output::tool_stderr(&captured.stdout);
+        let err = crate::cluster::runner::failed(&command, &captured);
+        return Err(
+            match crate::cluster::microk8s::own_command_hint(&captured.stdout) {
+                Some(hint) => err.context(hint),
+                None => err,
+            },
+        );
+    }
+    let output = captured.stdout;
     let commands = parse_join_commands(&output);
     if commands.is_empty() {
         anyhow::bail!(
@@ -220,9 +240,11 @@ pub fn reserve(
     dry_run: bool,
     out: &mut dyn Write,
 ) -> Result<Outcome> {
-    let original = read_args_file(path)?;
-    let edit = kubelet_args::edit_reserved(&original, reserved);
+    let original = read_args_file(path, tools)?;
     let shown = path.shown().to_string();
+    let edit = kubelet_config::edit_kubelet_file(&original, reserved)
+        .map_err(|why| anyhow::anyhow!("{shown}: {why}"))?;
+    let [kube_name, system_name] = kubelet_config::setting_names(&original);
     if edit.is_unchanged() {
         writeln!(
             out,
@@ -247,7 +269,7 @@ pub fn reserve(
     }
     writeln!(
         out,
-        "Reserved {} for Kubernetes (--kube-reserved) and system daemons (--system-reserved) in {shown}.",
+        "Reserved {} for Kubernetes ({kube_name}) and system daemons ({system_name}) in {shown}.",
         reserved.value()
     )?;
     writeln!(out, "The previous file is kept as {}.", backup.shown())?;
@@ -255,12 +277,15 @@ pub fn reserve(
     Ok(Outcome::Success)
 }
 
-fn read_args_file(path: &Path) -> Result<String> {
+fn read_args_file(path: &Path, tools: ToolFlavor) -> Result<String> {
     let shown = path.shown();
     let bytes = std::fs::read(path).map_err(|err| {
         let hint = match err.kind() {
             std::io::ErrorKind::PermissionDenied => {
                 " (the file belongs to root: run binderctl with sudo)".to_string()
+            }
+            std::io::ErrorKind::NotFound if tools == ToolFlavor::Plain => {
+                " (is this a kubeadm node? Otherwise pass --kubelet-args PATH)".to_string()
             }
             std::io::ErrorKind::NotFound => {
                 " (is MicroK8s installed on this node? Otherwise pass --kubelet-args PATH)"

@@ -14,7 +14,8 @@ use serde::Serialize;
 
 use crate::cli::{GlobalArgs, ImageMatch, NodeTargets, OutputArgs, ToolFlavor};
 use crate::cluster::confirm::confirm;
-use crate::cluster::kubelet_args::{self, Reserved};
+use crate::cluster::kubelet_args::Reserved;
+use crate::cluster::kubelet_config;
 use crate::cluster::node_helper::{
     self, HelperContainer, HelperPod, HelperTarget, NodeContainerd, PodState, DEADLINE_SECONDS,
     PARALLELISM,
@@ -195,10 +196,23 @@ impl Remote {
             let logs = pod.logs_command(&self.tools, &container.name);
             reads.spawn(async move { (index, Runner::new(false).probe(&logs).await) });
         }
+        // Output that cannot be read (the kubelet's port firewalled, the pod
+        // gone) is never taken as empty: it is this node's failure.
         let mut outputs: Vec<Option<String>> = vec![None; pod.containers.len()];
         while let Some(joined) = reads.join_next().await {
             let (index, answer) = joined.context("a log read stopped early")?;
-            outputs[index] = Some(answer?.stdout);
+            let answer = answer?;
+            if !answer.success() {
+                let logs = pod.logs_command(&self.tools, &pod.containers[index].name);
+                bail!(
+                    "node {}: cannot read the output of the helper pod {} (`{logs}` failed: {}); \
+                     its result on the node is unknown",
+                    pod.node,
+                    pod.name,
+                    one_line(&answer.stderr)
+                );
+            }
+            outputs[index] = Some(answer.stdout);
         }
         run.logs = pod
             .containers
@@ -434,6 +448,20 @@ async fn read_images(
         images,
         in_use: images::parse_container_images(run.log("containers")),
     })
+}
+
+/// A tool's message on one line, for an error that names the node.
+fn one_line(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines.is_empty() {
+        "no message".to_string()
+    } else {
+        lines.join(" / ")
+    }
 }
 
 /// The end of the pods' output, for an error message.
@@ -830,10 +858,11 @@ async fn read_args_file(remote: &Remote, index: usize, node: &str, file: &str) -
     );
     let run = remote.run_pod(&pod).await?;
     if let Some(why) = &run.failure {
-        bail!(
-            "node {node}: cannot read {file} ({why}); is MicroK8s installed there? Otherwise \
-             pass --kubelet-args PATH"
-        );
+        let what = match remote.flavor {
+            ToolFlavor::Plain => "is it a kubeadm node?",
+            ToolFlavor::Microk8s => "is MicroK8s installed there?",
+        };
+        bail!("node {node}: cannot read {file} ({why}); {what} Otherwise pass --kubelet-args PATH");
     }
     Ok(run.log("read").to_string())
 }
@@ -898,7 +927,16 @@ pub async fn reserve(
                 continue;
             }
         };
-        let edit = kubelet_args::edit_reserved(&original, reserved);
+        let edit = match kubelet_config::edit_kubelet_file(&original, reserved) {
+            Ok(edit) => edit,
+            Err(why) => {
+                failed.push((
+                    node.clone(),
+                    anyhow::anyhow!("node {node}: {}: {why}", how.file),
+                ));
+                continue;
+            }
+        };
         if edit.is_unchanged() {
             output::info(&format!(
                 "node {node}: {} already reserves {}; nothing to change.",

@@ -302,11 +302,17 @@ pub async fn run(global: &GlobalArgs, cmd: &StatusCmd) -> Result<Outcome> {
         pods::list_command(&tools, &global.namespace, None),
         services_command(&tools, &global.namespace),
     );
+    // The policy's problem (a policy of that name that is not binderctl's,
+    // `Forbidden`) is shown with the rest, then makes the exit code.
     let (release, pod_list, services, egress) = tokio::try_join!(
         deployed_release(&runner, &tools, &global.namespace, &global.release),
         runner.query_json::<PodList>(&pods_command),
         runner.query_json::<ServiceList>(&services_command),
-        super::egress::read_policy(&runner, &tools, &global.namespace),
+        async {
+            Ok::<_, anyhow::Error>(
+                super::egress::read_policy(&runner, &tools, &global.namespace).await,
+            )
+        },
     )?;
     let now = crate::cluster::duration::unix_now();
     let record = StatusRecord {
@@ -337,9 +343,13 @@ pub async fn run(global: &GlobalArgs, cmd: &StatusCmd) -> Result<Outcome> {
             style,
         );
         text.push('\n');
-        text.push_str(&super::egress::status_line(egress.as_ref(), now));
+        text.push_str(&match &egress {
+            Ok(current) => super::egress::status_line(current.as_ref(), now),
+            Err(err) => super::egress::status_problem_line(err),
+        });
         text
     })?;
+    egress?;
     Ok(Outcome::Success)
 }
 

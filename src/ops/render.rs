@@ -160,6 +160,13 @@ pub async fn render_input(
     for w in &warnings {
         warn(w);
     }
+    // Never dropped by `-q`: a cron job must hear that the allow-list
+    // restricts nothing.
+    for alert in &settings.alerts {
+        let alert = format!("{input}: {alert}");
+        crate::output::alert(&alert);
+        warnings.push(alert);
+    }
     gathered.summary.push(format!(
         "{} after merging, in {:.2}s",
         count(assembled.merged.len(), "ipBlock"),

@@ -180,6 +180,12 @@ pub fn warn(message: &str) {
     }
 }
 
+/// A warning `-q` never drops: what an operator running from cron must
+/// hear (the allow-list restricts nothing), `binderctl: warning: ` first.
+pub fn alert(message: &str) {
+    stderr_message(&format!("binderctl: warning: {message}"));
+}
+
 /// An error on stderr, every line prefixed; always printed. A leading
 /// `error: ` of the message itself is not repeated.
 pub fn error(message: &str) {

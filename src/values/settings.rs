@@ -89,13 +89,14 @@ pub struct Settings {
     pub mode: AllowListMode,
     /// Things worth telling the operator that do not stop the render.
     pub warnings: Vec<String>,
+    /// Warnings `-q` never drops: the allow-list restricts nothing.
+    pub alerts: Vec<String>,
 }
 
 /// Read binderctl's settings from the values. On failure every problem is
 /// returned, one line each, naming the key.
 pub fn read(values: &Value) -> Result<Settings, Vec<String>> {
     let mut problems = Vec::new();
-    let mut warnings = Vec::new();
     if !values.is_mapping() {
         return Err(vec![format!(
             "the top level must be a mapping of Helm values, found {}",
@@ -114,6 +115,7 @@ pub fn read(values: &Value) -> Result<Settings, Vec<String>> {
         user_egress_rules: 0,
         mode: AllowListMode::Values,
         warnings: Vec::new(),
+        alerts: Vec::new(),
     };
 
     match lookup(values, &NETWORK_POLICY) {
@@ -126,7 +128,7 @@ pub fn read(values: &Value) -> Result<Settings, Vec<String>> {
             problems.push(format!("{path}: expected a mapping, found {found}"))
         }
         Lookup::Found(Value::Mapping(policy)) => {
-            read_network_policy(policy, &mut settings, &mut problems, &mut warnings)
+            read_network_policy(policy, &mut settings, &mut problems)
         }
         Lookup::Found(other) => problems.push(format!(
             "{}: expected a mapping, found {}",
@@ -136,7 +138,6 @@ pub fn read(values: &Value) -> Result<Settings, Vec<String>> {
     }
 
     if problems.is_empty() {
-        settings.warnings = warnings;
         Ok(settings)
     } else {
         Err(problems)
@@ -264,12 +265,7 @@ pub fn validate_github_owner(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn read_network_policy(
-    policy: &Mapping,
-    settings: &mut Settings,
-    problems: &mut Vec<String>,
-    warnings: &mut Vec<String>,
-) {
+fn read_network_policy(policy: &Mapping, settings: &mut Settings, problems: &mut Vec<String>) {
     let base = NETWORK_POLICY.join(".");
 
     match policy.get(KEY_EGRESS) {
@@ -341,7 +337,7 @@ fn read_network_policy(
              cut them off from DNS and the hub; set enabled: true"
         ));
     } else if chart_policy_off {
-        warnings.push(format!(
+        settings.alerts.push(format!(
             "{base}.enabled is false: the egress allow-list will not be enforced"
         ));
     }
@@ -352,7 +348,7 @@ fn read_network_policy(
         _ => true,
     };
     if allows_public {
-        warnings.push(format!(
+        settings.alerts.push(format!(
             "{base}.egressAllowRules.nonPrivateIPs is not false: the chart lets user pods reach \
              every public address, so the allow-list restricts nothing"
         ));
@@ -683,9 +679,9 @@ mod tests {
     fn warns_when_policy_would_not_restrict() {
         let v = values("jupyterhub:\n  singleuser:\n    networkPolicy:\n      enabled: false\n");
         let s = read(&v).unwrap();
-        assert_eq!(s.warnings.len(), 2, "{:?}", s.warnings);
-        assert!(s.warnings[0].contains("enabled is false"));
-        assert!(s.warnings[1].contains("nonPrivateIPs is not false"));
+        assert_eq!(s.alerts.len(), 2, "{:?}", s.alerts);
+        assert!(s.alerts[0].contains("enabled is false"));
+        assert!(s.alerts[1].contains("nonPrivateIPs is not false"));
     }
 
     #[test]

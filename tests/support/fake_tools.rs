@@ -47,6 +47,12 @@ if [ "$tool" = microk8s ]; then
   # MicroK8s' wrappers' checks, in their order, on the fake snap's files.
   snap=$FAKE_DIR/snap
   case "$1" in
+    add-node)
+      # microk8s-add-node.wrapper: on stdout, exit 1.
+      if [ -e "$snap/var/lock/clustered.lock" ]; then
+        echo "This MicroK8s deployment is acting as a node in a cluster. Please use the microk8s add-node on the master."
+        exit 1
+      fi ;;
     kubectl|helm)
       if [ -e "$snap/var/lock/clustered.lock" ]; then
         echo "This MicroK8s deployment is acting as a node in a cluster. Please use the microk8s $1 on the master."

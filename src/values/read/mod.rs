@@ -12,6 +12,7 @@
 
 pub mod lint;
 pub mod scalar;
+mod syntax;
 
 use std::collections::HashMap;
 
@@ -85,18 +86,74 @@ pub fn read_documents(text: &str, name: &str) -> Result<Vec<Reading>> {
         anyhow::bail!("{name}: larger than {} MiB", MAX_INPUT_BYTES >> 20);
     }
     check_characters(text).map_err(|e| e.named(name))?;
+    // A quoted string continued on a line indented no more than its key is
+    // read by Helm (the continuation's leading white space is not part of
+    // the text) and refused by saphyr-parser: such lines get more
+    // indentation, one string at a time, and the text is read again.
+    let mut reindented: Option<String> = None;
+    for _ in 0..MAX_REINDENTED_STRINGS {
+        let current = reindented.as_deref().unwrap_or(text);
+        match read_text(current, name)? {
+            Ok(documents) => return Ok(documents),
+            Err((error, at)) => match reindent_quoted(current, at) {
+                Some(next) => reindented = Some(next),
+                None => return Err(error),
+            },
+        }
+    }
+    anyhow::bail!(
+        "{name}: more than {MAX_REINDENTED_STRINGS} quoted strings continue on lines indented \
+         no more than their keys; indent their continuation lines"
+    )
+}
+
+/// How many quoted strings [`read_documents`] re-indents at most.
+const MAX_REINDENTED_STRINGS: usize = 1000;
+
+/// The error saphyr-parser gives for a quoted string's continuation line
+/// indented no more than the block it is in.
+const QUOTED_INDENTATION: &str = "invalid indentation in quoted scalar";
+
+/// One reading of `text`: the documents, or (inner error) saphyr-parser's
+/// refusal of a quoted string's indentation, with the string's position.
+fn read_text(
+    text: &str,
+    name: &str,
+) -> Result<std::result::Result<Vec<Reading>, (anyhow::Error, Marker)>> {
     let mut builder = Builder::default();
+    // A byte order mark inside a line is text to Helm: it reaches
+    // saphyr-parser as a private-use character the file does not hold,
+    // and the scalars get it back.
+    let with_stand_in;
+    let text = match bom_stand_in(text) {
+        Some(stand_in) => {
+            builder.bom_stand_in = Some(stand_in);
+            with_stand_in = text.replace('\u{FEFF}', &stand_in.to_string());
+            with_stand_in.as_str()
+        }
+        None => text,
+    };
     let mut quirks = Quirks::new(text);
+    let mut syntax = syntax::Syntax::new(text);
     for event in Parser::new_from_str(text) {
-        let (event, span) = event.map_err(|e| {
-            let at = Position::of(e.marker());
-            anyhow::anyhow!("{name}:{at}: not valid YAML: {}", e.info())
-        })?;
+        let (event, span) = match event {
+            Ok(read) => read,
+            Err(e) => {
+                let at = Position::of(e.marker());
+                let error = anyhow::anyhow!("{name}:{at}: not valid YAML: {}", e.info());
+                if e.info() == QUOTED_INDENTATION {
+                    return Ok(Err((error, *e.marker())));
+                }
+                return Err(error);
+            }
+        };
+        syntax.event(&event, &span).map_err(|e| e.named(name))?;
         quirks.event(&event, &span).map_err(|e| e.named(name))?;
         builder
             .event(event, Position::of(&span.start))
             .map_err(|e| e.named(name))?;
     }
+    syntax.finish().map_err(|e| e.named(name))?;
     quirks.finish().map_err(|e| e.named(name))?;
     builder
         .documents
@@ -111,7 +168,83 @@ pub fn read_documents(text: &str, name: &str) -> Result<Vec<Reading>> {
                 notes_left_out: notes.left_out,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()
+        .map(Ok)
+}
+
+/// `text` with the continuation lines of the quoted string that starts at
+/// `at` indented to the opening quote's column (leading white space of a
+/// quoted string's continuation lines is not part of its text, so the
+/// text is the same); `None` when there is no such string to fix.
+fn reindent_quoted(text: &str, at: Marker) -> Option<String> {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let first = at.line().checked_sub(1)?;
+    let quote_col = at.col();
+    let opening: Vec<char> = lines.get(first)?.chars().collect();
+    let quote = *opening.get(quote_col)?;
+    if quote != '"' && quote != '\'' {
+        return None;
+    }
+    // Find the closing quote's line.
+    let mut line = first;
+    let mut chars: Vec<char> = opening[quote_col + 1..].to_vec();
+    let last = loop {
+        let mut i = 0;
+        let mut closed = false;
+        while i < chars.len() {
+            match chars[i] {
+                '\\' if quote == '"' => i += 1,
+                '\'' if quote == '\'' && chars.get(i + 1) == Some(&'\'') => i += 1,
+                c if c == quote => {
+                    closed = true;
+                    break;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        if closed {
+            break line;
+        }
+        line += 1;
+        chars = lines.get(line)?.chars().collect();
+    };
+    if last == first {
+        return None;
+    }
+    // A document marker inside the string: Helm's reader refuses it, and
+    // indenting it would hide that.
+    let marker = |l: &str| {
+        (l.starts_with("---") || l.starts_with("..."))
+            && l[3..]
+                .chars()
+                .next()
+                .is_none_or(|c| matches!(c, ' ' | '\t' | '\r'))
+    };
+    if lines[first + 1..=last].iter().any(|l| marker(l)) {
+        return None;
+    }
+    let pad = " ".repeat(quote_col + 1);
+    let mut out = String::with_capacity(text.len() + (last - first) * pad.len());
+    for (n, content) in lines.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        if n > first && n <= last {
+            out.push_str(&pad);
+        }
+        out.push_str(content);
+    }
+    Some(out)
+}
+
+/// A private-use character `text` does not hold, when it holds a byte
+/// order mark (after the leading one).
+fn bom_stand_in(text: &str) -> Option<char> {
+    if !text.contains('\u{FEFF}') {
+        return None;
+    }
+    ('\u{E000}'..='\u{F8FF}').find(|c| !text.contains(*c))
 }
 
 /// A 1-based line and column.
@@ -157,15 +290,19 @@ fn fail<T>(at: Position, reason: impl Into<String>) -> Result<T, ReadError> {
 
 /// Helm's YAML library refuses characters outside YAML's printable set, and
 /// takes NEL, LS and PS for line breaks where YAML 1.2 readers do not; a
-/// byte order mark inside the file is part of the text to Helm. None of
-/// them belongs in a values file as itself: write it escaped in double
+/// byte order mark at the start of a line (other than the file's first) is
+/// skipped by Helm's reader, inside a line it is text to both. None of
+/// those belongs in a values file as itself: write it escaped in double
 /// quotes (`"\u2028"`).
 fn check_characters(text: &str) -> Result<(), ReadError> {
     let mut at = Position { line: 1, column: 1 };
     for c in text.chars() {
         let problem = match c {
             '\u{85}' | '\u{2028}' | '\u{2029}' => Some("a line separator (NEL, LS or PS)"),
-            '\u{FEFF}' => Some("a byte order mark inside the file"),
+            // Inside a line it is text to both readers; at a line's start
+            // Helm's reader skips it.
+            '\u{FEFF}' if at.column == 1 => Some("a byte order mark at the start of a line"),
+            '\u{FEFF}' => None,
             '\t' | '\n' | '\r' | ' '..='~' => None,
             '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}' => None,
             _ => Some("a control character"),
@@ -371,6 +508,10 @@ struct Builder {
     documents: Vec<(Value, Notes)>,
     notes: Notes,
     root: Option<Value>,
+    /// The character that stands for a byte order mark inside the text
+    /// while saphyr-parser reads it (it refuses one in plain and block
+    /// scalars, which Helm reads as text).
+    bom_stand_in: Option<char>,
 }
 
 impl Builder {
@@ -383,6 +524,10 @@ impl Builder {
                 self.documents.push((root, std::mem::take(&mut self.notes)));
             }
             Event::Scalar(text, style, anchor, tag) => {
+                let text = match self.bom_stand_in {
+                    Some(c) if text.contains(c) => text.replace(c, "\u{FEFF}").into(),
+                    _ => text,
+                };
                 let node = self.scalar(&text, style, tag.as_deref(), at)?;
                 self.finish(node, anchor, at)?;
             }

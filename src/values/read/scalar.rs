@@ -88,7 +88,9 @@ pub fn resolve_plain(text: &str) -> Resolved {
         _ => {}
     }
     match text.as_bytes()[0] {
-        b'.' => go_parse_float(text).map_or(Resolved::Str, Resolved::Float),
+        // Go's ParseFloat as it is, underscores between digits included
+        // (`.1_0` is 0.1): go-yaml strips them only on the digit branch.
+        b'.' => go_underscored_float(text).map_or(Resolved::Str, Resolved::Float),
         b'0'..=b'9' | b'+' | b'-' => resolve_number(text),
         _ => Resolved::Str,
     }
@@ -174,6 +176,32 @@ fn go_parse_float(s: &str) -> Option<f64> {
     f.is_finite().then_some(f)
 }
 
+/// Go's `strconv.ParseFloat(s, 64)` on decimal text that may hold
+/// underscores: allowed only between digits (Go's `underscoreOK`), then
+/// ignored.
+fn go_underscored_float(s: &str) -> Option<f64> {
+    if !s.contains('_') {
+        return go_parse_float(s);
+    }
+    // `saw`: b'^' at the start, b'0' after a digit, b'_' after an
+    // underscore, b'!' after anything else.
+    let body = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let mut saw = b'^';
+    for b in body.bytes() {
+        saw = match b {
+            b'0'..=b'9' => b'0',
+            b'_' if saw == b'0' => b'_',
+            b'_' => return None,
+            _ if saw == b'_' => return None,
+            _ => b'!',
+        };
+    }
+    if saw == b'_' {
+        return None;
+    }
+    go_parse_float(&s.replace('_', ""))
+}
+
 /// How the JSON conversion turns a mapping key into text; `None` for keys
 /// it refuses (null, integers above `i64::MAX`, collections).
 pub fn key_text(key: &Value) -> Option<String> {
@@ -205,6 +233,7 @@ fn go_float32_g(f: f64) -> String {
     let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
     let exponent: i32 = exponent.parse().unwrap_or(0);
     let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let (digits, exponent) = ties_to_even(f64::from(single.abs()), digits, exponent);
     let sign = if single < 0.0 { "-" } else { "" };
     // Shortest 'g' writes an exponent from 1e6 and below 1e-4.
     if !(-4..6).contains(&exponent) {
@@ -225,6 +254,46 @@ fn go_float32_g(f: f64) -> String {
     } else {
         format!("{sign}{}.{}", &digits[..point], &digits[point..])
     }
+}
+
+/// Shortest digits `digits` (the first at 10^`exponent`) of `value`: when
+/// `value` lies exactly halfway between them and a neighbour of the same
+/// length that reads back as the same float too, Go (Ryū) takes the even
+/// one where Rust rounds the tie up (474154.625 is `474154.62` to Helm).
+fn ties_to_even(value: f64, digits: String, exponent: i32) -> (String, i32) {
+    let (Ok(d), Some(last)) = (digits.parse::<u64>(), digits.bytes().last()) else {
+        return (digits, exponent);
+    };
+    if (last - b'0').is_multiple_of(2) {
+        return (digits, exponent);
+    }
+    let n = i32::try_from(digits.len()).unwrap_or(i32::MAX);
+    // The midpoints with the neighbours, as decimal text: `(10d ± 5)` at
+    // 10^(exponent - n).
+    let midpoint = |m: u64| format!("{m}e{}", exponent - n);
+    let neighbour = if d > 0 && midpoint(10 * d - 5).parse::<f64>() == Ok(value) {
+        d - 1
+    } else if midpoint(10 * d + 5).parse::<f64>() == Ok(value) {
+        d + 1
+    } else {
+        return (digits, exponent);
+    };
+    // The neighbour must itself read back as the same 32-bit float.
+    #[allow(clippy::cast_possible_truncation)]
+    let single = value as f32;
+    let text = format!("{neighbour}e{}", exponent - n + 1);
+    if text.parse::<f32>() != Ok(single) {
+        return (digits, exponent);
+    }
+    let mut new = neighbour.to_string();
+    let mut exponent = exponent + i32::try_from(new.len()).unwrap_or(0) - n;
+    while new.len() > 1 && new.ends_with('0') {
+        new.pop();
+    }
+    if new == "0" {
+        exponent = 0;
+    }
+    (new, exponent)
 }
 
 /// Decode `!!binary` as Go's `base64.StdEncoding.DecodeString` (which skips
@@ -289,6 +358,12 @@ mod tests {
             ("1.5", Float(1.5)),
             ("+.5", Float(0.5)),
             ("._5", Str),
+            (".1_0", Float(0.1)),
+            ("-.1_0", Float(-0.1)),
+            (".1__0", Str),
+            (".1_", Str),
+            (".1_e5", Str),
+            (".1_0e1_0", Float(0.1e10)),
             ("1.e5", Float(1e5)),
             ("1e400", Str),
             ("1.2.3", Str),
@@ -327,6 +402,14 @@ mod tests {
             (123456.0, "123456"),
             (1234567.0, "1.234567e+06"),
             (f64::INFINITY, ".inf"),
+            // Exact ties between two shortest candidates: to even, as Go.
+            (474154.625, "474154.62"),
+            (-474154.625, "-474154.62"),
+            (474154.875, "474154.88"),
+            (474155.375, "474155.38"),
+            (474155.125, "474155.12"),
+            (524288.75, "524288.75"),
+            (0.000123456789, "0.00012345679"),
         ];
         for (f, want) in cases {
             assert_eq!(go_float32_g(*f), *want, "{f}");
