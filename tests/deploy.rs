@@ -109,7 +109,10 @@ impl DeployEnv {
                 let words: Vec<&str> = c.iter().map(String::as_str).collect();
                 !matches!(
                     words.as_slice(),
-                    ["helm", "list", ..] | ["helm", "repo", "list", ..] | ["kubectl", "get", ..]
+                    ["helm", "list", ..]
+                        | ["helm", "repo", "list", ..]
+                        | ["kubectl", "get", ..]
+                        | ["kubectl", "auth", "can-i", ..]
                 )
             })
             .collect()
@@ -691,4 +694,38 @@ fn a_failing_repository_list_is_asked_once() {
         .filter(|c| c.get(1).map(String::as_str) == Some("repo"))
         .count();
     assert_eq!(lists, 1, "{:?}", env.fake.calls());
+}
+
+#[test]
+fn a_missing_permission_stops_the_deploy_before_anything_changes() {
+    let mut env = DeployEnv::standard();
+    // A namespace admin's account: the namespace's objects yes, the chart's
+    // cluster roles no (`kubectl auth can-i` answers `no`, exit 1).
+    env.fake.respond(
+        &[
+            "kubectl",
+            "auth",
+            "can-i",
+            "create",
+            "clusterroles.rbac.authorization.k8s.io",
+        ],
+        "no\n",
+        1,
+    );
+    let out = env.deploy(&["--version", VERSION]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "not allowed: your account may not create clusterroles.rbac.authorization.k8s.io at \
+             the cluster scope (the chart's user-scheduler and image-cleaner); nothing was changed"
+        ) && stderr.contains("binderctl rbac"),
+        "{stderr}"
+    );
+    assert!(
+        env.changing_calls().is_empty(),
+        "{:?}",
+        env.changing_calls()
+    );
+    assert!(!env.fake.work_dir().join("_binder.yaml").exists());
 }

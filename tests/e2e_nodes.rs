@@ -271,7 +271,10 @@ fn doctor_checks_the_cluster_and_every_node() {
         // Calico's interfaces found on the node, its cali+ rules missing.
         let (status, message) = check("firewall-cni", Some(node));
         assert_ne!(status, "ok", "{message}");
-        assert!(message.contains("cali+") && !message.contains("cni0"), "{message}");
+        assert!(
+            message.contains("cali+") && !message.contains("cni0"),
+            "{message}"
+        );
         let (status, message) = check("kubelet-reserved", Some(node));
         assert_eq!(status, "ok", "{message}");
         let (status, message) = check("containerd-disk", Some(node));

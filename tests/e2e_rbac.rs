@@ -9,7 +9,9 @@ mod support;
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
-use support::cluster::{Binderctl, ControlPlane, Flavor, HelmMajor};
+use support::cluster::{self, Binderctl, ControlPlane, Flavor, HelmMajor};
+use support::dns_server::{DnsServer, Zone};
+use support::http_server::{FastlyList, GitHubMeta, HttpServer, Routes};
 use support::{stderr, stdout};
 
 /// A kubeconfig that authenticates as `account` in `namespace` with a
@@ -169,5 +171,66 @@ fn the_server_accepts_the_roles_and_a_namespace_only_account_stops_cleanly() {
     assert!(
         plane.get_json(None, "storageclass", &class).is_none(),
         "the class was made"
+    );
+
+    // deploy needs the cluster part (the chart's ClusterRoles): it asks the
+    // server first and stops before Helm runs, naming what is missing.
+    let Some(charts) = cluster::chart_repository() else {
+        return;
+    };
+    let dns = DnsServer::start(Zone::new().a("files.example", ["192.0.2.20"]));
+    let lists = HttpServer::start(
+        Routes::new()
+            .json("/meta", GitHubMeta::sample().to_json())
+            .json("/fastly", FastlyList::sample().to_json()),
+    );
+    account.write(
+        "binder.yaml",
+        "config:\n  BinderHub:\n    use_registry: true\n    hub_url: http://192.0.2.100\n\
+         jupyterhub:\n  singleuser:\n    networkPolicy:\n      enabled: true\n      \
+         egressAllowRules:\n        nonPrivateIPs: false\n      domain_whitelist: [files.example]\n",
+    );
+    let secret = account.write(
+        "secret.yaml",
+        "registry:\n  username: lab\n  password: e2e-token-0000\n",
+    );
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let options = [
+        format!("--nameserver={}", dns.addr),
+        format!("--github-meta-url={}", lists.url("/meta")),
+        format!("--fastly-url={}", lists.url("/fastly")),
+        format!("--chart-repo-url={}", charts.url("/charts/")),
+    ];
+    let mut args = vec![
+        "deploy",
+        "-n",
+        &ns.name,
+        "--version=1.0.0-0.dev.git.3959.hb9fad995",
+    ];
+    args.extend(options.iter().map(String::as_str));
+    let out = run(&args);
+    let said = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("not allowed: your account may not create clusterroles.rbac.authorization.k8s.io at the cluster scope"),
+        "{said}"
+    );
+    let releases = plane.kubectl_ok(&[
+        "get",
+        "secrets",
+        "-n",
+        &ns.name,
+        "-l",
+        "owner=helm",
+        "-o",
+        "name",
+    ]);
+    assert!(
+        releases.trim().is_empty(),
+        "Helm recorded a release: {releases}"
+    );
+    assert!(
+        plane.names(&ns.name, "deployments", None).is_empty(),
+        "the chart was half installed"
     );
 }

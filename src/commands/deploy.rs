@@ -84,13 +84,16 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
     };
     // The first failure stops the others: nothing waits for lookups whose
     // render cannot be deployed.
-    let (mut version, rendered, repo_missing, policy, deployed_values) = tokio::try_join!(
+    let chart_permissions = crate::ops::permissions::for_chart_install(&global.namespace);
+    let (mut version, rendered, repo_missing, policy, deployed_values, ()) = tokio::try_join!(
         version,
         rendered,
         repo_missing,
         // Its failure is judged below, once the render says the mode.
         super::egress::before_deploy(&runner, &tools, global),
         super::diff::deployed_for_diff(cmd.diff, &runner, &tools, global),
+        // A chart half installed for want of a permission is worse than none.
+        crate::ops::permissions::require(&runner, &tools, &chart_permissions),
     )?;
     // Before anything changes: refused where the policy is needed, a
     // warning where it is not.

@@ -347,6 +347,11 @@ fn kubernetes_lines(tools: &Tools, dir: &Path) -> Result<Vec<CommandLine>> {
         dashboard::token_command(tools, "default", "default", "2000h")?,
         dashboard::token_command(tools, "admin", "kube-system", "90s")?,
     ];
+    lines.extend(
+        crate::ops::permissions::for_chart_install(ns)
+            .iter()
+            .map(|needed| crate::ops::permissions::command(tools, needed)),
+    );
     lines.extend(helper_pod_lines(tools));
     lines.extend(pods::purge_plan(tools, ns, &names, 2).commands().cloned());
     lines.extend(

@@ -3,4 +3,5 @@
 //! `commands/`; never uses it.
 
 pub mod input;
+pub mod permissions;
 pub mod render;

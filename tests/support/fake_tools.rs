@@ -431,6 +431,16 @@ pub const ACCEPTED_FLAGS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "kubectl auth can-i",
+        &[
+            "--all-namespaces",
+            "--list",
+            "--no-headers",
+            "--quiet",
+            "--subresource",
+        ],
+    ),
+    (
         "kubectl create token",
         &[
             "--allow-missing-template-keys",
@@ -868,6 +878,8 @@ impl FakeCluster {
             &format!("{FAKE_TOKEN}\n"),
             0,
         );
+        // The cluster's admin (MicroK8s' own kubeconfig) may do anything.
+        fake.respond(&["kubectl", "auth", "can-i"], "yes\n", 0);
         fake.respond(&["kubectl", "get", "namespace"], NAMESPACE_JSON, 0);
         fake.respond(
             &["kubectl", "delete", "namespace"],
