@@ -289,3 +289,75 @@ fn doctor_checks_the_cluster_and_every_node() {
     );
     no_helper_pod_left(plane, &ns.name);
 }
+
+#[test]
+fn a_helper_namespace_whose_admission_refuses_helper_pods_is_named_before_any_pod() {
+    let plane = control_plane!();
+    let binderctl = Binderctl::new(plane, Flavor::Plain, HelmMajor::Four);
+    let cases: [(&str, &str, &str); 4] = [
+        (
+            "e2e-psa-baseline",
+            "",
+            "enforces Pod Security \"baseline\" (its label pod-security.kubernetes.io/enforce=baseline)",
+        ),
+        (
+            "e2e-psa-restricted",
+            "",
+            "enforces Pod Security \"restricted\" (its label pod-security.kubernetes.io/enforce=restricted)",
+        ),
+        (
+            "e2e-quota",
+            "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: no-more-pods\nspec:\n  hard:\n    pods: \"0\"\n",
+            "ResourceQuota no-more-pods in namespace",
+        ),
+        (
+            "e2e-limits",
+            "apiVersion: v1\nkind: LimitRange\nmetadata:\n  name: small\nspec:\n  limits:\n  - type: Container\n    max:\n      memory: 64Mi\n",
+            "a LimitRange in namespace",
+        ),
+    ];
+    for (prefix, manifest, expected) in cases {
+        let ns = plane.namespace(prefix);
+        if let Some(level) = prefix.strip_prefix("e2e-psa-") {
+            plane.kubectl_ok(&[
+                "label",
+                "namespace",
+                &ns.name,
+                &format!("pod-security.kubernetes.io/enforce={level}"),
+            ]);
+        } else {
+            plane.kubectl_stdin(&["create", "-n", &ns.name, "-f", "-"], manifest);
+        }
+        // The quota controller fills in what is used before it is enforced.
+        plane.wait_for("the namespace's rules", Duration::from_secs(30), || {
+            !plane
+                .kubectl(&[
+                    "get",
+                    "resourcequota",
+                    "no-more-pods",
+                    "-n",
+                    &ns.name,
+                    "-o",
+                    "jsonpath={.status.hard.pods}",
+                ])
+                .stdout
+                .is_empty()
+                || prefix != "e2e-quota"
+        });
+        let out = binderctl.run(&[
+            "images",
+            "ls",
+            "--all-nodes",
+            "--helper-namespace",
+            &ns.name,
+        ]);
+        let said = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{prefix}: {said}");
+        assert!(said.contains(expected), "{prefix}: {said}");
+        assert!(said.contains("--helper-namespace"), "{prefix}: {said}");
+        assert!(
+            plane.names(&ns.name, "pods", None).is_empty(),
+            "{prefix}: a pod was created"
+        );
+    }
+}

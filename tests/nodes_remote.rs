@@ -16,12 +16,20 @@ use support::fake_tools::{
 use support::real_tools::validate_manifest;
 use support::{run, stderr, stdout};
 
-/// `kubectl create -f - ...`: keep the pod from stdin as pods/NAME.json.
+/// `kubectl create -f - ...`: keep the pod from stdin as pods/NAME.json;
+/// with `--dry-run=server` (admission only) keep nothing, as the server
+/// does, and answer `pod/NAME` as kubectl prints it.
 const CREATE_SCRIPT: &str = r#"
 mkdir -p "$FAKE_DIR/pods"
 new=$FAKE_DIR/pods/.new.$$
 cat > "$new"
 name=$(sed -n 's/^    "name": "\(.*\)",\{0,1\}$/\1/p' "$new" | head -n 1)
+case " $* " in *" --dry-run=server "*)
+  rm -f "$new"
+  if [ -f "$FAKE_DIR/admission-refuses" ]; then cat "$FAKE_DIR/admission-refuses" >&2; exit 1; fi
+  echo "pod/$name"
+  exit 0 ;;
+esac
 # Whole or not at all: the tests read these while binderctl runs.
 cp "$new" "$FAKE_DIR/.created-$name.json"
 mv "$FAKE_DIR/.created-$name.json" "$FAKE_DIR/created-$name.json"
@@ -1188,13 +1196,40 @@ fn a_helper_namespace_that_does_not_exist_yet_is_named_with_the_way_out() {
     );
     let out = doctor(&fake, &[], &["--node", "w1"]);
     let report = report_lines(&out);
-    let w1 = report_line(&report, "node-checks@w1");
-    assert_eq!(w1.0, "fail", "{}", stdout(&out));
+    // Found before any pod (the server's dry run of a helper pod).
+    let checks = report_line(&report, "node-checks");
+    assert_eq!(checks.0, "fail", "{}", stdout(&out));
     assert!(
-        w1.2.contains("the namespace binder does not exist (yet): pass --helper-namespace"),
+        checks
+            .2
+            .contains("the namespace binder does not exist (yet): pass --helper-namespace"),
         "{}",
         stdout(&out)
     );
+    assert!(created(&fake).is_empty());
+}
+
+#[test]
+fn a_helper_namespace_whose_admission_refuses_helper_pods_stops_before_any_pod() {
+    let fake = cluster();
+    std::fs::write(
+        fake.state_dir().join("admission-refuses"),
+        "Error from server (Forbidden): error when creating \"STDIN\": pods \"binderctl-helper-0-check\" \
+         is forbidden: violates PodSecurity \"restricted:latest\": privileged (container \"check\" \
+         must not set securityContext.privileged=true)\n",
+    )
+    .unwrap();
+    let out = run(&fake, &["images", "ls", "--all-nodes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "namespace binder enforces Pod Security \"restricted\" (its label \
+             pod-security.kubernetes.io/enforce=restricted)"
+        ) && stderr(&out).contains("--helper-namespace"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(created(&fake).is_empty(), "a helper pod was created");
 }
 
 #[test]

@@ -262,6 +262,22 @@ impl HelperPod {
         tools.kubectl(["create", "-f", "-", "-n", &self.namespace, "-o", "name"])
     }
 
+    /// `kubectl create -f - -n NS -o name --dry-run=server`: the API server
+    /// runs its admission (Pod Security, quotas, limit ranges) on the pod
+    /// and keeps nothing.
+    pub fn admission_command(&self, tools: &Tools) -> CommandLine {
+        tools.kubectl([
+            "create",
+            "-f",
+            "-",
+            "-n",
+            &self.namespace,
+            "-o",
+            "name",
+            "--dry-run=server",
+        ])
+    }
+
     /// `kubectl get pod NAME -n NS -o json`.
     pub fn status_command(&self, tools: &Tools) -> CommandLine {
         tools.kubectl([
@@ -367,6 +383,35 @@ pub fn pod_state(json: &str) -> Result<PodState, serde_json::Error> {
     })
 }
 
+/// What to tell the operator when the helper namespace's admission refuses
+/// helper pods (the API server's `... is forbidden: REASON`): which rule
+/// (the Pod Security label, a quota, a limit range) and the way out.
+pub fn admission_refusal_message(namespace: &str, stderr: &str) -> String {
+    let reason = stderr
+        .lines()
+        .find_map(|l| l.split_once(" is forbidden: ").map(|(_, r)| r.trim()))
+        .unwrap_or_else(|| stderr.trim());
+    let elsewhere = "run them in a namespace that admits privileged pods with --helper-namespace NS (e.g. `kubectl create namespace binderctl-helpers`, then --helper-namespace binderctl-helpers); nothing was created on any node";
+    if let Some(rest) = reason.strip_prefix("violates PodSecurity \"") {
+        let level = rest.split(['"', ':']).next().unwrap_or("");
+        let violations = rest.split_once("\": ").map_or("", |(_, v)| v);
+        format!(
+            "namespace {namespace} enforces Pod Security {level:?} (its label pod-security.kubernetes.io/enforce={level}), which refuses binderctl's helper pods: {violations}; they must be privileged to reach each node's containerd and files: {elsewhere}"
+        )
+    } else if let Some(quota) = reason.strip_prefix("exceeded quota: ") {
+        let name = quota.split(',').next().unwrap_or(quota);
+        format!(
+            "ResourceQuota {name} in namespace {namespace} refuses binderctl's helper pods ({reason}): raise it, or {elsewhere}"
+        )
+    } else if reason.contains(" per Container ") || reason.contains(" per Pod ") {
+        format!(
+            "a LimitRange in namespace {namespace} refuses binderctl's helper pods ({reason}; each asks 10m CPU and 16Mi memory, at most 500m and 256Mi): {elsewhere}"
+        )
+    } else {
+        format!("namespace {namespace} refuses binderctl's helper pods ({reason}): {elsewhere}")
+    }
+}
+
 /// What to tell the operator when a node cannot pull the helper image.
 pub fn image_unavailable_message(node: &str, image: &str, detail: &str) -> String {
     format!(
@@ -465,6 +510,50 @@ pub fn parse_optional_file(output: &str) -> Result<Option<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pod_security_names_the_label_and_the_way_out() {
+        let stderr =
+            "Error from server (Forbidden): error when creating \"STDIN\": pods \"x1\" is \
+            forbidden: violates PodSecurity \"baseline:latest\": host namespaces (hostPID=true), \
+            privileged (container \"a\" must not set securityContext.privileged=true)\n";
+        let m = admission_refusal_message("binder", stderr);
+        assert!(
+            m.starts_with(
+                "namespace binder enforces Pod Security \"baseline\" (its label \
+                 pod-security.kubernetes.io/enforce=baseline), which refuses binderctl's helper \
+                 pods: host namespaces (hostPID=true), privileged"
+            ),
+            "{m}"
+        );
+        assert!(m.contains("--helper-namespace"), "{m}");
+    }
+
+    #[test]
+    fn a_quota_and_a_limit_range_are_named() {
+        let quota = admission_refusal_message(
+            "binder",
+            "Error from server (Forbidden): error when creating \"STDIN\": pods \"x1\" is \
+             forbidden: exceeded quota: binder-quota, requested: pods=1, used: pods=120, limited: pods=120",
+        );
+        assert!(
+            quota.starts_with("ResourceQuota binder-quota in namespace binder refuses"),
+            "{quota}"
+        );
+        let range = admission_refusal_message(
+            "binder",
+            "Error from server (Forbidden): error when creating \"STDIN\": pods \"x1\" is \
+             forbidden: maximum cpu usage per Container is 100m, but limit is 500m",
+        );
+        assert!(
+            range.starts_with("a LimitRange in namespace binder refuses"),
+            "{range}"
+        );
+        assert!(
+            range.contains("maximum cpu usage per Container is 100m"),
+            "{range}"
+        );
+    }
 
     fn target() -> HelperTarget<'static> {
         HelperTarget {

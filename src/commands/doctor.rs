@@ -368,7 +368,7 @@ async fn gather(
         async {
             let leftovers = async {
                 match remote {
-                    Some((remote, _)) => Some(remote.remove_leftovers().await),
+                    Some((remote, _)) => Some(remote.prepare().await),
                     None => None,
                 }
             };

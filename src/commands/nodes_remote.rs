@@ -116,9 +116,53 @@ impl Remote {
         Ok(chosen.ready)
     }
 
+    /// Before any node work: remove the helper pods an earlier run left,
+    /// and have the API server judge a helper pod (a server-side dry run)
+    /// so that a namespace whose admission refuses them (Pod Security, a
+    /// quota, a limit range) is named before anything is created anywhere.
+    pub async fn prepare(&self) -> Result<()> {
+        let (leftovers, admission) = tokio::join!(self.remove_leftovers(), self.admission_check());
+        leftovers?;
+        admission
+    }
+
+    async fn admission_check(&self) -> Result<()> {
+        // Any node name: a dry run binds the pod nowhere.
+        let pod = HelperPod::new(
+            &self.target("binderctl-admission-check"),
+            0,
+            "check",
+            vec![HelperContainer::new("check", vec!["true".into()])],
+        );
+        let command = pod.admission_command(&self.tools);
+        let answer = Runner::new(false)
+            .probe_with_stdin(&command, &pod.manifest_text())
+            .await?;
+        if answer.success() {
+            return Ok(());
+        }
+        let stderr = answer.stderr.trim();
+        if stderr.contains(" is forbidden: ")
+            && crate::cluster::rbac::explain_forbidden(stderr).is_none()
+        {
+            bail!(node_helper::admission_refusal_message(
+                &self.namespace,
+                stderr
+            ));
+        }
+        let hint = missing_namespace_hint(&self.namespace, stderr);
+        if !hint.is_empty() {
+            bail!(
+                "cannot create helper pods in namespace {}{hint}",
+                self.namespace
+            );
+        }
+        Err(crate::cluster::runner::failed(&command, &answer))
+    }
+
     /// Remove the helper pods an earlier run left (a crashed or killed
     /// binderctl), saying which.
-    pub async fn remove_leftovers(&self) -> Result<()> {
+    async fn remove_leftovers(&self) -> Result<()> {
         let command = node_helper::leftovers_command(&self.tools, &self.namespace);
         let answer = Runner::new(false).probe(&command).await?;
         if !answer.success() {
@@ -169,20 +213,10 @@ impl Remote {
             .await?;
         if !answer.success() {
             let stderr = answer.stderr.trim();
-            // Before the first deploy, the BinderHub's namespace (the
-            // default for helper pods) does not exist yet.
-            let hint = if stderr.contains(&format!("namespaces \"{}\" not found", pod.namespace)) {
-                format!(
-                    "; the namespace {} does not exist (yet): pass --helper-namespace with one \
-                     that does (kube-system, default)",
-                    pod.namespace
-                )
-            } else {
-                String::new()
-            };
             bail!(
-                "node {}: cannot create the helper pod (`{create}`): {stderr}{hint}",
-                pod.node
+                "node {}: cannot create the helper pod (`{create}`): {stderr}{}",
+                pod.node,
+                missing_namespace_hint(&pod.namespace, stderr)
             );
         }
         let failure = self.wait(pod).await?;
@@ -562,7 +596,7 @@ pub async fn images_ls(
 ) -> Result<Outcome> {
     let remote = Arc::new(Remote::new(global, targets));
     let nodes = remote.ready_nodes(targets, true).await?;
-    remote.remove_leftovers().await?;
+    remote.prepare().await?;
     let results = for_each_node(&nodes, |index, node| {
         let (remote, matching) = (remote.clone(), matching.clone());
         async move { read_images(&remote, index, &node, &matching, false).await }
@@ -683,7 +717,7 @@ pub async fn images_rm(
 ) -> Result<Outcome> {
     let remote = Arc::new(Remote::new(global, targets));
     let nodes = remote.ready_nodes(targets, true).await?;
-    remote.remove_leftovers().await?;
+    remote.prepare().await?;
     let with_containers = !how.keep.include_in_use;
     let results = for_each_node(&nodes, |index, node| {
         let (remote, matching) = (remote.clone(), matching.clone());
@@ -911,7 +945,7 @@ pub async fn reserve(
     check_args_path(&how.file)?;
     let remote = Arc::new(Remote::new(global, targets));
     let nodes = remote.ready_nodes(targets, false).await?;
-    remote.remove_leftovers().await?;
+    remote.prepare().await?;
     let results = for_each_node(&nodes, |index, node| {
         let (remote, file) = (remote.clone(), how.file.clone());
         async move { read_args_file(&remote, index, &node, &file).await }
@@ -1146,6 +1180,19 @@ impl Remote {
                 () = runner::interrupted() => return Err(Interrupted.into()),
             }
         }
+    }
+}
+
+/// Before the first deploy, the BinderHub's namespace (the default for
+/// helper pods) does not exist yet: the way out, or nothing.
+fn missing_namespace_hint(namespace: &str, stderr: &str) -> String {
+    if stderr.contains(&format!("namespaces \"{namespace}\" not found")) {
+        format!(
+            "; the namespace {namespace} does not exist (yet): pass --helper-namespace with one \
+             that does (kube-system, default)"
+        )
+    } else {
+        String::new()
     }
 }
 

@@ -165,6 +165,18 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
         ],
     ),
     ("status", &["output", "no_headers"]),
+    (
+        "rbac",
+        &[
+            "namespace_only",
+            "service_account",
+            "user",
+            "group",
+            "helper_namespace",
+            "name",
+            "output",
+        ],
+    ),
     ("uninstall", &["yes", "dry_run"]),
     // Run no external tool.
     ("completion", &["shell"]),
