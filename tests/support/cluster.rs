@@ -54,7 +54,21 @@ fn skip_or_fail(message: &str) {
 /// is skipped; a failure under CI) when it cannot run here.
 pub fn require() -> Option<&'static ControlPlane> {
     static PLANE: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
-    match PLANE.get_or_init(start) {
+    match PLANE.get_or_init(|| start(&cluster_name())) {
+        Ok(plane) => Some(plane),
+        Err(message) => {
+            skip_or_fail(message);
+            None
+        }
+    }
+}
+
+/// A cluster of a test binary's own (`NAME-SUFFIX`, NAME the shared one's),
+/// for tests that stop its components; `scripts/test` stops it like the
+/// shared one (`scripts/test-cluster down NAME-SUFFIX` by hand).
+pub fn require_own(suffix: &str) -> Option<&'static ControlPlane> {
+    static PLANE: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
+    match PLANE.get_or_init(|| start(&format!("{}-{suffix}", cluster_name()))) {
         Ok(plane) => Some(plane),
         Err(message) => {
             skip_or_fail(message);
@@ -74,7 +88,7 @@ macro_rules! control_plane {
     };
 }
 
-fn start() -> Result<ControlPlane, String> {
+fn start(name: &str) -> Result<ControlPlane, String> {
     let dir = tools_dir();
     for tool in [
         "kube-apiserver",
@@ -95,9 +109,8 @@ fn start() -> Result<ControlPlane, String> {
         }
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/test-cluster");
-    let name = cluster_name();
     let out = Command::new(&script)
-        .args(["up", &name])
+        .args(["up", name])
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
@@ -129,7 +142,102 @@ pub fn cluster_wide() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// A control-plane component's process as it was started, to stop it and
+/// start it again the same way (the server going away and coming back).
+pub struct Component {
+    pub name: &'static str,
+    pub pid_file: PathBuf,
+    argv: Vec<std::ffi::OsString>,
+    cwd: PathBuf,
+    log: PathBuf,
+}
+
+impl Component {
+    pub fn pid(&self) -> u32 {
+        std::fs::read_to_string(&self.pid_file)
+            .expect("pid file")
+            .trim()
+            .parse()
+            .expect("a pid")
+    }
+
+    /// SIGKILL (a crash: no graceful shutdown), and wait until it is gone.
+    pub fn stop(&self) {
+        let pid = self.pid();
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Path::new(&format!("/proc/{pid}")).exists() {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            if stat.split_whitespace().nth(2) == Some("Z") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{} did not stop", self.name);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Whether it runs.
+    pub fn is_running(&self) -> bool {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        !stat.is_empty() && stat.split_whitespace().nth(2) != Some("Z")
+    }
+
+    /// Start it again as it was started, in a process group of its own.
+    pub fn start(&self) {
+        use std::os::unix::process::CommandExt;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("component log");
+        let child = Command::new(&self.argv[0])
+            .args(&self.argv[1..])
+            .current_dir(&self.cwd)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .expect("start the component again");
+        std::fs::write(&self.pid_file, child.id().to_string()).expect("pid file");
+    }
+}
+
 impl ControlPlane {
+    /// The running component `name` (`kube-apiserver`, `etcd`, ...).
+    pub fn component(&self, name: &'static str) -> Component {
+        let dir = self.kubeconfig.parent().expect("the cluster's folder");
+        let pid_file = dir.join("pids").join(format!("{name}.pid"));
+        let pid: u32 = std::fs::read_to_string(&pid_file)
+            .expect("pid file")
+            .trim()
+            .parse()
+            .expect("a pid");
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("its command line");
+        let argv = cmdline
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| std::ffi::OsString::from(String::from_utf8_lossy(a).into_owned()))
+            .collect();
+        Component {
+            name,
+            pid_file,
+            argv,
+            cwd: std::fs::read_link(format!("/proc/{pid}/cwd")).expect("its folder"),
+            log: dir.join("logs").join(format!("{name}.log")),
+        }
+    }
+
+    /// Wait until the API server answers again.
+    pub fn wait_ready(&self) {
+        self.wait_for("the API server to answer", Duration::from_secs(90), || {
+            self.kubectl(&["get", "--raw=/readyz"]).status.success()
+        });
+    }
+
     /// Real kubectl on this cluster.
     pub fn kubectl(&self, args: &[&str]) -> Output {
         Command::new(&self.kubectl)
@@ -281,6 +389,8 @@ pub struct Binderctl<'a> {
     snap: tempfile::TempDir,
     /// Another identity's kubeconfig (`--tools plain` only).
     kubeconfig: Option<PathBuf>,
+    /// A folder put first on PATH (a tool in front of the real one).
+    shim: Option<tempfile::TempDir>,
 }
 
 impl<'a> Binderctl<'a> {
@@ -320,7 +430,57 @@ impl<'a> Binderctl<'a> {
             home,
             snap,
             kubeconfig: None,
+            shim: None,
         }
+    }
+
+    /// A `kubectl` (or `helm`) in front of the real one that stops
+    /// `component` (SIGKILL) just before the first call whose arguments hold every
+    /// word of `when` (`--tools plain` only): the server going away at a
+    /// known point of a command. The real tool then runs, and finds it gone.
+    pub fn stopping_before(mut self, tool: &str, when: &[&str], component: &Component) -> Self {
+        assert_eq!(
+            self.flavor,
+            Flavor::Plain,
+            "the shim stands in for plain tools"
+        );
+        let real = match tool {
+            "kubectl" => self.plane.kubectl.clone(),
+            "helm" => self.plane.helm.clone(),
+            other => panic!("no shim for {other}"),
+        };
+        let dir = self
+            .shim
+            .take()
+            .unwrap_or_else(|| tempfile::tempdir().expect("shim folder"));
+        let marker = dir.path().join(format!("{tool}.fired"));
+        let tests: String = when
+            .iter()
+            .map(|w| format!("case \" $* \" in *\" {w} \"*) ;; *) hit= ;; esac\n"))
+            .collect();
+        let script = format!(
+            "#!/bin/sh\nhit=1\n{tests}if [ -n \"$hit\" ] && [ ! -e '{marker}' ]; then\n  \
+             : > '{marker}'\n  pid=$(cat '{pid_file}')\n  kill -KILL \"$pid\"\n  \
+             while kill -0 \"$pid\" 2>/dev/null && \
+             [ \"$(cut -d' ' -f3 /proc/$pid/stat 2>/dev/null)\" != Z ]; do sleep 0.05; done\nfi\n\
+             exec '{real}' \"$@\"\n",
+            marker = marker.display(),
+            pid_file = component.pid_file.display(),
+            real = real.display(),
+        );
+        let path = dir.path().join(tool);
+        std::fs::write(&path, script).expect("shim");
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        self.shim = Some(dir);
+        self
+    }
+
+    /// Whether the shim in front of `tool` stopped its component.
+    pub fn shim_fired(&self, tool: &str) -> bool {
+        self.shim
+            .as_ref()
+            .is_some_and(|dir| dir.path().join(format!("{tool}.fired")).exists())
     }
 
     /// The folder binderctl runs in (binder.yaml, secret.yaml, _binder.yaml).
@@ -354,7 +514,14 @@ impl<'a> Binderctl<'a> {
             .env_clear()
             .env(
                 "PATH",
-                format!("{}:/usr/bin:/bin", self.bin.path().display()),
+                match &self.shim {
+                    Some(shim) => format!(
+                        "{}:{}:/usr/bin:/bin",
+                        shim.path().display(),
+                        self.bin.path().display()
+                    ),
+                    None => format!("{}:/usr/bin:/bin", self.bin.path().display()),
+                },
             )
             .env("HOME", self.home.path())
             .env("TMPDIR", std::env::temp_dir())
