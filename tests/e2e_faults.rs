@@ -12,31 +12,56 @@ use std::time::{Duration, Instant};
 use support::cluster::{self, Binderctl, Component, ControlPlane, Flavor, HelmMajor};
 use support::dns_server::{DnsServer, Zone};
 use support::http_server::{FastlyList, GitHubMeta, HttpServer, Routes};
+use support::release::{hub_db_dir_volume, ReleaseGuard, Sources};
 use support::{stderr, stdout};
 
 fn own_plane() -> Option<&'static ControlPlane> {
     cluster::require_own("faults")
 }
 
-/// Brings the API server back however the test ends, for the next test.
+/// Brings the control plane back however the test ends, for the next
+/// test: every component restarted as kwokctl starts them (the controller
+/// manager and scheduler exit or wedge once their server and their leader
+/// lease went away, as they would on a real node).
 struct Revive<'a> {
     plane: &'a ControlPlane,
     api: Component,
 }
 
-impl Revive<'_> {
+impl<'a> Revive<'a> {
+    fn new(plane: &'a ControlPlane) -> Self {
+        Revive {
+            plane,
+            api: plane.component("kube-apiserver"),
+        }
+    }
+
     fn now(&self) {
         if !self.api.is_running() {
-            self.api.start();
+            self.plane.restart();
         }
-        self.plane.wait_ready();
+        // kwok renews the nodes' leases again; until then the node
+        // lifecycle controller may hold them NotReady.
+        self.plane
+            .wait_for("every node to be Ready again", Duration::from_secs(120), || {
+                self.plane
+                    .kubectl_ok(&[
+                        "get",
+                        "nodes",
+                        "-o",
+                        "jsonpath={range .items[*]}{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}",
+                    ])
+                    .lines()
+                    .all(|l| l.trim() == "True")
+            });
     }
 }
 
 impl Drop for Revive<'_> {
     fn drop(&mut self) {
         if !self.api.is_running() {
-            self.api.start();
+            // No second panic while a failed test unwinds.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.plane.restart()));
         }
     }
 }
@@ -92,10 +117,7 @@ fn purge_when_the_server_goes_away_before_the_delete() {
         &ns.name,
         &["jupyter-alice", "jupyter-bob", "jupyter-carol"],
     );
-    let api = Revive {
-        plane,
-        api: plane.component("kube-apiserver"),
-    };
+    let api = Revive::new(plane);
     let binderctl = Binderctl::new(plane, Flavor::Plain, HelmMajor::Four).stopping_before(
         "kubectl",
         &["delete", "pod"],
@@ -137,10 +159,7 @@ fn egress_apply_when_the_server_goes_away_before_the_apply() {
             .json("/meta", GitHubMeta::sample().to_json())
             .json("/fastly", FastlyList::sample().to_json()),
     );
-    let api = Revive {
-        plane,
-        api: plane.component("kube-apiserver"),
-    };
+    let api = Revive::new(plane);
     let binderctl = Binderctl::new(plane, Flavor::Plain, HelmMajor::Four).stopping_before(
         "kubectl",
         &["apply"],
@@ -199,10 +218,7 @@ fn images_rm_on_every_node_when_the_server_goes_away_while_helper_pods_run() {
     let Some(plane) = own_plane() else { return };
     let _one_fault_at_a_time = cluster::cluster_wide();
     let ns = plane.namespace("e2e-fault-images");
-    let api = Revive {
-        plane,
-        api: plane.component("kube-apiserver"),
-    };
+    let api = Revive::new(plane);
     // Gone once the read pods exist, before their output is read.
     let binderctl = Binderctl::new(plane, Flavor::Plain, HelmMajor::Four).stopping_before(
         "kubectl",
@@ -245,4 +261,132 @@ fn images_rm_on_every_node_when_the_server_goes_away_while_helper_pods_run() {
             )
             .is_empty()
     });
+}
+
+const BINDER_YAML: &str = "config:\n  BinderHub:\n    use_registry: true\n    hub_url: http://192.0.2.100\n\
+jupyterhub:\n  singleuser:\n    networkPolicy:\n      enabled: true\n      egressAllowRules:\n        \
+nonPrivateIPs: false\n      domain_whitelist: [files.example]\n";
+
+fn deploy_setup(plane: &ControlPlane, binderctl: &Binderctl, namespace: &str) {
+    if plane
+        .get_json(None, "pv", &support::release::hub_db_volume(namespace))
+        .is_none()
+    {
+        hub_db_dir_volume(plane, namespace);
+    }
+    deploy_setup_files(binderctl);
+}
+
+#[test]
+fn deploy_when_the_server_goes_away_before_and_after_the_upgrade_started() {
+    let Some(plane) = own_plane() else { return };
+    let Some(sources) = Sources::start() else {
+        return;
+    };
+    let _one_fault_at_a_time = cluster::cluster_wide();
+    let ns = plane.namespace("e2e-fault-deploy");
+    let _release = ReleaseGuard {
+        plane,
+        release: "binder",
+        namespace: ns.name.clone(),
+    };
+    let mut args: Vec<String> = [
+        "deploy",
+        "-n",
+        &ns.name,
+        "--version=1.0.0-0.dev.git.3959.hb9fad995",
+        "--wait-timeout=2m",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    args.extend(sources.options());
+    args.push(format!(
+        "--chart-repo-url={}",
+        sources.charts.url("/charts/")
+    ));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let helm_list = || {
+        let out = std::process::Command::new(&plane.helm)
+            .args([
+                "list",
+                "-n",
+                &ns.name,
+                "--deployed",
+                "--failed",
+                "--pending",
+                "-o",
+                "json",
+            ])
+            .arg(format!("--kubeconfig={}", plane.kubeconfig.display()))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    // Before the upgrade: Helm finds no server; nothing is deployed.
+    let api = Revive::new(plane);
+    let before = Binderctl::new(plane, Flavor::Plain, HelmMajor::Four).stopping_before(
+        "helm",
+        &["upgrade"],
+        &api.api,
+    );
+    deploy_setup(plane, &before, &ns.name);
+    let out = timed(&before, &args);
+    assert!(before.shim_fired("helm"));
+    let said = stderr(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        !stdout(&out).contains("proxy-public:"),
+        "claimed a deploy:\n{}",
+        stdout(&out)
+    );
+    api.now();
+    assert_eq!(helm_list().trim(), "[]", "a release was recorded");
+
+    // After the upgrade: the server goes while the rollout is watched.
+    let after = Binderctl::new(plane, Flavor::Plain, HelmMajor::Four).stopping_before(
+        "kubectl",
+        &["rollout", "status"],
+        &api.api,
+    );
+    deploy_setup(plane, &after, &ns.name);
+    let out = timed(&after, &args);
+    assert!(
+        after.shim_fired("kubectl"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let said = stderr(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "the release binder in namespace {} was upgraded",
+            ns.name
+        )) && said.contains("binderctl status"),
+        "no word of what was done and how to go on:\n{said}"
+    );
+    api.now();
+    assert!(helm_list().contains("\"deployed\""), "{}", helm_list());
+
+    // The same deploy again converges.
+    let again = Binderctl::new(plane, Flavor::Plain, HelmMajor::Four);
+    deploy_setup_files(&again);
+    let out = again.run(&args);
+    assert!(
+        out.status.success(),
+        "the re-run:\n{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
+fn deploy_setup_files(binderctl: &Binderctl) {
+    binderctl.write("binder.yaml", BINDER_YAML);
+    let secret = binderctl.write(
+        "secret.yaml",
+        "registry:\n  username: lab\n  password: e2e-0000\n",
+    );
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
 }

@@ -11,11 +11,10 @@ use std::process::Output;
 use std::time::Duration;
 
 use support::cluster::{self, Binderctl, ControlPlane, Flavor, HelmMajor};
-use support::dns_server::{DnsServer, Zone};
 use support::fake_tools::{
     default_pods, pod_list_json, HELM_HISTORY_JSON, HELM_LIST_JSON, NAMESPACE_JSON, SERVICES_JSON,
 };
-use support::http_server::{FastlyList, GitHubMeta, HttpServer, Routes};
+use support::release::{hub_db_dir_volume, ReleaseGuard, Sources};
 use support::{stderr, stdout};
 
 const FIRST: &str = "1.0.0-0.dev.git.3506.hba24eb2a";
@@ -43,37 +42,6 @@ jupyterhub:
         nonPrivateIPs: false
       domain_whitelist: [files.example]
 "#;
-
-/// Everything a deploy needs beside the cluster: the chart repository and
-/// the DNS and HTTP sources of the render.
-struct Sources {
-    charts: HttpServer,
-    dns: DnsServer,
-    lists: HttpServer,
-}
-
-impl Sources {
-    fn start() -> Option<Sources> {
-        Some(Sources {
-            charts: cluster::chart_repository()?,
-            dns: DnsServer::start(Zone::new().a("files.example", ["192.0.2.20"])),
-            lists: HttpServer::start(
-                Routes::new()
-                    .json("/meta", GitHubMeta::sample().to_json())
-                    .json("/fastly", FastlyList::sample().to_json()),
-            ),
-        })
-    }
-
-    /// The options that point a render at these sources.
-    fn options(&self) -> Vec<String> {
-        vec![
-            format!("--nameserver={}", self.dns.addr),
-            format!("--github-meta-url={}", self.lists.url("/meta")),
-            format!("--fastly-url={}", self.lists.url("/fastly")),
-        ]
-    }
-}
 
 fn with<'a>(args: &[&'a str], extra: &'a [String]) -> Vec<&'a str> {
     let mut all = args.to_vec();
@@ -210,56 +178,6 @@ fn assert_ok(out: &Output, what: &str) {
         out.status,
         stdout(out),
         stderr(out)
-    );
-}
-
-/// Uninstalls the test's release if the test ends before `uninstall` did:
-/// the chart's ClusterRoles outlive a deleted namespace and would block the
-/// next install of the same release name.
-struct ReleaseGuard<'a> {
-    plane: &'a ControlPlane,
-    release: &'a str,
-    namespace: String,
-}
-
-impl Drop for ReleaseGuard<'_> {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new(&self.plane.helm)
-            .args([
-                "uninstall",
-                self.release,
-                "-n",
-                &self.namespace,
-                "--ignore-not-found",
-            ])
-            .arg(format!("--kubeconfig={}", self.plane.kubeconfig.display()))
-            .output();
-        let _ = self.plane.kubectl(&[
-            "delete",
-            "pv",
-            &hub_db_volume(&self.namespace),
-            "--wait=false",
-        ]);
-    }
-}
-
-fn hub_db_volume(namespace: &str) -> String {
-    format!("e2e-hub-db-{namespace}")
-}
-
-/// The hub's database claim (`hub-db-dir`) needs a volume; a lab's storage
-/// add-on provisions one, here the test provides it up front (a volume
-/// pre-bound to the claim, as an administrator without a provisioner would).
-fn hub_db_dir_volume(plane: &ControlPlane, namespace: &str) {
-    plane.kubectl_stdin(
-        &["create", "-f", "-"],
-        &format!(
-            "apiVersion: v1\nkind: PersistentVolume\nmetadata:\n  name: {}\nspec:\n  \
-             capacity:\n    storage: 1Gi\n  accessModes: [ReadWriteOnce]\n  storageClassName: \"\"\n  \
-             claimRef:\n    namespace: {namespace}\n    name: hub-db-dir\n  \
-             hostPath:\n    path: /var/lib/e2e/hub-db\n",
-            hub_db_volume(namespace)
-        ),
     );
 }
 

@@ -155,9 +155,28 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         Some(&cmd.render.input),
     )?;
     run_plan(&runner, &tools, global, &plan).await?;
-    super::egress::after_deploy(&runner, &tools, global, &rendered, policy).await?;
+    // From here on the release is upgraded: a failure says so, and how to
+    // go on, whatever went wrong (the cluster gone, a rollout stuck).
+    let upgraded = |what: &str| {
+        format!(
+            "the release {} in namespace {} was upgraded, but {what}; `binderctl status` shows where it stands, `binderctl deploy` again finishes the job, `binderctl rollback` goes back to the previous revision",
+            global.release, global.namespace
+        )
+    };
+    let not_interrupted = |e: anyhow::Error, what: &str| {
+        if e.downcast_ref::<Interrupted>().is_some() {
+            e
+        } else {
+            e.context(upgraded(what))
+        }
+    };
+    super::egress::after_deploy(&runner, &tools, global, &rendered, policy)
+        .await
+        .map_err(|e| not_interrupted(e, "the egress policy binderctl-egress was not applied"))?;
 
-    super::logs::wait_or_report(&runner, &tools, &global.namespace, wait_timeout).await?;
+    super::logs::wait_or_report(&runner, &tools, &global.namespace, wait_timeout)
+        .await
+        .map_err(|e| not_interrupted(e, "its rollout was not seen to finish"))?;
 
     let services: ServiceList = runner
         .query_json(&services_command(&tools, &global.namespace))

@@ -231,6 +231,42 @@ impl ControlPlane {
         }
     }
 
+    /// Stop every component still running and start them all again, as
+    /// kwokctl does (etcd keeps its data): the control plane coming back
+    /// after a fault, with fresh clients everywhere.
+    pub fn restart(&self) {
+        let dir = self.kubeconfig.parent().expect("the cluster's folder");
+        let name = dir.file_name().expect("the cluster's name");
+        let workdir = dir.parent().and_then(Path::parent).expect("kwok's folder");
+        let kwokctl = tools_dir().join("kwokctl");
+        for action in ["stop", "start"] {
+            let out = Command::new(&kwokctl)
+                .arg("--name")
+                .arg(name)
+                .args([action, "cluster"])
+                .env("KWOK_WORKDIR", workdir)
+                .stdin(Stdio::null())
+                .output()
+                .expect("run kwokctl");
+            assert!(
+                out.status.success(),
+                "kwokctl {action} cluster: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        self.wait_ready();
+        // kwok drives only the nodes whose leases it holds, and a restarted
+        // kwok does not take over its predecessor's leases (as a new
+        // kubelet would): hand them over.
+        self.kubectl_ok(&["delete", "lease", "-n", "kube-node-lease", "--all"]);
+        self.wait_for("kwok to hold the nodes' leases", Duration::from_secs(60), || {
+            self.kubectl_ok(&["get", "lease", "-n", "kube-node-lease", "-o", "name"])
+                .lines()
+                .count()
+                >= NODES.len()
+        });
+    }
+
     /// Wait until the API server answers again.
     pub fn wait_ready(&self) {
         self.wait_for("the API server to answer", Duration::from_secs(90), || {
@@ -330,6 +366,17 @@ impl ControlPlane {
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
         self.kubectl_ok(&["create", "namespace", &name]);
+        // Pods are admitted once the controller manager has made the
+        // namespace's default ServiceAccount.
+        self.wait_for(
+            "the namespace's default ServiceAccount",
+            Duration::from_secs(60),
+            || {
+                self.kubectl(&["get", "serviceaccount", "default", "-n", &name])
+                    .status
+                    .success()
+            },
+        );
         TestNamespace { plane: self, name }
     }
 

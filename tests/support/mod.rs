@@ -13,6 +13,7 @@ pub mod dns_server;
 pub mod fake_tools;
 pub mod http_server;
 pub mod real_tools;
+pub mod release;
 pub mod server_thread;
 pub mod wrapper;
 
