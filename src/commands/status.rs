@@ -306,7 +306,7 @@ pub async fn run(global: &GlobalArgs, cmd: &StatusCmd) -> Result<Outcome> {
         deployed_release(&runner, &tools, &global.namespace, &global.release),
         runner.query_json::<PodList>(&pods_command),
         runner.query_json::<ServiceList>(&services_command),
-        super::egress::read_policy(&runner, &tools, &global.namespace),
+        super::egress::read_policies(&runner, &tools, &global.namespace),
     )?;
     let now = crate::cluster::duration::unix_now();
     let record = StatusRecord {
@@ -337,7 +337,7 @@ pub async fn run(global: &GlobalArgs, cmd: &StatusCmd) -> Result<Outcome> {
             style,
         );
         text.push('\n');
-        text.push_str(&super::egress::status_line(egress.as_ref(), now));
+        text.push_str(&super::egress::status_line(&egress, now));
         text
     })?;
     Ok(Outcome::Success)

@@ -36,6 +36,8 @@ pub struct Rendered {
     pub sources: Vec<Source>,
     /// Where the allow-list goes.
     pub mode: AllowListMode,
+    /// The build pods get the allow-list too (`egress_targets`, policy mode).
+    pub build_egress: bool,
     /// How many of the egress rules are the operator's own.
     pub user_egress_rules: usize,
     /// Warnings, one line each (already printed to stderr).
@@ -172,6 +174,7 @@ pub async fn render_input(
         merged: assembled.merged,
         sources: gathered.sources,
         mode: settings.mode,
+        build_egress: settings.build_egress,
         user_egress_rules: settings.user_egress_rules,
         warnings,
         summary: gathered.summary.join("; "),
