@@ -111,7 +111,10 @@ fn apply_rotate_check_grace_and_uninstall() {
     let out = lab.run(&["egress", "check"], T0);
     assert_eq!(code(&out), Some(1), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("No NetworkPolicy binderctl-egress"),
+        stdout(&out).contains(
+            "NetworkPolicies binderctl-egress, binderctl-egress-v2 missing: `binderctl egress \
+             apply` would create them with 4 ranges"
+        ),
         "{}",
         stdout(&out)
     );
@@ -126,15 +129,30 @@ fn apply_rotate_check_grace_and_uninstall() {
     );
     assert!(text.contains("    + 198.51.100.0/24\n"), "{text}");
     assert!(
-        text.ends_with("microk8s kubectl apply -n binder -f -\n"),
+        text.ends_with(
+            "microk8s kubectl apply -n binder -f -\nmicrok8s kubectl apply -n binder -f -\n"
+        ),
         "{text}"
     );
     assert!(lab.fake.network_policy("binderctl-egress").is_none());
+    assert!(lab.fake.network_policy("binderctl-egress-v2").is_none());
 
     // Apply: one valid policy with the merged ranges, selecting the user pods.
     let out = lab.run(&["egress", "apply"], T0);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("networkpolicy.networking.k8s.io/binderctl-egress created"));
+    assert!(stdout(&out).contains("networkpolicy.networking.k8s.io/binderctl-egress-v2 created"));
+    // The second generation's policy: the same rule, the new labels.
+    let v2: Value =
+        serde_json::from_str(&lab.fake.network_policy("binderctl-egress-v2").unwrap()).unwrap();
+    assert_eq!(cidrs(&v2), cidrs(&lab.policy()));
+    assert_eq!(
+        v2["spec"]["podSelector"]["matchLabels"],
+        serde_json::json!({
+            "app.kubernetes.io/component": "singleuser-server",
+            "app.kubernetes.io/instance": "binder"
+        })
+    );
     let policy = lab.policy();
     assert_eq!(
         cidrs(&policy),
@@ -172,7 +190,8 @@ fn apply_rotate_check_grace_and_uninstall() {
     assert_eq!(code(&out), Some(1), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
-        "NetworkPolicy binderctl-egress would change (`binderctl egress apply`):\n  \
+        "NetworkPolicies binderctl-egress, binderctl-egress-v2 would change (`binderctl egress \
+         apply`):\n  \
          host cdn.test:\n    + 203.0.113.200/32\n"
     );
 
@@ -247,7 +266,8 @@ fn apply_rotate_check_grace_and_uninstall() {
     assert_eq!(shown["sources"]["host cdn.test"][0]["age_seconds"], HOUR);
     let out = lab.run(&["egress", "show"], T0 + 26 * HOUR);
     assert!(
-        stdout(&out).contains("4 ranges enforced, applied 1h ago"),
+        stdout(&out).contains("4 ranges enforced, selects ")
+            && stdout(&out).contains("Applied 1h ago"),
         "{}",
         stdout(&out)
     );
@@ -256,7 +276,10 @@ fn apply_rotate_check_grace_and_uninstall() {
     let yaml: Value = serde_yaml::from_str(&stdout(&out)).unwrap();
     assert_eq!(yaml, shown);
     let out = lab.run(&["egress", "show", "-o", "name"], T0 + 26 * HOUR);
-    assert_eq!(stdout(&out), "networkpolicy/binderctl-egress\n");
+    assert_eq!(
+        stdout(&out),
+        "networkpolicy/binderctl-egress\nnetworkpolicy/binderctl-egress-v2\n"
+    );
     let out = lab.run(&["egress", "show", "--no-headers"], T0 + 26 * HOUR);
     assert!(
         !stdout(&out).contains("ranges enforced"),
@@ -273,7 +296,8 @@ fn apply_rotate_check_grace_and_uninstall() {
     // status shows it; uninstall deletes it (before the namespace).
     let out = lab.run(&["status"], T0 + 26 * HOUR);
     assert!(
-        stdout(&out).contains("Egress policy binderctl-egress: 4 ranges"),
+        stdout(&out)
+            .contains("Egress policies binderctl-egress, binderctl-egress-v2: 4 ranges"),
         "{}",
         stdout(&out)
     );
@@ -289,6 +313,24 @@ fn apply_rotate_check_grace_and_uninstall() {
                 "delete",
                 "networkpolicy",
                 "binderctl-egress",
+                "-n",
+                "binder",
+                "--ignore-not-found"
+            ]),
+            call(&[
+                "kubectl",
+                "delete",
+                "networkpolicy",
+                "binderctl-egress-v2",
+                "-n",
+                "binder",
+                "--ignore-not-found"
+            ]),
+            call(&[
+                "kubectl",
+                "delete",
+                "networkpolicy",
+                "binderctl-egress-build",
                 "-n",
                 "binder",
                 "--ignore-not-found"
@@ -469,7 +511,7 @@ fn deploy_in_policy_mode_applies_the_policy_after_the_release() {
         .filter(|c| matches!(c[1].as_str(), "upgrade" | "apply"))
         .map(|c| c[..2].join(" "))
         .collect();
-    assert_eq!(changing, ["helm upgrade", "kubectl apply"]);
+    assert_eq!(changing, ["helm upgrade", "kubectl apply", "kubectl apply"]);
     assert_eq!(cidrs(&lab.policy())[0], "192.0.2.7/32");
     let rendered = std::fs::read_to_string(lab.fake.work_dir().join("_binder.yaml")).unwrap();
     assert!(!rendered.contains("192.0.2.7"), "{rendered}");
@@ -487,12 +529,13 @@ fn deploy_in_policy_mode_applies_the_policy_after_the_release() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains(
-            "NetworkPolicy binderctl-egress from allow_list_mode: policy still allows 4 ranges"
+            "NetworkPolicies binderctl-egress, binderctl-egress-v2 from allow_list_mode: policy \
+             still allow 4 ranges"
         ),
         "{}",
         stderr(&out)
     );
-    assert_eq!(lab.fake.calls_starting_with(&["kubectl", "apply"]).len(), 1);
+    assert_eq!(lab.fake.calls_starting_with(&["kubectl", "apply"]).len(), 2);
 }
 
 #[test]
@@ -591,5 +634,5 @@ fn real_tools_accept_every_egress_argv() {
             seen += 1;
         }
     }
-    assert_eq!(seen, 4);
+    assert_eq!(seen, 10);
 }

@@ -316,10 +316,11 @@ fn format_fates(fates: &[(Vec<Target>, Fate)], would: bool) -> (String, bool) {
             }
             Fate::New(changes) => {
                 changed = true;
+                let them = if targets.len() == 1 { "it" } else { "them" };
                 let verb = if would {
-                    "missing: `binderctl egress apply` would create it with"
+                    format!("missing: `binderctl egress apply` would create {them} with")
                 } else {
-                    "new, with"
+                    "new, with".to_string()
                 };
                 let count = changes.iter().map(|c| c.added.len()).sum::<usize>();
                 text.push_str(&format!(
