@@ -296,8 +296,7 @@ fn apply_rotate_check_grace_and_uninstall() {
     // status shows it; uninstall deletes it (before the namespace).
     let out = lab.run(&["status"], T0 + 26 * HOUR);
     assert!(
-        stdout(&out)
-            .contains("Egress policies binderctl-egress, binderctl-egress-v2: 4 ranges"),
+        stdout(&out).contains("Egress policies binderctl-egress, binderctl-egress-v2: 4 ranges"),
         "{}",
         stdout(&out)
     );
