@@ -22,8 +22,17 @@ fn nameserver_entry(text: &str) -> Result<String, String> {
                     --nameserver or BINDERCTL_NAMESERVER)"
             .into());
     }
-    crate::egress::dns::parse_nameserver(text).map(|_| text.trim().to_string())
+    let text = text.trim();
+    if text == NAMESERVER_CLUSTER || text == NAMESERVER_HOST {
+        return Ok(text.to_string());
+    }
+    crate::egress::dns::parse_nameserver(text).map(|_| text.to_string())
 }
+
+/// `--nameserver cluster`: the servers CoreDNS forwards to.
+pub const NAMESERVER_CLUSTER: &str = "cluster";
+/// `--nameserver host`: the system's resolver configuration.
+pub const NAMESERVER_HOST: &str = "host";
 
 /// A duration such as `10m` or `500ms` that is not zero (kubectl reads
 /// `--timeout=0s` as "wait forever").
@@ -352,11 +361,14 @@ pub struct RenderArgs {
     )]
     pub output: PathBuf,
 
-    /// DNS server to query, IP or IP:PORT; repeat for several.
-    /// Default: the system's resolver configuration.
+    /// DNS server to query, IP or IP:PORT; repeat for several. `cluster`:
+    /// the servers the cluster's CoreDNS forwards to (the ConfigMap
+    /// kube-system/coredns), the default of `egress apply`, `egress check`
+    /// and `deploy`; `host`: the system's resolver configuration, the
+    /// default of `render`.
     #[arg(
         long = "nameserver",
-        value_name = "IP[:PORT]",
+        value_name = "IP[:PORT]|cluster|host",
         env = "BINDERCTL_NAMESERVER",
         value_delimiter = ',',
         value_parser = nameserver_entry
@@ -405,6 +417,11 @@ pub struct RenderArgs {
     /// multicast and broadcast addresses in the allow-list.
     #[arg(long)]
     pub allow_special_addresses: bool,
+
+    /// Which servers the look-ups use, for the summary (set once
+    /// `--nameserver cluster` is resolved to addresses).
+    #[arg(skip)]
+    pub dns_note: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -1152,6 +1169,11 @@ pub struct EgressCheckCmd {
     pub render: RenderArgs,
     #[command(flatten)]
     pub grace: GraceArgs,
+    /// Also resolve every host through the host's resolver and through the
+    /// cluster's (CoreDNS's forwarders), and report the hosts whose answers
+    /// differ (a geo-DNS mismatch); a report, not a change.
+    #[arg(long)]
+    pub compare_resolvers: bool,
 }
 
 #[derive(Debug, Args)]

@@ -34,7 +34,11 @@ pub async fn run(global: &GlobalArgs, cmd: &EgressCmd) -> Result<Outcome> {
             let runner = Runner::new(apply.dry_run);
             let clock = Clock::new(&apply.grace)?;
             let (rendered, current) = tokio::join!(
-                render::render(&apply.render),
+                async {
+                    let args =
+                        super::nameservers::choose(&runner, &tools, &apply.render, true).await?;
+                    render::render(&args).await
+                },
                 read_policies(&runner, &tools, &global.namespace)
             );
             let rendered = rendered.map_err(|e| {
@@ -472,16 +476,21 @@ async fn check_drift(
     // lookups.
     let started = std::time::Instant::now();
     let input = render::read_input(&cmd.render)?;
+    let args = super::nameservers::choose(&runner, tools, &cmd.render, true).await?;
+    if cmd.compare_resolvers {
+        compare_resolvers(&runner, tools, &cmd.render, &args, input.hosts()).await?;
+    }
+    let args = &args;
     let (rendered, enforced) = match input.mode() {
         AllowListMode::Values => {
             let (r, v) = tokio::join!(
-                render::render_input(&cmd.render, input, started),
+                render::render_input(args, input, started),
                 runner.query(&values_command)
             );
             (r, v.map(Enforcement::Values))
         }
         AllowListMode::Policy => {
-            let (r, p) = tokio::join!(render::render_input(&cmd.render, input, started), async {
+            let (r, p) = tokio::join!(render::render_input(args, input, started), async {
                 tokio::try_join!(
                     read_policies(&runner, tools, ns),
                     read_pods(&runner, tools, ns)
@@ -534,6 +543,91 @@ async fn check_drift(
         format_changes(&changes)
     ));
     Ok(Outcome::Changed)
+}
+
+/// `egress check --compare-resolvers`: every host resolved through the
+/// cluster's DNS and through the host's resolver (or the servers
+/// `--nameserver` names), and the hosts whose answers differ printed. A
+/// report: it changes no exit code.
+async fn compare_resolvers(
+    runner: &Runner,
+    tools: &Tools,
+    given: &crate::cli::RenderArgs,
+    chosen: &crate::cli::RenderArgs,
+    hosts: &[String],
+) -> Result<()> {
+    let cluster = match &chosen.dns_note {
+        Some(_) => chosen.clone(),
+        None => {
+            let mut asked = given.clone();
+            asked.nameservers = vec![crate::cli::NAMESERVER_CLUSTER.to_string()];
+            super::nameservers::choose(runner, tools, &asked, false).await?
+        }
+    };
+    let other: Vec<String> = given
+        .nameservers
+        .iter()
+        .filter(|s| *s != crate::cli::NAMESERVER_CLUSTER && *s != crate::cli::NAMESERVER_HOST)
+        .cloned()
+        .collect();
+    let other_name = if other.is_empty() {
+        "the host's resolver".to_string()
+    } else {
+        other.join(", ")
+    };
+    let options = |servers: &[String]| -> Result<crate::egress::dns::DnsOptions> {
+        Ok(crate::egress::dns::DnsOptions {
+            nameservers: servers
+                .iter()
+                .map(|s| crate::egress::dns::parse_nameserver(s))
+                .collect::<Result<_, _>>()
+                .map_err(|e| anyhow::anyhow!("--nameserver: {e}"))?,
+            timeout: given.timeout,
+            retries: given.retries,
+        })
+    };
+    let (cluster_options, other_options) = (options(&cluster.nameservers)?, options(&other)?);
+    let (ours, theirs) = tokio::join!(
+        crate::egress::dns::resolve_all(hosts, &cluster_options),
+        crate::egress::dns::resolve_all(hosts, &other_options)
+    );
+    let ours = ours.map_err(|e| anyhow::anyhow!("the cluster's DNS: {e}"))?;
+    let theirs = theirs.map_err(|e| anyhow::anyhow!("{other_name}: {e}"))?;
+    let answer = |lookup: &crate::egress::dns::HostLookup| match &lookup.result {
+        Ok(ips) => ips
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" "),
+        Err(failure) => failure.to_string(),
+    };
+    let differing: Vec<String> = ours
+        .iter()
+        .zip(&theirs)
+        .filter(|(a, b)| answer(a) != answer(b))
+        .map(|(a, b)| {
+            format!(
+                "  {}: cluster {}; {other_name} {}\n",
+                a.host,
+                answer(a),
+                answer(b)
+            )
+        })
+        .collect();
+    let through = cluster.dns_note.as_deref().unwrap_or("the cluster's DNS");
+    if differing.is_empty() {
+        stdout_text(&format!(
+            "Resolvers agree on all {} hosts ({through}; {other_name})\n",
+            hosts.len()
+        ));
+    } else {
+        stdout_text(&format!(
+            "Hosts whose answers differ between the cluster's DNS ({through}) and {other_name} \
+             (the user pods get the cluster's):\n{}",
+            differing.concat()
+        ));
+    }
+    Ok(())
 }
 
 /// What the cluster enforces: the policy (if any), or the deployed values

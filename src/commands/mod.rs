@@ -18,6 +18,7 @@ pub mod init;
 pub mod latest;
 pub mod logs;
 pub mod man;
+pub mod nameservers;
 pub mod nodes;
 pub mod nodes_remote;
 pub mod pods;

@@ -204,6 +204,7 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
             "allow_special_addresses",
             "grace",
             "now",
+            "compare_resolvers",
         ],
     ),
     ("egress show", &["output", "no_headers", "grace", "now"]),
@@ -478,6 +479,7 @@ fn helper_pod_lines(tools: &Tools) -> Vec<CommandLine> {
 fn egress_lines() -> Vec<CommandLine> {
     egress::sample_plans()
         .into_iter()
+        .chain(super::nameservers::sample_plans())
         .flat_map(|plan| plan.steps)
         .filter(|step| step.stdin.is_none())
         .map(|step| step.command)

@@ -91,6 +91,11 @@ impl Input {
     pub fn mode(&self) -> AllowListMode {
         self.settings.mode
     }
+
+    /// The hosts of `domain_whitelist`.
+    pub fn hosts(&self) -> &[String] {
+        &self.settings.hosts
+    }
 }
 
 /// The first, local part of [`render`]: for a caller that needs the mode
@@ -118,6 +123,7 @@ pub async fn render_input(
 
     let (lookups, lists) = look_up(args, &settings).await?;
     let mut gathered = Gathered::new(&settings);
+    gathered.dns_note = Some(dns_note(args));
     gathered.add_hosts(&lookups, args.allow_unresolved, &input, &mut warnings);
     gathered.add_lists(&lists);
 
@@ -181,6 +187,24 @@ pub async fn render_input(
     })
 }
 
+/// Which servers the look-ups ask, for the summary.
+fn dns_note(args: &RenderArgs) -> String {
+    if let Some(note) = &args.dns_note {
+        return note.clone();
+    }
+    let named: Vec<&str> = args
+        .nameservers
+        .iter()
+        .map(String::as_str)
+        .filter(|s| *s != crate::cli::NAMESERVER_HOST)
+        .collect();
+    if named.is_empty() {
+        "the host's resolver, /etc/resolv.conf".to_string()
+    } else {
+        named.join(", ")
+    }
+}
+
 /// binderctl's keys of `values`, every problem named with the input file.
 fn read_settings(values: &Value, input: &str) -> Result<Settings> {
     settings::read(values).map_err(|problems| {
@@ -200,10 +224,22 @@ async fn look_up(
     settings: &Settings,
 ) -> Result<(Vec<dns::HostLookup>, Vec<published::ListResult>)> {
     let timeout = args.timeout;
-    // Empty entries are refused by the command line already.
+    // Empty entries are refused by the command line already; `host` is the
+    // system's configuration (no servers named); `cluster` is resolved to
+    // addresses by the command before the render.
+    if args
+        .nameservers
+        .iter()
+        .any(|s| s == crate::cli::NAMESERVER_CLUSTER)
+    {
+        anyhow::bail!(
+            "--nameserver cluster: the cluster's DNS servers were not read (a bug in binderctl)"
+        );
+    }
     let nameservers = args
         .nameservers
         .iter()
+        .filter(|s| *s != crate::cli::NAMESERVER_HOST)
         .map(|s| dns::parse_nameserver(s))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow::anyhow!("--nameserver: {e}"))?;
@@ -257,6 +293,8 @@ struct Gathered {
     sources: Vec<Source>,
     problems: Vec<String>,
     summary: Vec<String>,
+    /// Which servers answered, for the summary.
+    dns_note: Option<String>,
 }
 
 impl Gathered {
@@ -278,6 +316,7 @@ impl Gathered {
             sources,
             problems: Vec::new(),
             summary,
+            dns_note: None,
         }
     }
 
@@ -315,10 +354,14 @@ impl Gathered {
         }
         if !lookups.is_empty() {
             self.summary.push(format!(
-                "DNS: {} of {} → {}",
+                "DNS: {} of {} → {}{}",
                 resolved,
                 count(lookups.len(), "host"),
-                count(addresses, "address")
+                count(addresses, "address"),
+                self.dns_note
+                    .as_ref()
+                    .map(|n| format!(" (through {n})"))
+                    .unwrap_or_default()
             ));
         }
     }
