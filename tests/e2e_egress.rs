@@ -478,3 +478,141 @@ fn both_label_generations_and_build_pods_are_selected_and_nothing_else() {
         .get_json(Some(&ns.name), "networkpolicy", "binderctl-egress-build")
         .is_none());
 }
+
+/// The ConfigMap `kube-system/coredns` with this Corefile while the guard
+/// lives (cluster-wide state: one test at a time).
+struct Coredns<'a> {
+    plane: &'a support::cluster::ControlPlane,
+    _lock: std::sync::MutexGuard<'static, ()>,
+}
+
+impl<'a> Coredns<'a> {
+    fn new(plane: &'a support::cluster::ControlPlane, corefile: &str) -> Self {
+        let lock = support::cluster::cluster_wide();
+        let configmap = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "coredns", "namespace": "kube-system"},
+            "data": {"Corefile": corefile},
+        });
+        plane.kubectl_stdin(&["apply", "-f", "-"], &configmap.to_string());
+        Coredns { plane, _lock: lock }
+    }
+}
+
+impl Drop for Coredns<'_> {
+    fn drop(&mut self) {
+        let _ = self.plane.kubectl(&[
+            "delete",
+            "configmap",
+            "coredns",
+            "-n",
+            "kube-system",
+            "--ignore-not-found",
+        ]);
+    }
+}
+
+#[test]
+fn the_cluster_resolver_is_read_from_corednss_configmap() {
+    let plane = control_plane!();
+    let ns = plane.namespace("e2e-egress-dns");
+    let lists = HttpServer::start(
+        Routes::new()
+            .json("/meta", GitHubMeta::sample().to_json())
+            .json("/fastly", FastlyList::sample().to_json()),
+    );
+    // What the pods' resolver answers, and what the host's answers.
+    let pods_dns = DnsServer::start(
+        Zone::new()
+            .a("files.example", ["203.0.113.210"])
+            .a("data.example", ["192.0.2.77"]),
+    );
+    let host_dns = DnsServer::start(
+        Zone::new()
+            .a("files.example", ["203.0.113.200"])
+            .a("data.example", ["192.0.2.77"]),
+    );
+    let binderctl = Binderctl::new(plane, Flavor::Microk8s, HelmMajor::Four);
+    binderctl.write("binder.yaml", BINDER_YAML);
+    let lists_only = vec![
+        format!("--github-meta-url={}", lists.url("/meta")),
+        format!("--fastly-url={}", lists.url("/fastly")),
+    ];
+    let run = |args: &[&str]| {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        all.extend(lists_only.iter().cloned());
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        binderctl.run(&all)
+    };
+    let said = |out: &std::process::Output| format!("{}{}", stdout(out), stderr(out));
+
+    // No ConfigMap: asking for the cluster's resolver is an error naming it.
+    let out = run(&["egress", "apply", "-n", &ns.name, "--nameserver", "cluster"]);
+    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
+    assert!(
+        stderr(&out).contains("no ConfigMap coredns in namespace kube-system"),
+        "{}",
+        said(&out)
+    );
+
+    let corefile = format!(
+        ".:53 {{\n    errors\n    health {{\n      lameduck 5s\n    }}\n    kubernetes \
+         cluster.local in-addr.arpa ip6.arpa {{\n      pods insecure\n    }}\n    forward . \
+         {}\n    cache 30\n}}\n",
+        pods_dns.addr
+    );
+    let _coredns = Coredns::new(plane, &corefile);
+
+    // The default of apply: the cluster's forwarders, named in the summary.
+    let out = run(&["egress", "apply", "-n", &ns.name]);
+    assert!(out.status.success(), "apply:\n{}", said(&out));
+    assert!(
+        stderr(&out).contains(&format!("the cluster's DNS: {}", pods_dns.addr))
+            && stderr(&out).contains("kube-system/coredns"),
+        "{}",
+        said(&out)
+    );
+    let policy = plane
+        .get_json(Some(&ns.name), "networkpolicy", "binderctl-egress")
+        .unwrap();
+    let cidrs = enforced(&policy);
+    assert!(cidrs.iter().any(|c| c == "203.0.113.210/32"), "{cidrs:?}");
+    assert!(!cidrs.iter().any(|c| c == "203.0.113.200/32"), "{cidrs:?}");
+
+    // check's default is the same resolver: nothing changed.
+    let out = run(&["egress", "check", "-n", &ns.name]);
+    assert_eq!(out.status.code(), Some(0), "check:\n{}", said(&out));
+
+    // The host's answer differs: --compare-resolvers names the host and
+    // both answers.
+    let host = format!("--nameserver={}", host_dns.addr);
+    let out = run(&[
+        "egress",
+        "check",
+        "-n",
+        &ns.name,
+        &host,
+        "--compare-resolvers",
+    ]);
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "  files.example: cluster 203.0.113.210; {} 203.0.113.200\n",
+            host_dns.addr
+        )) && !text.contains("  data.example:"),
+        "{}",
+        said(&out)
+    );
+    // And the check through the host's resolver sees drift.
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+
+    // render asks the cluster only when told to.
+    let values = BINDER_YAML.replace("allow_list_mode: policy", "allow_list_mode: values");
+    binderctl.write("binder.yaml", &values);
+    let out = run(&["render", "--stdout", "--nameserver", "cluster"]);
+    assert!(out.status.success(), "render:\n{}", said(&out));
+    assert!(stdout(&out).contains("203.0.113.210/32"), "{}", said(&out));
+    let out = run(&["render", "--stdout", &host]);
+    assert!(stdout(&out).contains("203.0.113.200/32"), "{}", said(&out));
+}

@@ -4,7 +4,7 @@
 //! out. User pods ask CoreDNS, so resolving through these servers gives the
 //! answers the pods get (CDN names answer differently by who asks).
 //!
-//! MicroK8s' `dns` add-on writes `forward . 192.0.2.8 192.0.2.4` unless given
+//! MicroK8s' `dns` add-on writes a `forward .` to two public resolvers unless given
 //! other servers; `forward . /etc/resolv.conf` means the node's resolver
 //! configuration (CoreDNS runs with `dnsPolicy: Default`).
 
