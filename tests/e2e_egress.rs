@@ -535,7 +535,7 @@ fn the_cluster_resolver_is_read_from_corednss_configmap() {
     );
     let binderctl = Binderctl::new(plane, Flavor::Microk8s, HelmMajor::Four);
     binderctl.write("binder.yaml", BINDER_YAML);
-    let lists_only = vec![
+    let lists_only = [
         format!("--github-meta-url={}", lists.url("/meta")),
         format!("--fastly-url={}", lists.url("/fastly")),
     ];
