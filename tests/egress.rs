@@ -635,3 +635,76 @@ fn real_tools_accept_every_egress_argv() {
     }
     assert_eq!(seen, 10);
 }
+
+#[test]
+fn without_coredns_the_default_falls_back_to_the_host_and_render_never_asks() {
+    let yaml = POLICY_YAML.replace("domain_whitelist: [cdn.test]", "domain_whitelist: []");
+    let mut lab = Lab::new(&yaml, "192.0.2.7");
+    lab.fake.respond_full(
+        &["kubectl", "get", "configmap"],
+        "",
+        "Error from server (NotFound): configmaps \"coredns\" not found\n",
+        1,
+    );
+    let fastly = lab.http.url("/fastly");
+    let configmap_reads = |lab: &Lab| {
+        lab.fake
+            .calls_starting_with(&["kubectl", "get", "configmap"])
+            .len()
+    };
+    // render: the host's resolver, no cluster read.
+    let out = lab
+        .fake
+        .command(&["render", "--stdout", "--fastly-url", &fastly])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(configmap_reads(&lab), 0);
+    // egress apply: reads the ConfigMap, finds none, says so, goes on.
+    let out = lab
+        .fake
+        .command(&["egress", "apply", "--dry-run", "--fastly-url", &fastly])
+        .env("BINDERCTL_NOW", T0.to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no ConfigMap kube-system/coredns")
+            && stderr(&out).contains("resolving through the host's resolver"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        lab.fake
+            .calls_starting_with(&["kubectl", "get", "configmap"]),
+        vec![call(&[
+            "kubectl",
+            "get",
+            "configmap",
+            "coredns",
+            "-n",
+            "kube-system",
+            "-o",
+            "json"
+        ])]
+    );
+    // Asked for explicitly, its absence is an error naming it.
+    let out = lab
+        .fake
+        .command(&[
+            "egress",
+            "check",
+            "--nameserver",
+            "cluster",
+            "--fastly-url",
+            &fastly,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no ConfigMap coredns in namespace kube-system"),
+        "{}",
+        stderr(&out)
+    );
+}
