@@ -173,3 +173,32 @@ pub async fn choose(
     }
     Ok(chosen)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nodes_resolv_conf_is_read_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("resolv.conf");
+        std::fs::write(&file, "search example.test\nnameserver 192.0.2.53\n").unwrap();
+        let path = file.to_string_lossy().into_owned();
+        assert_eq!(
+            node_resolv_conf(&path).unwrap(),
+            (path.clone(), vec!["192.0.2.53:53".parse().unwrap()])
+        );
+        std::fs::write(&file, "search example.test\n").unwrap();
+        let err = node_resolv_conf(&path).unwrap_err();
+        assert!(
+            err.contains(&path) && err.contains("names no nameserver"),
+            "{err}"
+        );
+        let missing = dir.path().join("absent").to_string_lossy().into_owned();
+        let err = node_resolv_conf(&missing).unwrap_err();
+        assert!(
+            err.contains("cannot read") && err.contains(&missing),
+            "{err}"
+        );
+    }
+}
