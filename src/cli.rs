@@ -1138,6 +1138,36 @@ pub enum EgressCmd {
         binderctl egress show\n  \
         binderctl egress show -o json")]
     Show(EgressShowCmd),
+    /// Prove the cluster enforces the allow-list: a short-lived probe pod
+    /// with the user pods' labels resolves a listed host, reaches it on 443,
+    /// fails to reach an address outside the list, and reaches the hub; exit
+    /// 1 when a probe fails, naming the likely cause.
+    #[command(after_help = "Examples:\n  \
+        binderctl egress verify --blocked-address 203.0.113.10\n  \
+        binderctl egress verify --blocked-address 203.0.113.10 --host files.example\n  \
+        binderctl egress verify --blocked-address 203.0.113.10 --dry-run")]
+    Verify(EgressVerifyCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct EgressVerifyCmd {
+    /// The values file naming the hosts (the first of domain_whitelist is probed).
+    #[arg(short = 'i', long, value_name = "FILE", default_value = "binder.yaml")]
+    pub input: PathBuf,
+    /// A public address outside every list that answers on 443 (the probe
+    /// must fail to reach it).
+    #[arg(long, value_name = "IP")]
+    pub blocked_address: std::net::IpAddr,
+    /// The listed host to resolve and reach on 443. Default: the first of
+    /// domain_whitelist.
+    #[arg(long, value_name = "HOST", value_parser = names::tool_word)]
+    pub host: Option<String>,
+    /// The probe's image: it needs sh, nslookup and nc.
+    #[arg(long, value_name = "IMAGE", default_value = crate::egress::probe::DEFAULT_IMAGE, value_parser = names::image)]
+    pub image: String,
+    /// Print the probe pod and the commands, run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// How addresses that stopped appearing are kept, shared by apply and check.

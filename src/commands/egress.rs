@@ -57,6 +57,7 @@ pub async fn run(global: &GlobalArgs, cmd: &EgressCmd) -> Result<Outcome> {
                 .await
                 .map_err(tool_failure_is_an_error)
         }
+        EgressCmd::Verify(verify) => super::egress_verify::run(global, verify).await,
         EgressCmd::Show(show) => {
             let clock = Clock::new(&show.grace)?;
             let runner = Runner::new(false);

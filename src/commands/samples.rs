@@ -208,6 +208,11 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
         ],
     ),
     ("egress show", &["output", "no_headers", "grace", "now"]),
+    // egress_verify::sample_plans(): its argv do not change with options.
+    (
+        "egress verify",
+        &["input", "blocked_address", "host", "image", "dry_run"],
+    ),
     // Run no external tool.
     ("whitelist check", &["spec_or_url", "file"]),
     // doctor, logs, history, rollback, diff, volumes, forward, init: each
@@ -480,6 +485,7 @@ fn egress_lines() -> Vec<CommandLine> {
     egress::sample_plans()
         .into_iter()
         .chain(super::nameservers::sample_plans())
+        .chain(super::egress_verify::sample_plans())
         .flat_map(|plan| plan.steps)
         .filter(|step| step.stdin.is_none())
         .map(|step| step.command)

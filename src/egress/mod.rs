@@ -7,4 +7,5 @@ pub mod cidr;
 pub mod corefile;
 pub mod dns;
 pub mod policy;
+pub mod probe;
 pub mod published;

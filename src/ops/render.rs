@@ -96,13 +96,23 @@ impl Input {
     pub fn hosts(&self) -> &[String] {
         &self.settings.hosts
     }
+
+    /// `egressAllowRules.nonPrivateIPs` is not false.
+    pub fn allows_public(&self) -> bool {
+        self.settings.allows_public
+    }
 }
 
 /// The first, local part of [`render`]: for a caller that needs the mode
 /// before the lookups start, without reading binder.yaml twice.
 pub fn read_input(args: &RenderArgs) -> Result<Input> {
-    let values = read_values(&args.input)?;
-    let settings = read_settings(&values, &args.input.shown().to_string())?;
+    read_input_file(&args.input)
+}
+
+/// binder.yaml and binderctl's keys in it, read and checked.
+pub fn read_input_file(path: &Path) -> Result<Input> {
+    let values = read_values(path)?;
+    let settings = read_settings(&values, &path.shown().to_string())?;
     Ok(Input { values, settings })
 }
 

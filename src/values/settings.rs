@@ -94,6 +94,9 @@ pub struct Settings {
     /// `egress_targets` holds `build`: the build pods get the allow-list
     /// too (policy mode only).
     pub build_egress: bool,
+    /// `egressAllowRules.nonPrivateIPs` is not false: the chart lets user
+    /// pods reach every public address.
+    pub allows_public: bool,
     /// Things worth telling the operator that do not stop the render.
     pub warnings: Vec<String>,
 }
@@ -121,6 +124,7 @@ pub fn read(values: &Value) -> Result<Settings, Vec<String>> {
         user_egress_rules: 0,
         mode: AllowListMode::Values,
         build_egress: false,
+        allows_public: false,
         warnings: Vec::new(),
     };
 
@@ -386,6 +390,7 @@ fn read_network_policy(
         }
         _ => true,
     };
+    settings.allows_public = allows_public;
     if allows_public {
         warnings.push(format!(
             "{base}.egressAllowRules.nonPrivateIPs is not false: the chart lets user pods reach \
