@@ -616,3 +616,93 @@ fn the_cluster_resolver_is_read_from_corednss_configmap() {
     let out = run(&["render", "--stdout", &host]);
     assert!(stdout(&out).contains("203.0.113.200/32"), "{}", said(&out));
 }
+
+#[test]
+fn verify_runs_its_probe_pod_reads_the_results_and_leaves_nothing() {
+    let plane = control_plane!();
+    let ns = plane.namespace("e2e-egress-verify");
+    let lists = HttpServer::start(
+        Routes::new()
+            .json("/meta", GitHubMeta::sample().to_json())
+            .json("/fastly", FastlyList::sample().to_json()),
+    );
+    let dns = DnsServer::start(
+        Zone::new()
+            .a("files.example", ["203.0.113.200"])
+            .a("data.example", ["192.0.2.77"]),
+    );
+    let binderctl = Binderctl::new(plane, Flavor::Plain, HelmMajor::Four);
+    binderctl.write("binder.yaml", BINDER_YAML);
+    let said = |out: &std::process::Output| format!("{}{}", stdout(out), stderr(out));
+    let mut apply = vec![
+        "egress".to_string(),
+        "apply".into(),
+        "-n".into(),
+        ns.name.clone(),
+    ];
+    apply.extend(lookup_options(&dns, &lists));
+    let apply: Vec<&str> = apply.iter().map(String::as_str).collect();
+    let out = binderctl.run(&apply);
+    assert!(out.status.success(), "apply:\n{}", said(&out));
+
+    // An address the list allows proves nothing: refused, naming it.
+    let out = binderctl.run(&[
+        "egress",
+        "verify",
+        "-n",
+        &ns.name,
+        "--blocked-address",
+        "198.51.100.7",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
+    assert!(
+        stderr(&out).contains("--blocked-address 198.51.100.7 is inside the allow-list"),
+        "{}",
+        said(&out)
+    );
+
+    // --dry-run: the pod and the commands; nothing created.
+    let out = binderctl.run(&[
+        "egress",
+        "verify",
+        "-n",
+        &ns.name,
+        "--blocked-address",
+        "203.0.113.150",
+        "--dry-run",
+    ]);
+    assert!(out.status.success(), "{}", said(&out));
+    assert!(
+        stdout(&out).contains("\"binderctl/role\": \"egress-probe\"")
+            && stdout(&out).contains("kubectl delete pod binderctl-egress-probe-"),
+        "{}",
+        said(&out)
+    );
+    assert!(plane
+        .names(&ns.name, "pods", Some("binderctl/role=egress-probe"))
+        .is_empty());
+
+    // The server admits the probe, it lands and runs (kwok prints what an
+    // enforcing cluster's probe prints), binderctl reads it and deletes it.
+    let out = binderctl.run(&[
+        "egress",
+        "verify",
+        "-n",
+        &ns.name,
+        "--blocked-address",
+        "203.0.113.150",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "verify:\n{}", said(&out));
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert!(text.lines().all(|l| l.starts_with("pass")), "{text}");
+    assert!(
+        text.contains("files.example:443") && text.contains("203.0.113.150:443"),
+        "{text}"
+    );
+    plane.wait_for("the probe pod to go", Duration::from_secs(30), || {
+        plane
+            .names(&ns.name, "pods", Some("binderctl/role=egress-probe"))
+            .is_empty()
+    });
+}
