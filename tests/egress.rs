@@ -711,3 +711,72 @@ fn without_coredns_the_default_falls_back_to_the_host_and_render_never_asks() {
         stderr(&out)
     );
 }
+
+#[test]
+fn verify_exits_1_naming_the_cause_and_deletes_its_probe() {
+    let mut lab = Lab::new(POLICY_YAML, "192.0.2.7");
+    lab.fake.respond(
+        &["kubectl", "create"],
+        "pod/binderctl-egress-probe-x created\n",
+        0,
+    );
+    lab.fake.respond(
+        &["kubectl", "get", "pod"],
+        r#"{"apiVersion":"v1","kind":"Pod","status":{"phase":"Succeeded"}}"#,
+        0,
+    );
+    // The address outside the list was reached: not enforced.
+    lab.fake.respond(
+        &["kubectl", "logs"],
+        "binderctl-probe dns pass cdn.test\n\
+         binderctl-probe allowed pass cdn.test:443\n\
+         binderctl-probe blocked fail 203.0.113.150:443\n\
+         binderctl-probe hub pass hub:8081\n",
+        0,
+    );
+    lab.fake.respond(
+        &["kubectl", "delete", "pod"],
+        "pod \"binderctl-egress-probe-x\" deleted\n",
+        0,
+    );
+    let out = lab
+        .fake
+        .command(&["egress", "verify", "--blocked-address", "203.0.113.150"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), Some(1), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("FAIL  be refused an address outside the list"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("the policy is not enforced")
+            && stderr(&out).contains("network plugin ignores them"),
+        "{}",
+        stderr(&out)
+    );
+    let deletes = lab.fake.calls_starting_with(&["kubectl", "delete", "pod"]);
+    assert_eq!(deletes.len(), 1, "{deletes:?}");
+    assert!(
+        deletes[0][3].starts_with("binderctl-egress-probe-"),
+        "{deletes:?}"
+    );
+
+    // nonPrivateIPs left true is named instead.
+    lab.fake.write_file(
+        "binder.yaml",
+        &POLICY_YAML.replace("nonPrivateIPs: false", "nonPrivateIPs: true"),
+    );
+    let out = lab
+        .fake
+        .command(&["egress", "verify", "--blocked-address", "203.0.113.150"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nonPrivateIPs is true"),
+        "{}",
+        stderr(&out)
+    );
+}
