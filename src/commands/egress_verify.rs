@@ -86,7 +86,7 @@ pub fn sample_plans() -> Vec<Plan> {
     .map(|flavor| {
         let tools = Tools::new(flavor);
         Plan::from(vec![
-            Step::new(create_command(&tools, &pod)).with_stdin(&pod.manifest_text()),
+            Step::new(create_command(&tools, &pod)).with_stdin(pod.manifest_text()),
             Step::new(status_command(&tools, &pod)),
             Step::new(logs_command(&tools, &pod)),
             Step::new(delete_command(&tools, &pod)),
