@@ -1147,6 +1147,54 @@ pub enum EgressCmd {
         binderctl egress verify --blocked-address 203.0.113.10 --host files.example\n  \
         binderctl egress verify --blocked-address 203.0.113.10 --dry-run")]
     Verify(EgressVerifyCmd),
+    /// Keep the allow-list fresh without a person: a systemd timer and
+    /// service on this node (the control-plane node) that run `binderctl
+    /// egress apply --quiet` with this binary and these options.
+    #[command(after_help = "Examples:\n  \
+        sudo binderctl egress schedule --every 15m\n  \
+        binderctl egress schedule --every auto --dry-run\n  \
+        sudo binderctl egress schedule --remove")]
+    Schedule(EgressScheduleCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct EgressScheduleCmd {
+    /// How often: a duration (15m, 1h) or `auto` (the shortest DNS TTL the
+    /// last apply saw, between 5 minutes and an hour).
+    #[arg(long, value_name = "DURATION|auto", default_value = "15m")]
+    pub every: String,
+    /// Take the timer and service out.
+    #[arg(long, conflicts_with = "every")]
+    pub remove: bool,
+    /// Print the unit files and the systemctl commands, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The values file the scheduled apply reads (made absolute).
+    #[arg(short = 'i', long, value_name = "FILE", default_value = "binder.yaml")]
+    pub input: PathBuf,
+    /// The scheduled apply's grace period.
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    pub grace: String,
+    /// The scheduled apply's DNS servers (IP[:PORT], cluster or host);
+    /// default: the cluster's, as for `egress apply`.
+    #[arg(
+        long = "nameserver",
+        value_name = "IP[:PORT]|cluster|host",
+        value_delimiter = ',',
+        value_parser = nameserver_entry
+    )]
+    pub nameservers: Vec<String>,
+    /// Prefix of the system files written (the units go under
+    /// ROOT/etc/systemd/system; with a ROOT other than `/`, systemctl
+    /// enables them offline, `systemctl --root`).
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "BINDERCTL_ROOT",
+        default_value = "/",
+        hide = true
+    )]
+    pub root: PathBuf,
 }
 
 #[derive(Debug, Args)]

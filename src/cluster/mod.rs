@@ -17,4 +17,5 @@ pub mod names;
 pub mod node_helper;
 pub mod plan;
 pub mod runner;
+pub mod systemd;
 pub mod tools;

@@ -58,6 +58,7 @@ pub async fn run(global: &GlobalArgs, cmd: &EgressCmd) -> Result<Outcome> {
                 .map_err(tool_failure_is_an_error)
         }
         EgressCmd::Verify(verify) => super::egress_verify::run(global, verify).await,
+        EgressCmd::Schedule(schedule) => super::egress_schedule::run(global, schedule).await,
         EgressCmd::Show(show) => {
             let clock = Clock::new(&show.grace)?;
             let runner = Runner::new(false);
@@ -87,6 +88,11 @@ impl Clock {
             grace: i64::try_from(grace.as_secs()).unwrap_or(i64::MAX),
         })
     }
+}
+
+/// [`check_namespace`], for the sibling commands.
+pub fn check_namespace_pub(namespace: &str) -> Result<()> {
+    check_namespace(namespace)
 }
 
 /// A namespace is a DNS label; anything else is refused before any tool sees it.
@@ -373,6 +379,11 @@ async fn apply_policy(
             clock.now,
         )
         .map_err(|e| anyhow::anyhow!("NetworkPolicy {}: {e}", target.name()))?;
+        let mut manifest = manifest;
+        if let Some(ttl) = rendered.shortest_ttl {
+            manifest["metadata"]["annotations"][policy::ANNOTATION_SHORTEST_TTL] =
+                serde_json::Value::String(ttl.to_string());
+        }
         let json =
             serde_json::to_string_pretty(&manifest).context("cannot write the policy as JSON")?;
         manifests.push((*target, json));

@@ -11,6 +11,7 @@ pub mod deploy;
 pub mod diff;
 pub mod doctor;
 pub mod egress;
+pub mod egress_schedule;
 pub mod egress_verify;
 pub mod forward;
 pub mod history;

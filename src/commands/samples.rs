@@ -213,6 +213,20 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
         "egress verify",
         &["input", "blocked_address", "host", "image", "dry_run"],
     ),
+    // systemctl, not a cluster tool: egress_schedule::sample_plans(), run
+    // offline (`systemctl --root`) by tests/schedule.rs.
+    (
+        "egress schedule",
+        &[
+            "every",
+            "remove",
+            "dry_run",
+            "input",
+            "grace",
+            "nameservers",
+            "root",
+        ],
+    ),
     // Run no external tool.
     ("whitelist check", &["spec_or_url", "file"]),
     // doctor, logs, history, rollback, diff, volumes, forward, init: each

@@ -44,6 +44,9 @@ pub const MANAGED_BY_VALUE: &str = "binderctl";
 pub const ANNOTATION_SOURCES: &str = "binderctl/sources";
 /// When the policy was last applied, in Unix seconds.
 pub const ANNOTATION_APPLIED_AT: &str = "binderctl/applied-at";
+/// The shortest DNS TTL (seconds) the last apply saw (`egress schedule
+/// --every auto`).
+pub const ANNOTATION_SHORTEST_TTL: &str = "binderctl/shortest-ttl";
 /// How long an address stays allowed after it was last seen, by default.
 pub const DEFAULT_GRACE_SECS: i64 = 24 * 3600;
 /// The user pods' labels (KubeSpawner's, matched by the chart's policy).
@@ -145,6 +148,8 @@ pub struct Enforced {
     pub applied: Option<i64>,
     /// The policy's `spec.podSelector`, as the server holds it.
     pub selector: Value,
+    /// The shortest DNS TTL the last apply saw, as recorded.
+    pub shortest_ttl: Option<u64>,
 }
 
 /// Every managed policy the namespace holds, by target.
@@ -198,7 +203,13 @@ impl Held {
             ranges: self.ranges(),
             applied: self.applied_at(),
             selector: Value::Null,
+            shortest_ttl: self.shortest_ttl(),
         }
+    }
+
+    /// The shortest DNS TTL any of them records.
+    pub fn shortest_ttl(&self) -> Option<u64> {
+        self.policies.values().filter_map(|p| p.shortest_ttl).min()
     }
 
     /// The names of the policies held, in order.
@@ -284,6 +295,10 @@ pub fn parse_policy(object: &Value) -> Result<Enforced, String> {
             .pointer("/spec/podSelector")
             .cloned()
             .unwrap_or(Value::Null),
+        shortest_ttl: annotations
+            .and_then(|a| a.get(ANNOTATION_SHORTEST_TTL))
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse().ok()),
     })
 }
 

@@ -38,6 +38,8 @@ pub struct Rendered {
     pub mode: AllowListMode,
     /// The build pods get the allow-list too (`egress_targets`, policy mode).
     pub build_egress: bool,
+    /// The shortest TTL of the DNS answers taken.
+    pub shortest_ttl: Option<u32>,
     /// How many of the egress rules are the operator's own.
     pub user_egress_rules: usize,
     /// Warnings, one line each (already printed to stderr).
@@ -191,6 +193,11 @@ pub async fn render_input(
         sources: gathered.sources,
         mode: settings.mode,
         build_egress: settings.build_egress,
+        shortest_ttl: lookups
+            .iter()
+            .filter(|l| l.result.is_ok())
+            .filter_map(|l| l.ttl)
+            .min(),
         user_egress_rules: settings.user_egress_rules,
         warnings,
         summary: gathered.summary.join("; "),
