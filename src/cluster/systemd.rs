@@ -42,9 +42,17 @@ pub fn check_word(word: &str) -> Result<(), String> {
 }
 
 /// The service: one `binderctl egress apply` run, its output to the journal.
+/// `WorkingDirectory=` takes the path as it is (no quotes), so it must be
+/// absolute and have no leading or trailing blanks.
 pub fn service(exec: &[String], working_directory: &str) -> Result<String, String> {
     for word in exec.iter().chain([&working_directory.to_string()]) {
         check_word(word)?;
+    }
+    if !working_directory.starts_with('/') || working_directory.trim() != working_directory {
+        return Err(format!(
+            "the working folder {working_directory:?} cannot be a unit's WorkingDirectory= \
+             (absolute, no leading or trailing blanks)"
+        ));
     }
     let exec: Vec<String> = exec.iter().map(|w| exec_word(w)).collect();
     Ok(format!(
@@ -58,7 +66,7 @@ pub fn service(exec: &[String], working_directory: &str) -> Result<String, Strin
          WorkingDirectory={}\n\
          ExecStart={}\n\
          SyslogIdentifier={UNIT}\n",
-        exec_word(working_directory),
+        working_directory.replace('%', "%%"),
         exec.join(" ")
     ))
 }

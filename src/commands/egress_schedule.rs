@@ -162,8 +162,11 @@ pub async fn run(global: &GlobalArgs, cmd: &EgressScheduleCmd) -> Result<Outcome
     if let Some(dir) = service_path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    crate::fsutil::write_atomic(&service_path, service.as_bytes())?;
-    crate::fsutil::write_atomic(&timer_path, timer.as_bytes())?;
+    for (path, text) in [(&service_path, &service), (&timer_path, &timer)] {
+        crate::fsutil::write_atomic(path, text.as_bytes())?;
+        // systemd warns about (and some versions refuse) writable units.
+        set_mode_644(path)?;
+    }
     runner.execute(&install_plan(&cmd.root)).await?;
     output::info(&format!(
         "binderctl: {UNIT}.timer runs `binderctl egress apply` every {}s (journalctl -u \
@@ -171,6 +174,18 @@ pub async fn run(global: &GlobalArgs, cmd: &EgressScheduleCmd) -> Result<Outcome
         every.as_secs()
     ));
     Ok(Outcome::Success)
+}
+
+#[cfg(unix)]
+fn set_mode_644(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+        .with_context(|| format!("cannot set the mode of {}", path.display()))
+}
+
+#[cfg(not(unix))]
+fn set_mode_644(_path: &Path) -> Result<()> {
+    Ok(())
 }
 
 fn grace_is_valid(grace: &str) -> Result<()> {
