@@ -706,3 +706,70 @@ fn verify_runs_its_probe_pod_reads_the_results_and_leaves_nothing() {
             .is_empty()
     });
 }
+
+#[test]
+fn apply_records_the_shortest_ttl_and_schedule_auto_follows_it() {
+    let plane = control_plane!();
+    let ns = plane.namespace("e2e-egress-ttl");
+    let lists = HttpServer::start(
+        Routes::new()
+            .json("/meta", GitHubMeta::sample().to_json())
+            .json("/fastly", FastlyList::sample().to_json()),
+    );
+    let dns = DnsServer::start(
+        Zone::new()
+            .a("files.example", ["203.0.113.200"])
+            .ttl("files.example", 1200)
+            .a("data.example", ["192.0.2.77"])
+            .ttl("data.example", 900),
+    );
+    let binderctl = Binderctl::new(plane, Flavor::Plain, HelmMajor::Four);
+    binderctl.write("binder.yaml", BINDER_YAML);
+    let said = |out: &std::process::Output| format!("{}{}", stdout(out), stderr(out));
+    let schedule = |extra: &str| {
+        binderctl.run(&[
+            "egress",
+            "schedule",
+            "-n",
+            &ns.name,
+            "--every",
+            extra,
+            "--dry-run",
+        ])
+    };
+    // Nothing applied yet: auto has no TTL to go by.
+    let out = schedule("auto");
+    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
+    assert!(
+        stderr(&out).contains("records the DNS TTLs"),
+        "{}",
+        said(&out)
+    );
+
+    let mut apply = vec![
+        "egress".to_string(),
+        "apply".into(),
+        "-n".into(),
+        ns.name.clone(),
+    ];
+    apply.extend(lookup_options(&dns, &lists));
+    let apply: Vec<&str> = apply.iter().map(String::as_str).collect();
+    let out = binderctl.run(&apply);
+    assert!(out.status.success(), "apply:\n{}", said(&out));
+    for name in ["binderctl-egress", "binderctl-egress-v2"] {
+        let policy = plane
+            .get_json(Some(&ns.name), "networkpolicy", name)
+            .unwrap();
+        assert_eq!(
+            policy["metadata"]["annotations"]["binderctl/shortest-ttl"], "900",
+            "{policy}"
+        );
+    }
+    let out = schedule("auto");
+    assert!(out.status.success(), "{}", said(&out));
+    assert!(
+        stdout(&out).contains("OnUnitActiveSec=900s"),
+        "{}",
+        said(&out)
+    );
+}
