@@ -57,7 +57,10 @@ pub async fn run(global: &GlobalArgs, cmd: &EgressCmd) -> Result<Outcome> {
                 .await
                 .map_err(tool_failure_is_an_error)
         }
-        EgressCmd::Verify(verify) => super::egress_verify::run(global, verify).await,
+        // Exit 1 means "a probe failed": a tool's own exit 1 must not look like it.
+        EgressCmd::Verify(verify) => super::egress_verify::run(global, verify)
+            .await
+            .map_err(tool_failure_is_an_error),
         EgressCmd::Schedule(schedule) => super::egress_schedule::run(global, schedule).await,
         EgressCmd::Show(show) => {
             let clock = Clock::new(&show.grace)?;
