@@ -780,3 +780,47 @@ fn verify_exits_1_naming_the_cause_and_deletes_its_probe() {
         stderr(&out)
     );
 }
+
+#[test]
+fn verify_that_cannot_create_its_probe_exits_2_never_1() {
+    let mut lab = Lab::new(POLICY_YAML, "192.0.2.7");
+    lab.fake.respond_full(
+        &["kubectl", "create"],
+        "",
+        "Error from server (Forbidden): pods is forbidden: exceeded quota\n",
+        1,
+    );
+    let verify = |lab: &Lab| {
+        lab.fake
+            .command(&["egress", "verify", "--blocked-address", "203.0.113.150"])
+            .output()
+            .unwrap()
+    };
+    let out = verify(&lab);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot create the probe pod") && stderr(&out).contains("quota"),
+        "{}",
+        stderr(&out)
+    );
+    // kubectl's own exit 1 while watching the pod: still 2, and the pod is
+    // deleted.
+    lab.fake
+        .respond(&["kubectl", "create"], "pod/p created\n", 0);
+    lab.fake.respond_full(
+        &["kubectl", "get", "pod"],
+        "",
+        "error: the server doesn't have a resource type \"pod\"\n",
+        1,
+    );
+    lab.fake
+        .respond(&["kubectl", "delete", "pod"], "pod \"p\" deleted\n", 0);
+    let out = verify(&lab);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        lab.fake
+            .calls_starting_with(&["kubectl", "delete", "pod"])
+            .len(),
+        2
+    );
+}
