@@ -93,13 +93,8 @@ impl Clock {
     }
 }
 
-/// [`check_namespace`], for the sibling commands.
-pub fn check_namespace_pub(namespace: &str) -> Result<()> {
-    check_namespace(namespace)
-}
-
 /// A namespace is a DNS label; anything else is refused before any tool sees it.
-fn check_namespace(namespace: &str) -> Result<()> {
+pub fn check_namespace(namespace: &str) -> Result<()> {
     let ok = !namespace.is_empty()
         && namespace.len() <= 63
         && namespace

@@ -141,7 +141,7 @@ pub async fn run(global: &GlobalArgs, cmd: &EgressScheduleCmd) -> Result<Outcome
         }
         return Ok(Outcome::Success);
     }
-    super::egress::check_namespace_pub(&global.namespace)?;
+    super::egress::check_namespace(&global.namespace)?;
     grace_is_valid(&cmd.grace)?;
     let every = every(global, cmd).await?;
     let dir = std::env::current_dir().context("cannot read the working folder")?;

@@ -110,6 +110,7 @@ fn check_host(host: &str) -> Result<()> {
 }
 
 pub async fn run(global: &GlobalArgs, cmd: &EgressVerifyCmd) -> Result<Outcome> {
+    super::egress::check_namespace(&global.namespace)?;
     let tools = Tools::from_global(global);
     let ns = &global.namespace;
     let input = render::read_input_file(&cmd.input)?;
