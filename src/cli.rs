@@ -22,8 +22,17 @@ fn nameserver_entry(text: &str) -> Result<String, String> {
                     --nameserver or BINDERCTL_NAMESERVER)"
             .into());
     }
-    crate::egress::dns::parse_nameserver(text).map(|_| text.trim().to_string())
+    let text = text.trim();
+    if text == NAMESERVER_CLUSTER || text == NAMESERVER_HOST {
+        return Ok(text.to_string());
+    }
+    crate::egress::dns::parse_nameserver(text).map(|_| text.to_string())
 }
+
+/// `--nameserver cluster`: the servers CoreDNS forwards to.
+pub const NAMESERVER_CLUSTER: &str = "cluster";
+/// `--nameserver host`: the system's resolver configuration.
+pub const NAMESERVER_HOST: &str = "host";
 
 /// A duration such as `10m` or `500ms` that is not zero (kubectl reads
 /// `--timeout=0s` as "wait forever").
@@ -358,11 +367,14 @@ pub struct RenderArgs {
     )]
     pub output: PathBuf,
 
-    /// DNS server to query, IP or IP:PORT; repeat for several.
-    /// Default: the system's resolver configuration.
+    /// DNS server to query, IP or IP:PORT; repeat for several. `cluster`:
+    /// the servers the cluster's CoreDNS forwards to (the ConfigMap
+    /// kube-system/coredns), the default of `egress apply`, `egress check`
+    /// and `deploy`; `host`: the system's resolver configuration, the
+    /// default of `render`.
     #[arg(
         long = "nameserver",
-        value_name = "IP[:PORT]",
+        value_name = "IP[:PORT]|cluster|host",
         env = "BINDERCTL_NAMESERVER",
         value_delimiter = ',',
         value_parser = nameserver_entry
@@ -411,6 +423,11 @@ pub struct RenderArgs {
     /// multicast and broadcast addresses in the allow-list.
     #[arg(long)]
     pub allow_special_addresses: bool,
+
+    /// Which servers the look-ups use, for the summary (set once
+    /// `--nameserver cluster` is resolved to addresses).
+    #[arg(skip)]
+    pub dns_note: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -1161,6 +1178,84 @@ pub enum EgressCmd {
         binderctl egress show\n  \
         binderctl egress show -o json")]
     Show(EgressShowCmd),
+    /// Prove the cluster enforces the allow-list: a short-lived probe pod
+    /// with the user pods' labels resolves a listed host, reaches it on 443,
+    /// fails to reach an address outside the list, and reaches the hub; exit
+    /// 1 when a probe fails, naming the likely cause.
+    #[command(after_help = "Examples:\n  \
+        binderctl egress verify --blocked-address 203.0.113.10\n  \
+        binderctl egress verify --blocked-address 203.0.113.10 --host files.example\n  \
+        binderctl egress verify --blocked-address 203.0.113.10 --dry-run")]
+    Verify(EgressVerifyCmd),
+    /// Keep the allow-list fresh without a person: a systemd timer and
+    /// service on this node (the control-plane node) that run `binderctl
+    /// egress apply --quiet` with this binary and these options.
+    #[command(after_help = "Examples:\n  \
+        sudo binderctl egress schedule --every 15m\n  \
+        binderctl egress schedule --every auto --dry-run\n  \
+        sudo binderctl egress schedule --remove")]
+    Schedule(EgressScheduleCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct EgressScheduleCmd {
+    /// How often: a duration (15m, 1h) or `auto` (the shortest DNS TTL the
+    /// last apply saw, between 5 minutes and an hour).
+    #[arg(long, value_name = "DURATION|auto", default_value = "15m")]
+    pub every: String,
+    /// Take the timer and service out.
+    #[arg(long, conflicts_with = "every")]
+    pub remove: bool,
+    /// Print the unit files and the systemctl commands, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The values file the scheduled apply reads (made absolute).
+    #[arg(short = 'i', long, value_name = "FILE", default_value = "binder.yaml")]
+    pub input: PathBuf,
+    /// The scheduled apply's grace period.
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    pub grace: String,
+    /// The scheduled apply's DNS servers (IP[:PORT], cluster or host);
+    /// default: the cluster's, as for `egress apply`.
+    #[arg(
+        long = "nameserver",
+        value_name = "IP[:PORT]|cluster|host",
+        value_delimiter = ',',
+        value_parser = nameserver_entry
+    )]
+    pub nameservers: Vec<String>,
+    /// Prefix of the system files written (the units go under
+    /// ROOT/etc/systemd/system; with a ROOT other than `/`, systemctl
+    /// enables them offline, `systemctl --root`).
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "BINDERCTL_ROOT",
+        default_value = "/",
+        hide = true
+    )]
+    pub root: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct EgressVerifyCmd {
+    /// The values file naming the hosts (the first of domain_whitelist is probed).
+    #[arg(short = 'i', long, value_name = "FILE", default_value = "binder.yaml")]
+    pub input: PathBuf,
+    /// A public address outside every list that answers on 443 (the probe
+    /// must fail to reach it).
+    #[arg(long, value_name = "IP")]
+    pub blocked_address: std::net::IpAddr,
+    /// The listed host to resolve and reach on 443. Default: the first of
+    /// domain_whitelist.
+    #[arg(long, value_name = "HOST", value_parser = names::tool_word)]
+    pub host: Option<String>,
+    /// The probe's image: it needs sh, nslookup and nc.
+    #[arg(long, value_name = "IMAGE", default_value = crate::egress::probe::DEFAULT_IMAGE, value_parser = names::image)]
+    pub image: String,
+    /// Print the probe pod and the commands, run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// How addresses that stopped appearing are kept, shared by apply and check.
@@ -1192,6 +1287,11 @@ pub struct EgressCheckCmd {
     pub render: RenderArgs,
     #[command(flatten)]
     pub grace: GraceArgs,
+    /// Also resolve every host through the host's resolver and through the
+    /// cluster's (CoreDNS's forwarders), and report the hosts whose answers
+    /// differ (a geo-DNS mismatch); a report, not a change.
+    #[arg(long)]
+    pub compare_resolvers: bool,
 }
 
 #[derive(Debug, Args)]

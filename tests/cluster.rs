@@ -301,6 +301,28 @@ fn status_shows_release_pods_and_addresses_but_no_secrets() {
                 "-o",
                 "json"
             ]),
+            call(&[
+                "microk8s",
+                "kubectl",
+                "get",
+                "networkpolicy",
+                "binderctl-egress-build",
+                "-n",
+                "binder",
+                "-o",
+                "json"
+            ]),
+            call(&[
+                "microk8s",
+                "kubectl",
+                "get",
+                "networkpolicy",
+                "binderctl-egress-v2",
+                "-n",
+                "binder",
+                "-o",
+                "json"
+            ]),
             call(&["microk8s", "kubectl", "get", "pods", "-n", "binder", "-o", "json"]),
             call(&["microk8s", "kubectl", "get", "services", "-n", "binder", "-o", "json"]),
         ]
@@ -514,16 +536,22 @@ fn uninstall_deletes_the_release_then_the_namespace() {
         "-n",
         "binder",
     ]));
-    expected.push(call(&[
-        "microk8s",
-        "kubectl",
-        "delete",
-        "networkpolicy",
+    for name in [
         "binderctl-egress",
-        "-n",
-        "binder",
-        "--ignore-not-found",
-    ]));
+        "binderctl-egress-v2",
+        "binderctl-egress-build",
+    ] {
+        expected.push(call(&[
+            "microk8s",
+            "kubectl",
+            "delete",
+            "networkpolicy",
+            name,
+            "-n",
+            "binder",
+            "--ignore-not-found",
+        ]));
+    }
     expected.push(call(&[
         "microk8s",
         "kubectl",
@@ -543,6 +571,8 @@ fn uninstall_dry_run_prints_both_commands_and_deletes_nothing() {
         stdout(&out),
         "microk8s helm uninstall binder -n binder\n\
          microk8s kubectl delete networkpolicy binderctl-egress -n binder --ignore-not-found\n\
+         microk8s kubectl delete networkpolicy binderctl-egress-v2 -n binder --ignore-not-found\n\
+         microk8s kubectl delete networkpolicy binderctl-egress-build -n binder --ignore-not-found\n\
          microk8s kubectl delete namespace binder\n"
     );
     assert_eq!(fake.calls(), READ_ONLY_UNINSTALL.map(call).to_vec());
@@ -557,6 +587,8 @@ fn uninstall_skips_what_is_already_gone() {
     assert_eq!(
         stdout(&out),
         "microk8s kubectl delete networkpolicy binderctl-egress -n binder --ignore-not-found\n\
+         microk8s kubectl delete networkpolicy binderctl-egress-v2 -n binder --ignore-not-found\n\
+         microk8s kubectl delete networkpolicy binderctl-egress-build -n binder --ignore-not-found\n\
          microk8s kubectl delete namespace binder\n"
     );
 

@@ -136,7 +136,7 @@ fn line<'a>(report: &'a [(String, String, String)], name: &str) -> &'a (String, 
         .unwrap_or_else(|| panic!("no {name} line in {report:?}"))
 }
 
-const ORDER: [&str; 18] = [
+const ORDER: [&str; 19] = [
     "microk8s",
     "control-plane",
     "credentials",
@@ -148,6 +148,7 @@ const ORDER: [&str; 18] = [
     "secret",
     "secret-permissions",
     "egress-policy",
+    "egress-schedule",
     "egress-fresh",
     "nodes",
     "node-disk",
@@ -707,4 +708,56 @@ fn the_firewall_check_wants_the_rules_of_the_cni_the_node_runs() {
     let (status, _, message) = line(&lines(&out), "firewall-cni").clone();
     assert_eq!(status, "skip", "{message}");
     assert!(message.contains("which CNI runs is unknown"), "{message}");
+}
+
+#[test]
+fn in_policy_mode_the_refresh_timer_and_the_last_apply_are_checked() {
+    let node = healthy();
+    node.fake.write_file(
+        "binder.yaml",
+        &format!("{VALUES}      allow_list_mode: policy\n"),
+    );
+    let schedule = |node: &Node| line(&lines(&node.doctor(&[])), "egress-schedule").clone();
+    // No timer: the list is refreshed only by hand.
+    let (status, _, message) = schedule(&node);
+    assert_eq!(status, "warn", "{message}");
+    assert!(message.contains("no binderctl-egress.timer"), "{message}");
+
+    // A timer every 15 minutes; the policy last applied an hour ago.
+    write(
+        &node.path("etc/systemd/system/binderctl-egress.timer"),
+        "[Timer]\nOnUnitActiveSec=900s\n",
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let policy = |applied: u64| {
+        serde_json::json!({
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {
+                "name": "binderctl-egress",
+                "namespace": "binder",
+                "labels": {"app.kubernetes.io/managed-by": "binderctl"},
+                "annotations": {"binderctl/applied-at": applied.to_string()},
+            },
+            "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": []},
+        })
+        .to_string()
+    };
+    node.fake
+        .set_network_policy("binderctl-egress", &policy(now - 3600));
+    let (status, _, message) = schedule(&node);
+    assert_eq!(status, "warn", "{message}");
+    assert!(
+        message.contains("last refreshed 1h ago, more than twice the timer's interval (900s)"),
+        "{message}"
+    );
+    // Applied ten minutes ago: fresh.
+    node.fake
+        .set_network_policy("binderctl-egress", &policy(now - 600));
+    let (status, _, message) = schedule(&node);
+    assert_eq!(status, "ok", "{message}");
+    assert!(message.contains("timer every 900s"), "{message}");
 }

@@ -111,7 +111,10 @@ fn apply_rotate_check_grace_and_uninstall() {
     let out = lab.run(&["egress", "check"], T0);
     assert_eq!(code(&out), Some(1), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("No NetworkPolicy binderctl-egress"),
+        stdout(&out).contains(
+            "NetworkPolicies binderctl-egress, binderctl-egress-v2 missing: `binderctl egress \
+             apply` would create them with 4 ranges"
+        ),
         "{}",
         stdout(&out)
     );
@@ -126,15 +129,30 @@ fn apply_rotate_check_grace_and_uninstall() {
     );
     assert!(text.contains("    + 198.51.100.0/24\n"), "{text}");
     assert!(
-        text.ends_with("microk8s kubectl apply -n binder -f -\n"),
+        text.ends_with(
+            "microk8s kubectl apply -n binder -f -\nmicrok8s kubectl apply -n binder -f -\n"
+        ),
         "{text}"
     );
     assert!(lab.fake.network_policy("binderctl-egress").is_none());
+    assert!(lab.fake.network_policy("binderctl-egress-v2").is_none());
 
     // Apply: one valid policy with the merged ranges, selecting the user pods.
     let out = lab.run(&["egress", "apply"], T0);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("networkpolicy.networking.k8s.io/binderctl-egress created"));
+    assert!(stdout(&out).contains("networkpolicy.networking.k8s.io/binderctl-egress-v2 created"));
+    // The second generation's policy: the same rule, the new labels.
+    let v2: Value =
+        serde_json::from_str(&lab.fake.network_policy("binderctl-egress-v2").unwrap()).unwrap();
+    assert_eq!(cidrs(&v2), cidrs(&lab.policy()));
+    assert_eq!(
+        v2["spec"]["podSelector"]["matchLabels"],
+        serde_json::json!({
+            "app.kubernetes.io/component": "singleuser-server",
+            "app.kubernetes.io/instance": "binder"
+        })
+    );
     let policy = lab.policy();
     assert_eq!(
         cidrs(&policy),
@@ -172,7 +190,8 @@ fn apply_rotate_check_grace_and_uninstall() {
     assert_eq!(code(&out), Some(1), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
-        "NetworkPolicy binderctl-egress would change (`binderctl egress apply`):\n  \
+        "NetworkPolicies binderctl-egress, binderctl-egress-v2 would change (`binderctl egress \
+         apply`):\n  \
          host cdn.test:\n    + 203.0.113.200/32\n"
     );
 
@@ -247,7 +266,8 @@ fn apply_rotate_check_grace_and_uninstall() {
     assert_eq!(shown["sources"]["host cdn.test"][0]["age_seconds"], HOUR);
     let out = lab.run(&["egress", "show"], T0 + 26 * HOUR);
     assert!(
-        stdout(&out).contains("4 ranges enforced, applied 1h ago"),
+        stdout(&out).contains("4 ranges enforced, selects ")
+            && stdout(&out).contains("Applied 1h ago"),
         "{}",
         stdout(&out)
     );
@@ -256,7 +276,10 @@ fn apply_rotate_check_grace_and_uninstall() {
     let yaml: Value = serde_yaml::from_str(&stdout(&out)).unwrap();
     assert_eq!(yaml, shown);
     let out = lab.run(&["egress", "show", "-o", "name"], T0 + 26 * HOUR);
-    assert_eq!(stdout(&out), "networkpolicy/binderctl-egress\n");
+    assert_eq!(
+        stdout(&out),
+        "networkpolicy/binderctl-egress\nnetworkpolicy/binderctl-egress-v2\n"
+    );
     let out = lab.run(&["egress", "show", "--no-headers"], T0 + 26 * HOUR);
     assert!(
         !stdout(&out).contains("ranges enforced"),
@@ -273,7 +296,7 @@ fn apply_rotate_check_grace_and_uninstall() {
     // status shows it; uninstall deletes it (before the namespace).
     let out = lab.run(&["status"], T0 + 26 * HOUR);
     assert!(
-        stdout(&out).contains("Egress policy binderctl-egress: 4 ranges"),
+        stdout(&out).contains("Egress policies binderctl-egress, binderctl-egress-v2: 4 ranges"),
         "{}",
         stdout(&out)
     );
@@ -289,6 +312,24 @@ fn apply_rotate_check_grace_and_uninstall() {
                 "delete",
                 "networkpolicy",
                 "binderctl-egress",
+                "-n",
+                "binder",
+                "--ignore-not-found"
+            ]),
+            call(&[
+                "kubectl",
+                "delete",
+                "networkpolicy",
+                "binderctl-egress-v2",
+                "-n",
+                "binder",
+                "--ignore-not-found"
+            ]),
+            call(&[
+                "kubectl",
+                "delete",
+                "networkpolicy",
+                "binderctl-egress-build",
                 "-n",
                 "binder",
                 "--ignore-not-found"
@@ -469,7 +510,7 @@ fn deploy_in_policy_mode_applies_the_policy_after_the_release() {
         .filter(|c| matches!(c[1].as_str(), "upgrade" | "apply"))
         .map(|c| c[..2].join(" "))
         .collect();
-    assert_eq!(changing, ["helm upgrade", "kubectl apply"]);
+    assert_eq!(changing, ["helm upgrade", "kubectl apply", "kubectl apply"]);
     assert_eq!(cidrs(&lab.policy())[0], "192.0.2.7/32");
     let rendered = std::fs::read_to_string(lab.fake.work_dir().join("_binder.yaml")).unwrap();
     assert!(!rendered.contains("192.0.2.7"), "{rendered}");
@@ -487,12 +528,13 @@ fn deploy_in_policy_mode_applies_the_policy_after_the_release() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains(
-            "NetworkPolicy binderctl-egress from allow_list_mode: policy still allows 4 ranges"
+            "NetworkPolicies binderctl-egress, binderctl-egress-v2 from allow_list_mode: policy \
+             still allow 4 ranges"
         ),
         "{}",
         stderr(&out)
     );
-    assert_eq!(lab.fake.calls_starting_with(&["kubectl", "apply"]).len(), 1);
+    assert_eq!(lab.fake.calls_starting_with(&["kubectl", "apply"]).len(), 2);
 }
 
 #[test]
@@ -558,7 +600,10 @@ fn real_tools_accept_every_egress_argv() {
     let (_guard, kubeconfig) = support::real_tools::unreachable_kubeconfig();
     let home = tempfile::tempdir().unwrap();
     let mut seen = 0;
-    for plan in binderctl::commands::egress::sample_plans() {
+    for plan in binderctl::commands::egress::sample_plans()
+        .into_iter()
+        .chain(binderctl::commands::egress_verify::sample_plans())
+    {
         for step in &plan.steps {
             let program = match step.command.program.as_str() {
                 "kubectl" => &kubectl,
@@ -591,7 +636,193 @@ fn real_tools_accept_every_egress_argv() {
             seen += 1;
         }
     }
-    assert_eq!(seen, 4);
+    assert_eq!(seen, 14);
+}
+
+#[test]
+fn without_coredns_the_default_falls_back_to_the_host_and_render_never_asks() {
+    let yaml = POLICY_YAML.replace("domain_whitelist: [cdn.test]", "domain_whitelist: []");
+    let mut lab = Lab::new(&yaml, "192.0.2.7");
+    lab.fake.respond_full(
+        &["kubectl", "get", "configmap"],
+        "",
+        "Error from server (NotFound): configmaps \"coredns\" not found\n",
+        1,
+    );
+    let fastly = lab.http.url("/fastly");
+    let configmap_reads = |lab: &Lab| {
+        lab.fake
+            .calls_starting_with(&["kubectl", "get", "configmap"])
+            .len()
+    };
+    // render: the host's resolver, no cluster read.
+    let out = lab
+        .fake
+        .command(&["render", "--stdout", "--fastly-url", &fastly])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(configmap_reads(&lab), 0);
+    // egress apply: reads the ConfigMap, finds none, says so, goes on.
+    let out = lab
+        .fake
+        .command(&["egress", "apply", "--dry-run", "--fastly-url", &fastly])
+        .env("BINDERCTL_NOW", T0.to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no ConfigMap kube-system/coredns")
+            && stderr(&out).contains("resolving through the host's resolver"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        lab.fake
+            .calls_starting_with(&["kubectl", "get", "configmap"]),
+        vec![call(&[
+            "kubectl",
+            "get",
+            "configmap",
+            "coredns",
+            "-n",
+            "kube-system",
+            "-o",
+            "json"
+        ])]
+    );
+    // Asked for explicitly, its absence is an error naming it.
+    let out = lab
+        .fake
+        .command(&[
+            "egress",
+            "check",
+            "--nameserver",
+            "cluster",
+            "--fastly-url",
+            &fastly,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no ConfigMap coredns in namespace kube-system"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn verify_exits_1_naming_the_cause_and_deletes_its_probe() {
+    let mut lab = Lab::new(POLICY_YAML, "192.0.2.7");
+    lab.fake.respond(
+        &["kubectl", "create"],
+        "pod/binderctl-egress-probe-x created\n",
+        0,
+    );
+    lab.fake.respond(
+        &["kubectl", "get", "pod"],
+        r#"{"apiVersion":"v1","kind":"Pod","status":{"phase":"Succeeded"}}"#,
+        0,
+    );
+    // The address outside the list was reached: not enforced.
+    lab.fake.respond(
+        &["kubectl", "logs"],
+        "binderctl-probe dns pass cdn.test\n\
+         binderctl-probe allowed pass cdn.test:443\n\
+         binderctl-probe blocked fail 203.0.113.150:443\n\
+         binderctl-probe hub pass hub:8081\n",
+        0,
+    );
+    lab.fake.respond(
+        &["kubectl", "delete", "pod"],
+        "pod \"binderctl-egress-probe-x\" deleted\n",
+        0,
+    );
+    let out = lab
+        .fake
+        .command(&["egress", "verify", "--blocked-address", "203.0.113.150"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), Some(1), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("FAIL  be refused an address outside the list"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("the policy is not enforced")
+            && stderr(&out).contains("network plugin ignores them"),
+        "{}",
+        stderr(&out)
+    );
+    let deletes = lab.fake.calls_starting_with(&["kubectl", "delete", "pod"]);
+    assert_eq!(deletes.len(), 1, "{deletes:?}");
+    assert!(
+        deletes[0][3].starts_with("binderctl-egress-probe-"),
+        "{deletes:?}"
+    );
+
+    // nonPrivateIPs left true is named instead.
+    lab.fake.write_file(
+        "binder.yaml",
+        &POLICY_YAML.replace("nonPrivateIPs: false", "nonPrivateIPs: true"),
+    );
+    let out = lab
+        .fake
+        .command(&["egress", "verify", "--blocked-address", "203.0.113.150"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nonPrivateIPs is true"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn verify_that_cannot_create_its_probe_exits_2_never_1() {
+    let mut lab = Lab::new(POLICY_YAML, "192.0.2.7");
+    lab.fake.respond_full(
+        &["kubectl", "create"],
+        "",
+        "Error from server (Forbidden): pods is forbidden: exceeded quota\n",
+        1,
+    );
+    let verify = |lab: &Lab| {
+        lab.fake
+            .command(&["egress", "verify", "--blocked-address", "203.0.113.150"])
+            .output()
+            .unwrap()
+    };
+    let out = verify(&lab);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot create the probe pod") && stderr(&out).contains("quota"),
+        "{}",
+        stderr(&out)
+    );
+    // kubectl's own exit 1 while watching the pod: still 2, and the pod is
+    // deleted.
+    lab.fake
+        .respond(&["kubectl", "create"], "pod/p created\n", 0);
+    lab.fake.respond_full(
+        &["kubectl", "get", "pod"],
+        "",
+        "error: the server doesn't have a resource type \"pod\"\n",
+        1,
+    );
+    lab.fake
+        .respond(&["kubectl", "delete", "pod"], "pod \"p\" deleted\n", 0);
+    let out = verify(&lab);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        lab.fake
+            .calls_starting_with(&["kubectl", "delete", "pod"])
+            .len(),
+        2
+    );
 }
 
 const VERSION: &str = "1.0.0-0.dev.git.3620.h0d3c3ec5";

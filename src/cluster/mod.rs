@@ -20,4 +20,5 @@ pub mod node_helper;
 pub mod plan;
 pub mod rbac;
 pub mod runner;
+pub mod systemd;
 pub mod tools;

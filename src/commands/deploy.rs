@@ -69,7 +69,9 @@ pub async fn run(global: &GlobalArgs, cmd: &DeployCmd) -> Result<Outcome> {
         }
     };
     let rendered = async {
-        render_interruptibly(&cmd.render).await.map_err(|e| {
+        // The cluster's DNS unless --nameserver names others.
+        let args = super::nameservers::choose(&runner, &tools, &cmd.render, true).await?;
+        render_interruptibly(&args).await.map_err(|e| {
             if e.downcast_ref::<Interrupted>().is_some() {
                 return e;
             }

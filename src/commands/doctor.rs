@@ -168,6 +168,12 @@ pub struct ClusterFacts {
     /// With `--node`/`--all-nodes`: what the chosen nodes' helper pods read,
     /// or why the nodes could not be chosen. `None`: the node checks run here.
     pub remote: Option<std::result::Result<RemoteNodes, String>>,
+    /// When binderctl's egress policies were last applied (Unix seconds;
+    /// `None` inside when there is none), read in policy mode or when the
+    /// refresh timer exists; `None` when not read.
+    pub egress_applied: Option<std::result::Result<Option<i64>, String>>,
+    /// The time of the run (Unix seconds).
+    pub now: i64,
 }
 
 /// A file a node check reads: its text, `None` when the node has no such
@@ -350,8 +356,20 @@ async fn gather(
     tools: &Tools,
     namespace: &str,
     remote: Option<(&Arc<Remote>, &NodeTargets)>,
+    read_egress: bool,
 ) -> Result<ClusterFacts> {
     let runner = Runner::new(false);
+    let egress = async {
+        if !read_egress {
+            return None;
+        }
+        Some(
+            super::egress::read_policies(&runner, tools, namespace)
+                .await
+                .map(|held| held.applied_at())
+                .map_err(|e| format!("{e:#}")),
+        )
+    };
     let microk8s = async {
         match tools.flavor() {
             ToolFlavor::Microk8s => Some(answer(runner.probe(&microk8s_status_command()).await)),
@@ -361,7 +379,7 @@ async fn gather(
     let storage = storage_command(tools);
     let services = services_command(tools, namespace);
     let nodes = tools.kubectl(["get", "nodes", "-o", "json"]);
-    let (microk8s_status, storage_classes, services, nodes_facts) = tokio::join!(
+    let (microk8s_status, storage_classes, services, nodes_facts, egress_applied) = tokio::join!(
         microk8s,
         async { answer(runner.probe(&storage).await) },
         async { answer(runner.probe(&services).await) },
@@ -385,6 +403,7 @@ async fn gather(
             let (stats, chosen) = tokio::join!(read_node_stats(tools, &nodes), chosen);
             (nodes, stats, chosen.transpose())
         },
+        egress,
     );
     let (nodes, node_stats, remote) = nodes_facts;
     Ok(ClusterFacts {
@@ -394,6 +413,8 @@ async fn gather(
         nodes,
         node_stats,
         remote: remote?,
+        egress_applied,
+        now: crate::cluster::duration::unix_now(),
     })
 }
 /// Where doctor reads local files.
@@ -427,7 +448,9 @@ pub async fn run(global: &GlobalArgs, cmd: &DoctorCmd) -> Result<Outcome> {
         .remote()
         .then(|| Arc::new(Remote::new(global, &cmd.targets)));
     let remote = remote.as_ref().map(|r| (r, &cmd.targets));
-    let facts = gather(&tools, &global.namespace, remote).await?;
+    // The egress policies matter in policy mode, or when a refresh timer exists.
+    let read_egress = policy_mode(&read_yaml(&local.input)) || local.system(TIMER_FILE).exists();
+    let facts = gather(&tools, &global.namespace, remote, read_egress).await?;
     let checks = evaluate(&facts, &local);
     format::print(
         &cmd.output,
@@ -480,6 +503,7 @@ pub fn evaluate(facts: &ClusterFacts, local: &Local) -> Vec<Check> {
     checks.push(secret_values_check(&local.secret));
     checks.push(secret_permissions_check(&local.secret));
     checks.push(egress_check(&values, &local.input));
+    checks.push(egress_schedule_check(facts, local, policy_mode(&values)));
     checks.push(render_age_check(local));
     checks.push(nodes_check(&facts.nodes));
     checks.push(node_disk_check(facts.node_stats.as_deref()));
@@ -1288,6 +1312,88 @@ fn egress_check(values: &std::result::Result<Value, String>, input: &Path) -> Ch
                 input.shown()
             ),
         ),
+    }
+}
+
+/// The refresh timer `binderctl egress schedule` installs, under the root.
+pub const TIMER_FILE: &str = "etc/systemd/system/binderctl-egress.timer";
+
+/// binder.yaml says `allow_list_mode: policy`.
+fn policy_mode(values: &std::result::Result<Value, String>) -> bool {
+    values.as_ref().is_ok_and(|v| {
+        v.get("jupyterhub")
+            .and_then(|v| v.get("singleuser"))
+            .and_then(|v| v.get("networkPolicy"))
+            .and_then(|v| v.get("allow_list_mode"))
+            .and_then(Value::as_str)
+            == Some("policy")
+    })
+}
+
+/// Whether the allow-list keeps itself fresh: the timer exists, and the
+/// policies were applied within twice its interval.
+fn egress_schedule_check(facts: &ClusterFacts, local: &Local, policy_mode: bool) -> Check {
+    const NAME: &str = "egress-schedule";
+    let fix_timer = "sudo binderctl egress schedule (a systemd timer running egress apply)";
+    let fix_runs = "systemctl status binderctl-egress.timer; journalctl -u binderctl-egress";
+    let timer = match read_optional(&local.system(TIMER_FILE)) {
+        Ok(timer) => timer,
+        Err(why) => return Check::warn(NAME, format!("cannot read the timer: {why}"), fix_runs),
+    };
+    let Some(timer) = timer else {
+        return if policy_mode {
+            Check::warn(
+                NAME,
+                "no binderctl-egress.timer: the allow-list is refreshed only when someone runs \
+                 `binderctl egress apply`",
+                fix_timer,
+            )
+        } else {
+            Check::ok(
+                NAME,
+                "allow_list_mode is values: `binderctl deploy` refreshes the allow-list",
+            )
+        };
+    };
+    let Some(interval) = crate::cluster::systemd::interval(&timer) else {
+        return Check::warn(
+            NAME,
+            format!("{} holds no OnUnitActiveSec= interval", TIMER_FILE),
+            fix_timer,
+        );
+    };
+    let every = interval.as_secs();
+    match &facts.egress_applied {
+        None => Check::skip(NAME, "the egress policies were not read"),
+        Some(Err(why)) => Check::warn(
+            NAME,
+            format!("timer every {every}s, but the policies cannot be read: {why}"),
+            fix_runs,
+        ),
+        Some(Ok(None)) => Check::warn(
+            NAME,
+            format!("timer every {every}s, but no egress policy has been applied yet"),
+            fix_runs,
+        ),
+        Some(Ok(Some(at))) => {
+            let age = u64::try_from(facts.now - at).unwrap_or(0);
+            let ago = crate::cluster::duration::format_age(std::time::Duration::from_secs(age));
+            if age > 2 * every {
+                Check::warn(
+                    NAME,
+                    format!(
+                        "the policies were last refreshed {ago} ago, more than twice the \
+                         timer's interval ({every}s)"
+                    ),
+                    fix_runs,
+                )
+            } else {
+                Check::ok(
+                    NAME,
+                    format!("timer every {every}s; the policies were last refreshed {ago} ago"),
+                )
+            }
+        }
     }
 }
 

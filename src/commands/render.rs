@@ -17,12 +17,21 @@ use crate::output;
 use crate::values::settings::{self, AllowListMode};
 use crate::values::transform;
 
-pub async fn run(_global: &GlobalArgs, cmd: &RenderCmd) -> Result<Outcome> {
-    let args = &cmd.render;
+pub async fn run(global: &GlobalArgs, cmd: &RenderCmd) -> Result<Outcome> {
     // --check reads the output (a FIFO would hang it), --stdout ignores it.
     if !cmd.stdout {
-        refuse_overwriting_input(args, &[])?;
+        refuse_overwriting_input(&cmd.render, &[])?;
     }
+    // The host's resolver unless `--nameserver cluster` asks for the cluster's.
+    let tools = crate::cluster::tools::Tools::from_global(global);
+    let chosen = super::nameservers::choose(
+        &crate::cluster::runner::Runner::new(false),
+        &tools,
+        &cmd.render,
+        false,
+    )
+    .await?;
+    let args = &chosen;
     let rendered = render_interruptibly(args)
         .await
         .map_err(|e| nothing_written(e, args))?;

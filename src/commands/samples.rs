@@ -216,9 +216,29 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
             "allow_special_addresses",
             "grace",
             "now",
+            "compare_resolvers",
         ],
     ),
     ("egress show", &["output", "no_headers", "grace", "now"]),
+    // egress_verify::sample_plans(): its argv do not change with options.
+    (
+        "egress verify",
+        &["input", "blocked_address", "host", "image", "dry_run"],
+    ),
+    // systemctl, not a cluster tool: egress_schedule::sample_plans(), run
+    // offline (`systemctl --root`) by tests/schedule.rs.
+    (
+        "egress schedule",
+        &[
+            "every",
+            "remove",
+            "dry_run",
+            "input",
+            "grace",
+            "nameservers",
+            "root",
+        ],
+    ),
     // Run no external tool.
     ("whitelist check", &["spec_or_url", "file"]),
     // doctor, logs, history, rollback, diff, volumes, forward, init: each
@@ -495,6 +515,8 @@ fn helper_pod_lines(tools: &Tools) -> Vec<CommandLine> {
 fn egress_lines() -> Vec<CommandLine> {
     egress::sample_plans()
         .into_iter()
+        .chain(super::nameservers::sample_plans())
+        .chain(super::egress_verify::sample_plans())
         .flat_map(|plan| plan.steps)
         .filter(|step| step.stdin.is_none())
         .map(|step| step.command)

@@ -310,7 +310,7 @@ pub async fn run(global: &GlobalArgs, cmd: &StatusCmd) -> Result<Outcome> {
         runner.query_json::<ServiceList>(&services_command),
         async {
             Ok::<_, anyhow::Error>(
-                super::egress::read_policy(&runner, &tools, &global.namespace).await,
+                super::egress::read_policies(&runner, &tools, &global.namespace).await,
             )
         },
     )?;
@@ -344,7 +344,7 @@ pub async fn run(global: &GlobalArgs, cmd: &StatusCmd) -> Result<Outcome> {
         );
         text.push('\n');
         text.push_str(&match &egress {
-            Ok(current) => super::egress::status_line(current.as_ref(), now),
+            Ok(held) => super::egress::status_line(held, now),
             Err(err) => super::egress::status_problem_line(err),
         });
         text

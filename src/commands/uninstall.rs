@@ -20,7 +20,7 @@ pub fn namespace_command(tools: &Tools, namespace: &str) -> CommandLine {
 }
 
 /// `helm uninstall RELEASE -n NS` when the release exists, then, when the
-/// namespace exists, binderctl's egress NetworkPolicy and the namespace.
+/// namespace exists, binderctl's egress NetworkPolicies and the namespace.
 pub fn uninstall_plan(
     tools: &Tools,
     release: Option<&str>,
@@ -36,7 +36,9 @@ pub fn uninstall_plan(
         );
     }
     if namespace_exists {
-        plan.push(super::egress::delete_step(tools, namespace));
+        for step in super::egress::delete_steps(tools, namespace) {
+            plan.push(step);
+        }
         plan.push(
             Step::new(tools.kubectl(["delete", "namespace", namespace]))
                 .described(format!(
@@ -147,13 +149,17 @@ mod tests {
             plan.render(),
             "microk8s helm uninstall binder -n binder\n\
              microk8s kubectl delete networkpolicy binderctl-egress -n binder --ignore-not-found\n\
+             microk8s kubectl delete networkpolicy binderctl-egress-v2 -n binder --ignore-not-found\n\
+             microk8s kubectl delete networkpolicy binderctl-egress-build -n binder --ignore-not-found\n\
              microk8s kubectl delete namespace binder\n"
         );
-        assert!(plan.steps[0].progress && plan.steps[2].progress);
+        assert!(plan.steps[0].progress && plan.steps[4].progress);
         let plain = Tools::new(ToolFlavor::Plain);
         assert_eq!(
             uninstall_plan(&plain, None, "binder", true).render(),
             "kubectl delete networkpolicy binderctl-egress -n binder --ignore-not-found\n\
+             kubectl delete networkpolicy binderctl-egress-v2 -n binder --ignore-not-found\n\
+             kubectl delete networkpolicy binderctl-egress-build -n binder --ignore-not-found\n\
              kubectl delete namespace binder\n"
         );
         assert_eq!(

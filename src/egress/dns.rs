@@ -132,6 +132,9 @@ pub struct HostLookup {
     pub host: String,
     /// Sorted, without duplicates, never empty when `Ok`.
     pub result: Result<Vec<IpAddr>, DnsFailure>,
+    /// The shortest TTL (seconds) of the address records taken, when any
+    /// were (a literal address has none).
+    pub ttl: Option<u32>,
 }
 
 /// Resolve every host (A and AAAA) concurrently. Results come back in the
@@ -148,9 +151,11 @@ pub async fn resolve_all(hosts: &[String], opts: &DnsOptions) -> Result<Vec<Host
         .map(|host| {
             let (resolver, servers) = (&resolver, servers.as_str());
             async move {
+                let (result, ttl) = resolve_host(resolver, servers, host, attempts).await;
                 HostLookup {
                     host: host.clone(),
-                    result: resolve_host(resolver, servers, host, attempts).await,
+                    result,
+                    ttl,
                 }
             }
         })
@@ -280,18 +285,28 @@ async fn resolve_host(
     servers: &str,
     host: &str,
     attempts: u32,
-) -> Result<Vec<IpAddr>, DnsFailure> {
+) -> (Result<Vec<IpAddr>, DnsFailure>, Option<u32>) {
     if let Ok(ip) = host.trim().parse::<IpAddr>() {
-        return Ok(vec![ip]);
+        return (Ok(vec![ip]), None);
     }
-    let name = absolute_name(host)?;
+    let name = match absolute_name(host) {
+        Ok(name) => name,
+        Err(failure) => return (Err(failure), None),
+    };
     let (v4, v6) = tokio::join!(
         resolver.ipv4_lookup(name.clone()),
         resolver.ipv6_lookup(name.clone())
     );
+    let ttl = [&v4, &v6]
+        .into_iter()
+        .filter_map(|answer| answer.as_ref().ok())
+        .flat_map(|lookup| lookup.answers())
+        .filter(|record| matches!(record.data, RData::A(_) | RData::AAAA(_)))
+        .map(|record| record.ttl)
+        .min();
     let v4 = classify(&name, v4, servers, attempts);
     let v6 = classify(&name, v6, servers, attempts);
-    combine(v4, v6)
+    (combine(v4, v6), ttl)
 }
 
 fn absolute_name(host: &str) -> Result<Name, DnsFailure> {

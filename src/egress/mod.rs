@@ -4,6 +4,8 @@
 
 pub mod allow_list;
 pub mod cidr;
+pub mod corefile;
 pub mod dns;
 pub mod policy;
+pub mod probe;
 pub mod published;

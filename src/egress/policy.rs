@@ -2,16 +2,25 @@
 //! Pure: the policy object in, the new policy object and what changed out.
 //!
 //! NetworkPolicies are additive: a second policy selecting the release's
-//! user pods (labelled `component: singleuser-server` and `release: NAME` by
-//! KubeSpawner, and selected so by the chart's own singleuser policy) adds
-//! the generated ranges to what the chart allows, and replacing it needs no
-//! Helm upgrade and restarts nothing.
+//! user pods adds the generated ranges to what the chart allows, and
+//! replacing it needs no Helm upgrade and restarts nothing.
 //!
-//! The state lives in the policy itself: the annotation
+//! User pods carry one of two label generations: the old `component:
+//! singleuser-server` + `release: NAME`, the new
+//! `app.kubernetes.io/component: singleuser-server` +
+//! `app.kubernetes.io/instance: NAME` (KubeSpawner 7, zero-to-jupyterhub 4
+//! set both; zero-to-jupyterhub 5 keeps only the new). A selector cannot OR
+//! two label keys, so there is one policy per generation ([`Target`]), each
+//! with the same rule and the same state; a pod with both generations is
+//! selected twice, which changes nothing (policies add up). Build pods
+//! (`component: binderhub-build`) get a third policy when asked for.
+//!
+//! The state lives in the policies themselves: the annotation
 //! [`ANNOTATION_SOURCES`] holds, per source, each range and when (Unix
 //! seconds) it was last seen. A range that stops appearing stays allowed
 //! until last seen + grace, so a CDN rotating its addresses never cuts open
-//! connections.
+//! connections. Each policy carries the whole state; reading takes, per
+//! range, the latest sighting any of them records.
 
 use std::collections::BTreeMap;
 
@@ -20,8 +29,13 @@ use serde_json::{json, Value};
 use crate::egress::allow_list::{Source, SourceChange};
 use crate::egress::cidr::{self, IpNet};
 
-/// The policy's name in the release's namespace.
+/// The policy selecting user pods by the old labels (the name every
+/// binderctl before the second generation used, so its state carries on).
 pub const POLICY_NAME: &str = "binderctl-egress";
+/// The policy selecting user pods by the `app.kubernetes.io/` labels.
+pub const POLICY_NAME_V2: &str = "binderctl-egress-v2";
+/// The policy selecting BinderHub's build pods (`egress_targets: [singleuser, build]`).
+pub const POLICY_NAME_BUILD: &str = "binderctl-egress-build";
 /// The label saying binderctl owns the policy (it refuses to touch one
 /// without it).
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
@@ -30,10 +44,90 @@ pub const MANAGED_BY_VALUE: &str = "binderctl";
 pub const ANNOTATION_SOURCES: &str = "binderctl/sources";
 /// When the policy was last applied, in Unix seconds.
 pub const ANNOTATION_APPLIED_AT: &str = "binderctl/applied-at";
+/// The shortest DNS TTL (seconds) the last apply saw (`egress schedule
+/// --every auto`).
+pub const ANNOTATION_SHORTEST_TTL: &str = "binderctl/shortest-ttl";
 /// How long an address stays allowed after it was last seen, by default.
 pub const DEFAULT_GRACE_SECS: i64 = 24 * 3600;
 /// The user pods' labels (KubeSpawner's, matched by the chart's policy).
 pub const USER_POD_COMPONENT: &str = "singleuser-server";
+/// The build pods' `component` label (BinderHub's, the only label naming
+/// them besides their own name; they carry no release label).
+pub const BUILD_POD_COMPONENT: &str = "binderhub-build";
+/// The old generation's label keys.
+pub const LABEL_COMPONENT: &str = "component";
+pub const LABEL_RELEASE: &str = "release";
+/// The new generation's label keys.
+pub const LABEL_APP_COMPONENT: &str = "app.kubernetes.io/component";
+pub const LABEL_APP_INSTANCE: &str = "app.kubernetes.io/instance";
+
+/// Which pods a managed policy selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Target {
+    /// User pods by the old labels: `component`, `release`.
+    SingleUser,
+    /// User pods by the new labels: `app.kubernetes.io/component`,
+    /// `app.kubernetes.io/instance`.
+    SingleUserV2,
+    /// BinderHub's build pods: `component: binderhub-build`.
+    Build,
+}
+
+impl Target {
+    /// Every managed policy, in the order they are applied and shown.
+    pub const ALL: [Target; 3] = [Target::SingleUser, Target::SingleUserV2, Target::Build];
+
+    /// The policy's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::SingleUser => POLICY_NAME,
+            Target::SingleUserV2 => POLICY_NAME_V2,
+            Target::Build => POLICY_NAME_BUILD,
+        }
+    }
+
+    /// The target a policy name belongs to.
+    pub fn from_name(name: &str) -> Option<Target> {
+        Target::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// The labels the policy's `podSelector.matchLabels` requires.
+    pub fn match_labels(self, release: &str) -> BTreeMap<String, String> {
+        let pairs: Vec<(&str, &str)> = match self {
+            Target::SingleUser => vec![
+                (LABEL_COMPONENT, USER_POD_COMPONENT),
+                (LABEL_RELEASE, release),
+            ],
+            Target::SingleUserV2 => vec![
+                (LABEL_APP_COMPONENT, USER_POD_COMPONENT),
+                (LABEL_APP_INSTANCE, release),
+            ],
+            Target::Build => vec![(LABEL_COMPONENT, BUILD_POD_COMPONENT)],
+        };
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// The managed policies for `egress_targets`: both user-pod
+    /// generations always, build pods when asked.
+    pub fn wanted(build: bool) -> Vec<Target> {
+        Target::ALL
+            .into_iter()
+            .filter(|t| build || *t != Target::Build)
+            .collect()
+    }
+}
+
+/// A label selector as `kubectl get pods -l` takes it (`k=v,k=v`).
+pub fn selector_text(labels: &BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
 /// More ranges than any real allow-list has: a larger annotation is refused
 /// rather than read (Kubernetes caps all annotations at 256 KiB anyway).
 pub const MAX_RANGES: usize = 20_000;
@@ -43,7 +137,7 @@ const MAX_ANNOTATION_BYTES: usize = 256 * 1024 - 4096;
 /// Per source, each range and when it was last seen (Unix seconds).
 pub type Seen = BTreeMap<String, BTreeMap<IpNet, i64>>;
 
-/// What the cluster enforces now, read back from the policy.
+/// What the cluster enforces now, read back from one policy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Enforced {
     /// The state recorded in the annotation.
@@ -52,6 +146,76 @@ pub struct Enforced {
     pub ranges: Vec<IpNet>,
     /// When it was last applied, as recorded.
     pub applied: Option<i64>,
+    /// The policy's `spec.podSelector`, as the server holds it.
+    pub selector: Value,
+    /// The shortest DNS TTL the last apply saw, as recorded.
+    pub shortest_ttl: Option<u64>,
+}
+
+/// Every managed policy the namespace holds, by target.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Held {
+    pub policies: BTreeMap<Target, Enforced>,
+}
+
+impl Held {
+    /// No managed policy at all.
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty()
+    }
+
+    /// The state all of them record: per range, the latest sighting.
+    pub fn seen(&self) -> Seen {
+        let mut seen = Seen::new();
+        for policy in self.policies.values() {
+            for (label, nets) in &policy.seen {
+                let entry = seen.entry(label.clone()).or_default();
+                for (net, at) in nets {
+                    let slot = entry.entry(*net).or_insert(*at);
+                    *slot = (*slot).max(*at);
+                }
+            }
+        }
+        seen
+    }
+
+    /// The last apply any of them records.
+    pub fn applied_at(&self) -> Option<i64> {
+        self.policies
+            .values()
+            .filter_map(Enforced::applied_at)
+            .max()
+    }
+
+    /// Every range any of them enforces, merged.
+    pub fn ranges(&self) -> Vec<IpNet> {
+        cidr::merge(
+            self.policies
+                .values()
+                .flat_map(|p| p.ranges.iter().copied()),
+        )
+    }
+
+    /// The state as one [`Enforced`] (for displays that show one list).
+    pub fn combined(&self) -> Enforced {
+        Enforced {
+            seen: self.seen(),
+            ranges: self.ranges(),
+            applied: self.applied_at(),
+            selector: Value::Null,
+            shortest_ttl: self.shortest_ttl(),
+        }
+    }
+
+    /// The shortest DNS TTL any of them records.
+    pub fn shortest_ttl(&self) -> Option<u64> {
+        self.policies.values().filter_map(|p| p.shortest_ttl).min()
+    }
+
+    /// The names of the policies held, in order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.policies.keys().map(|t| t.name()).collect()
+    }
 }
 
 impl Enforced {
@@ -63,10 +227,17 @@ impl Enforced {
     }
 }
 
-/// Read a `kubectl get networkpolicy binderctl-egress -o json` answer.
-/// A policy not labelled as binderctl's is refused: it is someone else's.
+/// Read a `kubectl get networkpolicy NAME -o json` answer for one of the
+/// managed names. A policy not labelled as binderctl's is refused: it is
+/// someone else's.
 pub fn parse_policy(object: &Value) -> Result<Enforced, String> {
-    let name = format!("NetworkPolicy {POLICY_NAME}");
+    let name = format!(
+        "NetworkPolicy {}",
+        object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or(POLICY_NAME)
+    );
     let metadata = object.get("metadata").unwrap_or(&Value::Null);
     let managed = metadata
         .get("labels")
@@ -120,6 +291,14 @@ pub fn parse_policy(object: &Value) -> Result<Enforced, String> {
         seen,
         ranges: cidr::merge(ranges),
         applied,
+        selector: object
+            .pointer("/spec/podSelector")
+            .cloned()
+            .unwrap_or(Value::Null),
+        shortest_ttl: annotations
+            .and_then(|a| a.get(ANNOTATION_SHORTEST_TTL))
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse().ok()),
     })
 }
 
@@ -282,21 +461,43 @@ pub fn check_label_value(what: &str, value: &str) -> Result<(), String> {
     }
 }
 
-/// The NetworkPolicy: egress only, exactly the release's user pods, one
-/// rule with the merged ranges (none at all when there are no ranges: a
-/// rule with an empty `to` would allow everything). `now` is recorded as
-/// the time of this apply.
-pub fn manifest(namespace: &str, release: &str, seen: &Seen, now: i64) -> Result<Value, String> {
+/// The NetworkPolicy of one target: egress only, exactly the release's
+/// user pods of one label generation (or the build pods), one rule with the
+/// merged ranges (none at all when there are no ranges: a rule with an
+/// empty `to` would allow everything). `now` is recorded as the time of
+/// this apply.
+///
+/// No chart policy selects build pods, so the build policy alone decides
+/// their egress: it also allows DNS (port 53, UDP and TCP) to the pods of
+/// `kube-system` (CoreDNS), or builds could not resolve anything.
+pub fn manifest(
+    target: Target,
+    namespace: &str,
+    release: &str,
+    seen: &Seen,
+    now: i64,
+) -> Result<Value, String> {
     check_label_value("release", release)?;
     let to: Vec<Value> = ranges(seen)
         .iter()
         .map(|net| json!({"ipBlock": {"cidr": net.to_string()}}))
         .collect();
-    let egress = if to.is_empty() {
-        json!([])
-    } else {
-        json!([{ "to": to }])
-    };
+    let mut rules = Vec::new();
+    if !to.is_empty() {
+        rules.push(json!({ "to": to }));
+    }
+    if target == Target::Build {
+        rules.push(json!({
+            "to": [{"namespaceSelector": {"matchLabels": {
+                "kubernetes.io/metadata.name": "kube-system"
+            }}}],
+            "ports": [
+                {"protocol": "UDP", "port": 53},
+                {"protocol": "TCP", "port": 53},
+            ],
+        }));
+    }
+    let egress = Value::Array(rules);
     let record: BTreeMap<&String, BTreeMap<String, i64>> = seen
         .iter()
         .map(|(label, nets)| {
@@ -318,7 +519,7 @@ pub fn manifest(namespace: &str, release: &str, seen: &Seen, now: i64) -> Result
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": {
-            "name": POLICY_NAME,
+            "name": target.name(),
             "namespace": namespace,
             "labels": {
                 MANAGED_BY_LABEL: MANAGED_BY_VALUE,
@@ -330,14 +531,121 @@ pub fn manifest(namespace: &str, release: &str, seen: &Seen, now: i64) -> Result
             },
         },
         "spec": {
-            "podSelector": {"matchLabels": {
-                "component": USER_POD_COMPONENT,
-                "release": release,
-            }},
+            "podSelector": {"matchLabels": target.match_labels(release)},
             "policyTypes": ["Egress"],
             "egress": egress,
         },
     }))
+}
+
+/// What coverage needs of a pod: its name, labels, and whether it runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodInfo {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    /// Phase Running and not being deleted.
+    pub running: bool,
+    /// Phase Succeeded or Failed, or being deleted: no longer counts.
+    pub finished: bool,
+}
+
+/// Which pods the held policies select.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Coverage {
+    /// Per held policy, how many running pods its selector selects.
+    pub running: BTreeMap<Target, usize>,
+    /// The release's user pods (either generation, not finished) that no
+    /// held policy selects: the allow-list does not reach them.
+    pub unselected: Vec<String>,
+}
+
+/// Which pods each held policy selects (by the selector the server holds),
+/// and which user pods none does.
+pub fn coverage(held: &Held, pods: &[PodInfo], release: &str) -> Result<Coverage, String> {
+    let mut coverage = Coverage::default();
+    for pod in pods.iter().filter(|p| !p.finished) {
+        let mut selected = false;
+        for (target, policy) in &held.policies {
+            let hit = selects(&policy.selector, &pod.labels)
+                .map_err(|e| format!("NetworkPolicy {}: {e}", target.name()))?;
+            selected |= hit;
+            if hit && pod.running {
+                *coverage.running.entry(*target).or_default() += 1;
+            }
+        }
+        if !selected && is_user_pod(&pod.labels, release) {
+            coverage.unselected.push(pod.name.clone());
+        }
+    }
+    for target in held.policies.keys() {
+        coverage.running.entry(*target).or_default();
+    }
+    Ok(coverage)
+}
+
+/// Whether a pod with these labels is one of the release's user pods, by
+/// either label generation: its component label (old or new) says
+/// `singleuser-server`, and no release label (old or new) names another
+/// release.
+pub fn is_user_pod(labels: &BTreeMap<String, String>, release: &str) -> bool {
+    let user = [LABEL_COMPONENT, LABEL_APP_COMPONENT]
+        .iter()
+        .any(|k| labels.get(*k).map(String::as_str) == Some(USER_POD_COMPONENT));
+    let other_release = [LABEL_RELEASE, LABEL_APP_INSTANCE]
+        .iter()
+        .any(|k| labels.get(*k).is_some_and(|r| r != release));
+    user && !other_release
+}
+
+/// Whether a `podSelector` (as the server holds it: `matchLabels` and
+/// `matchExpressions` with `In`, `NotIn`, `Exists`, `DoesNotExist`) selects
+/// a pod with these labels; the selector's problem otherwise.
+pub fn selects(selector: &Value, labels: &BTreeMap<String, String>) -> Result<bool, String> {
+    let Some(object) = selector.as_object() else {
+        return Err(format!("podSelector is not a mapping: {selector}"));
+    };
+    if let Some(match_labels) = object.get("matchLabels") {
+        let Some(pairs) = match_labels.as_object() else {
+            return Err("podSelector.matchLabels is not a mapping".into());
+        };
+        for (key, want) in pairs {
+            if labels.get(key).map(String::as_str) != want.as_str() {
+                return Ok(false);
+            }
+        }
+    }
+    let expressions = match object.get("matchExpressions") {
+        None | Some(Value::Null) => &[][..],
+        Some(Value::Array(list)) => list.as_slice(),
+        Some(_) => return Err("podSelector.matchExpressions is not a list".into()),
+    };
+    for expression in expressions {
+        let key = expression
+            .get("key")
+            .and_then(Value::as_str)
+            .ok_or("podSelector.matchExpressions: an entry without a key")?;
+        let values: Vec<&str> = expression
+            .get("values")
+            .and_then(Value::as_array)
+            .map(|v| v.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let value = labels.get(key).map(String::as_str);
+        let ok = match expression.get("operator").and_then(Value::as_str) {
+            Some("In") => value.is_some_and(|v| values.contains(&v)),
+            Some("NotIn") => !value.is_some_and(|v| values.contains(&v)),
+            Some("Exists") => value.is_some(),
+            Some("DoesNotExist") => value.is_none(),
+            other => {
+                return Err(format!(
+                    "podSelector.matchExpressions: key {key}: unknown operator {other:?}"
+                ))
+            }
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -378,7 +686,7 @@ mod tests {
             T0,
             DEFAULT_GRACE_SECS,
         );
-        let m = manifest("binder", "bh", &merged.seen, T0).unwrap();
+        let m = manifest(Target::SingleUser, "binder", "bh", &merged.seen, T0).unwrap();
         assert_eq!(m["kind"], "NetworkPolicy");
         assert_eq!(m["metadata"]["name"], POLICY_NAME);
         assert_eq!(m["metadata"]["labels"][MANAGED_BY_LABEL], "binderctl");
@@ -410,27 +718,197 @@ mod tests {
         assert!(!enforced.seen.contains_key("host empty.test"));
     }
 
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn pod(name: &str, pairs: &[(&str, &str)]) -> PodInfo {
+        PodInfo {
+            name: name.into(),
+            labels: labels(pairs),
+            running: true,
+            finished: false,
+        }
+    }
+
+    fn held(targets: &[Target], seen: &Seen, at: i64) -> Held {
+        Held {
+            policies: targets
+                .iter()
+                .map(|t| {
+                    let m = manifest(*t, "binder", "bh", seen, at).unwrap();
+                    (*t, parse_policy(&m).unwrap())
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn each_generation_has_its_policy_and_selector() {
+        let m = manifest(Target::SingleUserV2, "binder", "bh", &Seen::new(), T0).unwrap();
+        assert_eq!(m["metadata"]["name"], "binderctl-egress-v2");
+        assert_eq!(
+            m["spec"]["podSelector"],
+            json!({"matchLabels": {
+                "app.kubernetes.io/component": "singleuser-server",
+                "app.kubernetes.io/instance": "bh",
+            }})
+        );
+        let m = manifest(Target::Build, "binder", "bh", &Seen::new(), T0).unwrap();
+        assert_eq!(m["metadata"]["name"], "binderctl-egress-build");
+        assert_eq!(
+            m["spec"]["podSelector"],
+            json!({"matchLabels": {"component": "binderhub-build"}})
+        );
+        // Build pods have no chart policy: DNS to kube-system is theirs.
+        assert_eq!(m["spec"]["egress"][0]["ports"][0]["port"], 53);
+        assert_eq!(
+            Target::wanted(false),
+            [Target::SingleUser, Target::SingleUserV2]
+        );
+        assert_eq!(Target::wanted(true).len(), 3);
+        assert_eq!(
+            Target::from_name("binderctl-egress-v2"),
+            Some(Target::SingleUserV2)
+        );
+    }
+
+    #[test]
+    fn coverage_counts_per_policy_and_names_unselected_user_pods() {
+        let pods = [
+            pod(
+                "old",
+                &[("component", "singleuser-server"), ("release", "bh")],
+            ),
+            pod(
+                "new",
+                &[
+                    ("app.kubernetes.io/component", "singleuser-server"),
+                    ("app.kubernetes.io/instance", "bh"),
+                ],
+            ),
+            pod(
+                "both",
+                &[
+                    ("component", "singleuser-server"),
+                    ("release", "bh"),
+                    ("app.kubernetes.io/component", "singleuser-server"),
+                    ("app.kubernetes.io/instance", "bh"),
+                ],
+            ),
+            pod("hub", &[("component", "hub"), ("release", "bh")]),
+            pod(
+                "build-x",
+                &[("component", "binderhub-build"), ("name", "build-x")],
+            ),
+            pod(
+                "other",
+                &[("component", "singleuser-server"), ("release", "zz")],
+            ),
+        ];
+        let both = held(&Target::wanted(true), &Seen::new(), T0);
+        let c = coverage(&both, &pods, "bh").unwrap();
+        assert_eq!(c.running[&Target::SingleUser], 2);
+        assert_eq!(c.running[&Target::SingleUserV2], 2);
+        assert_eq!(c.running[&Target::Build], 1);
+        assert!(c.unselected.is_empty(), "{c:?}");
+        // Only the old policy: the new-labels-only pod is not reached.
+        let old = held(&[Target::SingleUser], &Seen::new(), T0);
+        let c = coverage(&old, &pods, "bh").unwrap();
+        assert_eq!(c.unselected, ["new"]);
+        // No policy at all: every user pod of the release, no other pod.
+        let c = coverage(&Held::default(), &pods, "bh").unwrap();
+        assert_eq!(c.unselected, ["old", "new", "both"]);
+        // A finished pod does not count.
+        let mut done = pods[1].clone();
+        done.finished = true;
+        assert!(coverage(&old, &[done], "bh").unwrap().unselected.is_empty());
+    }
+
+    #[test]
+    fn selectors_are_evaluated_as_the_server_does() {
+        let l = labels(&[("a", "1"), ("b", "2")]);
+        assert!(selects(&json!({}), &l).unwrap());
+        assert!(selects(&json!({"matchLabels": {"a": "1"}}), &l).unwrap());
+        assert!(!selects(&json!({"matchLabels": {"a": "2"}}), &l).unwrap());
+        let expr = |op: &str, values: &[&str]| json!({"matchExpressions": [{"key": "b", "operator": op, "values": values}]});
+        assert!(selects(&expr("In", &["2", "3"]), &l).unwrap());
+        assert!(!selects(&expr("NotIn", &["2"]), &l).unwrap());
+        assert!(selects(&expr("Exists", &[]), &l).unwrap());
+        assert!(!selects(&expr("DoesNotExist", &[]), &l).unwrap());
+        let err = selects(&expr("Near", &[]), &l).unwrap_err();
+        assert!(err.contains("key b") && err.contains("Near"), "{err}");
+    }
+
+    #[test]
+    fn the_state_of_several_policies_is_the_latest_sighting() {
+        let a = merge_with_grace(
+            &Seen::new(),
+            &[source("host a.test", &["192.0.2.1"])],
+            T0,
+            10,
+        );
+        let b = merge_with_grace(
+            &Seen::new(),
+            &[source("host a.test", &["192.0.2.1", "192.0.2.2"])],
+            T0 + 5,
+            10,
+        );
+        let mut h = held(&[Target::SingleUser], &a.seen, T0);
+        h.policies
+            .extend(held(&[Target::SingleUserV2], &b.seen, T0 + 5).policies);
+        let seen = h.seen();
+        assert_eq!(seen["host a.test"][&net("192.0.2.1/32")], T0 + 5);
+        assert_eq!(seen["host a.test"].len(), 2);
+        assert_eq!(h.applied_at(), Some(T0 + 5));
+        assert_eq!(texts(&h.ranges()), ["192.0.2.1/32", "192.0.2.2/32"]);
+    }
+
     #[test]
     fn no_ranges_means_no_rule_at_all() {
-        let m = manifest("binder", "binder", &Seen::new(), T0).unwrap();
+        let m = manifest(Target::SingleUser, "binder", "binder", &Seen::new(), T0).unwrap();
         assert_eq!(m["spec"]["egress"], json!([]));
     }
 
     #[test]
     fn names_that_cannot_be_labels_are_refused() {
-        assert!(manifest("binder", "bad release", &Seen::new(), T0).is_err());
-        assert!(manifest("binder", &"r".repeat(64), &Seen::new(), T0).is_err());
-        assert!(manifest("binder", "-r", &Seen::new(), T0).is_err());
-        assert!(manifest("binder", "my.release_1", &Seen::new(), T0).is_ok());
+        assert!(manifest(
+            Target::SingleUser,
+            "binder",
+            "bad release",
+            &Seen::new(),
+            T0
+        )
+        .is_err());
+        assert!(manifest(
+            Target::SingleUser,
+            "binder",
+            &"r".repeat(64),
+            &Seen::new(),
+            T0
+        )
+        .is_err());
+        assert!(manifest(Target::SingleUser, "binder", "-r", &Seen::new(), T0).is_err());
+        assert!(manifest(
+            Target::SingleUser,
+            "binder",
+            "my.release_1",
+            &Seen::new(),
+            T0
+        )
+        .is_ok());
     }
 
     #[test]
     fn someone_elses_policy_is_refused_and_bad_records_are_named() {
-        let mut m = manifest("binder", "binder", &Seen::new(), T0).unwrap();
+        let mut m = manifest(Target::SingleUser, "binder", "binder", &Seen::new(), T0).unwrap();
         m["metadata"]["labels"] = json!({});
         let err = parse_policy(&m).unwrap_err();
         assert!(err.contains("not binderctl's"), "{err}");
-        let mut m = manifest("binder", "binder", &Seen::new(), T0).unwrap();
+        let mut m = manifest(Target::SingleUser, "binder", "binder", &Seen::new(), T0).unwrap();
         m["metadata"]["annotations"][ANNOTATION_SOURCES] = json!("{\"host a.test\": {\"x\": 1}}");
         let err = parse_policy(&m).unwrap_err();
         assert!(

@@ -36,6 +36,10 @@ pub struct Rendered {
     pub sources: Vec<Source>,
     /// Where the allow-list goes.
     pub mode: AllowListMode,
+    /// The build pods get the allow-list too (`egress_targets`, policy mode).
+    pub build_egress: bool,
+    /// The shortest TTL of the DNS answers taken.
+    pub shortest_ttl: Option<u32>,
     /// How many of the egress rules are the operator's own.
     pub user_egress_rules: usize,
     /// Warnings, one line each (already printed to stderr).
@@ -89,13 +93,28 @@ impl Input {
     pub fn mode(&self) -> AllowListMode {
         self.settings.mode
     }
+
+    /// The hosts of `domain_whitelist`.
+    pub fn hosts(&self) -> &[String] {
+        &self.settings.hosts
+    }
+
+    /// `egressAllowRules.nonPrivateIPs` is not false.
+    pub fn allows_public(&self) -> bool {
+        self.settings.allows_public
+    }
 }
 
 /// The first, local part of [`render`]: for a caller that needs the mode
 /// before the lookups start, without reading binder.yaml twice.
 pub fn read_input(args: &RenderArgs) -> Result<Input> {
-    let values = read_values(&args.input)?;
-    let settings = read_settings(&values, &args.input.shown().to_string())?;
+    read_input_file(&args.input)
+}
+
+/// binder.yaml and binderctl's keys in it, read and checked.
+pub fn read_input_file(path: &Path) -> Result<Input> {
+    let values = read_values(path)?;
+    let settings = read_settings(&values, &path.shown().to_string())?;
     Ok(Input { values, settings })
 }
 
@@ -116,6 +135,7 @@ pub async fn render_input(
 
     let (lookups, lists) = look_up(args, &settings).await?;
     let mut gathered = Gathered::new(&settings);
+    gathered.dns_note = Some(dns_note(args));
     gathered.add_hosts(&lookups, args.allow_unresolved, &input, &mut warnings);
     gathered.add_lists(&lists);
 
@@ -179,10 +199,34 @@ pub async fn render_input(
         merged: assembled.merged,
         sources: gathered.sources,
         mode: settings.mode,
+        build_egress: settings.build_egress,
+        shortest_ttl: lookups
+            .iter()
+            .filter(|l| l.result.is_ok())
+            .filter_map(|l| l.ttl)
+            .min(),
         user_egress_rules: settings.user_egress_rules,
         warnings,
         summary: gathered.summary.join("; "),
     })
+}
+
+/// Which servers the look-ups ask, for the summary.
+fn dns_note(args: &RenderArgs) -> String {
+    if let Some(note) = &args.dns_note {
+        return note.clone();
+    }
+    let named: Vec<&str> = args
+        .nameservers
+        .iter()
+        .map(String::as_str)
+        .filter(|s| *s != crate::cli::NAMESERVER_HOST)
+        .collect();
+    if named.is_empty() {
+        "the host's resolver, /etc/resolv.conf".to_string()
+    } else {
+        named.join(", ")
+    }
 }
 
 /// binderctl's keys of `values`, every problem named with the input file.
@@ -204,10 +248,22 @@ async fn look_up(
     settings: &Settings,
 ) -> Result<(Vec<dns::HostLookup>, Vec<published::ListResult>)> {
     let timeout = args.timeout;
-    // Empty entries are refused by the command line already.
+    // Empty entries are refused by the command line already; `host` is the
+    // system's configuration (no servers named); `cluster` is resolved to
+    // addresses by the command before the render.
+    if args
+        .nameservers
+        .iter()
+        .any(|s| s == crate::cli::NAMESERVER_CLUSTER)
+    {
+        anyhow::bail!(
+            "--nameserver cluster: the cluster's DNS servers were not read (a bug in binderctl)"
+        );
+    }
     let nameservers = args
         .nameservers
         .iter()
+        .filter(|s| *s != crate::cli::NAMESERVER_HOST)
         .map(|s| dns::parse_nameserver(s))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow::anyhow!("--nameserver: {e}"))?;
@@ -261,6 +317,8 @@ struct Gathered {
     sources: Vec<Source>,
     problems: Vec<String>,
     summary: Vec<String>,
+    /// Which servers answered, for the summary.
+    dns_note: Option<String>,
 }
 
 impl Gathered {
@@ -282,6 +340,7 @@ impl Gathered {
             sources,
             problems: Vec::new(),
             summary,
+            dns_note: None,
         }
     }
 
@@ -319,10 +378,14 @@ impl Gathered {
         }
         if !lookups.is_empty() {
             self.summary.push(format!(
-                "DNS: {} of {} → {}",
+                "DNS: {} of {} → {}{}",
                 resolved,
                 count(lookups.len(), "host"),
-                count(addresses, "address")
+                count(addresses, "address"),
+                self.dns_note
+                    .as_ref()
+                    .map(|n| format!(" (through {n})"))
+                    .unwrap_or_default()
             ));
         }
     }

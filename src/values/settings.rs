@@ -12,6 +12,9 @@
 //! - `jupyterhub.singleuser.networkPolicy.allow_list_mode`: where the
 //!   generated rule goes: `values` (into _binder.yaml, the default) or
 //!   `policy` (a NetworkPolicy of its own, refreshed by `binderctl egress`).
+//! - `jupyterhub.singleuser.networkPolicy.egress_targets`: which pods the
+//!   allow-list binds in policy mode: `[singleuser]` (the default) or
+//!   `[singleuser, build]` (BinderHub's build pods too).
 
 use serde_yaml::{Mapping, Value};
 
@@ -32,6 +35,7 @@ pub const KEY_CIDR_WHITELIST: &str = "cidr_whitelist";
 pub const KEY_PUBLISHED_LISTS: &str = "published_ip_lists";
 pub const KEY_EGRESS: &str = "egress";
 pub const KEY_ALLOW_LIST_MODE: &str = "allow_list_mode";
+pub const KEY_EGRESS_TARGETS: &str = "egress_targets";
 
 /// GitHub's list is on by default with its `git` ranges (clone, fetch).
 pub const DEFAULT_GITHUB_KEYS: [&str; 1] = ["git"];
@@ -87,6 +91,12 @@ pub struct Settings {
     pub user_egress_rules: usize,
     /// Where the generated rule goes.
     pub mode: AllowListMode,
+    /// `egress_targets` holds `build`: the build pods get the allow-list
+    /// too (policy mode only).
+    pub build_egress: bool,
+    /// `egressAllowRules.nonPrivateIPs` is not false: the chart lets user
+    /// pods reach every public address.
+    pub allows_public: bool,
     /// Things worth telling the operator that do not stop the render.
     pub warnings: Vec<String>,
     /// Warnings `-q` never drops: the allow-list restricts nothing.
@@ -114,6 +124,8 @@ pub fn read(values: &Value) -> Result<Settings, Vec<String>> {
         fastly_keys: Vec::new(),
         user_egress_rules: 0,
         mode: AllowListMode::Values,
+        build_egress: false,
+        allows_public: false,
         warnings: Vec::new(),
         alerts: Vec::new(),
     };
@@ -298,6 +310,33 @@ fn read_network_policy(policy: &Mapping, settings: &mut Settings, problems: &mut
         )),
     }
 
+    if let Some(value) = policy.get(KEY_EGRESS_TARGETS) {
+        let path = format!("{base}.{KEY_EGRESS_TARGETS}");
+        let targets = read_list_keys(value, &path, problems);
+        for target in &targets {
+            if target != "singleuser" && target != "build" {
+                problems.push(format!(
+                    "{path}: unknown target {target:?}; the targets are `singleuser` (user \
+                     pods) and `build` (BinderHub's build pods)"
+                ));
+            }
+        }
+        if !targets.iter().any(|t| t == "singleuser") {
+            problems.push(format!(
+                "{path}: must hold `singleuser` (the allow-list always binds the user pods); \
+                 write [singleuser, build] to add the build pods"
+            ));
+        }
+        settings.build_egress = targets.iter().any(|t| t == "build");
+        if settings.build_egress && settings.mode != AllowListMode::Policy {
+            problems.push(format!(
+                "{path}: `build` needs {base}.{KEY_ALLOW_LIST_MODE}: policy (the chart has no \
+                 values for the build pods' egress; binderctl puts the allow-list on them in a \
+                 NetworkPolicy of its own)"
+            ));
+        }
+    }
+
     settings.github_keys = DEFAULT_GITHUB_KEYS.iter().map(|s| s.to_string()).collect();
     settings.fastly_keys = DEFAULT_FASTLY_KEYS.iter().map(|s| s.to_string()).collect();
     match policy.get(KEY_PUBLISHED_LISTS) {
@@ -347,6 +386,7 @@ fn read_network_policy(policy: &Mapping, settings: &mut Settings, problems: &mut
         }
         _ => true,
     };
+    settings.allows_public = allows_public;
     if allows_public {
         settings.alerts.push(format!(
             "{base}.egressAllowRules.nonPrivateIPs is not false: the chart lets user pods reach \
@@ -581,6 +621,38 @@ mod tests {
             .unwrap_err()
             .join("\n");
         assert!(text.contains("found a boolean"), "{text}");
+    }
+
+    #[test]
+    fn egress_targets_default_to_user_pods_and_add_build_pods_in_policy_mode() {
+        let policy = format!("{POLICY}      allow_list_mode: policy\n");
+        assert!(!read(&values(&policy)).unwrap().build_egress);
+        let s = read(&values(&format!(
+            "{policy}      egress_targets: [singleuser, build]\n"
+        )))
+        .unwrap();
+        assert!(s.build_egress);
+        let s = read(&values(&format!(
+            "{policy}      egress_targets: [singleuser]\n"
+        )))
+        .unwrap();
+        assert!(!s.build_egress);
+        let text = read(&values(&format!(
+            "{policy}      egress_targets: [build, hub]\n"
+        )))
+        .unwrap_err()
+        .join("\n");
+        assert!(
+            text.contains("networkPolicy.egress_targets: unknown target \"hub\"")
+                && text.contains("must hold `singleuser`"),
+            "{text}"
+        );
+        let text = read(&values(&format!(
+            "{POLICY}      egress_targets: [singleuser, build]\n"
+        )))
+        .unwrap_err()
+        .join("\n");
+        assert!(text.contains("`build` needs"), "{text}");
     }
 
     #[test]

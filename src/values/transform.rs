@@ -11,8 +11,8 @@ use serde_yaml::{Mapping, Value};
 use crate::egress::cidr::IpNet;
 use crate::values::settings::{
     Whitelist, BANNED_SPEC_PLACEHOLDER, GITHUB_REPO_PROVIDER, KEY_ALLOW_LIST_MODE,
-    KEY_BANNED_SPECS, KEY_CIDR_WHITELIST, KEY_DOMAIN_WHITELIST, KEY_EGRESS, KEY_PUBLISHED_LISTS,
-    KEY_WHITELIST, KEY_WHITELIST_ENABLED, NETWORK_POLICY,
+    KEY_BANNED_SPECS, KEY_CIDR_WHITELIST, KEY_DOMAIN_WHITELIST, KEY_EGRESS, KEY_EGRESS_TARGETS,
+    KEY_PUBLISHED_LISTS, KEY_WHITELIST, KEY_WHITELIST_ENABLED, NETWORK_POLICY,
 };
 
 /// BinderHub's base provider class. Its traitlets config section applies to
@@ -173,6 +173,7 @@ fn apply_egress(values: &mut Value, egress: &[IpNet]) {
         KEY_CIDR_WHITELIST,
         KEY_PUBLISHED_LISTS,
         KEY_ALLOW_LIST_MODE,
+        KEY_EGRESS_TARGETS,
     ] {
         policy.remove(key);
     }

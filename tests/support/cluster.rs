@@ -142,14 +142,11 @@ pub fn cluster_wide() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A control-plane component's process as it was started, to stop it and
-/// start it again the same way (the server going away and coming back).
+/// A control-plane component's process (kwokctl's pid file names it), to
+/// stop it (a crash); [`ControlPlane::restart`] brings them all back.
 pub struct Component {
     pub name: &'static str,
     pub pid_file: PathBuf,
-    argv: Vec<std::ffi::OsString>,
-    cwd: PathBuf,
-    log: PathBuf,
 }
 
 impl Component {
@@ -184,26 +181,6 @@ impl Component {
             std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
         !stat.is_empty() && stat.split_whitespace().nth(2) != Some("Z")
     }
-
-    /// Start it again as it was started, in a process group of its own.
-    pub fn start(&self) {
-        use std::os::unix::process::CommandExt;
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("component log");
-        let child = Command::new(&self.argv[0])
-            .args(&self.argv[1..])
-            .current_dir(&self.cwd)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .expect("start the component again");
-        std::fs::write(&self.pid_file, child.id().to_string()).expect("pid file");
-    }
 }
 
 impl ControlPlane {
@@ -216,19 +193,11 @@ impl ControlPlane {
             .trim()
             .parse()
             .expect("a pid");
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("its command line");
-        let argv = cmdline
-            .split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| std::ffi::OsString::from(String::from_utf8_lossy(a).into_owned()))
-            .collect();
-        Component {
-            name,
-            pid_file,
-            argv,
-            cwd: std::fs::read_link(format!("/proc/{pid}/cwd")).expect("its folder"),
-            log: dir.join("logs").join(format!("{name}.log")),
-        }
+        assert!(
+            Path::new(&format!("/proc/{pid}")).exists(),
+            "{name} is not running"
+        );
+        Component { name, pid_file }
     }
 
     /// Stop every component still running and start them all again, as
@@ -259,12 +228,16 @@ impl ControlPlane {
         // kwok does not take over its predecessor's leases (as a new
         // kubelet would): hand them over.
         self.kubectl_ok(&["delete", "lease", "-n", "kube-node-lease", "--all"]);
-        self.wait_for("kwok to hold the nodes' leases", Duration::from_secs(60), || {
-            self.kubectl_ok(&["get", "lease", "-n", "kube-node-lease", "-o", "name"])
-                .lines()
-                .count()
-                >= NODES.len()
-        });
+        self.wait_for(
+            "kwok to hold the nodes' leases",
+            Duration::from_secs(60),
+            || {
+                self.kubectl_ok(&["get", "lease", "-n", "kube-node-lease", "-o", "name"])
+                    .lines()
+                    .count()
+                    >= NODES.len()
+            },
+        );
     }
 
     /// Wait until the API server answers again.

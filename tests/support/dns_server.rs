@@ -38,6 +38,8 @@ use tokio::sync::oneshot;
 /// What the server knows about one name.
 #[derive(Debug, Clone, Default)]
 struct Entry {
+    /// The TTL of its address records (60 s unless set).
+    ttl: Option<u32>,
     a: Vec<Ipv4Addr>,
     aaaa: Vec<Ipv6Addr>,
     cname: Option<String>,
@@ -111,6 +113,12 @@ impl Zone {
     pub fn aaaa<'a>(mut self, name: &str, addrs: impl IntoIterator<Item = &'a str>) -> Self {
         let parsed: Vec<Ipv6Addr> = addrs.into_iter().map(|a| a.parse().unwrap()).collect();
         self.entry(name).aaaa.extend(parsed);
+        self
+    }
+
+    /// The TTL of `name`'s address records (seconds; 60 unless set).
+    pub fn ttl(mut self, name: &str, seconds: u32) -> Self {
+        self.entry(name).ttl = Some(seconds);
         self
     }
 
@@ -533,16 +541,18 @@ fn build_response(zone: &Zone, request: &Message) -> Option<Vec<u8>> {
         match query.query_type() {
             RecordType::A => {
                 for ip in &entry.a {
-                    response
-                        .answers
-                        .push(Record::from_rdata(owner.clone(), 60, RData::A(A(*ip))));
+                    response.answers.push(Record::from_rdata(
+                        owner.clone(),
+                        entry.ttl.unwrap_or(60),
+                        RData::A(A(*ip)),
+                    ));
                 }
             }
             RecordType::AAAA => {
                 for ip in &entry.aaaa {
                     response.answers.push(Record::from_rdata(
                         owner.clone(),
-                        60,
+                        entry.ttl.unwrap_or(60),
                         RData::AAAA(AAAA(*ip)),
                     ));
                 }

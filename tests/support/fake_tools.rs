@@ -1246,6 +1246,16 @@ impl FakeCluster {
         self.root.path()
     }
 
+    /// Hold the NetworkPolicy `name` (JSON) as if applied.
+    #[allow(dead_code)]
+    pub fn set_network_policy(&self, name: &str, json: &str) {
+        std::fs::write(
+            self.root.path().join(format!("networkpolicy-{name}.json")),
+            json,
+        )
+        .unwrap();
+    }
+
     /// The NetworkPolicy `name` as last applied through `kubectl apply -f -`.
     pub fn network_policy(&self, name: &str) -> Option<String> {
         std::fs::read_to_string(self.root.path().join(format!("networkpolicy-{name}.json"))).ok()
