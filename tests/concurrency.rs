@@ -36,7 +36,9 @@ fn status_reads_release_pods_services_and_policy_at_once() {
     assert!(stdout(&out).contains("Release binder"), "{}", stdout(&out));
     let mut calls = fake.normalized_calls();
     calls.sort();
-    assert_eq!(calls.len(), 4, "{calls:?}");
+    // The release, pods, services and each of the three managed policies
+    // (both label generations and build pods), each once.
+    assert_eq!(calls.len(), 6, "{calls:?}");
     assert!(calls.contains(&call(&[
         "kubectl", "get", "services", "-n", "binder", "-o", "json"
     ])));

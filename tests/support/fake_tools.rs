@@ -878,6 +878,15 @@ impl FakeCluster {
             &format!("{FAKE_TOKEN}\n"),
             0,
         );
+        // No CoreDNS ConfigMap (as on a cluster without the dns add-on):
+        // `--nameserver cluster`, the default of deploy and egress, falls
+        // back to the host's resolver, never to a public one.
+        fake.respond_full(
+            &["kubectl", "get", "configmap", "coredns"],
+            "",
+            "Error from server (NotFound): configmaps \"coredns\" not found\n",
+            1,
+        );
         // The cluster's admin (MicroK8s' own kubeconfig) may do anything.
         fake.respond(&["kubectl", "auth", "can-i"], "yes\n", 0);
         fake.respond(&["kubectl", "get", "namespace"], NAMESPACE_JSON, 0);
