@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 use support::cluster::{Binderctl, Flavor, HelmMajor};
 use support::dns_server::{DnsServer, Zone};
-use support::http_server::{FastlyList, GitHubMeta, HttpServer, Routes};
+use support::http_server::HttpServer;
 use support::{stderr, stdout};
 
 const BINDER_YAML: &str = r#"config:
@@ -53,11 +53,7 @@ fn enforced(policy: &Value) -> Vec<String> {
 fn policy_mode_applies_checks_and_keeps_the_grace_period() {
     let plane = control_plane!();
     let ns = plane.namespace("e2e-egress");
-    let lists = HttpServer::start(
-        Routes::new()
-            .json("/meta", GitHubMeta::sample().to_json())
-            .json("/fastly", FastlyList::sample().to_json()),
-    );
+    let lists = HttpServer::published_lists();
     let before = DnsServer::start(
         Zone::new()
             .a("files.example", ["203.0.113.200"])
@@ -188,11 +184,7 @@ fn a_policy_binderctl_does_not_manage_is_never_touched() {
         "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: binderctl-egress\n\
          spec:\n  podSelector: {}\n  policyTypes: [Egress]\n",
     );
-    let lists = HttpServer::start(
-        Routes::new()
-            .json("/meta", GitHubMeta::sample().to_json())
-            .json("/fastly", FastlyList::sample().to_json()),
-    );
+    let lists = HttpServer::published_lists();
     let dns = DnsServer::start(
         Zone::new()
             .a("files.example", ["203.0.113.200"])
@@ -332,11 +324,7 @@ fn both_label_generations_and_build_pods_are_selected_and_nothing_else() {
             == 8
     });
 
-    let lists = HttpServer::start(
-        Routes::new()
-            .json("/meta", GitHubMeta::sample().to_json())
-            .json("/fastly", FastlyList::sample().to_json()),
-    );
+    let lists = HttpServer::published_lists();
     let dns = DnsServer::start(
         Zone::new()
             .a("files.example", ["203.0.113.200"])
@@ -517,11 +505,7 @@ impl Drop for Coredns<'_> {
 fn the_cluster_resolver_is_read_from_corednss_configmap() {
     let plane = control_plane!();
     let ns = plane.namespace("e2e-egress-dns");
-    let lists = HttpServer::start(
-        Routes::new()
-            .json("/meta", GitHubMeta::sample().to_json())
-            .json("/fastly", FastlyList::sample().to_json()),
-    );
+    let lists = HttpServer::published_lists();
     // What the pods' resolver answers, and what the host's answers.
     let pods_dns = DnsServer::start(
         Zone::new()
@@ -621,11 +605,7 @@ fn the_cluster_resolver_is_read_from_corednss_configmap() {
 fn verify_runs_its_probe_pod_reads_the_results_and_leaves_nothing() {
     let plane = control_plane!();
     let ns = plane.namespace("e2e-egress-verify");
-    let lists = HttpServer::start(
-        Routes::new()
-            .json("/meta", GitHubMeta::sample().to_json())
-            .json("/fastly", FastlyList::sample().to_json()),
-    );
+    let lists = HttpServer::published_lists();
     let dns = DnsServer::start(
         Zone::new()
             .a("files.example", ["203.0.113.200"])
@@ -711,11 +691,7 @@ fn verify_runs_its_probe_pod_reads_the_results_and_leaves_nothing() {
 fn apply_records_the_shortest_ttl_and_schedule_auto_follows_it() {
     let plane = control_plane!();
     let ns = plane.namespace("e2e-egress-ttl");
-    let lists = HttpServer::start(
-        Routes::new()
-            .json("/meta", GitHubMeta::sample().to_json())
-            .json("/fastly", FastlyList::sample().to_json()),
-    );
+    let lists = HttpServer::published_lists();
     let dns = DnsServer::start(
         Zone::new()
             .a("files.example", ["203.0.113.200"])

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use support::cluster::{self, Binderctl, Component, ControlPlane, Flavor, HelmMajor};
 use support::dns_server::{DnsServer, Zone};
-use support::http_server::{FastlyList, GitHubMeta, HttpServer, Routes};
+use support::http_server::HttpServer;
 use support::release::{hub_db_dir_volume, ReleaseGuard, Sources};
 use support::{stderr, stdout};
 
@@ -154,11 +154,7 @@ fn egress_apply_when_the_server_goes_away_before_the_apply() {
     let _one_fault_at_a_time = cluster::cluster_wide();
     let ns = plane.namespace("e2e-fault-egress");
     let dns = DnsServer::start(Zone::new().a("files.example", ["203.0.113.200"]));
-    let lists = HttpServer::start(
-        Routes::new()
-            .json("/meta", GitHubMeta::sample().to_json())
-            .json("/fastly", FastlyList::sample().to_json()),
-    );
+    let lists = HttpServer::published_lists();
     let api = Revive::new(plane);
     let binderctl = Binderctl::new(plane, Flavor::Plain, HelmMajor::Four).stopping_before(
         "kubectl",

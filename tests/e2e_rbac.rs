@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 use support::cluster::{self, Binderctl, ControlPlane, Flavor, HelmMajor};
 use support::dns_server::{DnsServer, Zone};
-use support::http_server::{FastlyList, GitHubMeta, HttpServer, Routes};
+use support::http_server::HttpServer;
 use support::{stderr, stdout};
 
 /// A kubeconfig that authenticates as `account` in `namespace` with a
@@ -179,11 +179,7 @@ fn the_server_accepts_the_roles_and_a_namespace_only_account_stops_cleanly() {
         return;
     };
     let dns = DnsServer::start(Zone::new().a("files.example", ["192.0.2.20"]));
-    let lists = HttpServer::start(
-        Routes::new()
-            .json("/meta", GitHubMeta::sample().to_json())
-            .json("/fastly", FastlyList::sample().to_json()),
-    );
+    let lists = HttpServer::published_lists();
     account.write(
         "binder.yaml",
         "config:\n  BinderHub:\n    use_registry: true\n    hub_url: http://192.0.2.100\n\

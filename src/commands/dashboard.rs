@@ -8,7 +8,7 @@ use crate::cluster::duration::{format_go, parse_duration};
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
-use crate::error::{Interrupted, Outcome, ToolFailed};
+use crate::error::{Interrupted, Outcome};
 use crate::output;
 
 /// Where a MicroK8s dashboard add-on puts the service to forward.
@@ -67,12 +67,7 @@ async fn find_dashboard(
             return Ok((namespace.clone(), *layout));
         }
         if !answer.success() && !answer.says_not_found() {
-            output::tool_stderr(&answer.stderr);
-            return Err(ToolFailed {
-                command: probe.to_string(),
-                code: answer.code,
-            }
-            .into());
+            return Err(crate::cluster::runner::failed(&probe, &answer));
         }
     }
     let looked: Vec<String> = candidates

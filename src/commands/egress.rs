@@ -212,12 +212,7 @@ pub async fn read_policy(
         if captured.says_not_found() {
             return Ok(None);
         }
-        stderr_text(&captured.stderr);
-        return Err(ToolFailed {
-            command: command.to_string(),
-            code: captured.code,
-        }
-        .into());
+        return Err(crate::cluster::runner::failed(&command, &captured));
     }
     let object: serde_json::Value = serde_json::from_str(&captured.stdout)
         .with_context(|| format!("`{command}` printed something other than the expected JSON"))?;

@@ -11,10 +11,9 @@ use anyhow::{Context, Result};
 
 use crate::cli::{RenderArgs, NAMESERVER_CLUSTER, NAMESERVER_HOST};
 use crate::cluster::plan::{CommandLine, Plan, Step};
-use crate::cluster::runner::{stderr_text, Runner};
+use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
 use crate::egress::corefile::{self, Forward};
-use crate::error::ToolFailed;
 use crate::ops::render;
 
 /// Where the Corefile lives.
@@ -64,12 +63,7 @@ pub async fn cluster_dns(runner: &Runner, tools: &Tools) -> Result<Option<Cluste
         if captured.says_not_found() {
             return Ok(None);
         }
-        stderr_text(&captured.stderr);
-        return Err(ToolFailed {
-            command: command.to_string(),
-            code: captured.code,
-        }
-        .into());
+        return Err(crate::cluster::runner::failed(&command, &captured));
     }
     let what = format!("ConfigMap {CONFIGMAP_NAMESPACE}/{CONFIGMAP}");
     let object: serde_json::Value = serde_json::from_str(&captured.stdout)

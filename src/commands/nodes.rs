@@ -17,7 +17,7 @@ use crate::cluster::plan::{CommandLine, Plan};
 use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
 use crate::commands::nodes_remote;
-use crate::error::{NotConfirmed, Outcome, ToolFailed};
+use crate::error::{NotConfirmed, Outcome};
 use crate::output;
 use crate::output::format;
 use crate::output::table::{format_table_styled, TableStyle};
@@ -158,12 +158,7 @@ async fn remove(
                 "there is no node named {name:?} in the cluster; `binderctl nodes ls` lists them"
             );
         }
-        output::tool_stderr(&answer.stderr);
-        return Err(ToolFailed {
-            command: get.to_string(),
-            code: answer.code,
-        }
-        .into());
+        return Err(crate::cluster::runner::failed(&get, &answer));
     }
     let node = parse_node(&answer.stdout)
         .with_context(|| format!("`{get}` printed something other than a node"))?;

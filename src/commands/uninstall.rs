@@ -11,7 +11,7 @@ use crate::cluster::names;
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
-use crate::error::{NotConfirmed, Outcome, ToolFailed};
+use crate::error::{NotConfirmed, Outcome};
 use crate::output;
 
 /// `kubectl get namespace NS -o json`.
@@ -65,12 +65,7 @@ pub async fn run(global: &GlobalArgs, cmd: &UninstallCmd) -> Result<Outcome> {
     } else if probe.says_not_found() {
         false
     } else {
-        output::tool_stderr(&probe.stderr);
-        return Err(ToolFailed {
-            command: probe_command.to_string(),
-            code: probe.code,
-        }
-        .into());
+        return Err(crate::cluster::runner::failed(&probe_command, &probe));
     };
     let plan = uninstall_plan(
         &tools,

@@ -214,6 +214,15 @@ impl ControlPlane {
                 .arg(name)
                 .args([action, "cluster"])
                 .env("KWOK_WORKDIR", workdir)
+                // kwokctl's readiness check runs kubectl from PATH: ours.
+                .env(
+                    "PATH",
+                    format!(
+                        "{}:{}",
+                        tools_dir().display(),
+                        std::env::var("PATH").unwrap_or_default()
+                    ),
+                )
                 .stdin(Stdio::null())
                 .output()
                 .expect("run kwokctl");

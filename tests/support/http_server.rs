@@ -154,6 +154,16 @@ impl HttpServer {
         }
     }
 
+    /// The published address lists' sources as a render reads them:
+    /// GitHub's meta at `/meta`, Fastly's list at `/fastly` (the samples).
+    pub fn published_lists() -> HttpServer {
+        HttpServer::start(
+            Routes::new()
+                .json("/meta", GitHubMeta::sample().to_json())
+                .json("/fastly", FastlyList::sample().to_json()),
+        )
+    }
+
     /// `http://127.0.0.1:PORT/path`
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)

@@ -5,7 +5,7 @@
 
 use super::cluster::{self, ControlPlane};
 use super::dns_server::{DnsServer, Zone};
-use super::http_server::{FastlyList, GitHubMeta, HttpServer, Routes};
+use super::http_server::HttpServer;
 
 /// Everything a deploy needs beside the cluster: the chart repository and
 /// the DNS and HTTP sources of the render.
@@ -20,11 +20,7 @@ impl Sources {
         Some(Sources {
             charts: cluster::chart_repository()?,
             dns: DnsServer::start(Zone::new().a("files.example", ["192.0.2.20"])),
-            lists: HttpServer::start(
-                Routes::new()
-                    .json("/meta", GitHubMeta::sample().to_json())
-                    .json("/fastly", FastlyList::sample().to_json()),
-            ),
+            lists: HttpServer::published_lists(),
         })
     }
 
