@@ -142,8 +142,8 @@ pub fn cluster_wide() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A control-plane component's process (kwokctl's pid file names it), to
-/// stop it (a crash); [`ControlPlane::restart`] brings them all back.
+/// A control-plane component's process (kwokctl's pid file names it), for
+/// a shim to kill (a crash); [`ControlPlane::restart`] brings them all back.
 pub struct Component {
     pub name: &'static str,
     pub pid_file: PathBuf,
@@ -158,23 +158,6 @@ impl Component {
             .expect("a pid")
     }
 
-    /// SIGKILL (a crash: no graceful shutdown), and wait until it is gone.
-    pub fn stop(&self) {
-        let pid = self.pid();
-        let _ = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Path::new(&format!("/proc/{pid}")).exists() {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            if stat.split_whitespace().nth(2) == Some("Z") {
-                break;
-            }
-            assert!(Instant::now() < deadline, "{} did not stop", self.name);
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
     /// Whether it runs.
     pub fn is_running(&self) -> bool {
         let stat =
@@ -187,17 +170,12 @@ impl ControlPlane {
     /// The running component `name` (`kube-apiserver`, `etcd`, ...).
     pub fn component(&self, name: &'static str) -> Component {
         let dir = self.kubeconfig.parent().expect("the cluster's folder");
-        let pid_file = dir.join("pids").join(format!("{name}.pid"));
-        let pid: u32 = std::fs::read_to_string(&pid_file)
-            .expect("pid file")
-            .trim()
-            .parse()
-            .expect("a pid");
-        assert!(
-            Path::new(&format!("/proc/{pid}")).exists(),
-            "{name} is not running"
-        );
-        Component { name, pid_file }
+        let component = Component {
+            name,
+            pid_file: dir.join("pids").join(format!("{name}.pid")),
+        };
+        assert!(component.is_running(), "{name} is not running");
+        component
     }
 
     /// Stop every component still running and start them all again, as
