@@ -5,9 +5,14 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::PossibleValue;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::cluster::names;
+pub use crate::cluster::target::ToolFlavor;
+pub use crate::ops::forward::ForwardTarget;
+pub use crate::ops::init::StorageAddon;
+pub use crate::output::format::OutputFormat;
 
 /// The most retries `--retries` accepts: more only multiplies the time a
 /// dead server takes to be reported.
@@ -29,10 +34,7 @@ fn nameserver_entry(text: &str) -> Result<String, String> {
     crate::egress::dns::parse_nameserver(text).map(|_| text.to_string())
 }
 
-/// `--nameserver cluster`: the servers CoreDNS forwards to.
-pub const NAMESERVER_CLUSTER: &str = "cluster";
-/// `--nameserver host`: the system's resolver configuration.
-pub const NAMESERVER_HOST: &str = "host";
+pub use crate::egress::dns::{NAMESERVER_CLUSTER, NAMESERVER_HOST};
 
 /// A duration such as `10m` or `500ms` that is not zero (kubectl reads
 /// `--timeout=0s` as "wait forever").
@@ -48,8 +50,7 @@ fn positive_duration(text: &str) -> Result<String, String> {
 pub const DEFAULT_GITHUB_META_URL: &str = "https://api.github.com/meta";
 /// Where Fastly (which serves the Python package index) publishes its ranges.
 pub const DEFAULT_FASTLY_URL: &str = "https://api.fastly.com/public-ip-list";
-/// The JupyterHub project's Helm chart repository.
-pub const DEFAULT_CHART_REPO_URL: &str = "https://jupyterhub.github.io/helm-chart/";
+pub use crate::cluster::helm::DEFAULT_CHART_REPO_URL;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -146,25 +147,46 @@ pub struct OutputArgs {
     pub no_headers: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    /// JSON, the documented field names.
-    Json,
-    /// YAML, the same fields as JSON.
-    Yaml,
-    /// The table with more columns.
-    Wide,
-    /// Names only, one per line.
-    Name,
+/// Offers one of the core's plain enums to clap as a `ValueEnum`, here,
+/// so that the core does not know clap (the orphan rule allows it: both
+/// the trait's use and the type are this crate's).
+macro_rules! value_enum {
+    ($ty:ident { $($variant:ident => $name:literal, $help:literal;)* }) => {
+        impl ValueEnum for $ty {
+            fn value_variants<'a>() -> &'a [Self] {
+                &[$($ty::$variant),*]
+            }
+
+            fn to_possible_value(&self) -> Option<PossibleValue> {
+                Some(match self {
+                    $($ty::$variant => PossibleValue::new($name).help($help)),*
+                })
+            }
+        }
+    };
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ToolFlavor {
-    /// `microk8s kubectl`, `microk8s helm`, `microk8s ctr`.
-    Microk8s,
-    /// `kubectl`, `helm`, `ctr` from PATH.
-    Plain,
-}
+value_enum!(OutputFormat {
+    Json => "json", "JSON, the documented field names";
+    Yaml => "yaml", "YAML, the same fields as JSON";
+    Wide => "wide", "The table with more columns";
+    Name => "name", "Names only, one per line";
+});
+
+value_enum!(ToolFlavor {
+    Microk8s => "microk8s", "`microk8s kubectl`, `microk8s helm`, `microk8s ctr`";
+    Plain => "plain", "`kubectl`, `helm`, `ctr` from PATH";
+});
+
+value_enum!(ForwardTarget {
+    ProxyPublic => "proxy-public", "The hub, as users reach it (JupyterHub's proxy)";
+    Binder => "binder", "BinderHub's own page";
+});
+
+value_enum!(StorageAddon {
+    Openebs => "openebs", "OpenEBS local volumes (needs iscsid)";
+    Hostpath => "hostpath", "MicroK8s' hostpath-storage (one node only)";
+});
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -604,13 +626,6 @@ pub struct NodeTargets {
     pub helper_namespace: Option<String>,
 }
 
-impl NodeTargets {
-    /// Whether other nodes were asked for.
-    pub fn remote(&self) -> bool {
-        self.all_nodes || !self.nodes.is_empty()
-    }
-}
-
 #[derive(Debug, Subcommand)]
 pub enum ImagesCmd {
     /// List container images on this node, optionally only those matching PATTERN.
@@ -1015,14 +1030,6 @@ pub struct ForwardCmd {
     pub address: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ForwardTarget {
-    /// The hub, as users reach it (JupyterHub's proxy).
-    ProxyPublic,
-    /// BinderHub's own page.
-    Binder,
-}
-
 #[derive(Debug, Args)]
 pub struct InitCmd {
     /// Addresses MetalLB may hand out (FIRST-LAST or a CIDR); needed while
@@ -1048,14 +1055,6 @@ pub struct InitCmd {
     /// Print the commands that would run, change nothing.
     #[arg(long)]
     pub dry_run: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StorageAddon {
-    /// OpenEBS local volumes (needs iscsid).
-    Openebs,
-    /// MicroK8s' hostpath-storage (one node only).
-    Hostpath,
 }
 
 /// Commands that do not use the BinderHub's namespace, with the flag that

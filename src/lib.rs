@@ -14,4 +14,5 @@ pub mod error;
 pub mod fsutil;
 pub mod ops;
 pub mod output;
+pub mod samples;
 pub mod values;

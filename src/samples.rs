@@ -14,9 +14,13 @@ use crate::cli::{Cli, Command, ToolFlavor};
 use crate::cluster::helm;
 use crate::cluster::plan::CommandLine;
 use crate::cluster::tools::Tools;
-use crate::commands::{
-    dashboard, deploy, diff, doctor, egress, forward, history, images, init, latest, logs, nodes,
-    pods, quota, status, storage, uninstall, versions, volumes,
+use crate::ops::doctor::checks as doctor;
+use crate::ops::egress::policies as egress;
+use crate::ops::images::model as images;
+use crate::ops::nodes::{disk, inventory, list as nodes};
+use crate::ops::{
+    dashboard, deploy, diff, forward, history, init, latest, logs, nameservers, pods, quota,
+    rollout, status, storage, uninstall, versions, volumes,
 };
 
 /// Each subcommand's options (clap ids, globals aside) that the samples
@@ -353,7 +357,9 @@ fn cluster_selected_tools(flavor: ToolFlavor, dir: &Path) -> Result<Tools> {
         "status",
     ];
     let cli = Cli::try_parse_from(argv)?;
-    Ok(Tools::from_global(&cli.global))
+    Ok(Tools::for_target(&crate::commands::config::target(
+        &cli.global,
+    )))
 }
 
 fn path(dir: &Path, name: &str) -> String {
@@ -372,10 +378,10 @@ fn kubernetes_lines(tools: &Tools, dir: &Path) -> Result<Vec<CommandLine>> {
         storage::list_command(tools),
         status::services_command(tools, ns),
         uninstall::namespace_command(tools, ns),
-        nodes::list_command(tools),
-        nodes::get_command(tools, "node2.example"),
-        deploy::deployments_command(tools, ns),
-        deploy::rollout_command(tools, ns, "hub", std::time::Duration::from_secs(600)),
+        inventory::list_command(tools),
+        inventory::get_command(tools, "node2.example"),
+        rollout::deployments_command(tools, ns),
+        rollout::rollout_command(tools, ns, "hub", std::time::Duration::from_secs(600)),
         dashboard::token_command(tools, "default", "default", "2000h")?,
         dashboard::token_command(tools, "admin", "kube-system", "90s")?,
     ];
@@ -445,8 +451,8 @@ fn helm_lines(tools: &Tools, dir: &Path, chart_repo_url: &str) -> Result<Vec<Com
         for repo_missing in [true, false] {
             let plan = deploy::deploy_plan(
                 tools,
-                &cli.global,
-                cmd,
+                &crate::commands::config::target(&cli.global),
+                &crate::commands::deploy::options(cmd),
                 "1.0.0-0.dev.git.3506.hba24eb2a",
                 repo_missing,
                 std::path::Path::new("_binder.yaml"),
@@ -504,7 +510,7 @@ fn helper_pod_lines(tools: &Tools) -> Vec<CommandLine> {
     );
     vec![
         node_helper::leftovers_command(tools, "binder"),
-        crate::commands::nodes_remote::stats_command(tools, "node2.example"),
+        disk::stats_command(tools, "node2.example"),
         pod.status_command(tools),
         pod.logs_command(tools, "images"),
         pod.delete_command(tools),
@@ -515,8 +521,8 @@ fn helper_pod_lines(tools: &Tools) -> Vec<CommandLine> {
 fn egress_lines() -> Vec<CommandLine> {
     egress::sample_plans()
         .into_iter()
-        .chain(super::nameservers::sample_plans())
-        .chain(super::egress_verify::sample_plans())
+        .chain(nameservers::sample_plans())
+        .chain(crate::ops::egress::verify::sample_plans())
         .flat_map(|plan| plan.steps)
         .filter(|step| step.stdin.is_none())
         .map(|step| step.command)

@@ -915,8 +915,7 @@ fn the_stand_ins_accept_every_argv_binderctl_builds() {
     // stand-ins must know each subcommand and accept each flag.
     let fake = FakeCluster::bare();
     let lines =
-        binderctl::commands::samples::every_command_line(&fake.work_dir(), "http://127.0.0.1:9/")
-            .unwrap();
+        binderctl::samples::every_command_line(&fake.work_dir(), "http://127.0.0.1:9/").unwrap();
     assert!(lines.len() > 50);
     let mut refused = Vec::new();
     for line in lines {

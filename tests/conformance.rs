@@ -1,5 +1,5 @@
 //! Conformance tier: every argv binderctl's plan builders produce
-//! (`binderctl::commands::samples`, both tool flavours) is run by the real
+//! (`binderctl::samples`, both tool flavours) is run by the real
 //! kubectl, Helm 4, Helm 3 and ctr. kubectl and Helm talk to an unreachable
 //! API server, ctr to a real containerd on a temp socket. A usage error
 //! (unknown flag, wrong argument count, two forms of one flag, missing
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use binderctl::cluster::plan::CommandLine;
-use binderctl::commands::samples;
+use binderctl::samples;
 use support::containerd::Containerd;
 use support::real_tools::unreachable_kubeconfig;
 

@@ -6,7 +6,7 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use binderctl::commands::doctor::{disk_status, free_bytes, Status, MICROK8S_CONTAINERD_ROOT};
+use binderctl::ops::doctor::checks::{disk_status, free_bytes, Status, MICROK8S_CONTAINERD_ROOT};
 use support::fake_tools::{
     call, meet_script, nodes_json, stats_summary_json, storage_classes_with_base_path, FakeCluster,
     MICROK8S_STATUS_WORKER,

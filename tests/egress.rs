@@ -600,9 +600,9 @@ fn real_tools_accept_every_egress_argv() {
     let (_guard, kubeconfig) = support::real_tools::unreachable_kubeconfig();
     let home = tempfile::tempdir().unwrap();
     let mut seen = 0;
-    for plan in binderctl::commands::egress::sample_plans()
+    for plan in binderctl::ops::egress::policies::sample_plans()
         .into_iter()
-        .chain(binderctl::commands::egress_verify::sample_plans())
+        .chain(binderctl::ops::egress::verify::sample_plans())
     {
         for step in &plan.steps {
             let program = match step.command.program.as_str() {

@@ -127,40 +127,40 @@ fn the_checker_catches_a_refused_flag() {
 
 #[test]
 fn doctor_reads_are_accepted() {
-    assert_accepted(&binderctl::commands::doctor::sample_plans());
+    assert_accepted(&binderctl::ops::doctor::checks::sample_plans());
 }
 
 #[test]
 fn logs_and_failure_report_are_accepted() {
-    assert_accepted(&binderctl::commands::logs::sample_plans());
+    assert_accepted(&binderctl::ops::logs::sample_plans());
 }
 
 #[test]
 fn history_and_rollback_are_accepted() {
-    assert_accepted(&binderctl::commands::history::sample_plans());
+    assert_accepted(&binderctl::ops::history::sample_plans());
 }
 
 #[test]
 fn diff_reads_are_accepted() {
-    assert_accepted(&binderctl::commands::diff::sample_plans());
+    assert_accepted(&binderctl::ops::diff::sample_plans());
 }
 
 #[test]
 fn volumes_are_accepted() {
-    assert_accepted(&binderctl::commands::volumes::sample_plans());
+    assert_accepted(&binderctl::ops::volumes::sample_plans());
 }
 
 #[test]
 fn forward_is_accepted() {
-    assert_accepted(&binderctl::commands::forward::sample_plans());
+    assert_accepted(&binderctl::ops::forward::sample_plans());
 }
 
 #[test]
 fn init_is_accepted() {
-    assert_accepted(&binderctl::commands::init::sample_plans());
+    assert_accepted(&binderctl::ops::init::sample_plans());
 }
 
 #[test]
 fn versions_update_and_latest_are_accepted() {
-    assert_accepted(&binderctl::commands::latest::sample_plans());
+    assert_accepted(&binderctl::ops::latest::sample_plans());
 }

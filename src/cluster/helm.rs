@@ -9,6 +9,9 @@ use crate::cluster::plan::{CommandLine, Plan};
 use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
 
+/// The JupyterHub project's Helm chart repository.
+pub const DEFAULT_CHART_REPO_URL: &str = "https://jupyterhub.github.io/helm-chart/";
+
 /// One entry of `helm list -o json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct HelmRelease {
@@ -145,7 +148,7 @@ pub async fn repo_is_configured(runner: &Runner, tools: &Tools, repo: &str) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::ToolFlavor;
+    use crate::cluster::target::ToolFlavor;
 
     #[test]
     fn list_names_every_status_instead_of_all() {

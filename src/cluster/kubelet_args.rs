@@ -388,6 +388,19 @@ pub fn edit_reserved(text: &str, reserved: &Reserved) -> KubeletEdit {
     }
 }
 
+/// The kubelet's settings, relative to `--root`: MicroK8s' arguments file,
+/// and kubeadm's configuration file (plain tools).
+pub const MICROK8S_KUBELET_ARGS: &str = "var/snap/microk8s/current/args/kubelet";
+pub const KUBEADM_KUBELET_CONFIG: &str = "var/lib/kubelet/config.yaml";
+
+/// Where the kubelet's settings live on a node, relative to `/`.
+pub fn kubelet_file(flavor: crate::cluster::target::ToolFlavor) -> &'static str {
+    match flavor {
+        crate::cluster::target::ToolFlavor::Microk8s => MICROK8S_KUBELET_ARGS,
+        crate::cluster::target::ToolFlavor::Plain => KUBEADM_KUBELET_CONFIG,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,8 @@
 //! wrapper checks (`microk8s`), the helper pods that reach other nodes
 //! (`node_helper`) and the permissions binderctl needs (`rbac`). Plans,
 //! durations, manifests, kubelet edits, names, helper pods and `rbac` are
-//! pure; `runner` and `confirm` do I/O, `helm` through the runner,
+//! pure; `target` is the plain configuration the
+//! commands build from the global options; `runner` and `confirm` do I/O, `helm` through the runner,
 //! `microk8s` reads a few state files.
 
 pub mod confirm;
@@ -21,4 +22,5 @@ pub mod plan;
 pub mod rbac;
 pub mod runner;
 pub mod systemd;
+pub mod target;
 pub mod tools;

@@ -12,8 +12,8 @@
 
 use serde_json::{json, Value};
 
-use crate::cli::ToolFlavor;
 use crate::cluster::plan::CommandLine;
+use crate::cluster::target::ToolFlavor;
 use crate::cluster::tools::Tools;
 
 /// The image helper pods run by default: small, and has `nsenter`.

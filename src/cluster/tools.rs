@@ -4,8 +4,8 @@
 
 use anyhow::Result;
 
-use crate::cli::{GlobalArgs, ToolFlavor};
 use crate::cluster::plan::CommandLine;
+pub use crate::cluster::target::{Target, ToolFlavor};
 
 /// The containerd namespace MicroK8s' `microk8s ctr` wrapper always passes
 /// (`--namespace k8s.io`, from `$SNAP_DATA/args/ctr`): Kubernetes' images.
@@ -76,16 +76,16 @@ impl Tools {
         }
     }
 
-    /// The tools the global options choose: flavor, kubeconfig, context.
-    pub fn from_global(global: &GlobalArgs) -> Self {
+    /// The tools `target` names: flavor, kubeconfig, context.
+    pub fn for_target(target: &Target) -> Self {
         Tools {
-            flavor: global.tools,
+            flavor: target.tools,
             cluster: Cluster {
-                kubeconfig: global
+                kubeconfig: target
                     .kubeconfig
                     .as_ref()
                     .map(|p| p.to_string_lossy().into_owned()),
-                context: global.context.clone(),
+                context: target.context.clone(),
             },
         }
     }

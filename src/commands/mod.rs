@@ -1,4 +1,7 @@
-//! One module per subcommand. `run` builds the async runtime and dispatches.
+//! One thin file per subcommand: read the CLI arguments, turn them into the
+//! operation's plain configuration (`config` for the shared groups), call
+//! the operation in `ops/`, and return its outcome. No command imports
+//! another; `run` builds the async runtime and dispatches.
 
 use anyhow::Result;
 
@@ -6,28 +9,23 @@ use crate::cli::{Cli, Command};
 use crate::error::Outcome;
 
 pub mod completion;
+pub mod config;
 pub mod dashboard;
 pub mod deploy;
 pub mod diff;
 pub mod doctor;
 pub mod egress;
-pub mod egress_schedule;
-pub mod egress_verify;
 pub mod forward;
 pub mod history;
 pub mod images;
 pub mod init;
-pub mod latest;
 pub mod logs;
 pub mod man;
-pub mod nameservers;
 pub mod nodes;
-pub mod nodes_remote;
 pub mod pods;
 pub mod quota;
 pub mod rbac;
 pub mod render;
-pub mod samples;
 pub mod status;
 pub mod storage;
 pub mod uninstall;

@@ -42,6 +42,11 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, Record};
 use hickory_resolver::{Resolver, TokioResolver};
 
+/// `--nameserver cluster`: the servers CoreDNS forwards to.
+pub const NAMESERVER_CLUSTER: &str = "cluster";
+/// `--nameserver host`: the system's resolver configuration.
+pub const NAMESERVER_HOST: &str = "host";
+
 /// How many hosts are looked up at the same time (each one sends an A and
 /// an AAAA query, each on its own socket).
 pub const MAX_HOSTS_IN_FLIGHT: usize = 64;

@@ -3,10 +3,10 @@
 
 use anyhow::{bail, Context, Result};
 
-use crate::cli::{DashboardCmd, GlobalArgs};
 use crate::cluster::duration::{format_go, parse_duration};
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::runner::Runner;
+use crate::cluster::target::Target;
 use crate::cluster::tools::Tools;
 use crate::error::{Interrupted, Outcome};
 use crate::output;
@@ -131,61 +131,78 @@ pub fn browser_url(address: &str, port: u16) -> String {
     }
 }
 
-pub async fn run(global: &GlobalArgs, cmd: &DashboardCmd) -> Result<Outcome> {
-    let tools = Tools::from_global(global);
-    match cmd {
-        DashboardCmd::Token {
-            duration,
-            service_account,
-            account_namespace,
-        } => {
-            let command = token_command(&tools, service_account, account_namespace, duration)?;
-            let token = Runner::new(false).query(&command).await?;
-            // The token is what the operator asked for; it goes to stdout alone
-            // so that it can be piped, and nowhere else.
-            output::data_line(token.trim());
-            output::info(&format!(
-                "Paste this token into the Dashboard's login page; it is valid for {duration}."
-            ));
+/// `dashboard token`'s options.
+#[derive(Debug, Clone)]
+pub struct TokenOptions {
+    pub duration: String,
+    pub service_account: String,
+    pub account_namespace: String,
+}
+/// `dashboard forward`'s options.
+#[derive(Debug, Clone)]
+pub struct ForwardOptions {
+    pub port: u16,
+    pub address: String,
+    pub dashboard_namespace: Option<String>,
+}
+
+pub async fn token(target: &Target, options: &TokenOptions) -> Result<Outcome> {
+    let tools = Tools::for_target(target);
+    let TokenOptions {
+        duration,
+        service_account,
+        account_namespace,
+    } = options;
+
+    let command = token_command(&tools, service_account, account_namespace, duration)?;
+    let token = Runner::new(false).query(&command).await?;
+    // The token is what the operator asked for; it goes to stdout alone
+    // so that it can be piped, and nowhere else.
+    output::data_line(token.trim());
+    output::info(&format!(
+        "Paste this token into the Dashboard's login page; it is valid for {duration}."
+    ));
+    Ok(Outcome::Success)
+}
+
+pub async fn forward(target: &Target, options: &ForwardOptions) -> Result<Outcome> {
+    let tools = Tools::for_target(target);
+    let ForwardOptions {
+        port,
+        address,
+        dashboard_namespace,
+    } = options;
+
+    let runner = Runner::new(false);
+    let (namespace, layout) =
+        find_dashboard(&runner, &tools, dashboard_namespace.as_deref()).await?;
+    let command = forward_command(&tools, &namespace, &layout, *port, address);
+    if address != "127.0.0.1" && address != "localhost" && address != "::1" {
+        output::info(&format!(
+            "Warning: listening on {address} exposes the Dashboard to the network."
+        ));
+    }
+    output::info(&format!(
+        "Dashboard at {} (HTTPS, self-signed certificate); Ctrl-C stops forwarding.",
+        browser_url(address, *port)
+    ));
+    let mut plan = Plan::new();
+    plan.push(Step::new(command));
+    match runner.execute(&plan).await {
+        Ok(_) => Ok(Outcome::Success),
+        // Ctrl-C is how forwarding is meant to end.
+        Err(e) if e.downcast_ref::<Interrupted>().is_some() => {
+            output::info("Stopped forwarding.");
             Ok(Outcome::Success)
         }
-        DashboardCmd::Forward {
-            port,
-            address,
-            dashboard_namespace,
-        } => {
-            let runner = Runner::new(false);
-            let (namespace, layout) =
-                find_dashboard(&runner, &tools, dashboard_namespace.as_deref()).await?;
-            let command = forward_command(&tools, &namespace, &layout, *port, address);
-            if address != "127.0.0.1" && address != "localhost" && address != "::1" {
-                output::info(&format!(
-                    "Warning: listening on {address} exposes the Dashboard to the network."
-                ));
-            }
-            output::info(&format!(
-                "Dashboard at {} (HTTPS, self-signed certificate); Ctrl-C stops forwarding.",
-                browser_url(address, *port)
-            ));
-            let mut plan = Plan::new();
-            plan.push(Step::new(command));
-            match runner.execute(&plan).await {
-                Ok(_) => Ok(Outcome::Success),
-                // Ctrl-C is how forwarding is meant to end.
-                Err(e) if e.downcast_ref::<Interrupted>().is_some() => {
-                    output::info("Stopped forwarding.");
-                    Ok(Outcome::Success)
-                }
-                Err(e) => Err(e),
-            }
-        }
+        Err(e) => Err(e),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::ToolFlavor;
+    use crate::cluster::tools::ToolFlavor;
 
     #[test]
     fn token_duration_is_checked_and_written_for_kubectl() {

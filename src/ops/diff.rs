@@ -11,15 +11,26 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde_yaml::Value;
 
-use crate::cli::{DeployCmd, DiffCmd, GlobalArgs, ToolFlavor};
 use crate::cluster::confirm::confirm;
 use crate::cluster::plan::{CommandLine, Plan};
 use crate::cluster::runner::Runner;
+use crate::cluster::target::Target;
+use crate::cluster::tools::ToolFlavor;
 use crate::cluster::tools::Tools;
 use crate::error::{Interrupted, NotConfirmed, Outcome, ToolFailed};
 use crate::ops::render;
 use crate::output;
 use crate::values::diff::{leaf_paths, line_diff, mask_pair, merge, yaml_text};
+
+use crate::ops::render::RenderOptions;
+
+/// What `diff` is asked to do.
+#[derive(Debug, Clone)]
+pub struct DiffOptions {
+    pub render: RenderOptions,
+    pub values: Vec<PathBuf>,
+    pub secret: PathBuf,
+}
 
 /// `helm get values RELEASE -n NS -o json`: the values the release was
 /// given (not the chart's defaults).
@@ -40,12 +51,8 @@ pub fn sample_plans() -> Vec<Plan> {
 }
 
 /// The deployed values; `None` when the release is not installed.
-async fn deployed_values(
-    runner: &Runner,
-    tools: &Tools,
-    global: &GlobalArgs,
-) -> Result<Option<Value>> {
-    let command = get_values_command(tools, &global.release, &global.namespace);
+async fn deployed_values(runner: &Runner, tools: &Tools, target: &Target) -> Result<Option<Value>> {
+    let command = get_values_command(tools, &target.release, &target.namespace);
     let captured = runner.probe(&command).await?;
     if !captured.success() {
         if captured.stderr.contains("not found") {
@@ -70,7 +77,7 @@ fn wanted_values(
     rendered: &Value,
     extras: &[PathBuf],
 ) -> Result<(Value, Vec<Vec<String>>)> {
-    super::deploy::check_secret(secret)?;
+    super::preflight::check_secret(secret)?;
     // check_secret has parsed it; read as Helm reads it, with the same
     // bounds (and parse errors that never quote the file).
     let text = crate::ops::input::read_text(secret)?;
@@ -94,23 +101,23 @@ fn diff_text(deployed: Option<&Value>, wanted: &Value, secret_paths: &[Vec<Strin
 }
 
 /// Print the diff with its header; whether anything would change.
-fn print_diff(global: &GlobalArgs, deployed: Option<&Value>, text: &str, sources: &str) -> bool {
+fn print_diff(target: &Target, deployed: Option<&Value>, text: &str, sources: &str) -> bool {
     if deployed.is_none() {
         output::info(&format!(
             "binderctl: release {} is not installed in namespace {}: everything is new",
-            global.release, global.namespace
+            target.release, target.namespace
         ));
     }
     if text.is_empty() {
         output::info(&format!(
             "binderctl: no changes: release {} in namespace {} already has these values",
-            global.release, global.namespace
+            target.release, target.namespace
         ));
         return false;
     }
     output::data(&format!(
         "--- deployed: release {} in namespace {} (helm get values)\n+++ to deploy: {sources}\n{text}",
-        global.release, global.namespace
+        target.release, target.namespace
     ));
     true
 }
@@ -124,9 +131,9 @@ fn sources(secret: &Path, input: &Path, extras: &[PathBuf]) -> String {
     names.join(", ")
 }
 
-pub async fn run(global: &GlobalArgs, cmd: &DiffCmd) -> Result<Outcome> {
+pub async fn run(target: &Target, options: &DiffOptions) -> Result<Outcome> {
     // 1 means "would change": every error, a failed tool's too, is 2.
-    compare(global, cmd).await.map_err(|e| {
+    compare(target, options).await.map_err(|e| {
         if e.downcast_ref::<Interrupted>().is_some() {
             e
         } else {
@@ -135,22 +142,22 @@ pub async fn run(global: &GlobalArgs, cmd: &DiffCmd) -> Result<Outcome> {
     })
 }
 
-async fn compare(global: &GlobalArgs, cmd: &DiffCmd) -> Result<Outcome> {
-    let tools = Tools::from_global(global);
+async fn compare(target: &Target, options: &DiffOptions) -> Result<Outcome> {
+    let tools = Tools::for_target(target);
     let runner = Runner::new(false);
     // The render (DNS, HTTPS) and the deployed values do not wait for each other.
     let (rendered, deployed) = tokio::join!(
-        render::render(&cmd.render),
-        deployed_values(&runner, &tools, global)
+        render::render(&options.render),
+        deployed_values(&runner, &tools, target)
     );
     let (rendered, deployed) = (rendered?, deployed?);
-    let (wanted, secret_paths) = wanted_values(&cmd.secret, &rendered.values, &cmd.values)?;
+    let (wanted, secret_paths) = wanted_values(&options.secret, &rendered.values, &options.values)?;
     let text = diff_text(deployed.as_ref(), &wanted, &secret_paths);
     let changed = print_diff(
-        global,
+        target,
         deployed.as_ref(),
         &text,
-        &sources(&cmd.secret, &cmd.render.input, &cmd.values),
+        &sources(&options.secret, &options.render.input, &options.values),
     );
     Ok(if changed {
         Outcome::Changed
@@ -165,45 +172,55 @@ pub async fn deployed_for_diff(
     wanted: bool,
     runner: &Runner,
     tools: &Tools,
-    global: &GlobalArgs,
+    target: &Target,
 ) -> Result<Option<Option<Value>>> {
     if !wanted {
         return Ok(None);
     }
-    deployed_values(runner, tools, global).await.map(Some)
+    deployed_values(runner, tools, target).await.map(Some)
 }
 
 /// `deploy --diff`: show what the upgrade would change, then ask before it
 /// runs (not with `--dry-run`, which changes nothing anyway).
+/// The files whose values Helm merges for a deploy, in its order:
+/// secret.yaml, the render of `input`, then each `-f` file.
+#[derive(Debug, Clone, Copy)]
+pub struct ValuesFiles<'a> {
+    pub secret: &'a Path,
+    pub input: &'a Path,
+    pub extra: &'a [PathBuf],
+}
+
 pub async fn before_deploy(
     runner: &Runner,
-    global: &GlobalArgs,
-    cmd: &DeployCmd,
+    target: &Target,
+    files: &ValuesFiles<'_>,
+    assume_yes: bool,
     deployed: Option<&Value>,
     rendered: &Value,
 ) -> Result<()> {
-    let (wanted, secret_paths) = wanted_values(&cmd.secret, rendered, &cmd.values)?;
+    let (wanted, secret_paths) = wanted_values(files.secret, rendered, files.extra)?;
     let text = diff_text(deployed, &wanted, &secret_paths);
     print_diff(
-        global,
+        target,
         deployed,
         &text,
-        &sources(&cmd.secret, &cmd.render.input, &cmd.values),
+        &sources(files.secret, files.input, files.extra),
     );
     if runner.is_dry_run() {
         return Ok(());
     }
     let question = format!(
         "Upgrade release {} in namespace {}{}?",
-        global.release,
-        global.namespace,
+        target.release,
+        target.namespace,
         if text.is_empty() {
             " (its values stay the same)"
         } else {
             " with these changes"
         }
     );
-    if !confirm(&question, cmd.yes).await? {
+    if !confirm(&question, assume_yes).await? {
         return Err(NotConfirmed("nothing deployed".into()).into());
     }
     Ok(())

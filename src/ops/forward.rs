@@ -4,12 +4,30 @@
 
 use anyhow::Result;
 
-use crate::cli::{ForwardCmd, ForwardTarget, GlobalArgs, ToolFlavor};
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::runner::Runner;
+use crate::cluster::target::Target;
+use crate::cluster::tools::ToolFlavor;
 use crate::cluster::tools::Tools;
 use crate::error::{Interrupted, Outcome};
 use crate::output;
+
+/// What `forward` is asked to do.
+#[derive(Debug, Clone)]
+pub struct ForwardOptions {
+    pub target: ForwardTarget,
+    pub port: u16,
+    pub address: String,
+}
+
+/// The services `forward` reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardTarget {
+    /// The hub, as users reach it (JupyterHub's proxy).
+    ProxyPublic,
+    /// BinderHub's own page.
+    Binder,
+}
 
 impl ForwardTarget {
     /// The service and the port it serves HTTP on (both charts use 80).
@@ -85,34 +103,34 @@ pub fn ssh_line(user: &str, host: &str, port: u16) -> String {
     format!("ssh -N -L {port}:127.0.0.1:{port} {user}@{host}")
 }
 
-pub async fn run(global: &GlobalArgs, cmd: &ForwardCmd) -> Result<Outcome> {
-    if cmd.address != "localhost" && cmd.address.parse::<std::net::IpAddr>().is_err() {
+pub async fn run(target: &Target, options: &ForwardOptions) -> Result<Outcome> {
+    if options.address != "localhost" && options.address.parse::<std::net::IpAddr>().is_err() {
         anyhow::bail!(
             "--address {:?} is not an IP address (e.g. 127.0.0.1, 0.0.0.0)",
-            cmd.address
+            options.address
         );
     }
-    let tools = Tools::from_global(global);
+    let tools = Tools::for_target(target);
     let command = forward_command(
         &tools,
-        &global.namespace,
-        cmd.target,
-        cmd.port,
-        &cmd.address,
+        &target.namespace,
+        options.target,
+        options.port,
+        &options.address,
     );
-    let (service, _) = cmd.target.service();
-    if !matches!(cmd.address.as_str(), "127.0.0.1" | "localhost" | "::1") {
+    let (service, _) = options.target.service();
+    if !matches!(options.address.as_str(), "127.0.0.1" | "localhost" | "::1") {
         output::warn(&format!(
             "listening on {} exposes {service} to the network",
-            cmd.address
+            options.address
         ));
     }
     let user = std::env::var("USER").unwrap_or_else(|_| "USER".into());
     output::info(&format!(
         "{service} at http://127.0.0.1:{port}/ on this machine; from a laptop run\n  {}\nand open \
          http://127.0.0.1:{port}/ there. Ctrl-C stops forwarding.",
-        ssh_line(&user, &host_name(), cmd.port),
-        port = cmd.port
+        ssh_line(&user, &host_name(), options.port),
+        port = options.port
     ));
     let mut plan = Plan::new();
     plan.push(Step::new(command));

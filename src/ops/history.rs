@@ -5,16 +5,34 @@
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{GlobalArgs, HistoryCmd, RollbackCmd, ToolFlavor};
 use crate::cluster::confirm::confirm;
 use crate::cluster::duration::parse_duration;
 use crate::cluster::helm::chart_version;
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::runner::Runner;
+use crate::cluster::target::Target;
+use crate::cluster::tools::ToolFlavor;
 use crate::cluster::tools::Tools;
 use crate::error::{NotConfirmed, Outcome};
+use crate::output::format::OutputOptions;
 use crate::output::table::{format_table_styled, TableStyle};
 use crate::output::{self, format};
+
+/// What `rollback` is asked to do.
+#[derive(Debug, Clone)]
+pub struct RollbackOptions {
+    pub revision: Option<u64>,
+    pub yes: bool,
+    pub dry_run: bool,
+    pub wait_timeout: String,
+}
+
+/// What `history` is asked to do.
+#[derive(Debug, Clone)]
+pub struct HistoryOptions {
+    pub max: u32,
+    pub output: OutputOptions,
+}
 
 /// One entry of `helm history -o json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -145,16 +163,16 @@ pub fn format_history(revisions: &[Revision], style: TableStyle) -> String {
 async fn read_history(
     runner: &Runner,
     tools: &Tools,
-    global: &GlobalArgs,
+    target: &Target,
     max: u32,
 ) -> Result<Vec<Revision>> {
-    let command = history_command(tools, &global.release, &global.namespace, max);
+    let command = history_command(tools, &target.release, &target.namespace, max);
     let captured = runner.probe(&command).await?;
     if !captured.success() && captured.stderr.contains("release: not found") {
         anyhow::bail!(
             "no Helm release {:?} in namespace {:?} (pass --release or -n)",
-            global.release,
-            global.namespace
+            target.release,
+            target.namespace
         );
     }
     if !captured.success() {
@@ -171,12 +189,12 @@ async fn read_history(
     Ok(revisions)
 }
 
-pub async fn history(global: &GlobalArgs, cmd: &HistoryCmd) -> Result<Outcome> {
-    let tools = Tools::from_global(global);
-    let revisions = read_history(&Runner::new(false), &tools, global, cmd.max).await?;
+pub async fn history(target: &Target, options: &HistoryOptions) -> Result<Outcome> {
+    let tools = Tools::for_target(target);
+    let revisions = read_history(&Runner::new(false), &tools, target, options.max).await?;
     let records: Vec<RevisionRecord> = revisions.iter().map(RevisionRecord::new).collect();
     format::print(
-        &cmd.output,
+        &options.output,
         &records,
         || revisions.iter().map(|r| r.revision.to_string()).collect(),
         |style| format_history(&revisions, style),
@@ -231,34 +249,34 @@ fn describe(r: &Revision) -> String {
     )
 }
 
-pub async fn rollback(global: &GlobalArgs, cmd: &RollbackCmd) -> Result<Outcome> {
-    let tools = Tools::from_global(global);
-    let runner = Runner::new(cmd.dry_run);
-    let wait_timeout = parse_duration(&cmd.wait_timeout).context("--wait-timeout")?;
-    let revisions = read_history(&runner, &tools, global, 256).await?;
-    let (current, target) = rollback_target(&revisions, cmd.revision)?;
+pub async fn rollback(target: &Target, options: &RollbackOptions) -> Result<Outcome> {
+    let tools = Tools::for_target(target);
+    let runner = Runner::new(options.dry_run);
+    let wait_timeout = parse_duration(&options.wait_timeout).context("--wait-timeout")?;
+    let revisions = read_history(&runner, &tools, target, 256).await?;
+    let (current, chosen) = rollback_target(&revisions, options.revision)?;
     let question = format!(
         "Roll back release {} in namespace {} from {} to {}?",
-        global.release,
-        global.namespace,
+        target.release,
+        target.namespace,
         describe(current),
-        describe(target)
+        describe(chosen)
     );
-    let plan = rollback_plan(&tools, &global.release, &global.namespace, target.revision);
+    let plan = rollback_plan(&tools, &target.release, &target.namespace, chosen.revision);
     if runner.is_dry_run() {
         output::info(&format!("binderctl: dry run: {question}"));
         runner.execute(&plan).await?;
         return Ok(Outcome::Success);
     }
-    if !confirm(&question, cmd.yes).await? {
+    if !confirm(&question, options.yes).await? {
         return Err(NotConfirmed("nothing rolled back".into()).into());
     }
     runner.execute(&plan).await?;
-    super::logs::wait_or_report(&runner, &tools, &global.namespace, wait_timeout).await?;
+    super::rollout::wait_or_report(&runner, &tools, &target.namespace, wait_timeout).await?;
     output::info(&format!(
         "Rolled back release {} to {}.",
-        global.release,
-        describe(target)
+        target.release,
+        describe(chosen)
     ));
     Ok(Outcome::Success)
 }

@@ -12,15 +12,40 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::doctor::{microk8s_status_command, parse_microk8s_status};
 use super::storage;
-use crate::cli::{GlobalArgs, InitCmd, StorageAddon, ToolFlavor, DEFAULT_CHART_REPO_URL};
 use crate::cluster::helm::repo_is_configured;
+use crate::cluster::helm::DEFAULT_CHART_REPO_URL;
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::runner::Runner;
+use crate::cluster::target::Target;
+use crate::cluster::tools::ToolFlavor;
 use crate::cluster::tools::Tools;
 use crate::error::Outcome;
+use crate::ops::doctor::checks::{microk8s_status_command, parse_microk8s_status};
 use crate::output;
+
+use std::path::PathBuf;
+
+/// What `init` is asked to do.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    pub metallb_range: Option<String>,
+    pub storage: StorageAddon,
+    pub storage_class: PathBuf,
+    pub chart_repo_url: String,
+    pub input: PathBuf,
+    pub secret: PathBuf,
+    pub dry_run: bool,
+}
+
+/// Which storage add-on `init` enables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageAddon {
+    /// OpenEBS local volumes (needs iscsid).
+    Openebs,
+    /// MicroK8s' hostpath-storage (one node only).
+    Hostpath,
+}
 
 /// The bundled, commented values file.
 pub const BINDER_TEMPLATE: &str = include_str!("../../binder.yaml");
@@ -65,7 +90,7 @@ pub fn validate_range(range: &str) -> Result<()> {
 }
 
 /// The steps still to do, in the tutorial's order.
-pub fn init_plan(tools: &Tools, cmd: &InitCmd, current: &Current) -> Result<Plan> {
+pub fn init_plan(tools: &Tools, options: &InitOptions, current: &Current) -> Result<Plan> {
     let mut plan = Plan::new();
     let enabled = |name: &str| current.enabled.iter().any(|e| e == name);
     if tools.flavor() == ToolFlavor::Microk8s {
@@ -85,7 +110,7 @@ pub fn init_plan(tools: &Tools, cmd: &InitCmd, current: &Current) -> Result<Plan
             enable(&mut plan, "helm3".into())?;
         }
         if !enabled("metallb") {
-            let range = cmd.metallb_range.as_deref().ok_or_else(|| {
+            let range = options.metallb_range.as_deref().ok_or_else(|| {
                 anyhow::anyhow!(
                     "MetalLB is not enabled yet: pass --metallb-range FIRST-LAST, free addresses of \
                      your network for the hub's LoadBalancer (e.g. 192.0.2.100-192.0.2.120)"
@@ -94,7 +119,7 @@ pub fn init_plan(tools: &Tools, cmd: &InitCmd, current: &Current) -> Result<Plan
             validate_range(range)?;
             enable(&mut plan, format!("metallb:{range}"))?;
         }
-        match cmd.storage {
+        match options.storage {
             StorageAddon::Openebs => {
                 if !enabled("community") {
                     enable(&mut plan, "community".into())?;
@@ -120,12 +145,12 @@ pub fn init_plan(tools: &Tools, cmd: &InitCmd, current: &Current) -> Result<Plan
             }
         }
     }
-    if cmd.storage == StorageAddon::Openebs {
+    if options.storage == StorageAddon::Openebs {
         plan.steps
-            .extend(storage::apply_plan(tools, &cmd.storage_class.to_string_lossy()).steps);
+            .extend(storage::apply_plan(tools, &options.storage_class.to_string_lossy()).steps);
     }
     if !current.repo_configured {
-        plan.push_command(tools.helm(["repo", "add", REPO, &cmd.chart_repo_url]));
+        plan.push_command(tools.helm(["repo", "add", REPO, &options.chart_repo_url]));
     }
     Ok(plan)
 }
@@ -136,12 +161,12 @@ pub fn sample_plans() -> Vec<Plan> {
     let mut plans = Vec::new();
     for flavor in [ToolFlavor::Microk8s, ToolFlavor::Plain] {
         for storage in [StorageAddon::Openebs, StorageAddon::Hostpath] {
-            let cmd = InitCmd {
+            let cmd = InitOptions {
                 metallb_range: Some("192.0.2.100-192.0.2.120".into()),
                 storage,
                 // A closed loopback port: the conformance tier must reach no network.
                 chart_repo_url: "http://127.0.0.1:9/helm-chart/".into(),
-                ..InitCmd::defaults()
+                ..InitOptions::defaults()
             };
             if let Ok(plan) = init_plan(&Tools::new(flavor), &cmd, &Current::default()) {
                 plans.push(plan);
@@ -151,10 +176,10 @@ pub fn sample_plans() -> Vec<Plan> {
     plans
 }
 
-impl InitCmd {
+impl InitOptions {
     /// `binderctl init` with every default (for samples and tests).
     pub fn defaults() -> Self {
-        InitCmd {
+        InitOptions {
             metallb_range: None,
             storage: StorageAddon::Openebs,
             storage_class: "local-storage-dir.yaml".into(),
@@ -229,29 +254,29 @@ fn write_new(path: &Path, contents: &str, private: bool) -> Result<bool> {
     Ok(true)
 }
 
-pub async fn run(global: &GlobalArgs, cmd: &InitCmd) -> Result<Outcome> {
-    let tools = Tools::from_global(global);
-    let runner = Runner::new(cmd.dry_run);
-    if let Some(range) = &cmd.metallb_range {
+pub async fn run(target: &Target, options: &InitOptions) -> Result<Outcome> {
+    let tools = Tools::for_target(target);
+    let runner = Runner::new(options.dry_run);
+    if let Some(range) = &options.metallb_range {
         validate_range(range)?;
     }
     // The class file is checked when it is there; when it is not, the
     // bundled template is written just before the plan applies it.
-    let class_needed = cmd.storage == StorageAddon::Openebs;
-    let class_missing = class_needed && std::fs::symlink_metadata(&cmd.storage_class).is_err();
+    let class_needed = options.storage == StorageAddon::Openebs;
+    let class_missing = class_needed && std::fs::symlink_metadata(&options.storage_class).is_err();
     if class_needed && !class_missing {
-        storage::check_file(&cmd.storage_class)?;
+        storage::check_file(&options.storage_class)?;
     }
-    let current = read_current(&runner, &tools, cmd.storage).await?;
+    let current = read_current(&runner, &tools, options.storage).await?;
     if tools.flavor() == ToolFlavor::Plain {
         output::info(
             "binderctl: --tools plain: add-ons and iscsid are MicroK8s' business and are left out",
         );
     }
-    let plan = init_plan(&tools, cmd, &current)?;
+    let plan = init_plan(&tools, options, &current)?;
     let templates: Vec<(&Path, &str, bool)> = [
-        (cmd.input.as_path(), BINDER_TEMPLATE, false),
-        (cmd.secret.as_path(), SECRET_TEMPLATE, true),
+        (options.input.as_path(), BINDER_TEMPLATE, false),
+        (options.secret.as_path(), SECRET_TEMPLATE, true),
     ]
     .into_iter()
     .filter(|(path, _, _)| !path.exists())
@@ -261,7 +286,7 @@ pub async fn run(global: &GlobalArgs, cmd: &InitCmd) -> Result<Outcome> {
             output::info(&format!(
                 "binderctl: dry run: would write the template {} (the OpenEBS hostpath \
                  StorageClass) for the apply below",
-                cmd.storage_class.shown()
+                options.storage_class.shown()
             ));
         }
         for (path, _, private) in &templates {
@@ -274,12 +299,12 @@ pub async fn run(global: &GlobalArgs, cmd: &InitCmd) -> Result<Outcome> {
         runner.execute(&plan).await?;
         return Ok(Outcome::Success);
     }
-    if class_missing && write_new(&cmd.storage_class, STORAGE_CLASS_TEMPLATE, false)? {
-        storage::check_file(&cmd.storage_class)?;
+    if class_missing && write_new(&options.storage_class, STORAGE_CLASS_TEMPLATE, false)? {
+        storage::check_file(&options.storage_class)?;
         output::info(&format!(
             "Wrote {}: the OpenEBS hostpath StorageClass, volumes under /var/openebs/local on \
              each node (edit BasePath, then `binderctl storage apply`, to move them)",
-            cmd.storage_class.shown()
+            options.storage_class.shown()
         ));
     }
     if plan.is_empty() {
@@ -331,9 +356,9 @@ mod tests {
 
     #[test]
     fn a_fresh_machine_gets_every_step_and_a_prepared_one_none() {
-        let cmd = InitCmd {
+        let cmd = InitOptions {
             metallb_range: Some("192.0.2.100-192.0.2.120".into()),
-            ..InitCmd::defaults()
+            ..InitOptions::defaults()
         };
         let tools = Tools::new(ToolFlavor::Microk8s);
         let plan = init_plan(&tools, &cmd, &Current::default()).unwrap();
@@ -354,13 +379,13 @@ mod tests {
             repo_configured: true,
             running_as_root: false,
         };
-        let plan = init_plan(&tools, &InitCmd::defaults(), &done).unwrap();
+        let plan = init_plan(&tools, &InitOptions::defaults(), &done).unwrap();
         // Applying the class is idempotent by itself.
         assert_eq!(
             plan.render(),
             "microk8s kubectl apply -f local-storage-dir.yaml\n"
         );
-        let err = init_plan(&tools, &InitCmd::defaults(), &Current::default()).unwrap_err();
+        let err = init_plan(&tools, &InitOptions::defaults(), &Current::default()).unwrap_err();
         assert!(err.to_string().contains("--metallb-range"), "{err}");
     }
 

@@ -4,12 +4,11 @@
 
 use anyhow::Result;
 
-use super::deploy::deploy_plan;
 use super::versions::{search_command, versions_newest_first, ChartVersion};
-use crate::cli::{DeployCmd, GlobalArgs};
-use crate::cluster::helm::{chart_repo, deployed_release};
-use crate::cluster::plan::{CommandLine, Plan, Step};
+use crate::cluster::helm::deployed_release;
+use crate::cluster::plan::Plan;
 use crate::cluster::runner::Runner;
+use crate::cluster::target::Target;
 use crate::cluster::tools::Tools;
 use crate::output;
 
@@ -76,24 +75,19 @@ pub fn warnings(from: &str, to: &str) -> Vec<String> {
         .collect()
 }
 
-/// `helm repo update REPO`: refresh the chart's repository cache.
-pub fn update_command(tools: &Tools, chart: &str) -> Option<CommandLine> {
-    chart_repo(chart).map(|repo| tools.helm(["repo", "update", repo]))
-}
-
 /// Sample plans for the conformance registry: the refresh and the search
 /// of `--version latest`, in both flavours (its deployed-release read is
 /// `versions`' `helm list`, sampled with that command).
 pub fn sample_plans() -> Vec<Plan> {
     [
-        crate::cli::ToolFlavor::Microk8s,
-        crate::cli::ToolFlavor::Plain,
+        crate::cluster::tools::ToolFlavor::Microk8s,
+        crate::cluster::tools::ToolFlavor::Plain,
     ]
     .into_iter()
     .map(|flavor| {
         let tools = Tools::new(flavor);
         let mut plan = Plan::new();
-        if let Some(command) = update_command(&tools, "jupyterhub/binderhub") {
+        if let Some(command) = super::versions::update_command(&tools, "jupyterhub/binderhub") {
             plan.push_command(command);
         }
         plan.push_command(search_command(&tools, "jupyterhub/binderhub"));
@@ -102,34 +96,19 @@ pub fn sample_plans() -> Vec<Plan> {
     .collect()
 }
 
-/// Refresh the chart's repository (`versions --update`); a chart from a
-/// folder or URL has no repository to refresh.
-pub async fn update(tools: &Tools, chart: &str) -> Result<()> {
-    let Some(command) = update_command(tools, chart) else {
-        output::warn(&format!(
-            "{chart} comes from no repository; nothing to update"
-        ));
-        return Ok(());
-    };
-    let mut plan = Plan::new();
-    plan.push(Step::new(command).described(format!("Refreshing the repository of {chart}")));
-    Runner::new(false).execute(&plan).await?;
-    Ok(())
-}
-
 /// The newest version of `chart` in Helm's cache (development releases
 /// included), and a warning per breaking change between the deployed
 /// release and it. Both reads run at once.
 pub async fn resolve(
     runner: &Runner,
     tools: &Tools,
-    global: &GlobalArgs,
+    target: &Target,
     chart: &str,
 ) -> Result<String> {
     let search = search_command(tools, chart);
     let (found, release) = tokio::join!(
         runner.query_json::<Vec<ChartVersion>>(&search),
-        deployed_release(runner, tools, &global.namespace, &global.release)
+        deployed_release(runner, tools, &target.namespace, &target.release)
     );
     let newest = versions_newest_first(&found?, chart)
         .into_iter()
@@ -151,35 +130,6 @@ pub async fn resolve(
         }
     }
     Ok(newest)
-}
-
-/// `deploy --version latest`: refresh the repository (adding it when
-/// missing) with the deploy plan's own first steps, then resolve; a dry run
-/// reads the cache as it is. Returns the version and whether the refresh
-/// ran (then the deploy runs only its upgrade step).
-pub async fn for_deploy(
-    runner: &Runner,
-    tools: &Tools,
-    global: &GlobalArgs,
-    cmd: &DeployCmd,
-    repo_missing: bool,
-) -> Result<(String, bool)> {
-    let refreshed = !runner.is_dry_run();
-    if refreshed {
-        let mut prep = deploy_plan(
-            tools,
-            global,
-            cmd,
-            "latest",
-            repo_missing,
-            &cmd.render.output,
-        );
-        prep.steps.pop();
-        runner.execute(&prep).await?;
-    } else {
-        output::info("binderctl: dry run: --version latest from Helm's cache, not refreshed");
-    }
-    Ok((resolve(runner, tools, global, &cmd.chart).await?, refreshed))
 }
 
 #[cfg(test)]

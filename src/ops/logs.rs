@@ -9,14 +9,25 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use super::pods::{self, Pod, PodList};
-use crate::cli::{GlobalArgs, LogsCmd};
 use crate::cluster::duration::{format_go, parse_duration};
 use crate::cluster::names::validate_object_name;
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::runner::{Captured, Runner};
+use crate::cluster::target::Target;
 use crate::cluster::tools::Tools;
 use crate::error::{Interrupted, Outcome};
 use crate::output;
+
+/// What `logs` is asked to do.
+#[derive(Debug, Clone)]
+pub struct LogsOptions {
+    pub target: String,
+    pub follow: bool,
+    pub previous: bool,
+    pub since: Option<String>,
+    pub tail: Option<u32>,
+    pub container: Option<String>,
+}
 
 /// The components `logs` knows by name (their pods' `component` label).
 pub const COMPONENTS: [&str; 4] = ["hub", "binder", "proxy", "user-scheduler"];
@@ -34,21 +45,21 @@ pub fn logs_command(
     tools: &Tools,
     namespace: &str,
     release: &str,
-    cmd: &LogsCmd,
+    options: &LogsOptions,
 ) -> Result<CommandLine> {
     let mut args = vec!["logs".to_string(), "-n".to_string(), namespace.to_string()];
-    let component = COMPONENTS.contains(&cmd.target.as_str());
+    let component = COMPONENTS.contains(&options.target.as_str());
     if component {
         args.push(format!(
             "--selector=component={},release={release}",
-            cmd.target
+            options.target
         ));
         args.push("--prefix".into());
     } else {
-        validate_object_name("pod", &cmd.target)?;
-        args.push(cmd.target.clone());
+        validate_object_name("pod", &options.target)?;
+        args.push(options.target.clone());
     }
-    match &cmd.container {
+    match &options.container {
         Some(container) => {
             validate_object_name("container", container)?;
             args.push(format!("--container={container}"));
@@ -57,30 +68,32 @@ pub fn logs_command(
     }
     // With a selector kubectl shows 10 lines per pod; without, all: say
     // which, so a component and a pod behave alike.
-    let tail = cmd.tail.map_or(-1, i64::from);
+    let tail = options.tail.map_or(-1, i64::from);
     args.push(format!("--tail={tail}"));
-    if let Some(since) = &cmd.since {
+    if let Some(since) = &options.since {
         let since = parse_duration(since).context("--since")?;
         args.push(format!("--since={}", format_go(since)));
     }
-    if cmd.follow {
+    if options.follow {
         args.push("--follow".into());
     }
-    if cmd.previous {
+    if options.previous {
         args.push("--previous".into());
     }
     Ok(tools.kubectl(args))
 }
 
-pub async fn run(global: &GlobalArgs, cmd: &LogsCmd) -> Result<Outcome> {
-    let tools = Tools::from_global(global);
-    let command = logs_command(&tools, &global.namespace, &global.release, cmd)?;
+pub async fn run(target: &Target, options: &LogsOptions) -> Result<Outcome> {
+    let tools = Tools::for_target(target);
+    let command = logs_command(&tools, &target.namespace, &target.release, options)?;
     let mut plan = Plan::new();
     plan.push(Step::new(command));
     match Runner::new(false).execute(&plan).await {
         Ok(_) => Ok(Outcome::Success),
         // Ctrl-C is how following ends.
-        Err(e) if cmd.follow && e.downcast_ref::<Interrupted>().is_some() => Ok(Outcome::Success),
+        Err(e) if options.follow && e.downcast_ref::<Interrupted>().is_some() => {
+            Ok(Outcome::Success)
+        }
         Err(e) => Err(e),
     }
 }
@@ -90,23 +103,23 @@ pub async fn run(global: &GlobalArgs, cmd: &LogsCmd) -> Result<Outcome> {
 /// report's reads.
 pub fn sample_plans() -> Vec<Plan> {
     let variants = [
-        LogsCmd::sample("hub"),
-        LogsCmd {
+        LogsOptions::sample("hub"),
+        LogsOptions {
             follow: true,
             previous: true,
             since: Some("1h".into()),
             tail: Some(50),
-            ..LogsCmd::sample("user-scheduler")
+            ..LogsOptions::sample("user-scheduler")
         },
-        LogsCmd {
+        LogsOptions {
             container: Some("notebook".into()),
-            ..LogsCmd::sample("jupyter-alice-2dx1")
+            ..LogsOptions::sample("jupyter-alice-2dx1")
         },
     ];
     let mut plans = Vec::new();
     for flavor in [
-        crate::cli::ToolFlavor::Microk8s,
-        crate::cli::ToolFlavor::Plain,
+        crate::cluster::tools::ToolFlavor::Microk8s,
+        crate::cluster::tools::ToolFlavor::Plain,
     ] {
         let tools = Tools::new(flavor);
         let mut plan = Plan::new();
@@ -123,10 +136,10 @@ pub fn sample_plans() -> Vec<Plan> {
     plans
 }
 
-impl LogsCmd {
+impl LogsOptions {
     /// `binderctl logs TARGET` with no options (for samples and tests).
     pub fn sample(target: &str) -> Self {
-        LogsCmd {
+        LogsOptions {
             target: target.to_string(),
             follow: false,
             previous: false,
@@ -317,32 +330,15 @@ pub async fn failure_report(runner: &Runner, tools: &Tools, namespace: &str) -> 
     text
 }
 
-/// Wait for every deployment to roll out (as `deploy` does); when that
-/// fails, print the failure report before the error.
-pub async fn wait_or_report(
-    runner: &Runner,
-    tools: &Tools,
-    namespace: &str,
-    timeout: std::time::Duration,
-) -> Result<()> {
-    let result = super::deploy::wait_for_rollout(runner, tools, namespace, timeout).await;
-    if let Err(e) = &result {
-        if e.downcast_ref::<Interrupted>().is_none() && !runner.is_dry_run() {
-            output::tool_stderr(&failure_report(runner, tools, namespace).await);
-        }
-    }
-    result
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::ToolFlavor;
+    use crate::cluster::tools::ToolFlavor;
 
     #[test]
     fn a_component_by_label_and_a_pod_by_name() {
         let tools = Tools::new(ToolFlavor::Microk8s);
-        let cmd = LogsCmd::sample("hub");
+        let cmd = LogsOptions::sample("hub");
         assert_eq!(
             logs_command(&tools, "binder", "bh", &cmd)
                 .unwrap()
@@ -350,13 +346,13 @@ mod tests {
             "microk8s kubectl logs -n binder --selector=component=hub,release=bh --prefix \
              --all-containers --tail=-1"
         );
-        let cmd = LogsCmd {
+        let cmd = LogsOptions {
             follow: true,
             previous: true,
             since: Some("90m".into()),
             tail: Some(20),
             container: Some("notebook".into()),
-            ..LogsCmd::sample("jupyter-alice")
+            ..LogsOptions::sample("jupyter-alice")
         };
         assert_eq!(
             logs_command(&Tools::new(ToolFlavor::Plain), "staging", "binder", &cmd)
@@ -366,11 +362,11 @@ mod tests {
              --since=1h30m --follow --previous"
         );
         for bad in ["--all", "Hub", "a b"] {
-            assert!(logs_command(&tools, "binder", "binder", &LogsCmd::sample(bad)).is_err());
+            assert!(logs_command(&tools, "binder", "binder", &LogsOptions::sample(bad)).is_err());
         }
-        let cmd = LogsCmd {
+        let cmd = LogsOptions {
             since: Some("soon".into()),
-            ..LogsCmd::sample("hub")
+            ..LogsOptions::sample("hub")
         };
         let err = logs_command(&tools, "binder", "binder", &cmd).unwrap_err();
         assert!(format!("{err:#}").starts_with("--since"), "{err:#}");

@@ -9,12 +9,13 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
 
-use crate::cli::{RenderArgs, NAMESERVER_CLUSTER, NAMESERVER_HOST};
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::runner::Runner;
 use crate::cluster::tools::Tools;
 use crate::egress::corefile::{self, Forward};
+use crate::egress::dns::{NAMESERVER_CLUSTER, NAMESERVER_HOST};
 use crate::ops::render;
+use crate::ops::render::RenderOptions;
 
 /// Where the Corefile lives.
 pub const CONFIGMAP: &str = "coredns";
@@ -39,8 +40,8 @@ pub fn configmap_command(tools: &Tools) -> CommandLine {
 /// The command lines of this module, for the real-tool conformance replay.
 pub fn sample_plans() -> Vec<Plan> {
     [
-        crate::cli::ToolFlavor::Microk8s,
-        crate::cli::ToolFlavor::Plain,
+        crate::cluster::tools::ToolFlavor::Microk8s,
+        crate::cluster::tools::ToolFlavor::Plain,
     ]
     .into_iter()
     .map(|flavor| Plan::from(vec![Step::new(configmap_command(&Tools::new(flavor)))]))
@@ -130,9 +131,9 @@ fn node_resolv_conf(path: &str) -> Result<(String, Vec<SocketAddr>), String> {
 pub async fn choose(
     runner: &Runner,
     tools: &Tools,
-    args: &RenderArgs,
+    args: &RenderOptions,
     cluster_by_default: bool,
-) -> Result<RenderArgs> {
+) -> Result<RenderOptions> {
     let asked = args.nameservers.iter().any(|s| s == NAMESERVER_CLUSTER);
     let by_default = args.nameservers.is_empty() && cluster_by_default;
     if !asked && !by_default {

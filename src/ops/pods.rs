@@ -2,21 +2,32 @@
 //! selector and age, never touching the BinderHub's own pods unless forced.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{GlobalArgs, OutputArgs, PodSelection, PodsCmd};
 use crate::cluster::confirm::confirm;
 use crate::cluster::duration::{format_age, parse_duration, parse_timestamp, unix_now};
 use crate::cluster::plan::{CommandLine, Plan};
 use crate::cluster::runner::{self, Batches, Runner, BATCHES_AT_ONCE};
+use crate::cluster::target::Target;
 use crate::cluster::tools::Tools;
 use crate::error::{NotConfirmed, Outcome};
 use crate::output;
+use crate::output::format::OutputOptions;
 use crate::output::table::{format_table_styled, TableStyle};
 use crate::output::{format, plural};
+
+/// Which pods a `pods` command considers: `-l SELECTOR` (handed to the
+/// server), `--older-than`, and whether the hub's own pods may be chosen.
+#[derive(Debug, Clone, Default)]
+pub struct PodSelection {
+    pub selector: Option<String>,
+    pub older_than: Option<String>,
+    pub include_protected: bool,
+}
 
 /// `component` label values of the deployment's own pods (z2jh and the
 /// BinderHub chart). User pods are `singleuser-server`.
@@ -403,7 +414,7 @@ pub fn format_pods_styled(
 }
 
 /// `pods ls` in the format asked for.
-fn print_pods(output: &OutputArgs, pods: &[Pod], now: i64, show_protection: bool) -> Result<()> {
+fn print_pods(output: &OutputOptions, pods: &[Pod], now: i64, show_protection: bool) -> Result<()> {
     let records: Vec<PodRecord> = pods.iter().map(|p| PodRecord::new(p, now)).collect();
     format::print(
         output,
@@ -447,124 +458,143 @@ fn note_protected(selection: &Selection) {
 async fn fetch(
     runner: &Runner,
     tools: &Tools,
-    global: &GlobalArgs,
+    target: &Target,
     selection: &PodSelection,
 ) -> Result<Vec<Pod>> {
     let list: PodList = runner
         .query_json(&list_command(
             tools,
-            &global.namespace,
+            &target.namespace,
             selection.selector.as_deref(),
         ))
         .await?;
     Ok(list.items)
 }
 
-pub async fn run(global: &GlobalArgs, cmd: &PodsCmd) -> Result<Outcome> {
-    let tools = Tools::from_global(global);
-    match cmd {
-        PodsCmd::Ls {
-            prefix,
-            selection,
+/// `pods ls`'s options.
+#[derive(Debug, Clone)]
+pub struct ListOptions {
+    pub prefix: Option<String>,
+    pub selection: PodSelection,
+    pub output: OutputOptions,
+}
+/// `pods purge`'s options.
+#[derive(Debug, Clone)]
+pub struct PurgeOptions {
+    pub prefix: String,
+    pub selection: PodSelection,
+    pub yes: bool,
+    pub dry_run: bool,
+    pub batch_size: Option<NonZeroUsize>,
+}
+
+pub async fn list(target: &Target, options: &ListOptions) -> Result<Outcome> {
+    let tools = Tools::for_target(target);
+    let ListOptions {
+        prefix,
+        selection,
+        output,
+    } = options;
+
+    let criteria = criteria(prefix.as_deref().unwrap_or(""), selection)?;
+    let pods = fetch(&Runner::new(false), &tools, target, selection).await?;
+    let chosen = select(&pods, &criteria);
+    if chosen.selected.is_empty() && format::is_table(output) {
+        output::info(&format!("No pods match in namespace {}.", target.namespace));
+    } else {
+        print_pods(
             output,
-        } => {
-            let criteria = criteria(prefix.as_deref().unwrap_or(""), selection)?;
-            let pods = fetch(&Runner::new(false), &tools, global, selection).await?;
-            let chosen = select(&pods, &criteria);
-            if chosen.selected.is_empty() && format::is_table(output) {
-                output::info(&format!("No pods match in namespace {}.", global.namespace));
-            } else {
-                print_pods(
-                    output,
-                    &chosen.selected,
-                    criteria.now,
-                    selection.include_protected,
-                )?;
-            }
-            note_protected(&chosen);
-            Ok(Outcome::Success)
+            &chosen.selected,
+            criteria.now,
+            selection.include_protected,
+        )?;
+    }
+    note_protected(&chosen);
+    Ok(Outcome::Success)
+}
+
+pub async fn purge(target: &Target, options: &PurgeOptions) -> Result<Outcome> {
+    let tools = Tools::for_target(target);
+    let PurgeOptions {
+        prefix,
+        selection,
+        yes,
+        dry_run,
+        batch_size,
+    } = options;
+
+    let criteria = criteria(prefix, selection)?;
+    let runner = Runner::new(*dry_run);
+    let pods = fetch(&runner, &tools, target, selection).await?;
+    let chosen = select(&pods, &criteria);
+    note_protected(&chosen);
+    if chosen.selected.is_empty() {
+        output::info(&format!(
+            "No pods match in namespace {}; nothing to delete.",
+            target.namespace
+        ));
+        return Ok(Outcome::Success);
+    }
+    let count = chosen.selected.len();
+    output::info(&format!(
+        "{} in namespace {} will be deleted:",
+        plural(count, "pod", "pods"),
+        target.namespace
+    ));
+    for pod in &chosen.selected {
+        let age = pod
+            .age_at(criteria.now)
+            .map(format_age)
+            .unwrap_or_else(|| "?".into());
+        let mark = if pod.protection().is_some() {
+            "  [BinderHub deployment]"
+        } else {
+            ""
+        };
+        output::info(&format!(
+            "  {}  ({}, age {age}){mark}",
+            pod.name(),
+            pod.display_status()
+        ));
+    }
+    let names: Vec<String> = chosen
+        .selected
+        .iter()
+        .map(|p| p.name().to_string())
+        .collect();
+    refuse_odd_names(&names)?;
+    let plan = purge_plan(
+        &tools,
+        &target.namespace,
+        &names,
+        runner::batch_size(*batch_size, names.len()),
+    );
+    if !*dry_run {
+        let question = format!(
+            "Delete {} in namespace {}?",
+            plural(count, "pod", "pods"),
+            target.namespace
+        );
+        if !confirm(&question, *yes).await? {
+            return Err(NotConfirmed("nothing deleted".into()).into());
         }
-        PodsCmd::Purge {
-            prefix,
-            selection,
-            yes,
-            dry_run,
-            batch_size,
-        } => {
-            let criteria = criteria(prefix, selection)?;
-            let runner = Runner::new(*dry_run);
-            let pods = fetch(&runner, &tools, global, selection).await?;
-            let chosen = select(&pods, &criteria);
-            note_protected(&chosen);
-            if chosen.selected.is_empty() {
-                output::info(&format!(
-                    "No pods match in namespace {}; nothing to delete.",
-                    global.namespace
-                ));
-                return Ok(Outcome::Success);
-            }
-            let count = chosen.selected.len();
-            output::info(&format!(
-                "{} in namespace {} will be deleted:",
-                plural(count, "pod", "pods"),
-                global.namespace
-            ));
-            for pod in &chosen.selected {
-                let age = pod
-                    .age_at(criteria.now)
-                    .map(format_age)
-                    .unwrap_or_else(|| "?".into());
-                let mark = if pod.protection().is_some() {
-                    "  [BinderHub deployment]"
-                } else {
-                    ""
-                };
-                output::info(&format!(
-                    "  {}  ({}, age {age}){mark}",
-                    pod.name(),
-                    pod.display_status()
-                ));
-            }
-            let names: Vec<String> = chosen
-                .selected
-                .iter()
-                .map(|p| p.name().to_string())
-                .collect();
-            refuse_odd_names(&names)?;
-            let plan = purge_plan(
-                &tools,
-                &global.namespace,
-                &names,
-                runner::batch_size(*batch_size, names.len()),
-            );
-            if !*dry_run {
-                let question = format!(
-                    "Delete {} in namespace {}?",
-                    plural(count, "pod", "pods"),
-                    global.namespace
-                );
-                if !confirm(&question, *yes).await? {
-                    return Err(NotConfirmed("nothing deleted".into()).into());
-                }
-            }
-            // Independent batches, a few at once; a failed one stops none.
-            let results = runner.execute_concurrently(&plan, BATCHES_AT_ONCE).await;
-            let batches = Batches::new(&plan, results);
-            if !*dry_run {
-                report_purge(&batches, count, &tools, &global.namespace);
-            }
-            match batches.into_error() {
-                Some(err) => Err(err),
-                None => Ok(Outcome::Success),
-            }
-        }
+    }
+    // Independent batches, a few at once; a failed one stops none.
+    let results = runner.execute_concurrently(&plan, BATCHES_AT_ONCE).await;
+    let batches = Batches::new(&plan, results);
+    if !*dry_run {
+        report_purge(&batches, count, &tools, &target.namespace);
+    }
+    match batches.into_error() {
+        Some(err) => Err(err),
+        None => Ok(Outcome::Success),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::ToolFlavor;
+    use crate::cluster::tools::ToolFlavor;
 
     const NOW: i64 = 1_716_285_731; // 2024-05-21T10:02:11Z
 

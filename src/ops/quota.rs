@@ -7,15 +7,18 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{GlobalArgs, QuotaCmd};
 use crate::cluster::manifest;
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::runner::Runner;
+use crate::cluster::target::Target;
 use crate::cluster::tools::Tools;
 use crate::error::{Outcome, Problems};
 use crate::output;
 use crate::output::format;
+use crate::output::format::OutputOptions;
 use crate::output::table::{format_table_styled, TableStyle};
+
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct QuotaList {
@@ -145,55 +148,69 @@ pub fn check_file(path: &Path, namespace: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn run(global: &GlobalArgs, cmd: &QuotaCmd) -> Result<Outcome> {
-    let tools = Tools::from_global(global);
-    match cmd {
-        QuotaCmd::Show { output } => {
-            let list: QuotaList = Runner::new(false)
-                .query_json(&show_command(&tools, &global.namespace))
-                .await?;
-            if list.items.is_empty() && format::is_table(output) {
-                output::info(&format!(
-                    "No ResourceQuota in namespace {}; `binderctl quota apply` sets one.",
-                    global.namespace
-                ));
-            } else {
-                let records = quota_records(&list.items);
-                let mut names: Vec<String> = list
-                    .items
-                    .iter()
-                    .map(|q| format!("resourcequota/{}", q.metadata.name))
-                    .collect();
-                names.dedup();
-                format::print(
-                    output,
-                    &records,
-                    || names,
-                    |style| format_quotas_styled(&records, style),
-                )?;
-            }
-            Ok(Outcome::Success)
-        }
-        QuotaCmd::Apply { file, dry_run } => {
-            check_file(file, &global.namespace)?;
-            let file_arg = file.to_str().with_context(|| {
-                format!(
-                    "{}: the path is not valid UTF-8; rename the file",
-                    file.shown()
-                )
-            })?;
-            Runner::new(*dry_run)
-                .execute(&apply_plan(&tools, &global.namespace, file_arg))
-                .await?;
-            Ok(Outcome::Success)
-        }
+/// `quota show`'s options.
+#[derive(Debug, Clone)]
+pub struct ShowOptions {
+    pub output: OutputOptions,
+}
+/// `quota apply`'s options.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    pub file: PathBuf,
+    pub dry_run: bool,
+}
+
+pub async fn show(target: &Target, options: &ShowOptions) -> Result<Outcome> {
+    let tools = Tools::for_target(target);
+    let ShowOptions { output } = options;
+
+    let list: QuotaList = Runner::new(false)
+        .query_json(&show_command(&tools, &target.namespace))
+        .await?;
+    if list.items.is_empty() && format::is_table(output) {
+        output::info(&format!(
+            "No ResourceQuota in namespace {}; `binderctl quota apply` sets one.",
+            target.namespace
+        ));
+    } else {
+        let records = quota_records(&list.items);
+        let mut names: Vec<String> = list
+            .items
+            .iter()
+            .map(|q| format!("resourcequota/{}", q.metadata.name))
+            .collect();
+        names.dedup();
+        format::print(
+            output,
+            &records,
+            || names,
+            |style| format_quotas_styled(&records, style),
+        )?;
     }
+    Ok(Outcome::Success)
+}
+
+pub async fn apply(target: &Target, options: &ApplyOptions) -> Result<Outcome> {
+    let tools = Tools::for_target(target);
+    let ApplyOptions { file, dry_run } = options;
+
+    check_file(file, &target.namespace)?;
+    let file_arg = file.to_str().with_context(|| {
+        format!(
+            "{}: the path is not valid UTF-8; rename the file",
+            file.shown()
+        )
+    })?;
+    Runner::new(*dry_run)
+        .execute(&apply_plan(&tools, &target.namespace, file_arg))
+        .await?;
+    Ok(Outcome::Success)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::ToolFlavor;
+    use crate::cluster::tools::ToolFlavor;
 
     #[test]
     fn commands() {

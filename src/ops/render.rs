@@ -3,13 +3,12 @@
 //! `deploy`; writing the file is the caller's business.
 
 use crate::error::ShownPath;
-use std::path::Path;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde_yaml::Value;
 
-use crate::cli::RenderArgs;
 use crate::egress::allow_list::{self, Record, Source};
 use crate::egress::cidr;
 use crate::egress::dns::{self, DnsOptions};
@@ -19,6 +18,28 @@ use crate::values::settings::{self, AllowListMode, Settings, Whitelist};
 
 use crate::ops::input;
 use crate::values::{read, transform, write};
+
+use crate::cluster::runner::interrupted;
+use crate::error::Interrupted;
+use crate::fsutil;
+use crate::ops::render;
+
+/// Where `render` and `deploy` read the values, where they write, and how the
+/// egress addresses are looked up (`--nameserver`, the lists, the limits).
+#[derive(Debug, Clone)]
+pub struct RenderOptions {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub nameservers: Vec<String>,
+    pub github_meta_url: String,
+    pub fastly_url: String,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub allow_unresolved: bool,
+    pub allow_default_route: bool,
+    pub allow_special_addresses: bool,
+    pub dns_note: Option<String>,
+}
 
 /// A finished render, not yet written anywhere.
 #[derive(Debug)]
@@ -75,7 +96,7 @@ pub fn read_values(path: &Path) -> Result<Value> {
 /// Render `args.input`. Every problem (bad keys, unresolvable hosts, lists
 /// that cannot be fetched) is collected and returned together as
 /// [`Problems`]; nothing is written here.
-pub async fn render(args: &RenderArgs) -> Result<Rendered> {
+pub async fn render(args: &RenderOptions) -> Result<Rendered> {
     let started = Instant::now();
     let input = read_input(args)?;
     render_input(args, input, started).await
@@ -107,7 +128,7 @@ impl Input {
 
 /// The first, local part of [`render`]: for a caller that needs the mode
 /// before the lookups start, without reading binder.yaml twice.
-pub fn read_input(args: &RenderArgs) -> Result<Input> {
+pub fn read_input(args: &RenderOptions) -> Result<Input> {
     read_input_file(&args.input)
 }
 
@@ -121,7 +142,7 @@ pub fn read_input_file(path: &Path) -> Result<Input> {
 /// The rest of [`render`], from binder.yaml as [`read_input`] read it;
 /// `started` is when the render began (for the summary).
 pub async fn render_input(
-    args: &RenderArgs,
+    args: &RenderOptions,
     input_read: Input,
     started: Instant,
 ) -> Result<Rendered> {
@@ -212,7 +233,7 @@ pub async fn render_input(
 }
 
 /// Which servers the look-ups ask, for the summary.
-fn dns_note(args: &RenderArgs) -> String {
+fn dns_note(args: &RenderOptions) -> String {
     if let Some(note) = &args.dns_note {
         return note.clone();
     }
@@ -220,7 +241,7 @@ fn dns_note(args: &RenderArgs) -> String {
         .nameservers
         .iter()
         .map(String::as_str)
-        .filter(|s| *s != crate::cli::NAMESERVER_HOST)
+        .filter(|s| *s != crate::egress::dns::NAMESERVER_HOST)
         .collect();
     if named.is_empty() {
         "the host's resolver, /etc/resolv.conf".to_string()
@@ -244,7 +265,7 @@ fn read_settings(values: &Value, input: &str) -> Result<Settings> {
 
 /// Resolve every host and fetch every list, all at once.
 async fn look_up(
-    args: &RenderArgs,
+    args: &RenderOptions,
     settings: &Settings,
 ) -> Result<(Vec<dns::HostLookup>, Vec<published::ListResult>)> {
     let timeout = args.timeout;
@@ -254,7 +275,7 @@ async fn look_up(
     if args
         .nameservers
         .iter()
-        .any(|s| s == crate::cli::NAMESERVER_CLUSTER)
+        .any(|s| s == crate::egress::dns::NAMESERVER_CLUSTER)
     {
         anyhow::bail!(
             "--nameserver cluster: the cluster's DNS servers were not read (a bug in binderctl)"
@@ -263,7 +284,7 @@ async fn look_up(
     let nameservers = args
         .nameservers
         .iter()
-        .filter(|s| *s != crate::cli::NAMESERVER_HOST)
+        .filter(|s| *s != crate::egress::dns::NAMESERVER_HOST)
         .map(|s| dns::parse_nameserver(s))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow::anyhow!("--nameserver: {e}"))?;
@@ -444,7 +465,7 @@ fn output_text(
 const POLICY_MODE_NOTE: &str = "# Egress allow-list: in the NetworkPolicy binderctl-egress \
      (allow_list_mode: policy), kept up to date by `binderctl egress apply`.\n";
 
-fn list_requests(args: &RenderArgs, settings: &Settings) -> Vec<ListRequest> {
+fn list_requests(args: &RenderOptions, settings: &Settings) -> Vec<ListRequest> {
     let mut requests = Vec::new();
     if !settings.github_keys.is_empty() {
         requests.push(ListRequest {
@@ -468,5 +489,22 @@ fn count(n: usize, noun: &str) -> String {
         (1, _) => format!("1 {noun}"),
         (_, "address") => format!("{n} addresses"),
         _ => format!("{n} {noun}s"),
+    }
+}
+/// The output must never replace the operator's own files (the input, and
+/// `others`: deploy's secret and values files), nor anything that is not a
+/// regular file.
+pub fn refuse_overwriting_input(args: &RenderOptions, others: &[(&str, &Path)]) -> Result<()> {
+    let mut inputs = vec![("the input file", args.input.as_path())];
+    inputs.extend_from_slice(others);
+    fsutil::refuse_output(&args.output, &inputs)
+}
+
+/// Render, unless interrupted first: Ctrl-C or SIGTERM during the lookups
+/// ends the run at once, with nothing written.
+pub async fn render_interruptibly(args: &RenderOptions) -> Result<Rendered> {
+    tokio::select! {
+        rendered = render::render(args) => rendered,
+        () = interrupted() => Err(Interrupted.into()),
     }
 }

@@ -1,33 +1,41 @@
 //! `binderctl render`: binder.yaml in, _binder.yaml out (or `--check` it).
 
 use crate::error::ShownPath;
-use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::cli::{GlobalArgs, RenderArgs, RenderCmd};
-use crate::cluster::runner::interrupted;
-use crate::commands::deploy::placeholder_problems;
+use crate::cluster::target::Target;
 use crate::egress::allow_list;
 use crate::egress::cidr;
 use crate::error::{Interrupted, Outcome, Problems};
 use crate::fsutil;
-use crate::ops::render::{self, Rendered};
+use crate::ops::preflight::placeholder_problems;
+use crate::ops::render::{self, refuse_overwriting_input, render_interruptibly, Rendered};
 use crate::output;
 use crate::values::settings::{self, AllowListMode};
 use crate::values::transform;
 
-pub async fn run(global: &GlobalArgs, cmd: &RenderCmd) -> Result<Outcome> {
+use crate::ops::render::RenderOptions;
+
+/// What `render` is asked to do: the render, and where its text goes.
+#[derive(Debug, Clone)]
+pub struct RenderFileOptions {
+    pub render: RenderOptions,
+    pub stdout: bool,
+    pub check: bool,
+}
+
+pub async fn run(target: &Target, options: &RenderFileOptions) -> Result<Outcome> {
     // --check reads the output (a FIFO would hang it), --stdout ignores it.
-    if !cmd.stdout {
-        refuse_overwriting_input(&cmd.render, &[])?;
+    if !options.stdout {
+        refuse_overwriting_input(&options.render, &[])?;
     }
     // The host's resolver unless `--nameserver cluster` asks for the cluster's.
-    let tools = crate::cluster::tools::Tools::from_global(global);
+    let tools = crate::cluster::tools::Tools::for_target(target);
     let chosen = super::nameservers::choose(
         &crate::cluster::runner::Runner::new(false),
         &tools,
-        &cmd.render,
+        &options.render,
         false,
     )
     .await?;
@@ -39,12 +47,12 @@ pub async fn run(global: &GlobalArgs, cmd: &RenderCmd) -> Result<Outcome> {
         render::warn(&format!("{w} (`binderctl deploy` refuses to deploy it)"));
     }
 
-    if cmd.check {
+    if options.check {
         let outcome = check(args, &rendered, output::is_quiet())?;
         output::info(&format!("binderctl: {}", rendered.summary));
         return Ok(outcome);
     }
-    if cmd.stdout {
+    if options.stdout {
         output::data(&rendered.text);
         output::info(&format!("binderctl: {}", rendered.summary));
         return Ok(Outcome::Success);
@@ -58,26 +66,8 @@ pub async fn run(global: &GlobalArgs, cmd: &RenderCmd) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-/// The output must never replace the operator's own files (the input, and
-/// `others`: deploy's secret and values files), nor anything that is not a
-/// regular file.
-pub fn refuse_overwriting_input(args: &RenderArgs, others: &[(&str, &Path)]) -> Result<()> {
-    let mut inputs = vec![("the input file", args.input.as_path())];
-    inputs.extend_from_slice(others);
-    fsutil::refuse_output(&args.output, &inputs)
-}
-
-/// Render, unless interrupted first: Ctrl-C or SIGTERM during the lookups
-/// ends the run at once, with nothing written.
-pub async fn render_interruptibly(args: &RenderArgs) -> Result<Rendered> {
-    tokio::select! {
-        rendered = render::render(args) => rendered,
-        () = interrupted() => Err(Interrupted.into()),
-    }
-}
-
 /// Say, after the problems, that the previous output is intact.
-fn nothing_written(err: anyhow::Error, args: &RenderArgs) -> anyhow::Error {
+fn nothing_written(err: anyhow::Error, args: &RenderOptions) -> anyhow::Error {
     if err.downcast_ref::<Interrupted>().is_some() {
         return err;
     }
@@ -98,7 +88,7 @@ fn nothing_written(err: anyhow::Error, args: &RenderArgs) -> anyhow::Error {
 /// input path in the header, the grouping of ranges, an address inside a
 /// range already allowed are no change), 1 (with the changes per source)
 /// when it would not.
-fn check(args: &RenderArgs, rendered: &Rendered, quiet: bool) -> Result<Outcome> {
+fn check(args: &RenderOptions, rendered: &Rendered, quiet: bool) -> Result<Outcome> {
     let path = args.output.shown();
     let existing = match std::fs::metadata(&args.output) {
         Ok(_) => crate::ops::input::read_text(&args.output)?,
@@ -154,7 +144,7 @@ fn check(args: &RenderArgs, rendered: &Rendered, quiet: bool) -> Result<Outcome>
         });
     }
     output::data_line(&format!("{path} would change:"));
-    output::data(&super::egress::format_changes(&changes));
+    output::data(&super::egress::policies::format_changes(&changes));
     if values_differ {
         output::data_line(&format!(
             "  other values differ ({} edited since the last render?)",

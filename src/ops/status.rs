@@ -5,14 +5,21 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::pods::{self, Pod, PodList, PodRecord};
-use crate::cli::{GlobalArgs, StatusCmd};
 use crate::cluster::helm::{deployed_release, HelmRelease};
 use crate::cluster::plan::CommandLine;
 use crate::cluster::runner::Runner;
+use crate::cluster::target::Target;
 use crate::cluster::tools::Tools;
 use crate::error::Outcome;
 use crate::output::format;
+use crate::output::format::OutputOptions;
 use crate::output::table::{format_table_styled, TableStyle};
+
+/// What `status` is asked to do.
+#[derive(Debug, Clone)]
+pub struct StatusOptions {
+    pub output: OutputOptions,
+}
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ServiceList {
@@ -294,29 +301,29 @@ fn is_ready(pod: &Pod) -> bool {
     !statuses.is_empty() && statuses.iter().all(|c| c.ready)
 }
 
-pub async fn run(global: &GlobalArgs, cmd: &StatusCmd) -> Result<Outcome> {
-    let tools = Tools::from_global(global);
+pub async fn run(target: &Target, options: &StatusOptions) -> Result<Outcome> {
+    let tools = Tools::for_target(target);
     let runner = Runner::new(false);
     // Four independent reads, all at once: one round trip, not four.
     let (pods_command, services_command) = (
-        pods::list_command(&tools, &global.namespace, None),
-        services_command(&tools, &global.namespace),
+        pods::list_command(&tools, &target.namespace, None),
+        services_command(&tools, &target.namespace),
     );
     // The policy's problem (a policy of that name that is not binderctl's,
     // `Forbidden`) is shown with the rest, then makes the exit code.
     let (release, pod_list, services, egress) = tokio::try_join!(
-        deployed_release(&runner, &tools, &global.namespace, &global.release),
+        deployed_release(&runner, &tools, &target.namespace, &target.release),
         runner.query_json::<PodList>(&pods_command),
         runner.query_json::<ServiceList>(&services_command),
         async {
             Ok::<_, anyhow::Error>(
-                super::egress::read_policies(&runner, &tools, &global.namespace).await,
+                super::egress::policies::read_policies(&runner, &tools, &target.namespace).await,
             )
         },
     )?;
     let now = crate::cluster::duration::unix_now();
     let record = StatusRecord {
-        release: ReleaseRecord::new(release.as_ref(), &global.release, &global.namespace),
+        release: ReleaseRecord::new(release.as_ref(), &target.release, &target.namespace),
         pods: pod_list
             .items
             .iter()
@@ -334,9 +341,9 @@ pub async fn run(global: &GlobalArgs, cmd: &StatusCmd) -> Result<Outcome> {
         );
         names
     };
-    format::print(&cmd.output, &record, names, |style| {
+    format::print(&options.output, &record, names, |style| {
         let mut text = format_status_styled(
-            format_release(release.as_ref(), &global.release, &global.namespace),
+            format_release(release.as_ref(), &target.release, &target.namespace),
             &pod_list.items,
             &services.items,
             now,
@@ -344,8 +351,8 @@ pub async fn run(global: &GlobalArgs, cmd: &StatusCmd) -> Result<Outcome> {
         );
         text.push('\n');
         text.push_str(&match &egress {
-            Ok(held) => super::egress::status_line(held, now),
-            Err(err) => super::egress::status_problem_line(err),
+            Ok(held) => super::egress::policies::status_line(held, now),
+            Err(err) => super::egress::policies::status_problem_line(err),
         });
         text
     })?;

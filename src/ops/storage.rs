@@ -8,15 +8,18 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{GlobalArgs, StorageCmd};
 use crate::cluster::manifest;
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::runner::Runner;
+use crate::cluster::target::Target;
 use crate::cluster::tools::Tools;
 use crate::error::{Outcome, Problems};
 use crate::output;
 use crate::output::format;
+use crate::output::format::OutputOptions;
 use crate::output::table::{format_table_styled, TableStyle};
+
+use std::path::PathBuf;
 
 /// The annotation that makes a StorageClass the default (and its old beta name).
 pub const DEFAULT_ANNOTATIONS: [&str; 2] = [
@@ -214,58 +217,72 @@ async fn fetch(runner: &Runner, tools: &Tools) -> Result<Vec<StorageClass>> {
     Ok(list.items)
 }
 
-pub async fn run(global: &GlobalArgs, cmd: &StorageCmd) -> Result<Outcome> {
-    let tools = Tools::from_global(global);
-    match cmd {
-        StorageCmd::Ls { output } => {
-            let classes = fetch(&Runner::new(false), &tools).await?;
-            if classes.is_empty() && format::is_table(output) {
-                output::info("No StorageClasses; `binderctl storage apply` creates one.");
-            } else {
-                let records: Vec<ClassRecord> = classes.iter().map(ClassRecord::new).collect();
-                format::print(
-                    output,
-                    &records,
-                    || {
-                        let names = classes.iter().map(|c| &c.metadata.name);
-                        names.map(|n| format!("storageclass/{n}")).collect()
-                    },
-                    |style| format_classes_styled(&classes, style),
-                )?;
-            }
-            if let Some(warning) = default_class_warning(&tools, &classes) {
-                output::info(&warning);
-            }
-            Ok(Outcome::Success)
-        }
-        StorageCmd::Apply { file, dry_run } => {
-            let applied = check_file(file)?;
-            let file_arg = file.to_str().with_context(|| {
-                format!(
-                    "{}: the path is not valid UTF-8; rename the file",
-                    file.shown()
-                )
-            })?;
-            let runner = Runner::new(*dry_run);
-            runner.execute(&apply_plan(&tools, file_arg)).await?;
-            // With --dry-run, warn about the state the apply would lead to.
-            let classes = if *dry_run {
-                after_apply(&fetch(&runner, &tools).await?, &applied)
-            } else {
-                fetch(&runner, &tools).await?
-            };
-            if let Some(warning) = default_class_warning(&tools, &classes) {
-                output::info(&warning);
-            }
-            Ok(Outcome::Success)
-        }
+/// `storage ls`'s options.
+#[derive(Debug, Clone)]
+pub struct ListOptions {
+    pub output: OutputOptions,
+}
+/// `storage apply`'s options.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    pub file: PathBuf,
+    pub dry_run: bool,
+}
+
+pub async fn list(target: &Target, options: &ListOptions) -> Result<Outcome> {
+    let tools = Tools::for_target(target);
+    let ListOptions { output } = options;
+
+    let classes = fetch(&Runner::new(false), &tools).await?;
+    if classes.is_empty() && format::is_table(output) {
+        output::info("No StorageClasses; `binderctl storage apply` creates one.");
+    } else {
+        let records: Vec<ClassRecord> = classes.iter().map(ClassRecord::new).collect();
+        format::print(
+            output,
+            &records,
+            || {
+                let names = classes.iter().map(|c| &c.metadata.name);
+                names.map(|n| format!("storageclass/{n}")).collect()
+            },
+            |style| format_classes_styled(&classes, style),
+        )?;
     }
+    if let Some(warning) = default_class_warning(&tools, &classes) {
+        output::info(&warning);
+    }
+    Ok(Outcome::Success)
+}
+
+pub async fn apply(target: &Target, options: &ApplyOptions) -> Result<Outcome> {
+    let tools = Tools::for_target(target);
+    let ApplyOptions { file, dry_run } = options;
+
+    let applied = check_file(file)?;
+    let file_arg = file.to_str().with_context(|| {
+        format!(
+            "{}: the path is not valid UTF-8; rename the file",
+            file.shown()
+        )
+    })?;
+    let runner = Runner::new(*dry_run);
+    runner.execute(&apply_plan(&tools, file_arg)).await?;
+    // With --dry-run, warn about the state the apply would lead to.
+    let classes = if *dry_run {
+        after_apply(&fetch(&runner, &tools).await?, &applied)
+    } else {
+        fetch(&runner, &tools).await?
+    };
+    if let Some(warning) = default_class_warning(&tools, &classes) {
+        output::info(&warning);
+    }
+    Ok(Outcome::Success)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::ToolFlavor;
+    use crate::cluster::tools::ToolFlavor;
 
     fn class(name: &str, default: Option<&str>) -> StorageClass {
         let mut annotations = BTreeMap::new();

@@ -4,15 +4,22 @@
 
 use anyhow::{bail, Result};
 
-use crate::cli::{GlobalArgs, UninstallCmd};
 use crate::cluster::confirm::confirm_typed;
 use crate::cluster::helm::deployed_release;
 use crate::cluster::names;
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::runner::Runner;
+use crate::cluster::target::Target;
 use crate::cluster::tools::Tools;
 use crate::error::{NotConfirmed, Outcome};
 use crate::output;
+
+/// What `uninstall` is asked to do.
+#[derive(Debug, Clone)]
+pub struct UninstallOptions {
+    pub yes: bool,
+    pub dry_run: bool,
+}
 
 /// `kubectl get namespace NS -o json`.
 pub fn namespace_command(tools: &Tools, namespace: &str) -> CommandLine {
@@ -36,7 +43,7 @@ pub fn uninstall_plan(
         );
     }
     if namespace_exists {
-        for step in super::egress::delete_steps(tools, namespace) {
+        for step in super::egress::policies::delete_steps(tools, namespace) {
             plan.push(step);
         }
         plan.push(
@@ -50,14 +57,14 @@ pub fn uninstall_plan(
     plan
 }
 
-pub async fn run(global: &GlobalArgs, cmd: &UninstallCmd) -> Result<Outcome> {
-    let namespace = global.namespace.as_str();
+pub async fn run(target: &Target, options: &UninstallOptions) -> Result<Outcome> {
+    let namespace = target.namespace.as_str();
     if names::is_system_namespace(namespace) {
         bail!("refusing to delete namespace {namespace:?}: `default` and every `kube-*` namespace belong to Kubernetes itself; pass -n with the BinderHub's namespace");
     }
-    let tools = Tools::from_global(global);
-    let runner = Runner::new(cmd.dry_run);
-    let release = deployed_release(&runner, &tools, namespace, &global.release).await?;
+    let tools = Tools::for_target(target);
+    let runner = Runner::new(options.dry_run);
+    let release = deployed_release(&runner, &tools, namespace, &target.release).await?;
     let probe_command = namespace_command(&tools, namespace);
     let probe = runner.probe(&probe_command).await?;
     let namespace_exists = if probe.success() {
@@ -76,17 +83,17 @@ pub async fn run(global: &GlobalArgs, cmd: &UninstallCmd) -> Result<Outcome> {
     if plan.is_empty() {
         output::info(&format!(
             "Nothing to uninstall: no release {} and no namespace {namespace}.",
-            global.release
+            target.release
         ));
         return Ok(Outcome::Success);
     }
     if release.is_none() {
         output::info(&format!(
             "No Helm release {} in namespace {namespace}; deleting the namespace only.",
-            global.release
+            target.release
         ));
     }
-    if !cmd.dry_run {
+    if !options.dry_run {
         let what = match (&release, namespace_exists) {
             (Some(r), true) => format!(
                 "Helm release {} and namespace {namespace} with everything in it",
@@ -98,7 +105,7 @@ pub async fn run(global: &GlobalArgs, cmd: &UninstallCmd) -> Result<Outcome> {
         output::info(&format!(
             "This deletes {what}, user volumes included. It cannot be undone."
         ));
-        if !confirm_typed("", namespace, cmd.yes).await? {
+        if !confirm_typed("", namespace, options.yes).await? {
             return Err(NotConfirmed("nothing deleted".into()).into());
         }
     }
@@ -109,26 +116,24 @@ pub async fn run(global: &GlobalArgs, cmd: &UninstallCmd) -> Result<Outcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::ToolFlavor;
+    use crate::cluster::tools::ToolFlavor;
 
     #[tokio::test]
     async fn refuses_default_and_every_kube_namespace_before_any_tool_runs() {
         for namespace in ["default", "kube-system", "kube-flannel", "kube-anything"] {
-            let global = GlobalArgs {
+            let target = Target {
                 namespace: namespace.into(),
                 release: "binder".into(),
                 // No such tool would run: the refusal comes first.
                 tools: ToolFlavor::Plain,
                 kubeconfig: None,
                 context: None,
-                quiet: false,
-                verbose: false,
             };
-            let cmd = UninstallCmd {
+            let cmd = UninstallOptions {
                 yes: true,
                 dry_run: false,
             };
-            let err = run(&global, &cmd).await.unwrap_err().to_string();
+            let err = run(&target, &cmd).await.unwrap_err().to_string();
             assert!(
                 err.contains("refusing to delete namespace"),
                 "{namespace}: {err}"

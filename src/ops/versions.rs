@@ -7,15 +7,30 @@ use std::cmp::Ordering;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{GlobalArgs, VersionsCmd};
 use crate::cluster::helm::{self, deployed_release, HelmRelease};
 use crate::cluster::plan::CommandLine;
 use crate::cluster::runner::Runner;
+use crate::cluster::target::Target;
 use crate::cluster::tools::Tools;
 use crate::error::{Outcome, ToolFailed};
 use crate::output;
+use crate::output::format::OutputOptions;
 use crate::output::table::{format_table_styled, TableStyle};
 use crate::output::{format, plural};
+
+use crate::cluster::plan::Plan;
+use crate::cluster::plan::Step;
+use crate::ops::versions::helm::chart_repo;
+
+/// What `versions` is asked to do.
+#[derive(Debug, Clone)]
+pub struct VersionsOptions {
+    pub limit: usize,
+    pub chart: String,
+    pub update: bool,
+    pub output: OutputOptions,
+    pub chart_repo_url: String,
+}
 
 /// One entry of `helm search repo -o json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -139,18 +154,18 @@ async fn search(runner: &Runner, tools: &Tools, chart: &str) -> Result<Vec<Chart
 /// Helm's cache lists no version of the chart (a fresh Helm, or a cache
 /// never refreshed): add and refresh the chart repository, once. The tools'
 /// chatter is kept off stdout, which holds the table.
-async fn fetch_repository(runner: &Runner, tools: &Tools, cmd: &VersionsCmd) -> Result<()> {
-    let Some(repo) = helm::chart_repo(&cmd.chart) else {
+async fn fetch_repository(runner: &Runner, tools: &Tools, options: &VersionsOptions) -> Result<()> {
+    let Some(repo) = helm::chart_repo(&options.chart) else {
         bail!(
             "the chart {} is not from a chart repository, so it has no versions to list",
-            cmd.chart
+            options.chart
         );
     };
     let configured = helm::repo_is_configured(runner, tools, repo).await?;
-    let plan = helm::repository_plan(tools, repo, &cmd.chart_repo_url, configured);
+    let plan = helm::repository_plan(tools, repo, &options.chart_repo_url, configured);
     output::info(&format!(
         "Helm's cache has no versions of {}; {} the chart repository {repo}:",
-        cmd.chart,
+        options.chart,
         if configured {
             "refreshing"
         } else {
@@ -164,28 +179,28 @@ async fn fetch_repository(runner: &Runner, tools: &Tools, cmd: &VersionsCmd) -> 
     Ok(())
 }
 
-pub async fn run(global: &GlobalArgs, cmd: &VersionsCmd) -> Result<Outcome> {
-    let tools = Tools::from_global(global);
+pub async fn run(target: &Target, options: &VersionsOptions) -> Result<Outcome> {
+    let tools = Tools::for_target(target);
     let runner = Runner::new(false);
-    if cmd.update {
-        super::latest::update(&tools, &cmd.chart).await?;
+    if options.update {
+        update(&tools, &options.chart).await?;
     }
     // The versions come from Helm's local cache, the deployed one from the
     // cluster: both at once.
     let (versions, release) = tokio::join!(
-        search(&runner, &tools, &cmd.chart),
-        deployed_release(&runner, &tools, &global.namespace, &global.release)
+        search(&runner, &tools, &options.chart),
+        deployed_release(&runner, &tools, &target.namespace, &target.release)
     );
     let mut versions = versions?;
     if versions.is_empty() {
-        fetch_repository(&runner, &tools, cmd).await?;
-        versions = search(&runner, &tools, &cmd.chart).await?;
+        fetch_repository(&runner, &tools, options).await?;
+        versions = search(&runner, &tools, &options.chart).await?;
     }
     if versions.is_empty() {
         bail!(
             "the chart repository holds no versions of {}; check the chart name (--chart) and \
              the repository URL (`{}` shows it)",
-            cmd.chart,
+            options.chart,
             helm::repo_list_command(&tools)
         );
     }
@@ -205,7 +220,7 @@ pub async fn run(global: &GlobalArgs, cmd: &VersionsCmd) -> Result<Outcome> {
         .and_then(|r| r.as_ref())
         .and_then(HelmRelease::chart_version);
     let shown = versions
-        .get(..cmd.limit.min(versions.len()))
+        .get(..options.limit.min(versions.len()))
         .unwrap_or_default();
     let records: Vec<VersionRecord> = shown
         .iter()
@@ -216,10 +231,10 @@ pub async fn run(global: &GlobalArgs, cmd: &VersionsCmd) -> Result<Outcome> {
         })
         .collect();
     format::print(
-        &cmd.output,
+        &options.output,
         &records,
         || shown.iter().map(|v| v.version.clone()).collect(),
-        |style| format_versions_styled(&versions, deployed, cmd.limit, style),
+        |style| format_versions_styled(&versions, deployed, options.limit, style),
     )?;
     if release.is_none() {
         return Ok(Outcome::Success);
@@ -228,7 +243,7 @@ pub async fn run(global: &GlobalArgs, cmd: &VersionsCmd) -> Result<Outcome> {
         Some(version) => {
             let position = versions.iter().position(|v| v.version == version);
             match position {
-                Some(i) if i >= cmd.limit => output::info(&format!(
+                Some(i) if i >= options.limit => output::info(&format!(
                     "Deployed: {version}, {} {} (not all shown; see --limit).",
                     plural(i, "newer version", "newer versions"),
                     if i == 1 { "exists" } else { "exist" }
@@ -241,16 +256,36 @@ pub async fn run(global: &GlobalArgs, cmd: &VersionsCmd) -> Result<Outcome> {
         }
         None => output::info(&format!(
             "Release {} is not deployed in namespace {}.",
-            global.release, global.namespace
+            target.release, target.namespace
         )),
     }
     Ok(Outcome::Success)
 }
 
+/// `helm repo update REPO`: refresh the chart's repository cache.
+pub fn update_command(tools: &Tools, chart: &str) -> Option<CommandLine> {
+    chart_repo(chart).map(|repo| tools.helm(["repo", "update", repo]))
+}
+
+/// Refresh the chart's repository (`versions --update`); a chart from a
+/// folder or URL has no repository to refresh.
+pub async fn update(tools: &Tools, chart: &str) -> Result<()> {
+    let Some(command) = update_command(tools, chart) else {
+        output::warn(&format!(
+            "{chart} comes from no repository; nothing to update"
+        ));
+        return Ok(());
+    };
+    let mut plan = Plan::new();
+    plan.push(Step::new(command).described(format!("Refreshing the repository of {chart}")));
+    Runner::new(false).execute(&plan).await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::ToolFlavor;
+    use crate::cluster::tools::ToolFlavor;
 
     #[test]
     fn dev_versions_order_by_commit_count() {

@@ -8,14 +8,16 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::pods;
-use crate::cli::{GlobalArgs, ToolFlavor, VolumesCmd};
 use crate::cluster::confirm::confirm;
 use crate::cluster::duration::{format_age, parse_timestamp, unix_now};
 use crate::cluster::names::validate_object_name;
 use crate::cluster::plan::{CommandLine, Plan};
 use crate::cluster::runner::Runner;
+use crate::cluster::target::Target;
+use crate::cluster::tools::ToolFlavor;
 use crate::cluster::tools::Tools;
 use crate::error::{NotConfirmed, Outcome};
+use crate::output::format::OutputOptions;
 use crate::output::table::{format_table_styled, TableStyle};
 use crate::output::{self, format, plural};
 
@@ -306,102 +308,119 @@ pub fn choose<'a>(
     (chosen, kept)
 }
 
-pub async fn run(global: &GlobalArgs, cmd: &VolumesCmd) -> Result<Outcome> {
-    let tools = Tools::from_global(global);
+/// `volumes ls`'s options.
+#[derive(Debug, Clone)]
+pub struct ListOptions {
+    pub output: OutputOptions,
+}
+/// `volumes rm`'s options.
+#[derive(Debug, Clone)]
+pub struct RemoveOptions {
+    /// The claim, or with `prefix` the start of the claims' names.
+    pub claim: String,
+    pub prefix: bool,
+    pub yes: bool,
+    pub dry_run: bool,
+}
+
+pub async fn list(target: &Target, options: &ListOptions) -> Result<Outcome> {
+    let tools = Tools::for_target(target);
     let now = unix_now();
-    match cmd {
-        VolumesCmd::Ls { output } => {
-            let volumes = fetch(&Runner::new(false), &tools, &global.namespace).await?;
-            if volumes.is_empty() && format::is_table(output) {
-                output::info(&format!(
-                    "No volume claims in namespace {}.",
-                    global.namespace
-                ));
-                return Ok(Outcome::Success);
-            }
-            let records: Vec<VolumeRecord> =
-                volumes.iter().map(|v| VolumeRecord::new(v, now)).collect();
-            format::print(
-                output,
-                &records,
-                || {
-                    volumes
-                        .iter()
-                        .map(|v| format!("persistentvolumeclaim/{}", v.claim.name()))
-                        .collect()
-                },
-                |style| format_volumes(&volumes, now, style),
-            )?;
-            Ok(Outcome::Success)
+    let ListOptions { output } = options;
+
+    let volumes = fetch(&Runner::new(false), &tools, &target.namespace).await?;
+    if volumes.is_empty() && format::is_table(output) {
+        output::info(&format!(
+            "No volume claims in namespace {}.",
+            target.namespace
+        ));
+        return Ok(Outcome::Success);
+    }
+    let records: Vec<VolumeRecord> = volumes.iter().map(|v| VolumeRecord::new(v, now)).collect();
+    format::print(
+        output,
+        &records,
+        || {
+            volumes
+                .iter()
+                .map(|v| format!("persistentvolumeclaim/{}", v.claim.name()))
+                .collect()
+        },
+        |style| format_volumes(&volumes, now, style),
+    )?;
+    Ok(Outcome::Success)
+}
+
+pub async fn remove(target: &Target, options: &RemoveOptions) -> Result<Outcome> {
+    let tools = Tools::for_target(target);
+    let _now = unix_now();
+    let RemoveOptions {
+        claim,
+        prefix,
+        yes,
+        dry_run,
+    } = options;
+
+    if !*prefix {
+        validate_object_name("claim", claim)?;
+    } else if claim.is_empty() {
+        anyhow::bail!("--prefix \"\" would choose every claim; name a prefix");
+    }
+    let runner = Runner::new(*dry_run);
+    let volumes = fetch(&runner, &tools, &target.namespace).await?;
+    let (chosen, kept) = choose(&volumes, claim, *prefix);
+    for (volume, reason) in &kept {
+        output::warn(&format!("keeping {}: {reason}", volume.claim.name()));
+    }
+    if chosen.is_empty() {
+        if kept.is_empty() && !*prefix {
+            anyhow::bail!(
+                "no volume claim {claim:?} in namespace {} (`binderctl volumes ls` lists them)",
+                target.namespace
+            );
         }
-        VolumesCmd::Rm {
-            target,
-            prefix,
-            yes,
-            dry_run,
-        } => {
-            if !*prefix {
-                validate_object_name("claim", target)?;
-            } else if target.is_empty() {
-                anyhow::bail!("--prefix \"\" would choose every claim; name a prefix");
-            }
-            let runner = Runner::new(*dry_run);
-            let volumes = fetch(&runner, &tools, &global.namespace).await?;
-            let (chosen, kept) = choose(&volumes, target, *prefix);
-            for (volume, reason) in &kept {
-                output::warn(&format!("keeping {}: {reason}", volume.claim.name()));
-            }
-            if chosen.is_empty() {
-                if kept.is_empty() && !*prefix {
-                    anyhow::bail!(
-                        "no volume claim {target:?} in namespace {} (`binderctl volumes ls` lists them)",
-                        global.namespace
-                    );
-                }
-                if !kept.is_empty() {
-                    return Err(anyhow::anyhow!(
-                        "nothing deleted: every matching claim is kept"
-                    ));
-                }
-                output::info(&format!(
-                    "No volume claims start with {target:?} in namespace {}; nothing to delete.",
-                    global.namespace
-                ));
-                return Ok(Outcome::Success);
-            }
-            output::info(&format!(
-                "{} in namespace {} will be deleted, with the data in them:",
-                plural(chosen.len(), "volume claim", "volume claims"),
-                global.namespace
+        if !kept.is_empty() {
+            return Err(anyhow::anyhow!(
+                "nothing deleted: every matching claim is kept"
             ));
-            for volume in &chosen {
-                output::info(&format!(
-                    "  {}  ({})",
-                    volume.claim.name(),
-                    volume.claim.size()
-                ));
-            }
-            let names: Vec<String> = chosen.iter().map(|v| v.claim.name().to_string()).collect();
-            let plan = rm_plan(&tools, &global.namespace, &names);
-            if !*dry_run {
-                let question = format!(
-                    "Delete {} and their data?",
-                    plural(names.len(), "volume claim", "volume claims")
-                );
-                if !confirm(&question, *yes).await? {
-                    return Err(NotConfirmed("nothing deleted".into()).into());
-                }
-            }
-            runner.execute(&plan).await?;
-            if !*dry_run {
-                output::info(&format!(
-                    "Deleted {}.",
-                    plural(names.len(), "volume claim", "volume claims")
-                ));
-            }
-            Ok(Outcome::Success)
+        }
+        output::info(&format!(
+            "No volume claims start with {claim:?} in namespace {}; nothing to delete.",
+            target.namespace
+        ));
+        return Ok(Outcome::Success);
+    }
+    output::info(&format!(
+        "{} in namespace {} will be deleted, with the data in them:",
+        plural(chosen.len(), "volume claim", "volume claims"),
+        target.namespace
+    ));
+    for volume in &chosen {
+        output::info(&format!(
+            "  {}  ({})",
+            volume.claim.name(),
+            volume.claim.size()
+        ));
+    }
+    let names: Vec<String> = chosen.iter().map(|v| v.claim.name().to_string()).collect();
+    let plan = rm_plan(&tools, &target.namespace, &names);
+    if !*dry_run {
+        let question = format!(
+            "Delete {} and their data?",
+            plural(names.len(), "volume claim", "volume claims")
+        );
+        if !confirm(&question, *yes).await? {
+            return Err(NotConfirmed("nothing deleted".into()).into());
         }
     }
+    runner.execute(&plan).await?;
+    if !*dry_run {
+        output::info(&format!(
+            "Deleted {}.",
+            plural(names.len(), "volume claim", "volume claims")
+        ));
+    }
+    Ok(Outcome::Success)
 }
 
 #[cfg(test)]

@@ -16,11 +16,12 @@ use std::path::Path;
 use anyhow::Result;
 use serde_yaml::Value;
 
-use crate::cli::{GlobalArgs, WhitelistCmd};
 use crate::cluster::runner::stdout_line;
 use crate::error::Outcome;
 use crate::ops::render::{read_values, warn};
 use crate::values::settings::{GITHUB_REPO_PROVIDER, KEY_WHITELIST_ENABLED};
+
+use std::path::PathBuf;
 
 /// BinderHub's default providers: URL prefix, traitlets class, name.
 pub const PROVIDERS: [(&str, &str, &str); 9] = [
@@ -52,8 +53,16 @@ pub struct Verdict {
     pub reason: String,
 }
 
-pub async fn run(_global: &GlobalArgs, cmd: &WhitelistCmd) -> Result<Outcome> {
-    let WhitelistCmd::Check { spec_or_url, file } = cmd;
+/// `whitelist check`'s question: may this repository be built, by the
+/// rendered values in `file`?
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    pub spec_or_url: String,
+    pub file: PathBuf,
+}
+
+pub async fn check(options: &CheckOptions) -> Result<Outcome> {
+    let CheckOptions { spec_or_url, file } = options;
     let request = parse_request(spec_or_url).map_err(|e| anyhow::anyhow!("{e}"))?;
     let values = read_values(file)?;
     if looks_unrendered(&values) {

@@ -8,13 +8,33 @@
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::cli::{OutputArgs, OutputFormat};
 use crate::output::table::TableStyle;
+
+/// `-o FORMAT`'s choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// JSON, the documented field names.
+    Json,
+    /// YAML, the same fields as JSON.
+    Yaml,
+    /// The table with more columns.
+    Wide,
+    /// Names only, one per line.
+    Name,
+}
+
+/// How a read command prints what it found: `-o FORMAT` (a table when
+/// unset) and `--no-headers`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutputOptions {
+    pub output: Option<OutputFormat>,
+    pub no_headers: bool,
+}
 
 /// Print `value` as `args` asks: as JSON or YAML, as names one per line, or
 /// as the table `table` draws (wide with `-o wide`).
 pub fn print<T: Serialize + ?Sized>(
-    args: &OutputArgs,
+    args: &OutputOptions,
     value: &T,
     names: impl FnOnce() -> Vec<String>,
     table: impl FnOnce(TableStyle) -> String,
@@ -25,7 +45,7 @@ pub fn print<T: Serialize + ?Sized>(
 
 /// The text [`print`] prints.
 pub fn render<T: Serialize + ?Sized>(
-    args: &OutputArgs,
+    args: &OutputOptions,
     value: &T,
     names: impl FnOnce() -> Vec<String>,
     table: impl FnOnce(TableStyle) -> String,
@@ -54,7 +74,7 @@ pub fn render<T: Serialize + ?Sized>(
 
 /// Whether the output is a table (messages such as "No pods match" belong
 /// only there: an empty JSON list says it by itself).
-pub fn is_table(args: &OutputArgs) -> bool {
+pub fn is_table(args: &OutputOptions) -> bool {
     matches!(args.output, None | Some(OutputFormat::Wide))
 }
 
@@ -68,11 +88,11 @@ mod tests {
         ready: bool,
     }
 
-    fn args(output: Option<OutputFormat>, no_headers: bool) -> OutputArgs {
-        OutputArgs { output, no_headers }
+    fn args(output: Option<OutputFormat>, no_headers: bool) -> OutputOptions {
+        OutputOptions { output, no_headers }
     }
 
-    fn rendered(args: &OutputArgs) -> String {
+    fn rendered(args: &OutputOptions) -> String {
         let rows = vec![Row {
             name: "hub-1".into(),
             ready: true,

@@ -2,7 +2,7 @@
 //! messages, warnings, progress and errors on stderr; the quiet and verbose
 //! modes; plain ASCII under a non-UTF-8 locale; control characters in
 //! messages and table cells escaped; closed pipes. May depend on
-//! `cli` (the format choices), `error` (the escaping of names) and
+//! `error` (the escaping of names) and
 //! `values::write` (the one YAML writer, for `-o yaml`).
 //!
 //! A closed pipe is never a panic: once stdout's reader is gone (EPIPE,

@@ -18,20 +18,38 @@ use anyhow::Result;
 use serde::Serialize;
 use serde_yaml::Value;
 
-use super::deploy::{check_secret, hub_url_warning, is_placeholder};
-use super::nodes::{parse_node_list, NodeRow};
-use super::nodes_remote::{self, NodeDisk, NodeFs, Remote};
-use super::status::{services_command, ServiceList};
-use super::storage::{list_command as storage_command, StorageClass, StorageClassList};
+use crate::cluster::kubelet_args::kubelet_file;
+use crate::ops::nodes::disk::{self, NodeDisk};
+use crate::ops::nodes::fanout;
+use crate::ops::nodes::helper_pods::NodeFs;
+use crate::ops::nodes::helper_pods::{self, NodeTargets, Remote};
+use crate::ops::nodes::inventory::{parse_node_list, NodeRow};
+use crate::ops::preflight::{check_secret, hub_url_warning, is_placeholder};
+use crate::ops::status::{services_command, ServiceList};
+use crate::ops::storage::{list_command as storage_command, StorageClass, StorageClassList};
 
-use crate::cli::{DoctorCmd, GlobalArgs, NodeTargets, ToolFlavor};
 use crate::cluster::kubelet_args;
 use crate::cluster::node_helper;
 use crate::cluster::plan::{CommandLine, Plan};
 use crate::cluster::runner::{Captured, Runner};
+use crate::cluster::target::Target;
+use crate::cluster::tools::ToolFlavor;
 use crate::cluster::tools::Tools;
 use crate::error::{Interrupted, Outcome};
 use crate::output::{self, format};
+
+use crate::output::format::OutputOptions;
+
+/// What `doctor` is asked to do.
+#[derive(Debug, Clone)]
+pub struct DoctorOptions {
+    pub input: PathBuf,
+    pub secret: PathBuf,
+    pub rendered: PathBuf,
+    pub root: PathBuf,
+    pub targets: NodeTargets,
+    pub output: OutputOptions,
+}
 
 /// MicroK8s' files, relative to `--root`.
 pub const CLUSTERED_LOCK: &str = "var/snap/microk8s/current/var/lock/clustered.lock";
@@ -48,11 +66,6 @@ pub const UFW_USER_RULES: &str = "etc/ufw/user.rules";
 /// The node's network interfaces (the host's network namespace), relative
 /// to `--root`: which CNI's interfaces the firewall must let through.
 pub const NET_DEVICES: &str = "proc/net/dev";
-/// The kubelet's settings, relative to `--root`: MicroK8s' arguments file,
-/// and kubeadm's configuration file (plain tools).
-pub const MICROK8S_KUBELET_ARGS: &str = "var/snap/microk8s/current/args/kubelet";
-pub const KUBEADM_KUBELET_CONFIG: &str = "var/lib/kubelet/config.yaml";
-
 /// Below this much free space on the containerd root, a check fails (image
 /// pulls and builds fail); below [`WARN_FREE_BYTES`] it warns.
 pub const FAIL_FREE_BYTES: u64 = 2 << 30;
@@ -202,14 +215,6 @@ pub struct RemoteNodes {
     pub skipped: Vec<(String, String)>,
 }
 
-/// Where the kubelet's settings live on a node, relative to `/`.
-pub fn kubelet_file(flavor: ToolFlavor) -> &'static str {
-    match flavor {
-        ToolFlavor::Microk8s => MICROK8S_KUBELET_ARGS,
-        ToolFlavor::Plain => KUBEADM_KUBELET_CONFIG,
-    }
-}
-
 /// The files the node checks read, each with the helper container that
 /// reads it on another node.
 pub fn node_files(flavor: ToolFlavor) -> [(&'static str, &'static str); 5] {
@@ -284,10 +289,10 @@ async fn read_node_stats(
     let rows = parse_node_list(nodes.as_ref().ok()?).ok()?;
     let ready: Vec<String> = rows
         .into_iter()
-        .filter(|r| nodes_remote::is_ready(&r.status))
+        .filter(|r| helper_pods::is_ready(&r.status))
         .map(|r| r.name)
         .collect();
-    let stats = nodes_remote::read_stats(tools, &ready).await;
+    let stats = disk::read_stats(tools, &ready).await;
     Some(
         stats
             .into_iter()
@@ -308,12 +313,12 @@ async fn read_remote(
         Ok(json) => json,
         Err(e) => return Ok(Err(format!("cannot list the nodes: {e}"))),
     };
-    let chosen = nodes_remote::choose_nodes(json, targets, false)?;
+    let chosen = helper_pods::choose_nodes(json, targets, false)?;
     if let Err(e) = leftovers {
         return Ok(Err(format!("{e:#}")));
     }
     let flavor = remote.flavor();
-    let results = nodes_remote::for_each_node(&chosen.ready, |index, node| {
+    let results = fanout::for_each_node(&chosen.ready, |index, node| {
         let remote = remote.clone();
         async move {
             let files: Vec<(&str, String)> = node_files(flavor)
@@ -321,7 +326,7 @@ async fn read_remote(
                 .map(|(container, path)| (*container, format!("/{path}")))
                 .collect();
             let wanted: Vec<(&str, &str)> = files.iter().map(|(c, p)| (*c, p.as_str())).collect();
-            let read = nodes_remote::read_optional_files(&remote, index, &node, &wanted).await?;
+            let read = helper_pods::read_optional_files(&remote, index, &node, &wanted).await?;
             let mut read = read.into_iter();
             let mut next = || read.next().unwrap_or(Ok(None));
             Ok(NodeFiles {
@@ -364,7 +369,7 @@ async fn gather(
             return None;
         }
         Some(
-            super::egress::read_policies(&runner, tools, namespace)
+            crate::ops::egress::policies::read_policies(&runner, tools, namespace)
                 .await
                 .map(|held| held.applied_at())
                 .map_err(|e| format!("{e:#}")),
@@ -434,26 +439,26 @@ impl Local {
     }
 }
 
-pub async fn run(global: &GlobalArgs, cmd: &DoctorCmd) -> Result<Outcome> {
-    let tools = Tools::from_global(global);
+pub async fn run(target: &Target, options: &DoctorOptions) -> Result<Outcome> {
+    let tools = Tools::for_target(target);
     let local = Local {
-        root: cmd.root.clone(),
-        input: cmd.input.clone(),
-        secret: cmd.secret.clone(),
-        rendered: cmd.rendered.clone(),
+        root: options.root.clone(),
+        input: options.input.clone(),
+        secret: options.secret.clone(),
+        rendered: options.rendered.clone(),
         flavor: tools.flavor(),
     };
-    let remote = cmd
+    let remote = options
         .targets
         .remote()
-        .then(|| Arc::new(Remote::new(global, &cmd.targets)));
-    let remote = remote.as_ref().map(|r| (r, &cmd.targets));
+        .then(|| Arc::new(Remote::new(target, &options.targets)));
+    let remote = remote.as_ref().map(|r| (r, &options.targets));
     // The egress policies matter in policy mode, or when a refresh timer exists.
     let read_egress = policy_mode(&read_yaml(&local.input)) || local.system(TIMER_FILE).exists();
-    let facts = gather(&tools, &global.namespace, remote, read_egress).await?;
+    let facts = gather(&tools, &target.namespace, remote, read_egress).await?;
     let checks = evaluate(&facts, &local);
     format::print(
-        &cmd.output,
+        &options.output,
         &checks,
         || checks.iter().map(Check::label).collect(),
         |_| report(&checks),
@@ -1489,7 +1494,7 @@ fn nodes_check(answer: &Answer) -> Check {
 // ---- disk ----
 
 /// Every Ready node's image and node filesystems below
-/// [`nodes_remote::DISK_WARN_PERCENT`] used, from the kubelets' stats
+/// [`disk::DISK_WARN_PERCENT`] used, from the kubelets' stats
 /// summaries; a node whose summary cannot be read is named too.
 fn node_disk_check(stats: Option<&[(String, std::result::Result<NodeFs, String>)]>) -> Check {
     const NAME: &str = "node-disk";
@@ -1512,14 +1517,14 @@ fn node_disk_check(stats: Option<&[(String, std::result::Result<NodeFs, String>)
             Err(e) => problems.push(format!("node {name}: cannot read its disk usage: {e}")),
         }
     }
-    problems.extend(nodes_remote::disk_warnings(&disks));
+    problems.extend(disk::disk_warnings(&disks));
     if problems.is_empty() {
         return Check::ok(
             NAME,
             format!(
                 "{} below {}% used",
                 output::plural(disks.len(), "node", "nodes"),
-                nodes_remote::DISK_WARN_PERCENT
+                disk::DISK_WARN_PERCENT
             ),
         );
     }
@@ -1681,7 +1686,7 @@ mod tests {
 
     #[test]
     fn node_disk_names_full_and_unreadable_nodes() {
-        use crate::commands::nodes_remote::FsUsage;
+        use crate::ops::nodes::disk::FsUsage;
         let fs = |available_bytes| {
             Some(FsUsage {
                 capacity_bytes: 100,

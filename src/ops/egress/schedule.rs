@@ -8,14 +8,28 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use crate::cli::{EgressScheduleCmd, GlobalArgs, ToolFlavor};
 use crate::cluster::duration::parse_duration;
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::runner::Runner;
 use crate::cluster::systemd::{self, UNIT, UNIT_DIR};
+use crate::cluster::target::Target;
 use crate::cluster::tools::Tools;
 use crate::error::Outcome;
 use crate::output;
+
+use crate::cluster::tools::ToolFlavor;
+
+/// What `egressschedule` is asked to do.
+#[derive(Debug, Clone)]
+pub struct ScheduleOptions {
+    pub every: String,
+    pub remove: bool,
+    pub dry_run: bool,
+    pub input: PathBuf,
+    pub grace: String,
+    pub nameservers: Vec<String>,
+    pub root: PathBuf,
+}
 
 /// The unit files under `root`.
 fn unit_paths(root: &Path) -> (PathBuf, PathBuf) {
@@ -80,7 +94,7 @@ pub fn sample_plans() -> Vec<Plan> {
 
 /// The scheduled command: this binary, the global options that reach the
 /// cluster, `egress apply --quiet` and the look-up options given here.
-fn exec_argv(global: &GlobalArgs, cmd: &EgressScheduleCmd, dir: &Path) -> Result<Vec<String>> {
+fn exec_argv(target: &Target, options: &ScheduleOptions, dir: &Path) -> Result<Vec<String>> {
     let exe = std::env::current_exe()
         .and_then(|p| p.canonicalize())
         .context("cannot find this binary's absolute path")?;
@@ -88,46 +102,46 @@ fn exec_argv(global: &GlobalArgs, cmd: &EgressScheduleCmd, dir: &Path) -> Result
         exe.display().to_string(),
         "--quiet".to_string(),
         "-n".into(),
-        global.namespace.clone(),
+        target.namespace.clone(),
         "--release".into(),
-        global.release.clone(),
+        target.release.clone(),
     ];
-    if global.tools == ToolFlavor::Plain {
+    if target.tools == ToolFlavor::Plain {
         argv.extend(["--tools".into(), "plain".into()]);
     }
-    if let Some(kubeconfig) = &global.kubeconfig {
+    if let Some(kubeconfig) = &target.kubeconfig {
         argv.push(format!("--kubeconfig={}", dir.join(kubeconfig).display()));
     }
-    if let Some(context) = &global.context {
+    if let Some(context) = &target.context {
         argv.push(format!("--context={context}"));
     }
     argv.extend([
         "egress".into(),
         "apply".into(),
         "-i".into(),
-        dir.join(&cmd.input).display().to_string(),
-        format!("--grace={}", cmd.grace),
+        dir.join(&options.input).display().to_string(),
+        format!("--grace={}", options.grace),
     ]);
-    for server in &cmd.nameservers {
+    for server in &options.nameservers {
         argv.push(format!("--nameserver={server}"));
     }
     Ok(argv)
 }
 
-pub async fn run(global: &GlobalArgs, cmd: &EgressScheduleCmd) -> Result<Outcome> {
-    let runner = Runner::new(cmd.dry_run);
-    let (service_path, timer_path) = unit_paths(&cmd.root);
-    if cmd.remove {
-        let (before, after) = remove_plans(&cmd.root);
-        if cmd.dry_run {
+pub async fn run(target: &Target, options: &ScheduleOptions) -> Result<Outcome> {
+    let runner = Runner::new(options.dry_run);
+    let (service_path, timer_path) = unit_paths(&options.root);
+    if options.remove {
+        let (before, after) = remove_plans(&options.root);
+        if options.dry_run {
             output::info("binderctl: dry run: nothing removed; the commands and files:");
         }
         // A timer that was never installed is no error: nothing to disable.
-        if timer_path.exists() || cmd.dry_run {
+        if timer_path.exists() || options.dry_run {
             runner.execute(&before).await?;
         }
         for path in [&timer_path, &service_path] {
-            if cmd.dry_run {
+            if options.dry_run {
                 output::data(&format!("rm -f {}\n", path.display()));
             } else if let Err(err) = std::fs::remove_file(path) {
                 if err.kind() != std::io::ErrorKind::NotFound {
@@ -136,27 +150,27 @@ pub async fn run(global: &GlobalArgs, cmd: &EgressScheduleCmd) -> Result<Outcome
             }
         }
         runner.execute(&after).await?;
-        if !cmd.dry_run {
+        if !options.dry_run {
             output::info(&format!("binderctl: {UNIT}.timer and .service removed"));
         }
         return Ok(Outcome::Success);
     }
-    super::egress::check_namespace(&global.namespace)?;
-    grace_is_valid(&cmd.grace)?;
-    let every = every(global, cmd).await?;
+    super::policies::check_namespace(&target.namespace)?;
+    grace_is_valid(&options.grace)?;
+    let every = every(target, options).await?;
     let dir = std::env::current_dir().context("cannot read the working folder")?;
-    let exec = exec_argv(global, cmd, &dir)?;
+    let exec = exec_argv(target, options, &dir)?;
     let service = systemd::service(&exec, &dir.display().to_string())
         .map_err(|e| anyhow::anyhow!("{}: {e}", service_path.display()))?;
     let timer = systemd::timer(every);
-    if cmd.dry_run {
+    if options.dry_run {
         output::info("binderctl: dry run: nothing written; the unit files and the commands:");
         output::data(&format!(
             "# {}\n{service}\n# {}\n{timer}\n",
             service_path.display(),
             timer_path.display()
         ));
-        runner.execute(&install_plan(&cmd.root)).await?;
+        runner.execute(&install_plan(&options.root)).await?;
         return Ok(Outcome::Success);
     }
     if let Some(dir) = service_path.parent() {
@@ -167,7 +181,7 @@ pub async fn run(global: &GlobalArgs, cmd: &EgressScheduleCmd) -> Result<Outcome
         // systemd warns about (and some versions refuse) writable units.
         set_mode_644(path)?;
     }
-    runner.execute(&install_plan(&cmd.root)).await?;
+    runner.execute(&install_plan(&options.root)).await?;
     output::info(&format!(
         "binderctl: {UNIT}.timer runs `binderctl egress apply` every {}s (journalctl -u \
          {UNIT} shows each run)",
@@ -195,21 +209,22 @@ fn grace_is_valid(grace: &str) -> Result<()> {
 
 /// The interval: as given, or (`auto`) from the shortest TTL the last apply
 /// recorded in the policies.
-async fn every(global: &GlobalArgs, cmd: &EgressScheduleCmd) -> Result<Duration> {
-    if cmd.every != "auto" {
-        let every = parse_duration(&cmd.every).context("--every")?;
+async fn every(target: &Target, options: &ScheduleOptions) -> Result<Duration> {
+    if options.every != "auto" {
+        let every = parse_duration(&options.every).context("--every")?;
         if every < Duration::from_secs(60) {
-            bail!("--every {}: at least a minute", cmd.every);
+            bail!("--every {}: at least a minute", options.every);
         }
         return Ok(every);
     }
-    let tools = Tools::from_global(global);
-    let held = super::egress::read_policies(&Runner::new(false), &tools, &global.namespace).await?;
+    let tools = Tools::for_target(target);
+    let held =
+        super::policies::read_policies(&Runner::new(false), &tools, &target.namespace).await?;
     let Some(ttl) = held.shortest_ttl() else {
         bail!(
             "--every auto: no policy in namespace {} records the DNS TTLs of its last apply \
              (run `binderctl egress apply` first), or give an interval (--every 15m)",
-            global.namespace
+            target.namespace
         );
     };
     Ok(systemd::auto_interval(ttl))

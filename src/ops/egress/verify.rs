@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::cli::{EgressVerifyCmd, GlobalArgs};
 use crate::cluster::duration::unix_now;
 use crate::cluster::node_helper::{self, PodState};
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::runner::{self, Runner};
+use crate::cluster::target::Target;
 use crate::cluster::tools::Tools;
 use crate::egress::cidr;
 use crate::egress::policy::{self, Held};
@@ -20,6 +20,18 @@ use crate::egress::probe::{self, ProbePod};
 use crate::error::{Interrupted, Outcome};
 use crate::ops::render;
 use crate::output;
+
+use std::path::PathBuf;
+
+/// What `egressverify` is asked to do.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    pub input: PathBuf,
+    pub blocked_address: std::net::IpAddr,
+    pub host: Option<String>,
+    pub image: String,
+    pub dry_run: bool,
+}
 
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 const DELETE_LIMIT: Duration = Duration::from_secs(30);
@@ -79,8 +91,8 @@ fn sample_pod() -> ProbePod {
 pub fn sample_plans() -> Vec<Plan> {
     let pod = sample_pod();
     [
-        crate::cli::ToolFlavor::Microk8s,
-        crate::cli::ToolFlavor::Plain,
+        crate::cluster::tools::ToolFlavor::Microk8s,
+        crate::cluster::tools::ToolFlavor::Plain,
     ]
     .into_iter()
     .map(|flavor| {
@@ -109,38 +121,46 @@ fn check_host(host: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn run(global: &GlobalArgs, cmd: &EgressVerifyCmd) -> Result<Outcome> {
-    super::egress::check_namespace(&global.namespace)?;
-    let tools = Tools::from_global(global);
-    let ns = &global.namespace;
-    let input = render::read_input_file(&cmd.input)?;
-    let host = match &cmd.host {
+/// `egress verify`: probe from a pod the policies select. Exit 1 means "a
+/// probe failed": a tool's own exit 1 must not look like it.
+pub async fn run(target: &Target, options: &VerifyOptions) -> Result<Outcome> {
+    probe(target, options)
+        .await
+        .map_err(super::policies::tool_failure_is_an_error)
+}
+
+async fn probe(target: &Target, options: &VerifyOptions) -> Result<Outcome> {
+    super::policies::check_namespace(&target.namespace)?;
+    let tools = Tools::for_target(target);
+    let ns = &target.namespace;
+    let input = render::read_input_file(&options.input)?;
+    let host = match &options.host {
         Some(host) => host.clone(),
         None => input.hosts().first().cloned().ok_or_else(|| {
             anyhow::anyhow!(
                 "{}: domain_whitelist lists no host to probe; pass --host with one the \
                  allow-list holds",
-                cmd.input.display()
+                options.input.display()
             )
         })?,
     };
     check_host(&host)?;
-    let held = super::egress::read_policies(&Runner::new(false), &tools, ns).await?;
-    check_blocked(cmd.blocked_address, &held)?;
+    let held = super::policies::read_policies(&Runner::new(false), &tools, ns).await?;
+    check_blocked(options.blocked_address, &held)?;
     let now = u64::try_from(unix_now()).unwrap_or(0);
     let run_id = node_helper::run_id(now, std::process::id());
     let pod = ProbePod {
         name: format!("binderctl-egress-probe-{run_id}"),
         namespace: ns.clone(),
-        release: global.release.clone(),
-        image: cmd.image.clone(),
+        release: target.release.clone(),
+        image: options.image.clone(),
         run_id,
         host,
-        blocked: cmd.blocked_address.to_string(),
+        blocked: options.blocked_address.to_string(),
         hub: HUB_SERVICE.into(),
     };
     policy::check_label_value("release", &pod.release).map_err(anyhow::Error::msg)?;
-    if cmd.dry_run {
+    if options.dry_run {
         output::info("binderctl: dry run: nothing created; the probe pod and the commands:");
         let mut text = pod.manifest_text();
         for command in [

@@ -9,16 +9,16 @@ use regex::Regex;
 
 use serde::Serialize;
 
-use crate::cli::{GlobalArgs, ImageMatch, ImagesCmd, OutputArgs};
-use crate::cluster::confirm::confirm;
 use crate::cluster::plan::{CommandLine, Plan};
-use crate::cluster::runner::{self, Batches, Runner, BATCHES_AT_ONCE};
 use crate::cluster::tools::Tools;
-use crate::commands::nodes_remote;
-use crate::error::{NotConfirmed, Outcome};
-use crate::output;
 use crate::output::table::{format_table_styled, TableStyle};
-use crate::output::{format, plural};
+
+/// `-E` (the pattern is a regular expression) and `--containerd-namespace`.
+#[derive(Debug, Clone)]
+pub struct ImageMatch {
+    pub regex: bool,
+    pub containerd_namespace: String,
+}
 
 /// One row of `ctr images ls`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,16 +97,6 @@ pub fn format_images(header: Option<&str>, images: &[&Image], style: TableStyle)
         })
         .collect();
     format_table_styled(&["REF", "SIZE"], &rows, style)
-}
-
-fn print_images(output: &OutputArgs, header: Option<&str>, images: &[&Image]) -> Result<()> {
-    let records: Vec<ImageRecord> = images.iter().map(|i| ImageRecord::new(i)).collect();
-    format::print(
-        output,
-        &records,
-        || images.iter().map(|i| i.reference.clone()).collect(),
-        |style| format_images(header, images, style),
-    )
 }
 
 /// How PATTERN matches an image reference.
@@ -295,231 +285,14 @@ pub fn remove_plan(
 }
 
 /// `ctr images rm`, before the refs.
-fn remove_command(tools: &Tools, containerd_namespace: &str) -> CommandLine {
+pub fn remove_command(tools: &Tools, containerd_namespace: &str) -> CommandLine {
     tools.ctr(containerd_namespace, ["images", "rm"])
-}
-
-const THIS_NODE_ONLY: &str =
-    "Note: these are the images of this node only; --all-nodes (or --node NAME) acts on the others.";
-
-async fn fetch(
-    runner: &Runner,
-    tools: &Tools,
-    matching: &ImageMatch,
-) -> Result<(Option<String>, Vec<Image>)> {
-    let output = runner
-        .query(&list_command(tools, &matching.containerd_namespace))
-        .await?;
-    Ok(parse_ctr_images(&output))
-}
-
-pub async fn run(global: &GlobalArgs, cmd: &ImagesCmd) -> Result<Outcome> {
-    let tools = Tools::from_global(global);
-    match cmd {
-        ImagesCmd::Ls {
-            pattern,
-            matching,
-            targets,
-            output,
-        } => {
-            let matcher = pattern
-                .as_deref()
-                .map(|p| Matcher::new(p, matching.regex))
-                .transpose()?;
-            if targets.remote() {
-                return nodes_remote::images_ls(global, matcher, matching, targets, output).await;
-            }
-            let (header, images) = fetch(&Runner::new(false), &tools, matching).await?;
-            let shown: Vec<&Image> = images
-                .iter()
-                .filter(|i| matcher.as_ref().is_none_or(|m| m.matches(&i.reference)))
-                .collect();
-            if shown.is_empty() && format::is_table(output) {
-                output::info("No images match.");
-            } else {
-                print_images(output, header.as_deref(), &shown)?;
-            }
-            output::info(THIS_NODE_ONLY);
-            Ok(Outcome::Success)
-        }
-        ImagesCmd::Rm {
-            pattern,
-            matching,
-            yes,
-            dry_run,
-            batch_size,
-            include_system,
-            include_in_use,
-            targets,
-        } => {
-            let keep = Keep {
-                include_system: *include_system,
-                include_in_use: *include_in_use,
-            };
-            if targets.remote() {
-                if pattern.is_empty() {
-                    bail!(
-                        "the pattern is empty, which would match every image; name what to remove"
-                    );
-                }
-                let how = nodes_remote::Removal {
-                    yes: *yes,
-                    dry_run: *dry_run,
-                    // On each node one helper container per batch, run
-                    // one after another: the smallest default batch count.
-                    batch: batch_size.map_or(runner::DEFAULT_BATCH.1, std::num::NonZeroUsize::get),
-                    keep,
-                };
-                let matcher = Matcher::new(pattern, matching.regex)?;
-                return nodes_remote::images_rm(global, matcher, matching, targets, how).await;
-            }
-            let removal = Removal {
-                yes: *yes,
-                dry_run: *dry_run,
-                batch: *batch_size,
-                keep,
-            };
-            remove(&tools, pattern, matching, removal).await
-        }
-    }
-}
-
-/// How `images rm` goes about it.
-#[derive(Debug, Clone, Copy)]
-struct Removal {
-    yes: bool,
-    dry_run: bool,
-    /// `--batch-size`, if given.
-    batch: Option<std::num::NonZeroUsize>,
-    keep: Keep,
-}
-
-async fn remove(
-    tools: &Tools,
-    pattern: &str,
-    matching: &ImageMatch,
-    how: Removal,
-) -> Result<Outcome> {
-    if pattern.is_empty() {
-        bail!("the pattern is empty, which would match every image; name what to remove");
-    }
-    let matcher = Matcher::new(pattern, matching.regex)?;
-    let runner = Runner::new(how.dry_run);
-    // The images and the containers' images: two independent reads, at once.
-    let in_use = async {
-        if how.keep.include_in_use {
-            return Ok(Vec::new());
-        }
-        let command = containers_command(tools, &matching.containerd_namespace);
-        Ok(parse_container_images(&runner.query(&command).await?))
-    };
-    let ((_, images), container_images) =
-        tokio::try_join!(fetch(&runner, tools, matching), in_use)?;
-    let selection = select(&images, &matcher, &container_images, how.keep)?;
-    output::info(THIS_NODE_ONLY);
-    report_kept_back(&selection);
-    let refs = &selection.remove;
-    if refs.is_empty() {
-        let kept = selection.in_use.len() + selection.system.len();
-        output::info(&if kept == 0 {
-            format!("No images match {pattern:?}; nothing removed.")
-        } else {
-            format!("Every image matching {pattern:?} is kept back; nothing removed.")
-        });
-        return Ok(Outcome::Success);
-    }
-    output::info(&format!(
-        "{} on this node will be removed:",
-        plural(refs.len(), "image ref", "image refs")
-    ));
-    for reference in refs {
-        output::info(&format!("  {reference}"));
-    }
-    if !how.dry_run {
-        let question = format!(
-            "Remove {} from this node?",
-            plural(refs.len(), "image ref", "image refs")
-        );
-        if !confirm(&question, how.yes).await? {
-            return Err(NotConfirmed("nothing removed".into()).into());
-        }
-    }
-    let plan = remove_plan(
-        tools,
-        &matching.containerd_namespace,
-        refs,
-        runner::batch_size(how.batch, refs.len()),
-    );
-    // Independent batches, a few at once; a failed one stops none.
-    let results = runner.execute_concurrently(&plan, BATCHES_AT_ONCE).await;
-    let batches = Batches::new(&plan, results);
-    if !how.dry_run {
-        report_removal(&batches, refs, tools, &matching.containerd_namespace);
-    }
-    match batches.into_error() {
-        Some(err) => Err(err),
-        None => Ok(Outcome::Success),
-    }
-}
-
-/// What was removed, and each failed batch with the refs it did not remove.
-fn report_removal(batches: &Batches, refs: &[String], tools: &Tools, containerd_namespace: &str) {
-    // ctr prints each ref it removed and only warns about missing ones.
-    let wanted: HashSet<&str> = refs.iter().map(String::as_str).collect();
-    let removed = batches
-        .outputs
-        .iter()
-        .flat_map(|o| o.lines())
-        .filter(|line| wanted.contains(line.trim()))
-        .count();
-    let base_args = remove_command(tools, containerd_namespace).args.len();
-    let mut summary = format!(
-        "Removed {removed} of {}.",
-        plural(refs.len(), "image ref", "image refs")
-    );
-    let not_tried = batches.failed_items(base_args);
-    if not_tried > 0 {
-        summary.push_str(&format!(
-            " {} not removed:",
-            plural(not_tried, "ref was", "refs were")
-        ));
-    }
-    output::info(&summary);
-    for line in batches.failure_lines(base_args, 10) {
-        output::info(&format!("  {line}"));
-    }
-}
-
-/// Say how many matched refs stay, and why.
-fn report_kept_back(selection: &Selection) {
-    if !selection.in_use.is_empty() {
-        output::info(&format!(
-            "Kept back {} that containers on this node use \
-             (--include-in-use removes them too).",
-            plural(
-                selection.in_use.len(),
-                "matching image ref",
-                "matching image refs"
-            )
-        ));
-    }
-    if !selection.system.is_empty() {
-        output::info(&format!(
-            "Kept back {} of system images (pause, the hub's own, \
-             Kubernetes' and MicroK8s' images; --include-system removes them too).",
-            plural(
-                selection.system.len(),
-                "matching image ref",
-                "matching image refs"
-            )
-        ));
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::ToolFlavor;
+    use crate::cluster::tools::ToolFlavor;
 
     const TABLE: &str = "\
 REF                                              TYPE                                                 DIGEST         SIZE      PLATFORMS     LABELS

@@ -9,72 +9,106 @@ use crate::error::ShownPath;
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use crate::cli::{EgressCmd, GlobalArgs, GraceArgs, OutputArgs, OutputFormat};
 use crate::cluster::duration::{format_age, parse_duration, unix_now};
 use crate::cluster::plan::{CommandLine, Plan, Step};
 use crate::cluster::runner::{stderr_line, stderr_text, stdout_text, Runner};
+use crate::cluster::target::Target as ClusterTarget;
 use crate::cluster::tools::Tools;
 use crate::egress::allow_list::{Source, SourceChange};
 use crate::egress::cidr::{self, IpNet};
 use crate::egress::policy::{self, Coverage, Enforced, Held, Merged, PodInfo, Target, POLICY_NAME};
 use crate::error::{Outcome, ToolFailed};
+use crate::ops::render::RenderOptions;
 use crate::ops::render::{self, Rendered};
 use crate::output::format;
+use crate::output::format::{OutputFormat, OutputOptions};
 use crate::output::table::{format_table_styled, TableStyle};
 use crate::values::settings::{AllowListMode, KEY_ALLOW_LIST_MODE, KEY_EGRESS, NETWORK_POLICY};
 use crate::values::transform;
 
-use super::pods::{self, PodList};
+use crate::ops::pods::{self, PodList};
 
-pub async fn run(global: &GlobalArgs, cmd: &EgressCmd) -> Result<Outcome> {
-    check_namespace(&global.namespace)?;
-    let tools = Tools::from_global(global);
-    match cmd {
-        EgressCmd::Apply(apply) => {
-            let runner = Runner::new(apply.dry_run);
-            let clock = Clock::new(&apply.grace)?;
-            let (rendered, current) = tokio::join!(
-                async {
-                    let args =
-                        super::nameservers::choose(&runner, &tools, &apply.render, true).await?;
-                    render::render(&args).await
-                },
-                read_policies(&runner, &tools, &global.namespace)
-            );
-            let rendered = rendered.map_err(|e| {
-                let text =
-                    format!("{e:#}\nnothing applied; NetworkPolicy {POLICY_NAME} is unchanged");
-                crate::error::Problems(text.lines().map(str::to_string).collect())
-            })?;
-            require_policy_mode(&rendered, &apply.render.input.shown().to_string())?;
-            apply_policy(&runner, &tools, global, &rendered, current?, &clock).await?;
-            Ok(Outcome::Success)
-        }
-        EgressCmd::Check(check) => {
-            let clock = Clock::new(&check.grace)?;
-            // Exit 1 means "would change": a tool's own exit 1 must not look like it.
-            check_drift(&tools, global, check, &clock)
-                .await
-                .map_err(tool_failure_is_an_error)
-        }
-        // Exit 1 means "a probe failed": a tool's own exit 1 must not look like it.
-        EgressCmd::Verify(verify) => super::egress_verify::run(global, verify)
-            .await
-            .map_err(tool_failure_is_an_error),
-        EgressCmd::Schedule(schedule) => super::egress_schedule::run(global, schedule).await,
-        EgressCmd::Show(show) => {
-            let clock = Clock::new(&show.grace)?;
-            let runner = Runner::new(false);
-            let (held, pods) = tokio::try_join!(
-                read_policies(&runner, &tools, &global.namespace),
-                read_pods(&runner, &tools, &global.namespace)
-            )?;
-            let coverage = policy::coverage(&held, &pods, &global.release)
-                .map_err(|e| anyhow::anyhow!("namespace {}: {e}", global.namespace))?;
-            show_policy(global, &held, &coverage, &show.output, &clock)?;
-            Ok(Outcome::Success)
-        }
-    }
+use crate::output;
+
+/// `egress apply`'s options.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    pub render: RenderOptions,
+    pub grace: Grace,
+    pub dry_run: bool,
+}
+
+/// `egress check`'s options.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    pub render: RenderOptions,
+    pub grace: Grace,
+    pub compare_resolvers: bool,
+}
+
+/// `egress show`'s options.
+#[derive(Debug, Clone)]
+pub struct ShowOptions {
+    pub output: OutputOptions,
+    pub grace: Grace,
+}
+
+/// How long a range that left the lists stays allowed (`--grace`), and the
+/// time to judge it at (`--now`, for tests; unset, the clock).
+#[derive(Debug, Clone)]
+pub struct Grace {
+    pub grace: String,
+    pub now: Option<i64>,
+}
+
+/// `egress apply`: render, then create or update the NetworkPolicies.
+pub async fn apply(target: &ClusterTarget, options: &ApplyOptions) -> Result<Outcome> {
+    check_namespace(&target.namespace)?;
+    let tools = Tools::for_target(target);
+    let runner = Runner::new(options.dry_run);
+    let clock = Clock::new(&options.grace)?;
+    let (rendered, current) = tokio::join!(
+        async {
+            let args =
+                crate::ops::nameservers::choose(&runner, &tools, &options.render, true).await?;
+            render::render(&args).await
+        },
+        read_policies(&runner, &tools, &target.namespace)
+    );
+    let rendered = rendered.map_err(|e| {
+        let text = format!("{e:#}\nnothing applied; NetworkPolicy {POLICY_NAME} is unchanged");
+        crate::error::Problems(text.lines().map(str::to_string).collect())
+    })?;
+    require_policy_mode(&rendered, &options.render.input.shown().to_string())?;
+    apply_policy(&runner, &tools, target, &rendered, current?, &clock).await?;
+    Ok(Outcome::Success)
+}
+
+/// `egress check`: would `apply` change anything? Exit 1 means "would
+/// change", so a tool's own exit 1 must not look like it.
+pub async fn check(target: &ClusterTarget, options: &CheckOptions) -> Result<Outcome> {
+    check_namespace(&target.namespace)?;
+    let tools = Tools::for_target(target);
+    let clock = Clock::new(&options.grace)?;
+    check_drift(&tools, target, options, &clock)
+        .await
+        .map_err(tool_failure_is_an_error)
+}
+
+/// `egress show`: the policies held, and which pods they select.
+pub async fn show(target: &ClusterTarget, options: &ShowOptions) -> Result<Outcome> {
+    check_namespace(&target.namespace)?;
+    let tools = Tools::for_target(target);
+    let clock = Clock::new(&options.grace)?;
+    let runner = Runner::new(false);
+    let (held, pods) = tokio::try_join!(
+        read_policies(&runner, &tools, &target.namespace),
+        read_pods(&runner, &tools, &target.namespace)
+    )?;
+    let coverage = policy::coverage(&held, &pods, &target.release)
+        .map_err(|e| anyhow::anyhow!("namespace {}: {e}", target.namespace))?;
+    show_policy(target, &held, &coverage, &options.output, &clock)?;
+    Ok(Outcome::Success)
 }
 
 /// The time and grace period of one run.
@@ -84,7 +118,7 @@ struct Clock {
 }
 
 impl Clock {
-    fn new(args: &GraceArgs) -> Result<Self> {
+    fn new(args: &Grace) -> Result<Self> {
         let grace = parse_duration(&args.grace).context("--grace")?;
         Ok(Clock {
             now: args.now.unwrap_or_else(unix_now),
@@ -124,7 +158,7 @@ fn require_policy_mode(rendered: &Rendered, input: &str) -> Result<()> {
 }
 
 /// A failed tool becomes an ordinary error (exit 2), its message kept.
-fn tool_failure_is_an_error(err: anyhow::Error) -> anyhow::Error {
+pub fn tool_failure_is_an_error(err: anyhow::Error) -> anyhow::Error {
     if err.downcast_ref::<ToolFailed>().is_some() {
         anyhow::anyhow!("{err:#}")
     } else {
@@ -178,8 +212,8 @@ pub fn values_command(tools: &Tools, release: &str, namespace: &str) -> CommandL
 pub fn sample_plans() -> Vec<Plan> {
     let mut plans = Vec::new();
     for flavor in [
-        crate::cli::ToolFlavor::Microk8s,
-        crate::cli::ToolFlavor::Plain,
+        crate::cluster::tools::ToolFlavor::Microk8s,
+        crate::cluster::tools::ToolFlavor::Plain,
     ] {
         let tools = Tools::new(flavor);
         let mut steps = Vec::new();
@@ -354,7 +388,7 @@ fn format_fates(fates: &[(Vec<Target>, Fate)], would: bool) -> (String, bool) {
 async fn apply_policy(
     runner: &Runner,
     tools: &Tools,
-    global: &GlobalArgs,
+    target: &ClusterTarget,
     rendered: &Rendered,
     current: Held,
     clock: &Clock,
@@ -363,15 +397,15 @@ async fn apply_policy(
         policy::merge_with_grace(&current.seen(), &rendered.sources, clock.now, clock.grace);
     let wanted = Target::wanted(rendered.build_egress);
     let mut manifests = Vec::new();
-    for target in &wanted {
+    for kind in &wanted {
         let manifest = policy::manifest(
-            *target,
-            &global.namespace,
-            &global.release,
+            *kind,
+            &target.namespace,
+            &target.release,
             &merged.seen,
             clock.now,
         )
-        .map_err(|e| anyhow::anyhow!("NetworkPolicy {}: {e}", target.name()))?;
+        .map_err(|e| anyhow::anyhow!("NetworkPolicy {}: {e}", kind.name()))?;
         let mut manifest = manifest;
         if let Some(ttl) = rendered.shortest_ttl {
             manifest["metadata"]["annotations"][policy::ANNOTATION_SHORTEST_TTL] =
@@ -379,7 +413,7 @@ async fn apply_policy(
         }
         let json =
             serde_json::to_string_pretty(&manifest).context("cannot write the policy as JSON")?;
-        manifests.push((*target, json));
+        manifests.push((*kind, json));
     }
     let (mut text, _) = format_fates(&fates(&current, &wanted, &merged), false);
     text.push_str(&format_in_grace(&merged, clock.now));
@@ -392,14 +426,14 @@ async fn apply_policy(
              its standard input):"
         ));
     }
-    for (target, json) in &manifests {
+    for (kind, json) in &manifests {
         runner
-            .run_step(&apply_step(tools, &global.namespace, target.name(), json))
+            .run_step(&apply_step(tools, &target.namespace, kind.name(), json))
             .await?;
     }
-    for target in current.policies.keys().filter(|t| !wanted.contains(t)) {
+    for kind in current.policies.keys().filter(|t| !wanted.contains(t)) {
         runner
-            .run_step(&delete_step(tools, &global.namespace, target.name()))
+            .run_step(&delete_step(tools, &target.namespace, kind.name()))
             .await?;
     }
     if !runner.is_dry_run() {
@@ -419,10 +453,10 @@ async fn apply_policy(
 pub async fn before_deploy(
     runner: &Runner,
     tools: &Tools,
-    global: &GlobalArgs,
+    target: &ClusterTarget,
 ) -> Result<Result<Held>> {
-    check_namespace(&global.namespace)?;
-    Ok(read_policies(runner, tools, &global.namespace).await)
+    check_namespace(&target.namespace)?;
+    Ok(read_policies(runner, tools, &target.namespace).await)
 }
 
 /// What deploy makes of [`before_deploy`]'s read, before anything changes.
@@ -464,7 +498,7 @@ pub fn policy_for_deploy(rendered: &Rendered, read: Result<Held>, namespace: &st
 pub async fn after_deploy(
     runner: &Runner,
     tools: &Tools,
-    global: &GlobalArgs,
+    target: &ClusterTarget,
     rendered: &Rendered,
     current: Held,
 ) -> Result<()> {
@@ -478,7 +512,7 @@ pub async fn after_deploy(
                  allow_list_mode: policy again",
                 policy_names(&current.policies.keys().copied().collect::<Vec<_>>()),
                 current.ranges().len(),
-                global.namespace
+                target.namespace
             ));
         }
         return Ok(());
@@ -487,7 +521,7 @@ pub async fn after_deploy(
         now: unix_now(),
         grace: policy::DEFAULT_GRACE_SECS,
     };
-    apply_policy(runner, tools, global, rendered, current, &clock).await
+    apply_policy(runner, tools, target, rendered, current, &clock).await
 }
 
 /// The user pods no managed policy selects, as a paragraph (empty when none).
@@ -510,20 +544,20 @@ fn format_unselected(coverage: &Coverage) -> String {
 /// deploy (values mode) would enforce.
 async fn check_drift(
     tools: &Tools,
-    global: &GlobalArgs,
-    cmd: &crate::cli::EgressCheckCmd,
+    target: &ClusterTarget,
+    options: &CheckOptions,
     clock: &Clock,
 ) -> Result<Outcome> {
     let runner = Runner::new(false);
-    let ns = &global.namespace;
-    let values_command = values_command(tools, &global.release, ns);
+    let ns = &target.namespace;
+    let values_command = values_command(tools, &target.release, ns);
     // binder.yaml once; then only the read its mode needs, alongside the
     // lookups.
     let started = std::time::Instant::now();
-    let input = render::read_input(&cmd.render)?;
-    let args = super::nameservers::choose(&runner, tools, &cmd.render, true).await?;
-    if cmd.compare_resolvers {
-        compare_resolvers(&runner, tools, &cmd.render, &args, input.hosts()).await?;
+    let input = render::read_input(&options.render)?;
+    let args = crate::ops::nameservers::choose(&runner, tools, &options.render, true).await?;
+    if options.compare_resolvers {
+        compare_resolvers(&runner, tools, &options.render, &args, input.hosts()).await?;
     }
     let args = &args;
     let (rendered, enforced) = match input.mode() {
@@ -547,7 +581,7 @@ async fn check_drift(
     let (rendered, enforced) = (rendered?, enforced?);
     let (what, remedy, changes) = match enforced {
         Enforcement::Policy(held, pods) => {
-            let coverage = policy::coverage(&held, &pods, &global.release)
+            let coverage = policy::coverage(&held, &pods, &target.release)
                 .map_err(|e| anyhow::anyhow!("namespace {ns}: {e}"))?;
             let merged =
                 policy::merge_with_grace(&held.seen(), &rendered.sources, clock.now, clock.grace);
@@ -555,7 +589,7 @@ async fn check_drift(
             let (mut text, changed) = format_fates(&fates(&held, &wanted, &merged), true);
             text.push_str(&format_unselected(&coverage));
             if !changed && coverage.unselected.is_empty() {
-                if !global.quiet {
+                if !output::is_quiet() {
                     stdout_text(&format!(
                         "{} up to date ({} ranges)\n",
                         policy_names(&wanted),
@@ -570,12 +604,12 @@ async fn check_drift(
         Enforcement::Values(json) => {
             let deployed = deployed_ranges(&json, &values_command, &rendered)?;
             let changes = drift_against(&deployed, &rendered.sources, &rendered.merged);
-            let what = format!("The egress rule of release {}", global.release);
+            let what = format!("The egress rule of release {}", target.release);
             (what, "binderctl deploy", changes)
         }
     };
     if changes.is_empty() {
-        if !global.quiet {
+        if !output::is_quiet() {
             stdout_text(&format!(
                 "{what} is up to date ({} ranges)\n",
                 rendered.merged.len()
@@ -597,8 +631,8 @@ async fn check_drift(
 async fn compare_resolvers(
     runner: &Runner,
     tools: &Tools,
-    given: &crate::cli::RenderArgs,
-    chosen: &crate::cli::RenderArgs,
+    given: &RenderOptions,
+    chosen: &RenderOptions,
     hosts: &[String],
 ) -> Result<()> {
     let cluster = match &chosen.dns_note {
@@ -606,7 +640,7 @@ async fn compare_resolvers(
         None => {
             let mut asked = given.clone();
             asked.nameservers = vec![crate::cli::NAMESERVER_CLUSTER.to_string()];
-            super::nameservers::choose(runner, tools, &asked, false).await?
+            crate::ops::nameservers::choose(runner, tools, &asked, false).await?
         }
     };
     let other: Vec<String> = given
@@ -771,14 +805,14 @@ fn age(seconds: i64) -> String {
 }
 
 fn show_policy(
-    global: &GlobalArgs,
+    target: &ClusterTarget,
     held: &Held,
     coverage: &Coverage,
-    output: &OutputArgs,
+    output: &OutputOptions,
     clock: &Clock,
 ) -> Result<()> {
     let (now, grace) = (clock.now, clock.grace);
-    let ns = &global.namespace;
+    let ns = &target.namespace;
     if held.is_empty() {
         if output.output.is_some_and(|f| f != OutputFormat::Wide) {
             return format::print(output, &serde_json::Value::Null, Vec::new, |_| {
@@ -983,7 +1017,7 @@ pub fn status_line(held: &Held, now: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::ToolFlavor;
+    use crate::cluster::tools::ToolFlavor;
 
     #[test]
     fn commands_are_argv_with_the_policy_on_stdin() {
