@@ -146,31 +146,6 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     2
 }
 
-/// Print an error to stderr: every line prefixed, the context chain joined.
-pub fn report(err: &anyhow::Error) {
-    crate::output::error(&format!("{err:#}"));
-}
-
-/// The exit code of a finished command, its error reported. Output lost on
-/// stdout (other than to a reader that went away) is an error too.
-pub fn finish(result: anyhow::Result<Outcome>) -> u8 {
-    match result {
-        Ok(outcome) => match crate::output::stdout_failure() {
-            Some(failure) => {
-                report(&anyhow::anyhow!(
-                    "cannot write to standard output: {failure}"
-                ));
-                2
-            }
-            None => outcome.exit_code(),
-        },
-        Err(err) => {
-            report(&err);
-            exit_code(&err)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,7 +177,6 @@ mod tests {
         let err = anyhow::Error::new(NotConfirmed("nothing deleted".into()));
         assert_eq!(exit_code(&err), 2);
         assert_eq!(err.to_string(), "not confirmed; nothing deleted");
-        assert_eq!(finish(Ok(Outcome::Changed)), 1);
     }
 
     #[test]

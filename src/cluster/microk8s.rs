@@ -69,7 +69,7 @@ pub fn facts(data: &Path) -> Facts {
         credentials_readable: std::fs::File::open(credentials(data)).is_ok(),
         // /proc/self belongs to the process's effective user.
         root: std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0),
-        terminal: crate::cluster::runner::stderr_is_terminal(),
+        terminal: crate::output::stderr_is_terminal(),
     }
 }
 
@@ -173,7 +173,7 @@ pub fn own_command_hint(stdout: &str) -> Option<&'static str> {
 fn sudo_note() {
     static SAID: std::sync::Once = std::sync::Once::new();
     SAID.call_once(|| {
-        crate::cluster::runner::stderr_line(
+        crate::output::info(
             "Note: `microk8s ctr` runs ctr through sudo, which may ask for your password.",
         )
     });

@@ -13,6 +13,7 @@
 //! report them.
 
 pub mod format;
+pub mod size;
 pub mod table;
 
 use std::io::{self, IsTerminal, Write};

@@ -19,9 +19,9 @@ use serde::Serialize;
 use serde_yaml::Value;
 
 use crate::cluster::kubelet_args::kubelet_file;
+use crate::ops::nodes::disk::NodeFs;
 use crate::ops::nodes::disk::{self, NodeDisk};
 use crate::ops::nodes::fanout;
-use crate::ops::nodes::helper_pods::NodeFs;
 use crate::ops::nodes::helper_pods::{self, NodeTargets, Remote};
 use crate::ops::nodes::inventory::{parse_node_list, NodeRow};
 use crate::ops::preflight::{check_secret, hub_url_warning, is_placeholder};

@@ -639,14 +639,17 @@ async fn compare_resolvers(
         Some(_) => chosen.clone(),
         None => {
             let mut asked = given.clone();
-            asked.nameservers = vec![crate::cli::NAMESERVER_CLUSTER.to_string()];
+            asked.nameservers = vec![crate::egress::dns::NAMESERVER_CLUSTER.to_string()];
             crate::ops::nameservers::choose(runner, tools, &asked, false).await?
         }
     };
     let other: Vec<String> = given
         .nameservers
         .iter()
-        .filter(|s| *s != crate::cli::NAMESERVER_CLUSTER && *s != crate::cli::NAMESERVER_HOST)
+        .filter(|s| {
+            *s != crate::egress::dns::NAMESERVER_CLUSTER
+                && *s != crate::egress::dns::NAMESERVER_HOST
+        })
         .cloned()
         .collect();
     let other_name = if other.is_empty() {

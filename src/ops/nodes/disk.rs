@@ -18,8 +18,7 @@ use crate::output::table::{format_table_styled, TableStyle};
 
 use crate::ops::nodes::fanout::for_each_node;
 
-use crate::ops::images::nodes::format_size;
-use crate::ops::nodes::helper_pods::NodeFs;
+use crate::output::size::format_size;
 
 /// Above this share used, a node's filesystem is reported as filling up.
 pub const DISK_WARN_PERCENT: u64 = 85;
@@ -201,6 +200,9 @@ impl FsUsage {
         (u128::from(used) * 100).div_ceil(u128::from(self.capacity_bytes)) as u64
     }
 }
+
+/// A node's image and node filesystems, as [`parse_stats_summary`] reads them.
+pub type NodeFs = (Option<FsUsage>, Option<FsUsage>);
 
 #[cfg(test)]
 mod tests {

@@ -22,8 +22,7 @@ use crate::ops::nodes::inventory as nodes;
 use crate::output;
 
 use crate::ops::images::model::ImageMatch;
-use crate::ops::nodes::disk::FsUsage;
-use crate::ops::nodes::reserve::ready_condition;
+use crate::ops::nodes::inventory::ready_condition;
 
 /// Which nodes a node-level command acts on: this one (the default), or
 /// others through helper pods (`--node`, `--all-nodes`), and the helper
@@ -525,6 +524,3 @@ fn missing_namespace_hint(namespace: &str, stderr: &str) -> String {
         String::new()
     }
 }
-
-/// A node's image and node filesystems, as [`parse_stats_summary`] reads them.
-pub type NodeFs = (Option<FsUsage>, Option<FsUsage>);

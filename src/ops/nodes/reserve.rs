@@ -402,23 +402,6 @@ fn kubelet_log_hint(flavor: ToolFlavor) -> &'static str {
     }
 }
 
-/// The Ready condition of a node: whether it is True, and when the kubelet
-/// last reported it.
-pub fn ready_condition(json: &str) -> Option<(bool, String)> {
-    let node: serde_json::Value = serde_json::from_str(json).ok()?;
-    let condition = node["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == "Ready")?;
-    Some((
-        condition["status"] == "True",
-        condition["lastHeartbeatTime"]
-            .as_str()
-            .unwrap_or("")
-            .to_string(),
-    ))
-}
-
 /// `nodes reserve`'s options.
 #[derive(Debug, Clone)]
 pub struct ReserveOptions {
