@@ -299,9 +299,8 @@ mod tests {
             new_phase: false,
         };
         let line = ticker_line(&progress);
-        assert!(line.starts_with(
-            "launch gh/binder-examples/requirements/HEAD: building 1m12s  Step 3/10"
-        ));
+        assert!(line
+            .starts_with("launch gh/binder-examples/requirements/HEAD: building 1m12s  Step 3/10"));
         assert!(line.chars().count() <= TICKER_CHARS, "{line}");
         assert!(!line.contains('\x1b'), "{line}");
         let quiet = LaunchProgress {

@@ -300,7 +300,14 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
     // rest is HTTP.
     (
         "check",
-        &["url", "hub_url", "launch", "timeout", "output", "no_headers"],
+        &[
+            "url",
+            "hub_url",
+            "launch",
+            "timeout",
+            "output",
+            "no_headers",
+        ],
     ),
 ];
 

@@ -277,6 +277,34 @@ pub fn parse_event(data: &str) -> Result<Event, String> {
     }
 }
 
+/// `text` without the terminal's CSI sequences (`ESC [ 31 m`, colours and
+/// cursor moves that build tools write into their logs); any other control
+/// character stays, for the printer to escape.
+pub fn without_colours(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('\x1b') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' && chars.peek() == Some(&'[') {
+            chars.next();
+            // Parameters and intermediates, then one final byte.
+            for next in chars.by_ref() {
+                if ('\x40'..='\x7e').contains(&next) {
+                    break;
+                }
+                if !('\x20'..='\x3f').contains(&next) {
+                    break; // not a CSI sequence after all: drop what was read
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// The longest log line kept (longer ones are clipped).
 pub const MAX_LOG_LINE_CHARS: usize = 300;
 
@@ -314,6 +342,7 @@ impl LogTail {
                 self.lines.pop_front();
                 self.dropped += 1;
             }
+            let shown = without_colours(shown);
             self.lines
                 .push_back(clip(shown.trim_end(), MAX_LOG_LINE_CHARS));
         }
@@ -458,10 +487,8 @@ mod tests {
             }
         );
         assert_eq!(
-            parse_event(
-                r#"{"phase": "failed", "status_code": 403, "message": "Forbidden\n"}"#
-            )
-            .unwrap(),
+            parse_event(r#"{"phase": "failed", "status_code": 403, "message": "Forbidden\n"}"#)
+                .unwrap(),
             Event::Failed {
                 message: Some("Forbidden\n".into()),
                 status_code: Some(403)
@@ -500,11 +527,29 @@ mod tests {
     fn a_ready_event_without_url_or_token_is_an_error() {
         let err = parse_event(r#"{"phase": "ready", "imageName": "x"}"#).unwrap_err();
         assert!(err.contains("without the server's url"), "{err}");
-        let err = parse_event(r#"{"phase": "ready", "url": "http://hub.example/user/a/"}"#)
-            .unwrap_err();
+        let err =
+            parse_event(r#"{"phase": "ready", "url": "http://hub.example/user/a/"}"#).unwrap_err();
         assert!(err.contains("without the server's token"), "{err}");
-        assert!(parse_event("[1]").unwrap_err().contains("not a JSON object"));
-        assert!(parse_event("phase: ready").unwrap_err().contains("not JSON"));
+        assert!(parse_event("[1]")
+            .unwrap_err()
+            .contains("not a JSON object"));
+        assert!(parse_event("phase: ready")
+            .unwrap_err()
+            .contains("not JSON"));
+    }
+
+    #[test]
+    fn colours_are_dropped_other_controls_kept() {
+        assert_eq!(without_colours("plain"), "plain");
+        assert_eq!(
+            without_colours("\x1b[1;31mERROR\x1b[0m: pip failed\x1b[K"),
+            "ERROR: pip failed"
+        );
+        assert_eq!(without_colours("a\x1b]0;title\x07b"), "a\x1b]0;title\x07b");
+        assert_eq!(without_colours("cut \x1b["), "cut ");
+        let mut log = LogTail::new(2);
+        log.push("\x1b[32mStep 1/2\x1b[0m\n");
+        assert_eq!(log.lines(), ["Step 1/2"]);
     }
 
     #[test]

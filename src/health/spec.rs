@@ -78,7 +78,9 @@ fn check_name(what: &str, name: &str) -> Result<(), String> {
 /// would need escaped.
 fn check_ref(git_ref: &str) -> Result<(), String> {
     if git_ref.is_empty() {
-        return Err("the ref after @ is empty (a branch, tag or commit; HEAD when left out)".into());
+        return Err(
+            "the ref after @ is empty (a branch, tag or commit; HEAD when left out)".into(),
+        );
     }
     if git_ref.len() > MAX_REF_BYTES {
         return Err(format!("the ref is longer than {MAX_REF_BYTES} bytes"));
@@ -142,10 +144,7 @@ mod tests {
             "build/gh/lab/course_2024.v2/feature/new-env"
         );
         let sha = "596b52f10efb0c9befc0c4ae850cc5175297d71c";
-        assert_eq!(
-            RepoSpec::parse(&format!("a/b@{sha}")).unwrap().git_ref,
-            sha
-        );
+        assert_eq!(RepoSpec::parse(&format!("a/b@{sha}")).unwrap().git_ref, sha);
     }
 
     #[test]

@@ -154,7 +154,10 @@ mod tests {
             "https://lab.example/binder/"
         );
         let url = base_url("http://127.0.0.1:8585/").unwrap();
-        assert_eq!(url.join("health").unwrap().as_str(), "http://127.0.0.1:8585/health");
+        assert_eq!(
+            url.join("health").unwrap().as_str(),
+            "http://127.0.0.1:8585/health"
+        );
         let below = base_url("https://lab.example/binder").unwrap();
         assert_eq!(
             below.join("build/gh/a/b/HEAD").unwrap().as_str(),
@@ -214,9 +217,10 @@ mod tests {
             "http://192.0.2.100/user/binder-examples-requirements-x1y2z3/api/shutdown"
         );
         // A hub below a path, a named server, and the token BinderHub's page adds.
-        let url =
-            ServerUrl::parse("https://lab.example/jupyter/user/alice%40lab.example/course/?token=tok-ABC")
-                .unwrap();
+        let url = ServerUrl::parse(
+            "https://lab.example/jupyter/user/alice%40lab.example/course/?token=tok-ABC",
+        )
+        .unwrap();
         assert_eq!(url.hub.as_str(), "https://lab.example/jupyter/");
         assert_eq!(url.user, "alice%40lab.example");
         assert_eq!(url.server_name.as_deref(), Some("course"));

@@ -220,7 +220,12 @@ struct Answer {
 }
 
 /// GET `url`; the problem, in words, when there is no whole answer.
-async fn get(client: &Client, url: &Url, accept: &str, deadline: Instant) -> Result<Answer, String> {
+async fn get(
+    client: &Client,
+    url: &Url,
+    accept: &str,
+    deadline: Instant,
+) -> Result<Answer, String> {
     let started = Instant::now();
     let timeout = REQUEST_TIMEOUT.min(deadline.saturating_duration_since(started));
     let request = client
@@ -250,10 +255,7 @@ async fn get(client: &Client, url: &Url, accept: &str, deadline: Instant) -> Res
 }
 
 fn too_large() -> String {
-    format!(
-        "an answer larger than {} MiB",
-        MAX_DOCUMENT_BYTES >> 20
-    )
+    format!("an answer larger than {} MiB", MAX_DOCUMENT_BYTES >> 20)
 }
 
 /// `GET {binderhub}health`: one line for the whole, one for each of
@@ -264,7 +266,9 @@ async fn binderhub_health(client: &Client, base: &Url, deadline: Instant) -> Vec
     let answer = match get(client, &url, "application/json", deadline).await {
         Ok(answer) => answer,
         Err(problem) => {
-            return vec![CheckResult::new("binderhub", Status::Fail, format!("{shown}: {problem}")).at(&url)]
+            return vec![
+                CheckResult::new("binderhub", Status::Fail, format!("{shown}: {problem}")).at(&url),
+            ]
         }
     };
     let code = answer.status.as_u16();
@@ -367,10 +371,8 @@ async fn versions(client: &Client, base: &Url, deadline: Instant) -> CheckResult
                     line.message = format!("{shown}: HTTP {}", status_words(answer.status));
                 }
                 Err(problem) => {
-                    line.message = format!(
-                        "{shown}: HTTP {}, {problem}",
-                        status_words(answer.status)
-                    );
+                    line.message =
+                        format!("{shown}: HTTP {}, {problem}", status_words(answer.status));
                 }
             }
         }
@@ -428,6 +430,7 @@ impl Tracker {
             self.log.push(message);
             let last = message.lines().rev().find(|l| !l.trim().is_empty());
             if let Some(last) = last {
+                let last = events::without_colours(last);
                 self.message = Some(crate::health::clip(last.trim(), 200));
             }
         }
@@ -472,7 +475,16 @@ async fn launch(
 ) -> Result<Vec<CheckResult>> {
     let url = join(&config.binderhub, &spec.build_path());
     let mut tracker = Tracker::new();
-    let outcome = follow_stream(client, &url, spec, deadline, config.timeout, &mut tracker, progress).await?;
+    let outcome = follow_stream(
+        client,
+        &url,
+        spec,
+        deadline,
+        config.timeout,
+        &mut tracker,
+        progress,
+    )
+    .await?;
     let elapsed = tracker.started.elapsed();
     let mut line = CheckResult::new("launch", Status::Fail, String::new()).at(&url);
     line.seconds = Some(seconds(elapsed));
@@ -557,11 +569,7 @@ async fn follow_stream(
     let code = response.status();
     if !code.is_success() {
         return Ok(Err(LaunchFailure::new(
-            format!(
-                "{}: HTTP {}",
-                shown_url(url.as_str()),
-                status_words(code)
-            ),
+            format!("{}: HTTP {}", shown_url(url.as_str()), status_words(code)),
             Some(code.as_u16()),
         )));
     }
@@ -759,7 +767,10 @@ async fn stop(launched: &Launched) -> CheckResult {
         Ok(answer) if answer.status().is_success() => {
             line.status = Status::Ok;
             line.http_status = Some(answer.status().as_u16());
-            line.message = format!("stopped {who} ({shown}: HTTP {})", status_words(answer.status()));
+            line.message = format!(
+                "stopped {who} ({shown}: HTTP {})",
+                status_words(answer.status())
+            );
         }
         Ok(answer) => {
             line.http_status = Some(answer.status().as_u16());
@@ -767,7 +778,11 @@ async fn stop(launched: &Launched) -> CheckResult {
             line.message = format!(
                 "{who} was not stopped ({shown}: HTTP {}{}); {later}",
                 status_words(answer.status()),
-                if refused { ", the token was refused" } else { "" }
+                if refused {
+                    ", the token was refused"
+                } else {
+                    ""
+                }
             );
         }
         Err(err) => {
@@ -887,7 +902,10 @@ mod tests {
     #[test]
     fn the_tracker_notes_phase_changes_and_the_last_message() {
         let mut tracker = Tracker::new();
-        assert!(tracker.record(Some(Phase::Waiting), Some("Waiting for build to start...\n")));
+        assert!(tracker.record(
+            Some(Phase::Waiting),
+            Some("Waiting for build to start...\n")
+        ));
         assert!(!tracker.record(Some(Phase::Waiting), None));
         assert!(tracker.record(Some(Phase::Building), Some("Step 1/3\nStep 2/3\n\n")));
         assert!(!tracker.record(None, Some("Step 3/3\n")));
@@ -899,7 +917,12 @@ mod tests {
         assert_eq!(phases, ["waiting", "building"]);
         assert_eq!(
             tracker.log.lines(),
-            ["Waiting for build to start...", "Step 1/3", "Step 2/3", "Step 3/3"]
+            [
+                "Waiting for build to start...",
+                "Step 1/3",
+                "Step 2/3",
+                "Step 3/3"
+            ]
         );
         assert_eq!(tracker.last_phase(), " (last phase: building)");
     }
