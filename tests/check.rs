@@ -816,3 +816,51 @@ fn a_server_that_refuses_to_stop_is_a_warning_and_the_token_stays_hidden() {
     assert_eq!(hub.requests(&format!("/user/{USER}/api/shutdown")).len(), 1);
     assert_token_never_shown(&out);
 }
+
+#[test]
+fn ctrl_c_during_a_launch_ends_it_at_once() {
+    let fake = FakeCluster::new();
+    let hub = hub(200);
+    let build = Answer::events(&[json!({"phase": "waiting"})], After::Hold);
+    let bh = binderhub(healthy(), Some(build));
+    let (url, hub_url) = (bh.url("/"), hub.url("/"));
+    let child = fake
+        .command(&[
+            "check",
+            "--url",
+            &url,
+            "--hub-url",
+            &hub_url,
+            "--launch",
+            "binder-examples/requirements",
+        ])
+        .spawn()
+        .unwrap();
+    let path = "/build/gh/binder-examples/requirements/HEAD";
+    let waiting = Instant::now();
+    while bh.requests(path).is_empty() {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(30),
+            "no build request"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let sent = Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 130, "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        sent.elapsed()
+    );
+    assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
+    assert!(hub
+        .requests(&format!("/user/{USER}/api/shutdown"))
+        .is_empty());
+}
