@@ -349,6 +349,12 @@ pub enum Command {
         binderctl init --metallb-range 192.0.2.100-192.0.2.120 --dry-run\n  \
         binderctl init --metallb-range 192.0.2.96/28 --storage hostpath")]
     Init(InitCmd),
+    /// Is BinderHub healthy, and does it build? One line per check; exit 1 when one fails.
+    #[command(after_help = "Examples:\n  \
+        binderctl check                                   # the services binder and proxy-public\n  \
+        binderctl check --launch binder-examples/requirements --timeout 15m\n  \
+        binderctl check --url https://binder.example/ --hub-url https://hub.example/ -o json")]
+    Check(CheckCmd),
 }
 
 #[derive(Debug, Args)]
@@ -1055,6 +1061,28 @@ pub struct InitCmd {
     /// Print the commands that would run, change nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckCmd {
+    /// BinderHub's address. Default: the external address of the service
+    /// `binder` in the namespace.
+    #[arg(long, value_name = "URL", value_parser = crate::health::urls::base_url)]
+    pub url: Option<reqwest::Url>,
+    /// JupyterHub's address (the hub's public one). Default: the external
+    /// address of the service `proxy-public` in the namespace.
+    #[arg(long, value_name = "URL", value_parser = crate::health::urls::base_url)]
+    pub hub_url: Option<reqwest::Url>,
+    /// Also build and launch this GitHub repository through BinderHub
+    /// (REF: a branch, tag or commit; default HEAD), time it to ready, and
+    /// stop the server again.
+    #[arg(long, value_name = "OWNER/REPO[@REF]", value_parser = crate::health::spec::RepoSpec::parse)]
+    pub launch: Option<crate::health::spec::RepoSpec>,
+    /// The most the checks and the launch may take together, e.g. 10m, 90s.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = timeout)]
+    pub timeout: Duration,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Commands that do not use the BinderHub's namespace, with the flag that

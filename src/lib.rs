@@ -12,6 +12,7 @@ pub mod commands;
 pub mod egress;
 pub mod error;
 pub mod fsutil;
+pub mod health;
 pub mod ops;
 pub mod output;
 pub mod samples;

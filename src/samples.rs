@@ -300,6 +300,19 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
             "dry_run",
         ],
     ),
+    // check: its one argv is status's `get services` (sampled above); the
+    // rest is HTTP.
+    (
+        "check",
+        &[
+            "url",
+            "hub_url",
+            "launch",
+            "timeout",
+            "output",
+            "no_headers",
+        ],
+    ),
 ];
 
 /// The sample files' names in the folder handed to [`every_command_line`]

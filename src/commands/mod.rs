@@ -8,6 +8,7 @@ use anyhow::Result;
 use crate::cli::{Cli, Command};
 use crate::error::Outcome;
 
+pub mod check;
 pub mod completion;
 pub mod config;
 pub mod dashboard;
@@ -80,5 +81,6 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Volumes(cmd) => volumes::run(global, cmd).await,
         Command::Forward(cmd) => forward::run(global, cmd).await,
         Command::Init(cmd) => init::run(global, cmd).await,
+        Command::Check(cmd) => check::run(global, cmd).await,
     }
 }

@@ -7,6 +7,7 @@
 //! through `output::format::print`; work commands build plans the one
 //! runner prints (`--dry-run`) or executes.
 
+pub mod check;
 pub mod dashboard;
 pub mod deploy;
 pub mod diff;
