@@ -14,7 +14,7 @@ use crate::cli::{Cli, Command, ToolFlavor};
 use crate::cluster::helm;
 use crate::cluster::plan::CommandLine;
 use crate::cluster::tools::Tools;
-use crate::ops::doctor::checks as doctor;
+use crate::ops::doctor::gather as doctor;
 use crate::ops::egress::policies as egress;
 use crate::ops::images::model as images;
 use crate::ops::nodes::{disk, inventory, list as nodes};

@@ -304,7 +304,7 @@ fn the_checks_see_what_they_look_for() {
     assert!(graph["ops/deploy.rs"].contains("ops/rollout.rs"));
     assert!(graph["ops/egress/verify.rs"].contains("ops/egress/policies.rs"));
     assert!(graph["commands/pods.rs"].contains("commands/config.rs"));
-    assert!(graph["samples.rs"].contains("ops/doctor/checks.rs"));
+    assert!(graph["samples.rs"].contains("ops/doctor/gather.rs"));
     let mut looped = BTreeMap::new();
     looped.insert("a.rs".to_string(), BTreeSet::from(["b.rs".to_string()]));
     looped.insert("b.rs".to_string(), BTreeSet::from(["a.rs".to_string()]));

@@ -6,7 +6,8 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use binderctl::ops::doctor::checks::{disk_status, free_bytes, Status, MICROK8S_CONTAINERD_ROOT};
+use binderctl::ops::doctor::disk::{disk_status, free_bytes};
+use binderctl::ops::doctor::model::{Status, MICROK8S_CONTAINERD_ROOT};
 use support::fake_tools::{
     call, meet_script, nodes_json, stats_summary_json, storage_classes_with_base_path, FakeCluster,
     MICROK8S_STATUS_WORKER,

@@ -127,7 +127,7 @@ fn the_checker_catches_a_refused_flag() {
 
 #[test]
 fn doctor_reads_are_accepted() {
-    assert_accepted(&binderctl::ops::doctor::checks::sample_plans());
+    assert_accepted(&binderctl::ops::doctor::gather::sample_plans());
 }
 
 #[test]

@@ -8,7 +8,7 @@ use crate::error::Outcome;
 use crate::ops;
 
 pub async fn run(global: &GlobalArgs, cmd: &DoctorCmd) -> Result<Outcome> {
-    let options = ops::doctor::checks::DoctorOptions {
+    let options = ops::doctor::DoctorOptions {
         input: cmd.input.clone(),
         secret: cmd.secret.clone(),
         rendered: cmd.rendered.clone(),
@@ -16,5 +16,5 @@ pub async fn run(global: &GlobalArgs, cmd: &DoctorCmd) -> Result<Outcome> {
         targets: config::node_targets(&cmd.targets),
         output: config::output_options(&cmd.output),
     };
-    ops::doctor::checks::run(&config::target(global), &options).await
+    ops::doctor::run(&config::target(global), &options).await
 }

@@ -21,7 +21,8 @@ use crate::cluster::target::Target;
 use crate::cluster::tools::ToolFlavor;
 use crate::cluster::tools::Tools;
 use crate::error::Outcome;
-use crate::ops::doctor::checks::{microk8s_status_command, parse_microk8s_status};
+use crate::ops::doctor::gather::microk8s_status_command;
+use crate::ops::doctor::microk8s::parse_microk8s_status;
 use crate::output;
 
 use std::path::PathBuf;
