@@ -1099,8 +1099,13 @@ pub struct CheckCmd {
 pub struct RegistryArgs {
     /// The values file whose config.BinderHub.image_prefix names the images
     /// (not read with --prefix).
-    #[arg(short = 'i', long = "input", visible_alias = "values", value_name = "FILE",
-          default_value = "binder.yaml")]
+    #[arg(
+        short = 'i',
+        long = "input",
+        visible_alias = "values",
+        value_name = "FILE",
+        default_value = "binder.yaml"
+    )]
     pub input: PathBuf,
     /// The image prefix, instead of the values file's (e.g. lab/binder- on
     /// Docker Hub, registry.example/binder- elsewhere).
@@ -1112,7 +1117,12 @@ pub struct RegistryArgs {
     pub secret: Option<PathBuf>,
     /// The registry's URL. Default: registry.url of the secret file, else
     /// https://HOST of the image prefix; with Docker Hub, its API's.
-    #[arg(long, value_name = "URL", env = "BINDERCTL_REGISTRY_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "BINDERCTL_REGISTRY_URL",
+        hide_env_values = true
+    )]
     pub registry_url: Option<String>,
     /// The registry's API. Default: docker-hub when the image prefix names
     /// no registry host, v2 otherwise.
@@ -1121,7 +1131,12 @@ pub struct RegistryArgs {
     /// The registry user, instead of the secret file's registry.username.
     /// The password comes from BINDERCTL_REGISTRY_PASSWORD or the secret
     /// file, never from an option.
-    #[arg(long, value_name = "NAME", env = "BINDERCTL_REGISTRY_USERNAME", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "BINDERCTL_REGISTRY_USERNAME",
+        hide_env_values = true
+    )]
     pub username: Option<String>,
     /// How long one request to the registry may take, e.g. 30s, 2m.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = timeout)]

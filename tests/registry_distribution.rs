@@ -6,9 +6,9 @@
 //! the registry (scripts/setup-real-tools): skipped locally without it, a
 //! failure under CI.
 
-mod support;
 #[path = "registry_support/mod.rs"]
 mod registry_support;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -61,19 +61,49 @@ fn push_fixture(registry: &RealRegistry) -> Vec<Pushed1> {
         });
     };
     let alpha = "lab/binder-alpha";
-    add(alpha, "new", 1, registry.push(alpha, "new", &created(1), DOCKER_MANIFEST));
+    add(
+        alpha,
+        "new",
+        1,
+        registry.push(alpha, "new", &created(1), DOCKER_MANIFEST),
+    );
     let mid = registry.push(alpha, "mid", &created(40), DOCKER_MANIFEST);
     registry.retag(alpha, &mid.digest, "mid-alias");
     add(alpha, "mid", 40, mid.clone());
     add(alpha, "mid-alias", 40, mid);
-    add(alpha, "old", 100, registry.push(alpha, "old", &created(100), OCI_MANIFEST));
+    add(
+        alpha,
+        "old",
+        100,
+        registry.push(alpha, "old", &created(100), OCI_MANIFEST),
+    );
     let beta = "lab/binder-beta";
-    add(beta, "only", 200, registry.push(beta, "only", &created(200), OCI_MANIFEST));
+    add(
+        beta,
+        "only",
+        200,
+        registry.push(beta, "only", &created(200), OCI_MANIFEST),
+    );
     let gamma = "lab/binder-gamma";
-    add(gamma, "fresh", 2, registry.push(gamma, "fresh", &created(2), DOCKER_MANIFEST));
-    add(gamma, "multi", 60, registry.push_index(gamma, "multi", &[&created(70), &created(60)]));
+    add(
+        gamma,
+        "fresh",
+        2,
+        registry.push(gamma, "fresh", &created(2), DOCKER_MANIFEST),
+    );
+    add(
+        gamma,
+        "multi",
+        60,
+        registry.push_index(gamma, "multi", &[&created(70), &created(60)]),
+    );
     for outside in ["other/tool", "lab/bindery"] {
-        add(outside, "ancient", 500, registry.push(outside, "ancient", &created(500), DOCKER_MANIFEST));
+        add(
+            outside,
+            "ancient",
+            500,
+            registry.push(outside, "ancient", &created(500), DOCKER_MANIFEST),
+        );
     }
     pushed
 }
@@ -98,12 +128,19 @@ fn remaining(registry: &RealRegistry, fixture: &[Pushed1]) -> BTreeSet<String> {
     let repositories: BTreeSet<&str> = fixture.iter().map(|p| p.repository.as_str()).collect();
     repositories
         .into_iter()
-        .flat_map(|repo| registry.tags(repo).into_iter().map(move |t| format!("{repo}:{t}")))
+        .flat_map(|repo| {
+            registry
+                .tags(repo)
+                .into_iter()
+                .map(move |t| format!("{repo}:{t}"))
+        })
         .collect()
 }
 
 fn names(tags: &[Pushed1]) -> BTreeSet<String> {
-    tags.iter().map(|p| format!("{}:{}", p.repository, p.tag)).collect()
+    tags.iter()
+        .map(|p| format!("{}:{}", p.repository, p.tag))
+        .collect()
 }
 
 /// Run `binderctl registry ARGS` in `dir` at NOW, against `url`.
@@ -118,7 +155,12 @@ fn binderctl(dir: &Path, url: &str, prefix: &str, args: &[&str], env: &[(&str, &
 }
 
 fn ok(out: &Output) {
-    assert!(out.status.success(), "exit {:?}: {}", out.status.code(), stderr(out));
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        stderr(out)
+    );
 }
 
 #[test]
@@ -132,15 +174,30 @@ fn ls_reads_digest_size_and_date_of_every_kind_of_manifest() {
     let fixture = push_fixture(&registry);
     let dir = tempfile::tempdir().unwrap();
     let prefix = format!("{}/lab/binder-", registry.host());
-    let out = binderctl(dir.path(), &registry.url(), &prefix, &["ls", "-o", "json"], &[]);
+    let out = binderctl(
+        dir.path(),
+        &registry.url(),
+        &prefix,
+        &["ls", "-o", "json"],
+        &[],
+    );
     ok(&out);
     let items: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON");
     let expected = under_prefix(&fixture);
     let got: Vec<String> = items
         .iter()
-        .map(|i| format!("{}:{}", i["repository"].as_str().unwrap(), i["tag"].as_str().unwrap()))
+        .map(|i| {
+            format!(
+                "{}:{}",
+                i["repository"].as_str().unwrap(),
+                i["tag"].as_str().unwrap()
+            )
+        })
         .collect();
-    let want: Vec<String> = expected.iter().map(|p| format!("{}:{}", p.repository, p.tag)).collect();
+    let want: Vec<String> = expected
+        .iter()
+        .map(|p| format!("{}:{}", p.repository, p.tag))
+        .collect();
     assert_eq!(got, want, "{}", stderr(&out));
     for (item, pushed) in items.iter().zip(&expected) {
         assert_eq!(item["digest"], pushed.digest.as_str(), "{item}");
@@ -157,7 +214,13 @@ fn ls_reads_digest_size_and_date_of_every_kind_of_manifest() {
     assert_eq!(multi["pushed"], format_rfc3339(NOW - 60 * DAY - 11));
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
 
-    let out = binderctl(dir.path(), &registry.url(), &prefix, &["ls", "-o", "name", "--older-than", "50d"], &[]);
+    let out = binderctl(
+        dir.path(),
+        &registry.url(),
+        &prefix,
+        &["ls", "-o", "name", "--older-than", "50d"],
+        &[],
+    );
     ok(&out);
     let older: Vec<String> = expected
         .iter()
@@ -170,7 +233,10 @@ fn ls_reads_digest_size_and_date_of_every_kind_of_manifest() {
     ok(&out);
     let table = stdout(&out);
     assert_eq!(table.lines().count(), expected.len() + 1, "{table}");
-    assert!(!table.contains("other/tool") && !table.contains("lab/bindery"), "{table}");
+    assert!(
+        !table.contains("other/tool") && !table.contains("lab/bindery"),
+        "{table}"
+    );
 }
 
 #[test]
@@ -188,14 +254,25 @@ fn prune_deletes_old_manifests_by_digest_and_never_leaves_the_prefix() {
     assert_eq!(before, names(&fixture));
 
     // Dry run first: the requests, nothing deleted.
-    let out = binderctl(dir.path(), &registry.url(), &prefix, &["prune", "--older-than", "30d", "--dry-run"], &[]);
+    let out = binderctl(
+        dir.path(),
+        &registry.url(),
+        &prefix,
+        &["prune", "--older-than", "30d", "--dry-run"],
+        &[],
+    );
     ok(&out);
     // keep 1: alpha keeps new and loses mid, mid-alias (one manifest) and
     // old; beta keeps its only tag; gamma keeps fresh and loses multi.
-    let doomed: BTreeSet<String> = ["lab/binder-alpha:mid", "lab/binder-alpha:mid-alias", "lab/binder-alpha:old", "lab/binder-gamma:multi"]
-        .into_iter()
-        .map(str::to_string)
-        .collect();
+    let doomed: BTreeSet<String> = [
+        "lab/binder-alpha:mid",
+        "lab/binder-alpha:mid-alias",
+        "lab/binder-alpha:old",
+        "lab/binder-gamma:multi",
+    ]
+    .into_iter()
+    .map(str::to_string)
+    .collect();
     let digests: BTreeSet<(String, String)> = fixture
         .iter()
         .filter(|p| doomed.contains(&format!("{}:{}", p.repository, p.tag)))
@@ -205,10 +282,22 @@ fn prune_deletes_old_manifests_by_digest_and_never_leaves_the_prefix() {
         .iter()
         .map(|(repo, digest)| format!("DELETE {}/v2/{repo}/manifests/{digest}", registry.url()))
         .collect();
-    assert_eq!(stdout(&out).lines().map(str::to_string).collect::<BTreeSet<_>>(), requests);
+    assert_eq!(
+        stdout(&out)
+            .lines()
+            .map(str::to_string)
+            .collect::<BTreeSet<_>>(),
+        requests
+    );
     assert_eq!(remaining(&registry, &fixture), before);
 
-    let out = binderctl(dir.path(), &registry.url(), &prefix, &["prune", "--older-than", "30d", "--yes"], &[]);
+    let out = binderctl(
+        dir.path(),
+        &registry.url(),
+        &prefix,
+        &["prune", "--older-than", "30d", "--yes"],
+        &[],
+    );
     ok(&out);
     let expected: BTreeSet<String> = before.difference(&doomed).cloned().collect();
     assert_eq!(remaining(&registry, &fixture), expected, "{}", stderr(&out));
@@ -236,9 +325,19 @@ fn prune_deletes_old_manifests_by_digest_and_never_leaves_the_prefix() {
     );
     assert!(err.contains("garbage collection"), "{err}");
     // A second prune finds nothing more.
-    let out = binderctl(dir.path(), &registry.url(), &prefix, &["prune", "--older-than", "30d", "--yes"], &[]);
+    let out = binderctl(
+        dir.path(),
+        &registry.url(),
+        &prefix,
+        &["prune", "--older-than", "30d", "--yes"],
+        &[],
+    );
     ok(&out);
-    assert!(stderr(&out).contains("Nothing to delete"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Nothing to delete"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -254,7 +353,13 @@ fn a_manifest_a_kept_tag_names_is_never_deleted_through_another_tag() {
     let prefix = format!("{}/lab/binder-", registry.host());
     // keep 2: alpha keeps new and mid; mid-alias is as old but names mid's
     // manifest, deleting it would take mid along: it stays too.
-    let out = binderctl(dir.path(), &registry.url(), &prefix, &["prune", "--older-than", "30d", "--keep", "2", "--yes"], &[]);
+    let out = binderctl(
+        dir.path(),
+        &registry.url(),
+        &prefix,
+        &["prune", "--older-than", "30d", "--keep", "2", "--yes"],
+        &[],
+    );
     ok(&out);
     let mut expected = names(&fixture);
     expected.remove("lab/binder-alpha:old");
@@ -277,16 +382,29 @@ fn a_registry_that_forbids_deletion_is_named_for_each_tag() {
     let fixture = push_fixture(&registry);
     let dir = tempfile::tempdir().unwrap();
     let prefix = format!("{}/lab/binder-", registry.host());
-    let out = binderctl(dir.path(), &registry.url(), &prefix, &["prune", "--older-than", "30d", "--keep", "0", "--yes"], &[]);
+    let out = binderctl(
+        dir.path(),
+        &registry.url(),
+        &prefix,
+        &["prune", "--older-than", "30d", "--keep", "0", "--yes"],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
-    for tag in ["lab/binder-alpha:old", "lab/binder-beta:only", "lab/binder-gamma:multi"] {
+    for tag in [
+        "lab/binder-alpha:old",
+        "lab/binder-beta:only",
+        "lab/binder-gamma:multi",
+    ] {
         assert!(
             err.contains(&format!("{}/{tag}: not deleted: HTTP 405", registry.host())),
             "{tag}: {err}"
         );
     }
-    assert!(err.contains("REGISTRY_STORAGE_DELETE_ENABLED=true"), "{err}");
+    assert!(
+        err.contains("REGISTRY_STORAGE_DELETE_ENABLED=true"),
+        "{err}"
+    );
     assert_eq!(remaining(&registry, &fixture), names(&fixture));
 }
 
@@ -306,13 +424,26 @@ fn basic_authentication_from_the_secret_file() {
     let env = [("BINDERCTL_NOW", now.as_str())];
 
     // No credentials: the registry's 401 and what to do.
-    let out = run(dir.path(), &["registry", "ls", "--registry-url", &registry.url()], &env);
+    let out = run(
+        dir.path(),
+        &["registry", "ls", "--registry-url", &registry.url()],
+        &env,
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("HTTP 401"), "{}", stderr(&out));
-    assert!(stderr(&out).contains("the registry wants credentials"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the registry wants credentials"),
+        "{}",
+        stderr(&out)
+    );
 
     // A wrong password: named by its user, never shown.
-    write_secret(dir.path(), BASIC_USER, "not-the-basic-pass", Some(&registry.url()));
+    write_secret(
+        dir.path(),
+        BASIC_USER,
+        "not-the-basic-pass",
+        Some(&registry.url()),
+    );
     let wrong = run(dir.path(), &["registry", "ls"], &env);
     assert_eq!(wrong.status.code(), Some(2));
     assert!(
@@ -321,19 +452,40 @@ fn basic_authentication_from_the_secret_file() {
         stderr(&wrong)
     );
 
-    write_secret(dir.path(), BASIC_USER, BASIC_PASSWORD, Some(&registry.url()));
+    write_secret(
+        dir.path(),
+        BASIC_USER,
+        BASIC_PASSWORD,
+        Some(&registry.url()),
+    );
     let listed = run(dir.path(), &["registry", "ls", "-o", "name"], &env);
     ok(&listed);
-    assert_eq!(stdout(&listed).lines().count(), under_prefix(&fixture).len());
+    assert_eq!(
+        stdout(&listed).lines().count(),
+        under_prefix(&fixture).len()
+    );
     let pruned = run(
         dir.path(),
-        &["registry", "prune", "--older-than", "150d", "--keep", "0", "--yes"],
+        &[
+            "registry",
+            "prune",
+            "--older-than",
+            "150d",
+            "--keep",
+            "0",
+            "--yes",
+        ],
         &env,
     );
     ok(&pruned);
     let mut expected = names(&fixture);
     expected.remove("lab/binder-beta:only");
-    assert_eq!(remaining(&registry, &fixture), expected, "{}", stderr(&pruned));
+    assert_eq!(
+        remaining(&registry, &fixture),
+        expected,
+        "{}",
+        stderr(&pruned)
+    );
     for out in [&out, &wrong, &listed, &pruned] {
         let text = format!("{}{}", stdout(out), stderr(out));
         for secret in [BASIC_PASSWORD, "not-the-basic-pass", "Basic "] {
@@ -357,17 +509,32 @@ fn bearer_tokens_per_scope_and_a_failing_deletion_stops_no_other() {
         .find(|p| p.repository == "lab/binder-alpha" && p.tag == "old")
         .unwrap()
         .clone();
-    proxy.state.lock().unwrap().fail_delete.insert(failing.digest.clone());
+    proxy
+        .state
+        .lock()
+        .unwrap()
+        .fail_delete
+        .insert(failing.digest.clone());
     let dir = tempfile::tempdir().unwrap();
     let prefix = format!("{}/lab/binder-", proxy.server.addr);
 
     // Without credentials the token service refuses an anonymous request.
     let out = binderctl(dir.path(), &proxy.url(), &prefix, &["ls"], &[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("refused an anonymous request"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("refused an anonymous request"),
+        "{}",
+        stderr(&out)
+    );
 
     write_secret(dir.path(), "lab-token-user", "token-pass-8w2q", None);
-    let out = binderctl(dir.path(), &proxy.url(), &prefix, &["prune", "--older-than", "30d", "--keep", "0", "--yes"], &[]);
+    let out = binderctl(
+        dir.path(),
+        &proxy.url(),
+        &prefix,
+        &["prune", "--older-than", "30d", "--keep", "0", "--yes"],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
@@ -383,7 +550,10 @@ fn bearer_tokens_per_scope_and_a_failing_deletion_stops_no_other() {
         .filter(|p| NOW - p.pushed > 30 * DAY)
         .map(|p| format!("{}:{}", p.repository, p.tag))
         .collect();
-    assert!(err.contains(&format!("1 of {} tags not deleted", doomed.len())), "{err}");
+    assert!(
+        err.contains(&format!("1 of {} tags not deleted", doomed.len())),
+        "{err}"
+    );
     let mut expected: BTreeSet<String> = names(&fixture).difference(&doomed).cloned().collect();
     expected.insert("lab/binder-alpha:old".into());
     assert_eq!(remaining(&registry, &fixture), expected);
@@ -399,11 +569,19 @@ fn bearer_tokens_per_scope_and_a_failing_deletion_stops_no_other() {
     ] {
         assert!(asked.contains(scope), "{scope}: {asked:?}");
     }
-    assert!(!asked.iter().any(|s| s.contains("other/tool") || s.contains("lab/bindery")), "{asked:?}");
+    assert!(
+        !asked
+            .iter()
+            .any(|s| s.contains("other/tool") || s.contains("lab/bindery")),
+        "{asked:?}"
+    );
     let tokens: BTreeMap<String, Vec<String>> = state.tokens.clone();
     let text = format!("{}{}", stdout(&out), err);
     for token in tokens.keys() {
         assert!(!text.contains(token.as_str()), "token shown: {text}");
     }
-    assert!(!text.contains("token-pass-8w2q") && !text.contains("bearer-token"), "{text}");
+    assert!(
+        !text.contains("token-pass-8w2q") && !text.contains("bearer-token"),
+        "{text}"
+    );
 }

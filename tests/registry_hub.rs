@@ -5,9 +5,9 @@
 //! `prune` keeping the newest N, never leaving the prefix, `--dry-run`,
 //! the confirmation, a failing deletion; credentials never printed.
 
-mod support;
 #[path = "registry_support/mod.rs"]
 mod registry_support;
+mod support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -15,9 +15,7 @@ use std::process::Output;
 
 use binderctl::registry::format_rfc3339;
 use registry_support::hub::{Hub, HubState, HubTag};
-use registry_support::{
-    run, run_on_terminal, sha256, stderr, stdout, write_secret, write_values,
-};
+use registry_support::{run, run_on_terminal, sha256, stderr, stdout, write_secret, write_values};
 use serde_json::Value;
 
 const NOW: i64 = 1_750_000_000;
@@ -49,12 +47,16 @@ fn fixture() -> HubState {
         ..HubState::default()
     };
     for (repo, tag, days, size) in FIXTURE {
-        state.repos.entry(repo.to_string()).or_default().push(HubTag {
-            name: tag.to_string(),
-            pushed: NOW - days * DAY - 7,
-            full_size: *size,
-            digest: sha256::digest(format!("{repo}:{tag}").as_bytes()),
-        });
+        state
+            .repos
+            .entry(repo.to_string())
+            .or_default()
+            .push(HubTag {
+                name: tag.to_string(),
+                pushed: NOW - days * DAY - 7,
+                full_size: *size,
+                digest: sha256::digest(format!("{repo}:{tag}").as_bytes()),
+            });
     }
     state
 }
@@ -64,7 +66,14 @@ fn under_prefix() -> Vec<(String, String, i64, u64)> {
     let mut tags: Vec<(String, String, i64, u64)> = FIXTURE
         .iter()
         .filter(|(repo, ..)| repo.starts_with(PREFIX))
-        .map(|(repo, tag, days, size)| (repo.to_string(), tag.to_string(), NOW - days * DAY - 7, *size))
+        .map(|(repo, tag, days, size)| {
+            (
+                repo.to_string(),
+                tag.to_string(),
+                NOW - days * DAY - 7,
+                *size,
+            )
+        })
         .collect();
     tags.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));
     tags
@@ -131,9 +140,16 @@ impl Lab {
         let mut all: Vec<String> = vec!["registry".into()];
         all.extend(args.iter().map(|s| s.to_string()));
         all.extend(
-            ["--api", "docker-hub", "--registry-url", &self.hub.url(), "--prefix", PREFIX]
-                .iter()
-                .map(|s| s.to_string()),
+            [
+                "--api",
+                "docker-hub",
+                "--registry-url",
+                &self.hub.url(),
+                "--prefix",
+                PREFIX,
+            ]
+            .iter()
+            .map(|s| s.to_string()),
         );
         all
     }
@@ -144,7 +160,12 @@ impl Lab {
 }
 
 fn ok(out: &Output) {
-    assert!(out.status.success(), "exit {:?}: {}", out.status.code(), stderr(out));
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        stderr(out)
+    );
 }
 
 fn json(out: &Output) -> Vec<Value> {
@@ -166,7 +187,12 @@ fn ls_lists_the_tags_under_the_prefix_newest_first_across_pages() {
     let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
     assert_eq!(header, ["REPOSITORY", "TAG", "AGE", "SIZE"]);
     let rows: Vec<Vec<String>> = lines
-        .map(|l| l.split("   ").map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect())
+        .map(|l| {
+            l.split("   ")
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect()
+        })
         .collect();
     let expected = under_prefix();
     assert_eq!(rows.len(), expected.len(), "{text}");
@@ -211,11 +237,24 @@ fn ls_prints_every_format_with_the_documented_fields() {
     let items = json(&lab.run(&["ls", "-o", "json"]));
     assert_eq!(items.len(), expected.len());
     for (item, (repo, tag, pushed, size)) in items.iter().zip(&expected) {
-        let mut keys: Vec<&str> = item.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut keys: Vec<&str> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         keys.sort();
         assert_eq!(
             keys,
-            ["age_seconds", "digest", "image", "pushed", "repository", "size_bytes", "tag"]
+            [
+                "age_seconds",
+                "digest",
+                "image",
+                "pushed",
+                "repository",
+                "size_bytes",
+                "tag"
+            ]
         );
         assert_eq!(item["repository"], repo.as_str());
         assert_eq!(item["tag"], tag.as_str());
@@ -223,7 +262,10 @@ fn ls_prints_every_format_with_the_documented_fields() {
         assert_eq!(item["pushed"], format_rfc3339(*pushed));
         assert_eq!(item["age_seconds"], NOW - pushed);
         assert_eq!(item["size_bytes"], *size);
-        assert_eq!(item["digest"], sha256::digest(format!("{repo}:{tag}").as_bytes()));
+        assert_eq!(
+            item["digest"],
+            sha256::digest(format!("{repo}:{tag}").as_bytes())
+        );
     }
 
     let out = lab.run(&["ls", "-o", "yaml"]);
@@ -233,7 +275,10 @@ fn ls_prints_every_format_with_the_documented_fields() {
 
     let out = lab.run(&["ls", "-o", "name"]);
     ok(&out);
-    let names: Vec<String> = expected.iter().map(|(r, t, ..)| format!("{r}:{t}")).collect();
+    let names: Vec<String> = expected
+        .iter()
+        .map(|(r, t, ..)| format!("{r}:{t}"))
+        .collect();
     assert_eq!(stdout(&out).lines().collect::<Vec<_>>(), names);
 
     let out = lab.run(&["ls", "-o", "wide", "--no-headers"]);
@@ -242,8 +287,16 @@ fn ls_prints_every_format_with_the_documented_fields() {
     assert!(!text.contains("REPOSITORY"), "{text}");
     assert_eq!(text.lines().count(), expected.len());
     let first = &expected[0];
-    assert!(text.lines().next().unwrap().contains(&format_rfc3339(first.2)), "{text}");
-    assert!(text.contains(&sha256::digest(format!("{}:{}", first.0, first.1).as_bytes())));
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .contains(&format_rfc3339(first.2)),
+        "{text}"
+    );
+    assert!(text.contains(&sha256::digest(
+        format!("{}:{}", first.0, first.1).as_bytes()
+    )));
 
     // --older-than leaves out what is newer.
     let items = json(&lab.run(&["ls", "--older-than", "45d", "-o", "json"]));
@@ -252,7 +305,10 @@ fn ls_prints_every_format_with_the_documented_fields() {
         .filter(|(_, _, pushed, _)| NOW - pushed > 45 * DAY)
         .map(|(r, t, ..)| format!("{r}:{t}"))
         .collect();
-    let got: Vec<String> = items.iter().map(|i| i["image"].as_str().unwrap().to_string()).collect();
+    let got: Vec<String> = items
+        .iter()
+        .map(|i| i["image"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(got, older);
     assert!(older.len() < expected.len() && !older.is_empty());
 
@@ -262,7 +318,11 @@ fn ls_prints_every_format_with_the_documented_fields() {
     let out = lab.run(&["ls", "--older-than", "1000d"]);
     ok(&out);
     assert_eq!(stdout(&out), "");
-    assert!(stderr(&out).contains("No tags pushed more than 1000d ago"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("No tags pushed more than 1000d ago"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -270,7 +330,14 @@ fn prune_keeps_the_newest_n_of_each_repository_and_never_leaves_the_prefix() {
     for keep in [0usize, 1, 2] {
         let lab = Lab::with_secret(fixture());
         let keep_text = keep.to_string();
-        let out = lab.run(&["prune", "--older-than", "30d", "--keep", &keep_text, "--yes"]);
+        let out = lab.run(&[
+            "prune",
+            "--older-than",
+            "30d",
+            "--keep",
+            &keep_text,
+            "--yes",
+        ]);
         ok(&out);
         let doomed = doomed(keep, 30);
         assert!(!doomed.is_empty(), "keep {keep}");
@@ -313,7 +380,10 @@ fn dry_run_prints_the_requests_and_deletes_nothing() {
         .iter()
         .map(|name| {
             let (repo, tag) = name.split_once(':').unwrap();
-            format!("DELETE {}/v2/repositories/{repo}/tags/{tag}/", lab.hub.url())
+            format!(
+                "DELETE {}/v2/repositories/{repo}/tags/{tag}/",
+                lab.hub.url()
+            )
         })
         .collect();
     let printed: BTreeSet<String> = stdout(&out).lines().map(str::to_string).collect();
@@ -355,7 +425,11 @@ fn the_question_names_count_and_bytes_and_no_deletes_nothing() {
         lab.hub.url()
     );
     assert!(stderr(&out).contains(&question), "{}", stderr(&out));
-    assert!(stderr(&out).contains("not confirmed; nothing deleted"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not confirmed; nothing deleted"),
+        "{}",
+        stderr(&out)
+    );
     assert!(lab.hub.deletions().is_empty());
     assert_eq!(lab.remaining(), all_tags());
 
@@ -378,8 +452,14 @@ fn a_failing_deletion_names_the_tag_and_the_rest_are_deleted() {
         "{err}"
     );
     let doomed = doomed(1, 30);
-    assert!(err.contains(&format!("1 of {} tags not deleted", doomed.len())), "{err}");
-    assert!(err.contains(&format!("Deleted {} tags", doomed.len() - 1)), "{err}");
+    assert!(
+        err.contains(&format!("1 of {} tags not deleted", doomed.len())),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("Deleted {} tags", doomed.len() - 1)),
+        "{err}"
+    );
     let mut expected: BTreeSet<String> = all_tags().difference(&doomed).cloned().collect();
     expected.insert("lab/binder-alpha:a-old".into());
     assert_eq!(lab.remaining(), expected);
@@ -402,12 +482,22 @@ fn credentials_and_tokens_never_show() {
     std::fs::write(lab.dir().join("other.yaml"), "registry: {}\n").unwrap();
     let args = lab.args(&["ls", "--username", USER, "--secret", "other.yaml"]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    outputs.push(run(lab.dir(), &args, &[("BINDERCTL_REGISTRY_PASSWORD", PASSWORD)]));
+    outputs.push(run(
+        lab.dir(),
+        &args,
+        &[("BINDERCTL_REGISTRY_PASSWORD", PASSWORD)],
+    ));
     let tokens = lab.hub.state.lock().unwrap().logins;
     assert!(tokens >= 4, "{tokens}");
     for out in &outputs {
         let text = format!("{}{}", stdout(out), stderr(out));
-        for secret in [PASSWORD, "wrong-pass-Qm7", "hub-token", "eyJhbGciOiJIUzI1NiJ9", "Bearer"] {
+        for secret in [
+            PASSWORD,
+            "wrong-pass-Qm7",
+            "hub-token",
+            "eyJhbGciOiJIUzI1NiJ9",
+            "Bearer",
+        ] {
             assert!(!text.contains(secret), "{secret} shown: {text}");
         }
     }
@@ -420,7 +510,10 @@ fn a_wrong_password_is_refused_naming_the_user_not_the_password() {
     let out = lab.run(&["ls"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains(&format!("the login of user \"{USER}\" was refused")), "{err}");
+    assert!(
+        err.contains(&format!("the login of user \"{USER}\" was refused")),
+        "{err}"
+    );
     assert!(err.contains("HTTP 401"), "{err}");
     assert!(!err.contains("wrong-pass"), "{err}");
     assert_eq!(stdout(&out), "");
@@ -464,7 +557,10 @@ fn a_private_namespace_without_credentials_says_what_is_missing() {
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.contains("HTTP 401"), "{err}");
-    assert!(err.contains("registry.username and registry.password"), "{err}");
+    assert!(
+        err.contains("registry.username and registry.password"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -487,8 +583,20 @@ fn the_prefix_comes_from_binder_yaml_and_the_password_from_the_environment() {
     let now = NOW.to_string();
     let out = run(
         dir.path(),
-        &["registry", "ls", "-o", "name", "--registry-url", &url, "--username", USER],
-        &[("BINDERCTL_REGISTRY_PASSWORD", PASSWORD), ("BINDERCTL_NOW", &now)],
+        &[
+            "registry",
+            "ls",
+            "-o",
+            "name",
+            "--registry-url",
+            &url,
+            "--username",
+            USER,
+        ],
+        &[
+            ("BINDERCTL_REGISTRY_PASSWORD", PASSWORD),
+            ("BINDERCTL_NOW", &now),
+        ],
     );
     ok(&out);
     assert_eq!(stdout(&out).lines().count(), under_prefix().len());
@@ -498,18 +606,34 @@ fn the_prefix_comes_from_binder_yaml_and_the_password_from_the_environment() {
     write_values(dir.path(), "<registry user>/binder-");
     let out = run(dir.path(), &["registry", "ls", "--registry-url", &url], &[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("config.BinderHub.image_prefix"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("config.BinderHub.image_prefix"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("placeholder"), "{}", stderr(&out));
     std::fs::write(dir.path().join("binder.yaml"), "config: {}\n").unwrap();
     let out = run(dir.path(), &["registry", "ls", "--registry-url", &url], &[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("config.BinderHub.image_prefix is not set"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("config.BinderHub.image_prefix is not set"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn the_namespace_option_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(dir.path(), &["registry", "ls", "-n", "binder", "--prefix", PREFIX], &[]);
+    let out = run(
+        dir.path(),
+        &["registry", "ls", "-n", "binder", "--prefix", PREFIX],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("the registry is outside the cluster"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the registry is outside the cluster"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -189,9 +189,7 @@ async fn ls(
     let shown: Vec<&Tag> = listing
         .tags
         .iter()
-        .filter(|t| {
-            older_than.is_none_or(|d| crate::registry::select::is_older(t, d, now))
-        })
+        .filter(|t| older_than.is_none_or(|d| crate::registry::select::is_older(t, d, now)))
         .collect();
     if shown.is_empty() && format::is_table(output_args) {
         let age = older_than
@@ -213,7 +211,7 @@ async fn ls(
     if format::is_table(output_args) {
         let bytes: u64 = shown.iter().filter_map(|t| t.size).sum();
         output::info(&format!(
-            "{} in {} ({}; an image's layers shared with others count in each).",
+            "{} in {}, {} (layers shared between images count in each).",
             plural(shown.len(), "tag", "tags"),
             plural(listing.repositories, "repository", "repositories"),
             format_size(bytes)
@@ -237,7 +235,11 @@ fn kept_summary(plan: &op::Plan, prune: &Prune) -> Option<String> {
     let parts: Vec<String> = [
         (
             count(&|k| *k == Kept::Newest),
-            format!("the newest {} of their repository", prune.keep),
+            if prune.keep == 1 {
+                "as their repository's newest".to_string()
+            } else {
+                format!("among their repository's newest {}", prune.keep)
+            },
         ),
         (
             count(&|k| *k == Kept::Recent),
@@ -279,10 +281,7 @@ async fn prune_run(args: &RegistryArgs, prune: &Prune) -> Result<Outcome> {
     }
     let count = plan.choice.delete.len();
     if count == 0 {
-        output::info(&format!(
-            "Nothing to delete under {}.",
-            target.describe()
-        ));
+        output::info(&format!("Nothing to delete under {}.", target.describe()));
         return Ok(Outcome::Success);
     }
     op::check(&target, &plan)?;

@@ -130,7 +130,8 @@ pub async fn connect(config: &Config) -> Result<Target> {
                         prefix.shown()
                     )
                 })?;
-            let registry = Distribution::new(&url, credentials.clone(), config.timeout, config.retries)?;
+            let registry =
+                Distribution::new(&url, credentials.clone(), config.timeout, config.retries)?;
             warn_other_host(&url, &prefix);
             warn_plain_http(&url, credentials.is_some());
             Registry::Distribution(registry)

@@ -147,7 +147,10 @@ mod tests {
 
     #[test]
     fn basic_and_bearer_in_one_header_prefer_bearer() {
-        assert_eq!(parse([r#"Basic realm="Registry Realm""#]), Some(Challenge::Basic));
+        assert_eq!(
+            parse([r#"Basic realm="Registry Realm""#]),
+            Some(Challenge::Basic)
+        );
         let both = r#"Basic realm="r", Bearer realm="https://auth.example/token",service="s""#;
         assert!(matches!(parse([both]), Some(Challenge::Bearer { .. })));
         assert!(matches!(
@@ -158,7 +161,14 @@ mod tests {
 
     #[test]
     fn nothing_usable_is_none() {
-        for header in ["", "Negotiate", "Bearer service=\"x\"", "Bearer realm=\"\"", "=,=", "\""] {
+        for header in [
+            "",
+            "Negotiate",
+            "Bearer service=\"x\"",
+            "Bearer realm=\"\"",
+            "=,=",
+            "\"",
+        ] {
             assert_eq!(parse([header]), None, "{header:?}");
         }
         assert_eq!(parse(std::iter::empty()), None);

@@ -37,7 +37,9 @@ use super::auth::{self, Challenge};
 use super::http::{self, Failure, Response};
 use super::reference::{is_digest, is_repository, is_tag, RepoPrefix};
 use super::{Credentials, Deletion, Listing, Secret, Tag};
-use super::{DETAILS_AT_ONCE, MAX_CATALOG, MAX_LISTING_BYTES, MAX_PAGES, MAX_REPOSITORIES, MAX_TAGS};
+use super::{
+    DETAILS_AT_ONCE, MAX_CATALOG, MAX_LISTING_BYTES, MAX_PAGES, MAX_REPOSITORIES, MAX_TAGS,
+};
 use crate::cluster::duration::parse_timestamp;
 
 /// What a manifest request accepts: OCI and Docker, images and indexes.
@@ -59,8 +61,8 @@ const MAX_TOKEN_LENGTH: usize = 16 * 1024;
 /// credentials, query or fragment.
 pub fn base_url(url: &str) -> Result<Url> {
     let shown = http::shown(url.trim());
-    let parsed =
-        Url::parse(url.trim()).map_err(|e| anyhow!("the registry URL {shown:?} is not a URL: {e}"))?;
+    let parsed = Url::parse(url.trim())
+        .map_err(|e| anyhow!("the registry URL {shown:?} is not a URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         bail!("the registry URL {shown:?} is not http:// or https://");
     }
@@ -74,7 +76,9 @@ pub fn base_url(url: &str) -> Result<Url> {
         );
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
-        bail!("the registry URL {shown:?} has a query or fragment; give the registry's address only");
+        bail!(
+            "the registry URL {shown:?} has a query or fragment; give the registry's address only"
+        );
     }
     Ok(parsed)
 }
@@ -164,11 +168,7 @@ impl Distribution {
     }
 
     fn repository_endpoint(&self, repository: &str, kind: &str, reference: &str) -> Url {
-        self.endpoint(
-            repository
-                .split('/')
-                .chain([kind, reference]),
-        )
+        self.endpoint(repository.split('/').chain([kind, reference]))
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, AuthState> {
@@ -245,7 +245,9 @@ impl Distribution {
     ) -> Result<Secret, Failure> {
         let shown_realm = http::shown(realm);
         let mut url = Url::parse(realm).map_err(|_| {
-            Failure::Auth(format!("the token service's address {shown_realm:?} is not a URL"))
+            Failure::Auth(format!(
+                "the token service's address {shown_realm:?} is not a URL"
+            ))
         })?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Failure::Auth(format!(
@@ -320,11 +322,13 @@ impl Distribution {
                  and registry.password in the secret file, or --username and \
                  BINDERCTL_REGISTRY_PASSWORD)"
             ),
-            401 | 403 => anyhow!(
+            401 | 403 => {
+                anyhow!(
                 "{shown}: {doing}: {failure}; the registry refused user {:?} (wrong password, or \
                  no right to this)",
                 self.credentials.as_ref().map(|c| c.username.as_str()).unwrap_or_default()
-            ),
+            )
+            }
             _ => anyhow!("{shown}: {doing}: {failure}"),
         }
     }
@@ -386,9 +390,13 @@ impl Distribution {
         let mut first = self.endpoint(["_catalog"]);
         first.query_pairs_mut().append_pair("n", PAGE_SIZE);
         let all = self
-            .pages(first, "catalog", "reading the catalog", MAX_CATALOG, |response| {
-                Ok(response.json::<Catalog>()?.repositories.unwrap_or_default())
-            })
+            .pages(
+                first,
+                "catalog",
+                "reading the catalog",
+                MAX_CATALOG,
+                |response| Ok(response.json::<Catalog>()?.repositories.unwrap_or_default()),
+            )
             .await?
             .ok_or_else(|| {
                 anyhow!(
@@ -508,7 +516,11 @@ impl Distribution {
     }
 
     /// The manifest `reference` (a tag or digest) of `repository`.
-    async fn manifest(&self, repository: &str, reference: &str) -> Result<(Option<String>, Value), String> {
+    async fn manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+    ) -> Result<(Option<String>, Value), String> {
         let url = self.repository_endpoint(repository, "manifests", reference);
         let key = format!("pull:{repository}");
         let response = self
@@ -539,7 +551,11 @@ impl Distribution {
     }
 
     /// The digest, size and date of `tag`.
-    async fn details(&self, repository: &str, tag: &str) -> Result<(Option<String>, Details), String> {
+    async fn details(
+        &self,
+        repository: &str,
+        tag: &str,
+    ) -> Result<(Option<String>, Details), String> {
         let (digest, manifest) = self.manifest(repository, tag).await?;
         if let Some(children) = manifest.get("manifests").and_then(Value::as_array) {
             let mut details = Details::default();
@@ -586,7 +602,10 @@ impl Distribution {
             .and_then(Value::as_str)
             .filter(|d| is_digest(d))
         else {
-            return Ok(Details { size, created: None });
+            return Ok(Details {
+                size,
+                created: None,
+            });
         };
         let url = self.repository_endpoint(repository, "blobs", config_digest);
         let key = format!("pull:{repository}");
@@ -640,7 +659,10 @@ impl Distribution {
             }
             let url = self.repository_endpoint(&repository, "manifests", &tag.tag);
             let key = format!("pull:{repository}");
-            match self.send(Method::HEAD, &url, Some(MANIFEST_TYPES), &key).await {
+            match self
+                .send(Method::HEAD, &url, Some(MANIFEST_TYPES), &key)
+                .await
+            {
                 Ok(response) if response.status == StatusCode::NOT_FOUND => {
                     *outcome = Some(Deletion::AlreadyGone);
                 }
@@ -753,9 +775,13 @@ mod tests {
 
     #[test]
     fn repository_paths_become_url_segments() {
-        let registry =
-            Distribution::new("http://127.0.0.1:9/mirror/", None, Duration::from_secs(1), 0)
-                .unwrap();
+        let registry = Distribution::new(
+            "http://127.0.0.1:9/mirror/",
+            None,
+            Duration::from_secs(1),
+            0,
+        )
+        .unwrap();
         assert_eq!(
             registry
                 .repository_endpoint("lab/binder-x", "manifests", "abc")
@@ -774,13 +800,16 @@ mod tests {
             digest: Some(format!("sha256:{}", "ab".repeat(32))),
         };
         assert_eq!(
-            registry.delete_requests(&[tag.clone()]),
+            registry.delete_requests(std::slice::from_ref(&tag)),
             [format!(
                 "DELETE http://127.0.0.1:9/mirror/v2/lab/binder-x/manifests/sha256:{}",
                 "ab".repeat(32)
             )]
         );
-        let unknown = Tag { digest: None, ..tag };
+        let unknown = Tag {
+            digest: None,
+            ..tag
+        };
         assert!(registry.delete_requests(&[unknown])[0].contains("digest unknown"));
     }
 }

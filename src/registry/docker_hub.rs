@@ -29,7 +29,9 @@ use serde_json::json;
 use super::http::{self, Failure, Response};
 use super::reference::{is_digest, is_repository, is_tag, RepoPrefix};
 use super::{Credentials, Deletion, Listing, Secret, Tag};
-use super::{DETAILS_AT_ONCE, MAX_CATALOG, MAX_LISTING_BYTES, MAX_PAGES, MAX_REPOSITORIES, MAX_TAGS};
+use super::{
+    DETAILS_AT_ONCE, MAX_CATALOG, MAX_LISTING_BYTES, MAX_PAGES, MAX_REPOSITORIES, MAX_TAGS,
+};
 use crate::cluster::duration::parse_timestamp;
 
 /// The API's address: the default of `--registry-url` with `--api
@@ -88,7 +90,7 @@ struct TokenAnswer {
 }
 
 impl DockerHub {
-    /// A client for the API at `url` (`https://hub.docker.com`, or a
+    /// A client for the API at `url` ([`DEFAULT_URL`], or a
     /// stand-in), with or without credentials.
     pub fn new(
         url: &str,
@@ -278,9 +280,7 @@ impl DockerHub {
     pub async fn list(&self, prefix: &RepoPrefix) -> Result<Listing> {
         let (namespace, name_prefix) = prefix.docker_hub_parts()?;
         let mut first = self.endpoint(&["v2", "namespaces", namespace, "repositories"]);
-        first
-            .query_pairs_mut()
-            .append_pair("page_size", PAGE_SIZE);
+        first.query_pairs_mut().append_pair("page_size", PAGE_SIZE);
         let what = format!("the repositories of {namespace}");
         let repositories: Vec<RepositoryResult> = self
             .pages(first, MAX_CATALOG, &what)
@@ -338,7 +338,8 @@ impl DockerHub {
 
     /// The tags of NAMESPACE/NAME (none when the repository is gone).
     async fn tags(&self, namespace: &str, name: &str) -> Result<Vec<Tag>> {
-        let mut first = self.endpoint(&["v2", "namespaces", namespace, "repositories", name, "tags"]);
+        let mut first =
+            self.endpoint(&["v2", "namespaces", namespace, "repositories", name, "tags"]);
         first.query_pairs_mut().append_pair("page_size", PAGE_SIZE);
         let repository = format!("{namespace}/{name}");
         let what = format!("the tags of {repository}");
@@ -436,7 +437,8 @@ mod tests {
     fn urls_are_built_from_checked_segments() {
         let hub = hub();
         assert_eq!(
-            hub.endpoint(&["v2", "namespaces", "lab", "repositories"]).as_str(),
+            hub.endpoint(&["v2", "namespaces", "lab", "repositories"])
+                .as_str(),
             "http://127.0.0.1:9/api/v2/namespaces/lab/repositories"
         );
         let tag = Tag {

@@ -37,10 +37,7 @@ pub fn client(timeout: Duration, https: bool) -> anyhow::Result<reqwest::Client>
         .timeout(timeout)
         .connect_timeout(timeout)
         .redirect(reqwest::redirect::Policy::custom(|attempt| {
-            let downgrade = attempt
-                .previous()
-                .iter()
-                .any(|u| u.scheme() == "https")
+            let downgrade = attempt.previous().iter().any(|u| u.scheme() == "https")
                 && attempt.url().scheme() != "https";
             if downgrade {
                 attempt.error("the server redirected from HTTPS to HTTP; refusing to follow")
@@ -98,7 +95,10 @@ pub enum Failure {
     Transport(String),
     Timeout,
     /// An answer with a status the caller did not expect.
-    Status { code: u16, detail: Option<String> },
+    Status {
+        code: u16,
+        detail: Option<String>,
+    },
     /// The body is larger than [`MAX_BODY_BYTES`].
     TooLarge,
     /// The body is not what the API documents.
@@ -297,14 +297,19 @@ mod tests {
     #[test]
     fn error_bodies_of_both_apis_are_read_briefly() {
         assert_eq!(
-            error_detail(br#"{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}"#),
+            error_detail(
+                br#"{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}"#
+            ),
             Some("UNSUPPORTED: The operation is unsupported.".into())
         );
         assert_eq!(
             error_detail(br#"{"detail":"Incorrect authentication credentials"}"#),
             Some("Incorrect authentication credentials".into())
         );
-        assert_eq!(error_detail(br#"{"message":"x\u001b[2Jy"}"#), Some("x\\x1b[2Jy".into()));
+        assert_eq!(
+            error_detail(br#"{"message":"x\u001b[2Jy"}"#),
+            Some("x\\x1b[2Jy".into())
+        );
         assert_eq!(error_detail(b"<html>"), None);
         assert_eq!(error_detail(br#"{"detail":"  "}"#), None);
         let long = format!(r#"{{"detail":"{}"}}"#, "a".repeat(500));
@@ -314,10 +319,16 @@ mod tests {
     #[test]
     fn only_passing_failures_are_transient() {
         for code in [429, 500, 502, 503] {
-            assert!(Failure::Status { code, detail: None }.is_transient(), "{code}");
+            assert!(
+                Failure::Status { code, detail: None }.is_transient(),
+                "{code}"
+            );
         }
         for code in [400, 401, 403, 404, 405] {
-            assert!(!Failure::Status { code, detail: None }.is_transient(), "{code}");
+            assert!(
+                !Failure::Status { code, detail: None }.is_transient(),
+                "{code}"
+            );
         }
         assert!(Failure::Timeout.is_transient());
         assert!(!Failure::TooLarge.is_transient());

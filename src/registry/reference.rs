@@ -197,14 +197,12 @@ pub fn is_digest(digest: &str) -> bool {
         return false;
     };
     let algorithm_ok = !algorithm.is_empty()
-        && algorithm
-            .split(['+', '.', '_', '-'])
-            .all(|part| {
-                !part.is_empty()
-                    && part
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            });
+        && algorithm.split(['+', '.', '_', '-']).all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
     let encoded_ok = (32..=256).contains(&encoded.len())
         && encoded
             .bytes()
@@ -244,7 +242,9 @@ mod tests {
             "registry.example/lab/binder-x:abc"
         );
         assert_eq!(
-            ImagePrefix::parse("lab/binder-").unwrap().image("lab/binder-x", "1"),
+            ImagePrefix::parse("lab/binder-")
+                .unwrap()
+                .image("lab/binder-x", "1"),
             "lab/binder-x:1"
         );
     }
@@ -291,8 +291,8 @@ mod tests {
             assert!(is_repository(good), "{good}");
         }
         for bad in [
-            "", "/a", "a/", "a//b", "../a", "a/..", "a/./b", "A/b", "a b", "a?b", "a%2fb",
-            "-a", "a-", "a/-b",
+            "", "/a", "a/", "a//b", "../a", "a/..", "a/./b", "A/b", "a b", "a?b", "a%2fb", "-a",
+            "a-", "a/-b",
         ] {
             assert!(!is_repository(bad), "{bad}");
         }

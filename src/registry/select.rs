@@ -68,14 +68,19 @@ pub fn sort_newest_first(tags: &mut [Tag]) {
 pub fn choose(tags: &[Tag], rules: &Rules) -> Choice {
     let mut by_repository: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (index, tag) in tags.iter().enumerate() {
-        by_repository.entry(&tag.repository).or_default().push(index);
+        by_repository
+            .entry(&tag.repository)
+            .or_default()
+            .push(index);
     }
     let mut verdicts: Vec<Option<Kept>> = vec![None; tags.len()];
     for indexes in by_repository.values_mut() {
         // Unknown dates first (they may be the newest), then newest first.
         indexes.sort_by(|&a, &b| {
             let key = |i: usize| tags[i].pushed.map_or((0, 0), |p| (1, -i128::from(p)));
-            key(a).cmp(&key(b)).then_with(|| tags[a].tag.cmp(&tags[b].tag))
+            key(a)
+                .cmp(&key(b))
+                .then_with(|| tags[a].tag.cmp(&tags[b].tag))
         });
         for (rank, &index) in indexes.iter().enumerate() {
             let tag = &tags[index];
@@ -106,8 +111,7 @@ pub fn choose(tags: &[Tag], rules: &Rules) -> Choice {
             if verdict.is_none() {
                 match tag.digest.as_deref() {
                     Some(digest) => {
-                        if let Some(keeper) = kept_digests.get(&(tag.repository.as_str(), digest))
-                        {
+                        if let Some(keeper) = kept_digests.get(&(tag.repository.as_str(), digest)) {
                             *verdict = Some(Kept::SharesImage(keeper.to_string()));
                         }
                     }
@@ -233,7 +237,10 @@ mod tests {
         ];
         let choice = choose(&tags, &rules(30, 1, false));
         // a4 newest of a, b1 the only one of b, c1 recent; newest first.
-        assert_eq!(names(&tags, &choice.delete), ["lab/binder-a:a3", "lab/binder-a:a2", "lab/binder-a:a1"]);
+        assert_eq!(
+            names(&tags, &choice.delete),
+            ["lab/binder-a:a3", "lab/binder-a:a2", "lab/binder-a:a1"]
+        );
         assert_eq!(kept_reason(&tags, &choice, "lab/binder-a:a4"), Kept::Newest);
         assert_eq!(kept_reason(&tags, &choice, "lab/binder-b:b1"), Kept::Newest);
         assert_eq!(kept_reason(&tags, &choice, "lab/binder-c:c1"), Kept::Newest);
@@ -241,7 +248,12 @@ mod tests {
         let choice = choose(&tags, &rules(30, 0, false));
         assert_eq!(
             names(&tags, &choice.delete),
-            ["lab/binder-a:a3", "lab/binder-a:a2", "lab/binder-b:b1", "lab/binder-a:a1"]
+            [
+                "lab/binder-a:a3",
+                "lab/binder-a:a2",
+                "lab/binder-b:b1",
+                "lab/binder-a:a1"
+            ]
         );
         assert_eq!(kept_reason(&tags, &choice, "lab/binder-a:a4"), Kept::Recent);
 
@@ -269,7 +281,10 @@ mod tests {
             tag("r/x", "older", Some(200), None),
         ];
         let choice = choose(&tags, &rules(30, 1, false));
-        assert_eq!(kept_reason(&tags, &choice, "r/x:unknown"), Kept::DateUnknown);
+        assert_eq!(
+            kept_reason(&tags, &choice, "r/x:unknown"),
+            Kept::DateUnknown
+        );
         assert_eq!(names(&tags, &choice.delete), ["r/x:old", "r/x:older"]);
         let choice = choose(&tags, &rules(30, 2, false));
         assert_eq!(names(&tags, &choice.delete), ["r/x:older"]);
@@ -282,7 +297,12 @@ mod tests {
             tag("r/x", "old-alias", Some(100), Some("sha256:aa")),
             tag("r/x", "old", Some(100), Some("sha256:bb")),
             tag("r/x", "old-twin", Some(120), Some("sha256:bb")),
-            tag("r/y", "same-digest-other-repo", Some(100), Some("sha256:aa")),
+            tag(
+                "r/y",
+                "same-digest-other-repo",
+                Some(100),
+                Some("sha256:aa"),
+            ),
         ];
         let choice = choose(&tags, &rules(30, 1, true));
         assert_eq!(

@@ -138,7 +138,10 @@ fn login(state: &mut HubState, user: Option<&str>, secret: Option<&str>, key: &s
     state.issued += 1;
     state.logins += 1;
     // JWT-shaped, and distinctive so a test can look for it in the output.
-    let token = format!("eyJhbGciOiJIUzI1NiJ9.hub-token-{}.c2lnbmF0dXJl", state.issued);
+    let token = format!(
+        "eyJhbGciOiJIUzI1NiJ9.hub-token-{}.c2lnbmF0dXJl",
+        state.issued
+    );
     state.tokens.insert(token.clone());
     Reply::json(200, &json!({ key: token }))
 }
@@ -170,10 +173,7 @@ fn page(request: &Request, base: &str, max_page: usize, items: Vec<Value>) -> Re
 
 fn answer(state: &Mutex<HubState>, request: &Request) -> Reply {
     let mut state = state.lock().unwrap();
-    let base = format!(
-        "http://{}",
-        request.header("host").unwrap_or("127.0.0.1")
-    );
+    let base = format!("http://{}", request.header("host").unwrap_or("127.0.0.1"));
     let segments = request.segments();
     let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
     let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
@@ -220,7 +220,7 @@ fn answer(state: &Mutex<HubState>, request: &Request) -> Reply {
             };
             // The API lists the most recently updated first.
             let mut tags = tags.clone();
-            tags.sort_by(|a, b| b.pushed.cmp(&a.pushed));
+            tags.sort_by_key(|t| std::cmp::Reverse(t.pushed));
             let items = tags
                 .iter()
                 .map(|t| {

@@ -33,7 +33,11 @@ pub fn base64(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -102,7 +106,9 @@ pub fn run_on_terminal(dir: &Path, args: &[&str], env: &[(&str, &str)], answer: 
     cmd.stdin(Stdio::from(slave));
     let child = cmd.spawn().expect("run binderctl");
     drop(cmd);
-    master.write_all(answer.as_bytes()).expect("type the answer");
+    master
+        .write_all(answer.as_bytes())
+        .expect("type the answer");
     let output = child.wait_with_output().expect("binderctl output");
     drop(master);
     output

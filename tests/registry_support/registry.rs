@@ -81,7 +81,10 @@ pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 impl RealRegistry {
     pub fn start(options: Options) -> Option<RealRegistry> {
         let binary = binary()?;
-        let dir = tempfile::Builder::new().prefix("registry").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("registry")
+            .tempdir()
+            .expect("temp dir");
         let port = {
             let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
             listener.local_addr().expect("address").port()
@@ -141,11 +144,16 @@ impl RealRegistry {
             }
             let url = format!("{}/v2/", self.url());
             let client = self.client.clone();
-            let answered = block_on(async move { client.get(url).send().await.map(|r| r.status()) });
+            let answered =
+                block_on(async move { client.get(url).send().await.map(|r| r.status()) });
             if matches!(answered, Ok(s) if s.as_u16() == 200 || s.as_u16() == 401) {
                 return;
             }
-            assert!(Instant::now() < deadline, "the registry did not start: {}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "the registry did not start: {}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -178,7 +186,10 @@ impl RealRegistry {
         let start = format!("{}/v2/{repository}/blobs/uploads/", self.url());
         let started = block_on(self.request(reqwest::Method::POST, &start).send()).expect("upload");
         assert_eq!(started.status().as_u16(), 202, "starting an upload");
-        let location = started.headers()["location"].to_str().expect("location").to_string();
+        let location = started.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_string();
         let location = if location.starts_with('/') {
             format!("{}{location}", self.url())
         } else {
@@ -193,12 +204,22 @@ impl RealRegistry {
                 .send(),
         )
         .expect("upload");
-        assert_eq!(done.status().as_u16(), 201, "finishing an upload of {repository}");
+        assert_eq!(
+            done.status().as_u16(),
+            201,
+            "finishing an upload of {repository}"
+        );
         digest
     }
 
     /// Put a manifest under `reference` (a tag); its digest as the registry says.
-    pub fn manifest(&self, repository: &str, reference: &str, media_type: &str, body: &[u8]) -> String {
+    pub fn manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+        media_type: &str,
+        body: &[u8],
+    ) -> String {
         let url = format!("{}/v2/{repository}/manifests/{reference}", self.url());
         let response = block_on(
             self.request(reqwest::Method::PUT, &url)
@@ -276,7 +297,12 @@ impl RealRegistry {
             let architecture = ["amd64", "arm64", "ppc64le"][i % 3];
             let (manifest, one) =
                 self.image_manifest(repository, tag, created, OCI_MANIFEST, architecture);
-            let digest = self.manifest(repository, &sha256::digest(&manifest), OCI_MANIFEST, &manifest);
+            let digest = self.manifest(
+                repository,
+                &sha256::digest(&manifest),
+                OCI_MANIFEST,
+                &manifest,
+            );
             size += one;
             children.push(json!({
                 "mediaType": OCI_MANIFEST, "size": manifest.len(), "digest": digest,
@@ -295,11 +321,17 @@ impl RealRegistry {
         let url = format!("{}/v2/{repository}/manifests/{digest}", self.url());
         let response = block_on(
             self.request(reqwest::Method::GET, &url)
-                .header("Accept", format!("{DOCKER_MANIFEST}, {OCI_MANIFEST}, {OCI_INDEX}"))
+                .header(
+                    "Accept",
+                    format!("{DOCKER_MANIFEST}, {OCI_MANIFEST}, {OCI_INDEX}"),
+                )
                 .send(),
         )
         .expect("get manifest");
-        let media_type = response.headers()["content-type"].to_str().unwrap().to_string();
+        let media_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_string();
         let body = block_on(response.bytes()).expect("manifest body");
         assert_eq!(self.manifest(repository, tag, &media_type, &body), digest);
     }
@@ -315,7 +347,11 @@ impl RealRegistry {
         let value: Value = serde_json::from_slice(&body).expect("tags JSON");
         let mut tags: Vec<String> = value["tags"]
             .as_array()
-            .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         tags.sort();
         tags
@@ -326,7 +362,10 @@ impl RealRegistry {
         let url = format!("{}/v2/{repository}/manifests/{digest}", self.url());
         let response = block_on(
             self.request(reqwest::Method::HEAD, &url)
-                .header("Accept", format!("{DOCKER_MANIFEST}, {OCI_MANIFEST}, {OCI_INDEX}"))
+                .header(
+                    "Accept",
+                    format!("{DOCKER_MANIFEST}, {OCI_MANIFEST}, {OCI_INDEX}"),
+                )
                 .send(),
         )
         .expect("head manifest");
@@ -436,7 +475,8 @@ async fn proxy(
         (None, _) => false,
     };
     if !allowed {
-        let mut challenge = format!("Bearer realm=\"http://{host}/token\",service=\"registry.test\"");
+        let mut challenge =
+            format!("Bearer realm=\"http://{host}/token\",service=\"registry.test\"");
         if let Some(scope) = &needed {
             challenge.push_str(&format!(",scope=\"{scope}\""));
         }
@@ -447,7 +487,12 @@ async fn proxy(
         .with_header("WWW-Authenticate", &challenge);
     }
     if request.method == "DELETE" {
-        let digest = request.path.rsplit('/').next().unwrap_or_default().to_string();
+        let digest = request
+            .path
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         if state.lock().unwrap().fail_delete.contains(&digest) {
             return Reply::json(
                 500,
@@ -457,7 +502,11 @@ async fn proxy(
     }
     let mut target = format!("{upstream}{}", request.path);
     if !request.query.is_empty() {
-        let query: Vec<String> = request.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let query: Vec<String> = request
+            .query
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         target.push('?');
         target.push_str(&query.join("&"));
     }
@@ -473,11 +522,20 @@ async fn proxy(
         Err(e) => return Reply::json(502, &json!({"errors": [{"message": e.to_string()}]})),
     };
     let mut reply = Reply::empty(response.status().as_u16());
-    for name in ["content-type", "docker-content-digest", "link", "content-length"] {
+    for name in [
+        "content-type",
+        "docker-content-digest",
+        "link",
+        "content-length",
+    ] {
         if let Some(value) = response.headers().get(name).and_then(|v| v.to_str().ok()) {
             reply.headers.push((name.to_string(), value.to_string()));
         }
     }
-    reply.body = response.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+    reply.body = response
+        .bytes()
+        .await
+        .map(|b| b.to_vec())
+        .unwrap_or_default();
     reply
 }

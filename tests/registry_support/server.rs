@@ -95,24 +95,29 @@ impl Server {
     pub fn start(handler: Handler) -> Server {
         let log: Arc<Mutex<Vec<Request>>> = Arc::default();
         let thread_log = Arc::clone(&log);
-        let (addr, thread) = ServerThread::start("registry test server", move |addr_tx, mut stop| async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            addr_tx.send(listener.local_addr().expect("address")).expect("report address");
-            loop {
-                let stream = tokio::select! {
-                    _ = &mut stop => return,
-                    accepted = listener.accept() => match accepted {
-                        Ok((stream, _)) => stream,
-                        Err(_) => continue,
-                    },
-                };
-                let handler = Arc::clone(&handler);
-                let log = Arc::clone(&thread_log);
-                tokio::spawn(async move {
-                    let _ = serve(stream, handler, log).await;
-                });
-            }
-        });
+        let (addr, thread) = ServerThread::start(
+            "registry test server",
+            move |addr_tx, mut stop| async move {
+                let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                addr_tx
+                    .send(listener.local_addr().expect("address"))
+                    .expect("report address");
+                loop {
+                    let stream = tokio::select! {
+                        _ = &mut stop => return,
+                        accepted = listener.accept() => match accepted {
+                            Ok((stream, _)) => stream,
+                            Err(_) => continue,
+                        },
+                    };
+                    let handler = Arc::clone(&handler);
+                    let log = Arc::clone(&thread_log);
+                    tokio::spawn(async move {
+                        let _ = serve(stream, handler, log).await;
+                    });
+                }
+            },
+        );
         Server {
             addr,
             log,
