@@ -106,7 +106,8 @@ impl TagRecord {
 }
 
 fn age(tag: &Tag, now: i64) -> Option<u64> {
-    tag.pushed.and_then(|p| u64::try_from(now - p).ok())
+    tag.pushed
+        .and_then(|p| u64::try_from(now.saturating_sub(p)).ok())
 }
 
 fn shown_age(tag: &Tag, now: i64) -> String {

@@ -146,9 +146,8 @@ fn image_prefix(config: &Config) -> Result<ImagePrefix> {
         return ImagePrefix::parse(prefix).context("--prefix");
     }
     let name = config.input.shown().to_string();
-    let values = crate::ops::render::read_values(&config.input).with_context(|| {
-        "the image prefix comes from its config.BinderHub.image_prefix (or pass --prefix)"
-    })?;
+    let values = crate::ops::render::read_values(&config.input)
+        .context("reading the image prefix (config.BinderHub.image_prefix; or pass --prefix)")?;
     let key = "config.BinderHub.image_prefix";
     let value = values
         .get("config")
@@ -271,9 +270,12 @@ fn warn_other_host(url: &str, prefix: &ImagePrefix) {
 
 /// Every tag under the prefix, newest first.
 pub async fn list(target: &Target) -> Result<Listing> {
-    let mut listing = target.registry.list(&target.prefix.repo_prefix()).await?;
-    // The clients list only what is under the prefix; make sure of it.
     let prefix = target.prefix.repo_prefix();
+    let mut listing = tokio::select! {
+        listing = target.registry.list(&prefix) => listing?,
+        () = crate::cluster::runner::interrupted() => return Err(crate::error::Interrupted.into()),
+    };
+    // The clients list only what is under the prefix; make sure of it.
     listing.tags.retain(|t| prefix.covers(&t.repository));
     select::sort_newest_first(&mut listing.tags);
     Ok(listing)

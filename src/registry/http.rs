@@ -239,10 +239,21 @@ pub async fn send_retrying(
     }
 }
 
-/// The wait a 429 or 503 asks for (`Retry-After: SECONDS`).
+/// The wait a 429 or 503 asks for: `Retry-After: SECONDS`, or Docker
+/// Hub's `X-Retry-After: UNIX-SECONDS` (when the limit resets).
 fn retry_after(response: &Response) -> Option<Duration> {
-    let seconds: u64 = response.header("retry-after")?.trim().parse().ok()?;
-    Some(Duration::from_secs(seconds))
+    if let Some(seconds) = response
+        .header("retry-after")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        return Some(Duration::from_secs(seconds));
+    }
+    let until: u64 = response.header("x-retry-after")?.trim().parse().ok()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(Duration::from_secs(until.saturating_sub(now)))
 }
 
 /// 200 ms, 400 ms, 800 ms … at most 5 s.
