@@ -319,7 +319,7 @@ fn prune_deletes_old_manifests_by_digest_and_never_leaves_the_prefix() {
         err.contains(&format!(
             "Deleted {} tags ({}).",
             doomed.len(),
-            binderctl::commands::registry::format_size(bytes)
+            binderctl::ops::registry::format_size(bytes)
         )),
         "{err}"
     );

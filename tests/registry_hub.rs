@@ -358,7 +358,7 @@ fn prune_keeps_the_newest_n_of_each_repository_and_never_leaves_the_prefix() {
             err.contains(&format!(
                 "Deleted {} tags ({}).",
                 doomed.len(),
-                binderctl::commands::registry::format_size(bytes)
+                binderctl::ops::registry::format_size(bytes)
             )),
             "keep {keep}: {err}"
         );
@@ -421,7 +421,7 @@ fn the_question_names_count_and_bytes_and_no_deletes_nothing() {
     let question = format!(
         "Delete {} tags ({}) from Docker Hub ({}/)? [y/N]",
         doomed.len(),
-        binderctl::commands::registry::format_size(bytes),
+        binderctl::ops::registry::format_size(bytes),
         lab.hub.url()
     );
     assert!(stderr(&out).contains(&question), "{}", stderr(&out));
