@@ -9,6 +9,7 @@ use super::prune::Plan;
 use super::Target;
 use crate::cluster::duration::format_age;
 use crate::output::plural;
+pub use crate::output::size::format_size;
 use crate::output::table::{format_table_styled, TableStyle};
 use crate::registry::format_rfc3339;
 use crate::registry::select::Kept;
@@ -58,22 +59,6 @@ pub fn shown_age(tag: &Tag, now: i64) -> String {
 /// `1.2 GiB`, or `?`.
 pub fn shown_size(size: Option<u64>) -> String {
     size.map(format_size).unwrap_or_else(|| "?".into())
-}
-
-/// Bytes as `512 B`, `85.5 MiB`, `1.2 GiB`.
-pub fn format_size(bytes: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < units.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", units[unit])
-    }
 }
 
 /// The table of `registry ls`.
@@ -152,15 +137,6 @@ mod tests {
             size,
             digest: None,
         }
-    }
-
-    #[test]
-    fn sizes_read_like_ctrs() {
-        assert_eq!(format_size(0), "0 B");
-        assert_eq!(format_size(1023), "1023 B");
-        assert_eq!(format_size(1536), "1.5 KiB");
-        assert_eq!(format_size(3 * 1024 * 1024 / 2), "1.5 MiB");
-        assert_eq!(format_size(5 << 30), "5.0 GiB");
     }
 
     #[test]
