@@ -355,6 +355,14 @@ pub enum Command {
         binderctl check --launch binder-examples/requirements --timeout 15m\n  \
         binderctl check --url https://binder.example/ --hub-url https://hub.example/ -o json")]
     Check(CheckCmd),
+    /// The registry BinderHub pushes its builds to: list or prune the images.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+            binderctl registry ls --older-than 30d\n  \
+            binderctl registry prune --older-than 30d --keep 2 --dry-run"
+    )]
+    Registry(RegistryCmd),
 }
 
 #[derive(Debug, Args)]
@@ -1085,6 +1093,120 @@ pub struct CheckCmd {
     pub output: OutputArgs,
 }
 
+/// Where the registry, its credentials and the image prefix come from,
+/// shared by `registry ls` and `registry prune`.
+#[derive(Debug, Clone, Args)]
+pub struct RegistryArgs {
+    /// The values file whose config.BinderHub.image_prefix names the images
+    /// (not read with --prefix).
+    #[arg(
+        short = 'i',
+        long = "input",
+        visible_alias = "values",
+        value_name = "FILE",
+        default_value = "binder.yaml"
+    )]
+    pub input: PathBuf,
+    /// The image prefix, instead of the values file's (e.g. lab/binder- on
+    /// Docker Hub, registry.example/binder- elsewhere).
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
+    /// The file with registry.username, registry.password and registry.url.
+    /// Default: secret.yaml, when it exists.
+    #[arg(long, value_name = "FILE")]
+    pub secret: Option<PathBuf>,
+    /// The registry's URL. Default: registry.url of the secret file, else
+    /// https://HOST of the image prefix; with Docker Hub, its API's.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "BINDERCTL_REGISTRY_URL",
+        hide_env_values = true
+    )]
+    pub registry_url: Option<String>,
+    /// The registry's API. Default: docker-hub when the image prefix names
+    /// no registry host, v2 otherwise.
+    #[arg(long, value_enum, value_name = "API")]
+    pub api: Option<RegistryApi>,
+    /// The registry user, instead of the secret file's registry.username.
+    /// The password comes from BINDERCTL_REGISTRY_PASSWORD or the secret
+    /// file, never from an option.
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "BINDERCTL_REGISTRY_USERNAME",
+        hide_env_values = true
+    )]
+    pub username: Option<String>,
+    /// How long one request to the registry may take, e.g. 30s, 2m.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = timeout)]
+    pub timeout: Duration,
+    /// How many times to send again a request that failed for a passing
+    /// reason (timeout, 429, server error).
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_RETRIES)))]
+    pub retries: u32,
+    /// The time to take as now, in Unix seconds (for tests).
+    #[arg(long, env = "BINDERCTL_NOW", value_name = "SECONDS", hide = true)]
+    pub now: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RegistryApi {
+    /// Docker Hub's repository and tag API.
+    DockerHub,
+    /// The Docker Registry HTTP API v2 (a self-hosted registry, Harbor,
+    /// GitLab, ...).
+    V2,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCmd {
+    /// List the repositories and tags under the image prefix, newest first,
+    /// with push date and size.
+    #[command(after_help = "Examples:\n  \
+        binderctl registry ls\n  \
+        binderctl registry ls --older-than 90d -o name\n  \
+        binderctl registry ls --prefix registry.example/binder- --registry-url http://registry.example:5000")]
+    Ls {
+        #[command(flatten)]
+        registry: RegistryArgs,
+        /// Only tags pushed longer ago than this, e.g. 30d, 12h.
+        #[arg(long, value_name = "DURATION", value_parser = any_duration)]
+        older_than: Option<Duration>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Delete the tags pushed longer ago than --older-than, keeping the
+    /// newest --keep of each repository; only under the image prefix.
+    #[command(after_help = "Examples:\n  \
+        binderctl registry prune --older-than 30d --dry-run\n  \
+        binderctl registry prune --older-than 90d --keep 3 --yes")]
+    Prune {
+        #[command(flatten)]
+        registry: RegistryArgs,
+        /// Delete only tags pushed longer ago than this, e.g. 30d, 12h.
+        #[arg(long, value_name = "DURATION", value_parser = any_duration)]
+        older_than: Duration,
+        /// Always keep the newest N tags of each repository.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        keep: usize,
+        /// Print the requests that would be sent, delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// Deletions under way at once.
+        #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=16))]
+        parallel: u16,
+    },
+}
+
+/// A duration in the one grammar of every duration option; zero allowed.
+fn any_duration(text: &str) -> Result<Duration, String> {
+    crate::cluster::duration::parse_duration(text).map_err(|e| format!("{e:#}"))
+}
+
 /// Commands that do not use the BinderHub's namespace, with the flag that
 /// names theirs (if any): `-n` is not offered there, and refused with a
 /// pointer to the right flag.
@@ -1103,6 +1225,7 @@ const NO_NAMESPACE: &[(&str, &str)] = &[
     ("nodes", "nodes belong to no namespace"),
     ("completion", "completion prints a script only"),
     ("man", "man prints the manual page only"),
+    ("registry", "the registry is outside the cluster"),
     (
         "init",
         "init prepares the machine and the cluster, not a namespace",

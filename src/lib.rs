@@ -15,5 +15,6 @@ pub mod fsutil;
 pub mod health;
 pub mod ops;
 pub mod output;
+pub mod registry;
 pub mod samples;
 pub mod values;

@@ -26,6 +26,7 @@ pub mod nodes;
 pub mod pods;
 pub mod quota;
 pub mod rbac;
+pub mod registry;
 pub mod render;
 pub mod status;
 pub mod storage;
@@ -82,5 +83,6 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Forward(cmd) => forward::run(global, cmd).await,
         Command::Init(cmd) => init::run(global, cmd).await,
         Command::Check(cmd) => check::run(global, cmd).await,
+        Command::Registry(cmd) => registry::run(global, cmd).await,
     }
 }

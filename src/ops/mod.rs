@@ -26,6 +26,7 @@ pub mod permissions;
 pub mod pods;
 pub mod preflight;
 pub mod quota;
+pub mod registry;
 pub mod render;
 pub mod render_file;
 pub mod rollout;
