@@ -190,12 +190,29 @@ value_enum!(StorageAddon {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Prepare a fresh MicroK8s machine: add-ons, storage, chart repository, templates.
+    #[command(after_help = "Examples:\n  \
+        binderctl init --metallb-range 192.0.2.100-192.0.2.120 --dry-run\n  \
+        binderctl init --metallb-range 192.0.2.96/28 --storage hostpath")]
+    Init(InitCmd),
+    /// Print the roles binderctl needs (RBAC), for an administrator to apply.
+    #[command(after_help = "Examples:\n  \
+        binderctl rbac | kubectl apply -f -\n  \
+        binderctl rbac --namespace-only --service-account lab-ops\n  \
+        binderctl rbac --user alice@lab.example --helper-namespace binderctl-helpers")]
+    Rbac(RbacCmd),
     /// Turn binder.yaml into the _binder.yaml that Helm deploys.
     #[command(after_help = "Examples:\n  \
         binderctl render                          # binder.yaml -> _binder.yaml\n  \
         binderctl render -i lab.yaml -o _lab.yaml\n  \
         binderctl render --check --quiet          # for cron: exit 1 when stale")]
     Render(RenderCmd),
+    /// Show what a deploy would change in the release's values (exit 1 if anything).
+    #[command(after_help = "Examples:\n  \
+        binderctl diff\n  \
+        binderctl diff -f gpu.yaml\n  \
+        binderctl diff --quiet || binderctl deploy --diff")]
+    Diff(DiffCmd),
     /// Render, then install or upgrade the BinderHub release with Helm.
     #[command(after_help = "Examples:\n  \
         binderctl deploy --version 1.0.0-0.dev.git.3506.hba24eb2a\n  \
@@ -207,84 +224,23 @@ pub enum Command {
         binderctl versions\n  \
         binderctl versions --limit 5 -o json")]
     Versions(VersionsCmd),
-    /// List or delete user pods.
-    #[command(
-        subcommand,
-        after_help = "Examples:\n  \
-            binderctl pods ls jupyter-\n  \
-            binderctl pods purge jupyter- --older-than 2h"
-    )]
-    Pods(PodsCmd),
-    /// List or remove container images on this node.
-    #[command(
-        subcommand,
-        after_help = "Examples:\n  \
-            binderctl images ls teaching\n  \
-            binderctl images rm teaching --dry-run"
-    )]
-    Images(ImagesCmd),
-    /// Show or apply the namespace's ResourceQuota.
-    #[command(
-        subcommand,
-        after_help = "Examples:\n  \
-            binderctl quota show\n  \
-            binderctl quota apply -f resource-quota.yaml"
-    )]
-    Quota(QuotaCmd),
-    /// List StorageClasses or apply the local one.
-    #[command(
-        subcommand,
-        after_help = "Examples:\n  \
-            binderctl storage ls\n  \
-            binderctl storage apply -f local-storage-dir.yaml"
-    )]
-    Storage(StorageCmd),
-    /// Kubernetes Dashboard: login token and port forward.
-    #[command(
-        subcommand,
-        after_help = "Examples:\n  \
-            binderctl dashboard token --duration 2000h\n  \
-            binderctl dashboard forward --port 10024"
-    )]
-    Dashboard(DashboardCmd),
-    /// List, add, remove nodes; reserve resources for system daemons.
-    #[command(
-        subcommand,
-        after_help = "Examples:\n  \
-            binderctl nodes ls\n  \
-            binderctl nodes add --worker\n  \
-            sudo binderctl nodes reserve --cpu 1 --memory 512Mi"
-    )]
-    Nodes(NodesCmd),
-    /// Release, pods and services of the BinderHub at a glance.
+    /// List the Helm release's revisions, oldest first.
     #[command(after_help = "Examples:\n  \
-        binderctl status\n  \
-        binderctl status -o wide\n  \
-        binderctl status -o json | jq '.pods[] | select(.ready != \"1/1\")'")]
-    Status(StatusCmd),
-    /// Print the roles binderctl needs (RBAC), for an administrator to apply.
+        binderctl history\n  \
+        binderctl history --max 5 -o json")]
+    History(HistoryCmd),
+    /// Roll the release back to an earlier revision, then wait for the rollout.
     #[command(after_help = "Examples:\n  \
-        binderctl rbac | kubectl apply -f -\n  \
-        binderctl rbac --namespace-only --service-account lab-ops\n  \
-        binderctl rbac --user alice@lab.example --helper-namespace binderctl-helpers")]
-    Rbac(RbacCmd),
+        binderctl rollback               # to the last good revision before the latest\n  \
+        binderctl rollback 13 --dry-run\n  \
+        binderctl rollback 13 --yes --wait-timeout 15m")]
+    Rollback(RollbackCmd),
     /// Delete the Helm release and its namespace.
     #[command(after_help = "Examples:\n  \
         binderctl uninstall            # asks you to type the namespace name\n  \
         binderctl uninstall --dry-run\n  \
         binderctl -n staging uninstall --yes")]
     Uninstall(UninstallCmd),
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    #[command(after_help = "Examples:\n  \
-        binderctl completion bash > ~/.local/share/bash-completion/completions/binderctl\n  \
-        binderctl completion zsh > ~/.zfunc/_binderctl\n  \
-        binderctl completion fish > ~/.config/fish/completions/binderctl.fish")]
-    Completion(CompletionCmd),
-    /// Print the manual page (roff), for `man -l -` or a man folder.
-    #[command(after_help = "Examples:\n  \
-        binderctl man | man -l -\n  \
-        binderctl man > ~/.local/share/man/man1/binderctl.1")]
-    Man(ManCmd),
     /// The egress allow-list as its own NetworkPolicy: apply, check, show.
     #[command(
         subcommand,
@@ -302,6 +258,75 @@ pub enum Command {
         binderctl whitelist check v2/gl/group.example/repo/HEAD -f _lab.yaml"
     )]
     Whitelist(WhitelistCmd),
+    /// List or delete user pods.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+            binderctl pods ls jupyter-\n  \
+            binderctl pods purge jupyter- --older-than 2h"
+    )]
+    Pods(PodsCmd),
+    /// List or delete the users' volume claims (PersistentVolumeClaims).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+            binderctl volumes ls\n  \
+            binderctl volumes rm --prefix claim-old --dry-run"
+    )]
+    Volumes(VolumesCmd),
+    /// Show or apply the namespace's ResourceQuota.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+            binderctl quota show\n  \
+            binderctl quota apply -f resource-quota.yaml"
+    )]
+    Quota(QuotaCmd),
+    /// List, add, remove nodes; reserve resources for system daemons.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+            binderctl nodes ls\n  \
+            binderctl nodes add --worker\n  \
+            sudo binderctl nodes reserve --cpu 1 --memory 512Mi"
+    )]
+    Nodes(NodesCmd),
+    /// List or remove container images on this node.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+            binderctl images ls teaching\n  \
+            binderctl images rm teaching --dry-run"
+    )]
+    Images(ImagesCmd),
+    /// The registry BinderHub pushes its builds to: list or prune the images.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+            binderctl registry ls --older-than 30d\n  \
+            binderctl registry prune --older-than 30d --keep 2 --dry-run"
+    )]
+    Registry(RegistryCmd),
+    /// List StorageClasses or apply the local one.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+            binderctl storage ls\n  \
+            binderctl storage apply -f local-storage-dir.yaml"
+    )]
+    Storage(StorageCmd),
+    /// Release, pods and services of the BinderHub at a glance.
+    #[command(after_help = "Examples:\n  \
+        binderctl status\n  \
+        binderctl status -o wide\n  \
+        binderctl status -o json | jq '.pods[] | select(.ready != \"1/1\")'")]
+    Status(StatusCmd),
+    /// Is BinderHub healthy, and does it build? One line per check; exit 1 when one fails.
+    #[command(after_help = "Examples:\n  \
+        binderctl check                                   # the services binder and proxy-public\n  \
+        binderctl check --launch binder-examples/requirements --timeout 15m\n  \
+        binderctl check --url https://binder.example/ --hub-url https://hub.example/ -o json")]
+    Check(CheckCmd),
     /// Check the machine, the cluster and the files; one line per check.
     #[command(after_help = "Examples:\n  \
         binderctl doctor\n  \
@@ -314,55 +339,30 @@ pub enum Command {
         binderctl logs binder -f\n  \
         binderctl logs jupyter-alice-2dx1 --previous --tail 50")]
     Logs(LogsCmd),
-    /// List the Helm release's revisions, oldest first.
-    #[command(after_help = "Examples:\n  \
-        binderctl history\n  \
-        binderctl history --max 5 -o json")]
-    History(HistoryCmd),
-    /// Roll the release back to an earlier revision, then wait for the rollout.
-    #[command(after_help = "Examples:\n  \
-        binderctl rollback               # to the last good revision before the latest\n  \
-        binderctl rollback 13 --dry-run\n  \
-        binderctl rollback 13 --yes --wait-timeout 15m")]
-    Rollback(RollbackCmd),
-    /// Show what a deploy would change in the release's values (exit 1 if anything).
-    #[command(after_help = "Examples:\n  \
-        binderctl diff\n  \
-        binderctl diff -f gpu.yaml\n  \
-        binderctl diff --quiet || binderctl deploy --diff")]
-    Diff(DiffCmd),
-    /// List or delete the users' volume claims (PersistentVolumeClaims).
-    #[command(
-        subcommand,
-        after_help = "Examples:\n  \
-            binderctl volumes ls\n  \
-            binderctl volumes rm --prefix claim-old --dry-run"
-    )]
-    Volumes(VolumesCmd),
     /// Forward the hub (proxy-public) or BinderHub to a local port; prints the ssh -L line.
     #[command(after_help = "Examples:\n  \
         binderctl forward                         # proxy-public on 127.0.0.1:8080\n  \
         binderctl forward binder --port 8585")]
     Forward(ForwardCmd),
-    /// Prepare a fresh MicroK8s machine: add-ons, storage, chart repository, templates.
-    #[command(after_help = "Examples:\n  \
-        binderctl init --metallb-range 192.0.2.100-192.0.2.120 --dry-run\n  \
-        binderctl init --metallb-range 192.0.2.96/28 --storage hostpath")]
-    Init(InitCmd),
-    /// Is BinderHub healthy, and does it build? One line per check; exit 1 when one fails.
-    #[command(after_help = "Examples:\n  \
-        binderctl check                                   # the services binder and proxy-public\n  \
-        binderctl check --launch binder-examples/requirements --timeout 15m\n  \
-        binderctl check --url https://binder.example/ --hub-url https://hub.example/ -o json")]
-    Check(CheckCmd),
-    /// The registry BinderHub pushes its builds to: list or prune the images.
+    /// Kubernetes Dashboard: login token and port forward.
     #[command(
         subcommand,
         after_help = "Examples:\n  \
-            binderctl registry ls --older-than 30d\n  \
-            binderctl registry prune --older-than 30d --keep 2 --dry-run"
+            binderctl dashboard token --duration 2000h\n  \
+            binderctl dashboard forward --port 10024"
     )]
-    Registry(RegistryCmd),
+    Dashboard(DashboardCmd),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Examples:\n  \
+        binderctl completion bash > ~/.local/share/bash-completion/completions/binderctl\n  \
+        binderctl completion zsh > ~/.zfunc/_binderctl\n  \
+        binderctl completion fish > ~/.config/fish/completions/binderctl.fish")]
+    Completion(CompletionCmd),
+    /// Print the manual page (roff), for `man -l -` or a man folder.
+    #[command(after_help = "Examples:\n  \
+        binderctl man | man -l -\n  \
+        binderctl man > ~/.local/share/man/man1/binderctl.1")]
+    Man(ManCmd),
 }
 
 #[derive(Debug, Args)]
@@ -1235,10 +1235,75 @@ const NO_NAMESPACE: &[(&str, &str)] = &[
 /// The whole command-line definition: the derived one, with the last of a
 /// repeated single-valued option winning (as in kubectl, helm, rg, fd), and
 /// without `-n` where it would mean nothing.
+/// The subcommands by task, as kubectl groups its own: `--help` lists them
+/// under these headings in this order, which is also the order of the
+/// definitions above (so of the man page and the completions) and of the
+/// README's table.
+pub const COMMAND_GROUPS: &[(&str, &[&str])] = &[
+    ("Set up", &["init", "rbac"]),
+    (
+        "Configure and deploy",
+        &[
+            "render",
+            "diff",
+            "deploy",
+            "versions",
+            "history",
+            "rollback",
+            "uninstall",
+        ],
+    ),
+    ("Egress", &["egress", "whitelist"]),
+    ("Users", &["pods", "volumes", "quota"]),
+    (
+        "Nodes, images and the registry",
+        &["nodes", "images", "registry", "storage"],
+    ),
+    (
+        "Look and fix",
+        &["status", "check", "doctor", "logs", "forward", "dashboard"],
+    ),
+    ("Shell", &["completion", "man"]),
+];
+
+/// The command list of `binderctl --help`: each group's heading, then its
+/// commands with their one-line descriptions (clap has one "Commands:"
+/// list only).
+fn grouped_commands(cmd: &clap::Command) -> String {
+    let width = COMMAND_GROUPS
+        .iter()
+        .flat_map(|(_, names)| names.iter().map(|n| n.len()))
+        .max()
+        .unwrap_or(0);
+    let mut text = String::new();
+    for (heading, names) in COMMAND_GROUPS {
+        text.push_str(&format!("{heading}:\n"));
+        for name in *names {
+            let about = cmd
+                .find_subcommand(name)
+                .and_then(|sub| sub.get_about())
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            text.push_str(&format!("  {name:<width$}  {about}\n"));
+        }
+        text.push('\n');
+    }
+    text
+}
+
 pub fn command() -> clap::Command {
     let mut cmd = Cli::command();
+    let groups = grouped_commands(&cmd);
+    cmd = cmd.help_template(format!(
+        "{{before-help}}{{about-with-newline}}\n{{usage-heading}} {{usage}}\n\n{groups}Options:\n{{options}}{{after-help}}"
+    ));
     for (name, reason) in NO_NAMESPACE {
         cmd = cmd.mut_subcommand(*name, |sub| sub.arg(namespace_refusal(reason)));
+    }
+    // mut_subcommand moves a subcommand to the end: put them back in the
+    // groups' order, which the man page and the completions follow.
+    for name in COMMAND_GROUPS.iter().flat_map(|(_, names)| names.iter()) {
+        cmd = cmd.mut_subcommand(*name, |sub| sub);
     }
     override_self(cmd)
 }
@@ -1477,6 +1542,32 @@ pub enum WhitelistCmd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_command_is_in_one_group_in_definition_order() {
+        let cmd = command();
+        let defined: Vec<&str> = cmd
+            .get_subcommands()
+            .map(|s| s.get_name())
+            .filter(|n| *n != "help")
+            .collect();
+        let grouped: Vec<&str> = COMMAND_GROUPS
+            .iter()
+            .flat_map(|(_, names)| names.iter().copied())
+            .collect();
+        assert_eq!(grouped, defined);
+        let help = cmd.clone().render_help().to_string();
+        for (heading, names) in COMMAND_GROUPS {
+            let at = help.find(&format!("{heading}:\n")).expect(heading);
+            for name in *names {
+                let line = help[at..]
+                    .lines()
+                    .find(|l| l.trim_start().starts_with(name));
+                assert!(line.is_some_and(|l| l.len() > name.len() + 4), "{name}");
+            }
+        }
+        assert!(!help.contains("Commands:"), "{help}");
+    }
 
     #[test]
     fn cli_definition_is_consistent() {
