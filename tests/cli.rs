@@ -74,7 +74,7 @@ fn keys(value: &Value) -> Vec<&str> {
     keys
 }
 
-/// The field names the README documents, per command (sorted).
+/// The field names docs/output-and-conventions.md documents, per command (sorted).
 fn documented_fields(command: &[&str]) -> Vec<&'static str> {
     let pod = vec![
         "age_seconds",

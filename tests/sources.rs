@@ -353,7 +353,7 @@ async fn dns_an_unreadable_reply_is_named_not_called_a_timeout() {
 async fn dns_a_closed_port_is_reported_as_a_timeout() {
     // Bind then release a port so nothing listens on it. hickory's UDP
     // sockets are not connected, so the kernel's "port unreachable" never
-    // reaches it: a closed port looks like a silent server (README, DNS).
+    // reaches it: a closed port looks like a silent server (docs/render-and-values.md, DNS).
     let addr: SocketAddr = {
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.local_addr().unwrap()

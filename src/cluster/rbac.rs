@@ -13,7 +13,7 @@ pub struct Rule {
     pub group: &'static str,
     pub resources: &'static [&'static str],
     pub verbs: &'static [&'static str],
-    /// The binderctl commands that need it (for the README and `rbac`).
+    /// The binderctl commands that need it (for docs/setup.md and `rbac`).
     pub why: &'static str,
 }
 

@@ -1,6 +1,6 @@
 //! `-o json|yaml|wide|name` and `--no-headers` for the read commands: one
 //! function prints whatever a command found in the format asked for. JSON
-//! and YAML carry the documented field names (README, "Output formats");
+//! and YAML carry the documented field names (docs/output-and-conventions.md, "Output formats");
 //! they go to stdout alone, messages stay on stderr. YAML is written by the
 //! one YAML writer (`values::write`), which quotes what YAML 1.1 would
 //! misread.
