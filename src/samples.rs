@@ -29,6 +29,30 @@ use crate::ops::{
 /// looked at).
 pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
     (
+        "init",
+        &[
+            "metallb_range",
+            "storage",
+            "storage_class",
+            "chart_repo_url",
+            "input",
+            "secret",
+            "dry_run",
+        ],
+    ),
+    (
+        "rbac",
+        &[
+            "namespace_only",
+            "service_account",
+            "user",
+            "group",
+            "helper_namespace",
+            "name",
+            "output",
+        ],
+    ),
+    (
         "render",
         &[
             "input",
@@ -43,6 +67,23 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
             "allow_special_addresses",
             "stdout",
             "check",
+        ],
+    ),
+    (
+        "diff",
+        &[
+            "input",
+            "output",
+            "nameservers",
+            "github_meta_url",
+            "fastly_url",
+            "timeout",
+            "retries",
+            "allow_unresolved",
+            "allow_default_route",
+            "allow_special_addresses",
+            "values",
+            "secret",
         ],
     ),
     (
@@ -69,8 +110,6 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
             "yes",
         ],
     ),
-    // -o and --no-headers only shape what binderctl prints: the tools are
-    // asked for JSON whatever they say.
     (
         "versions",
         &[
@@ -82,111 +121,9 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
             "chart_repo_url",
         ],
     ),
-    (
-        "pods ls",
-        &[
-            "prefix",
-            "selector",
-            "older_than",
-            "include_protected",
-            "output",
-            "no_headers",
-        ],
-    ),
-    (
-        "pods purge",
-        &[
-            "prefix",
-            "selector",
-            "older_than",
-            "include_protected",
-            "yes",
-            "dry_run",
-            "batch_size",
-        ],
-    ),
-    (
-        "images ls",
-        &[
-            "pattern",
-            "regex",
-            "containerd_namespace",
-            "nodes",
-            "all_nodes",
-            "helper_image",
-            "helper_namespace",
-            "output",
-            "no_headers",
-        ],
-    ),
-    (
-        "images rm",
-        &[
-            "pattern",
-            "regex",
-            "containerd_namespace",
-            "yes",
-            "dry_run",
-            "batch_size",
-            "include_system",
-            "include_in_use",
-            "nodes",
-            "all_nodes",
-            "helper_image",
-            "helper_namespace",
-        ],
-    ),
-    ("quota show", &["output", "no_headers"]),
-    ("quota apply", &["file", "dry_run"]),
-    ("storage ls", &["output", "no_headers"]),
-    ("storage apply", &["file", "dry_run"]),
-    (
-        "dashboard token",
-        &["duration", "service_account", "account_namespace"],
-    ),
-    (
-        "dashboard forward",
-        &["port", "address", "dashboard_namespace"],
-    ),
-    ("nodes ls", &["output", "no_headers"]),
-    ("nodes disk", &["output", "no_headers"]),
-    ("nodes add", &["worker"]),
-    ("nodes remove", &["name", "yes", "force", "dry_run"]),
-    (
-        "nodes reserve",
-        &[
-            "cpu",
-            "memory",
-            "ephemeral_storage",
-            "kubelet_args",
-            "dry_run",
-            "nodes",
-            "all_nodes",
-            "helper_image",
-            "helper_namespace",
-            "ready_timeout",
-            "yes",
-        ],
-    ),
-    ("status", &["output", "no_headers"]),
-    (
-        "rbac",
-        &[
-            "namespace_only",
-            "service_account",
-            "user",
-            "group",
-            "helper_namespace",
-            "name",
-            "output",
-        ],
-    ),
+    ("history", &["max", "output", "no_headers"]),
+    ("rollback", &["revision", "yes", "dry_run", "wait_timeout"]),
     ("uninstall", &["yes", "dry_run"]),
-    // Run no external tool.
-    ("completion", &["shell"]),
-    ("man", &[]),
-    // The policy's own argv come from egress::sample_plans(); those with a
-    // manifest on stdin are replayed, with it, by tests/egress.rs.
     (
         "egress apply",
         &[
@@ -224,13 +161,10 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
         ],
     ),
     ("egress show", &["output", "no_headers", "grace", "now"]),
-    // egress_verify::sample_plans(): its argv do not change with options.
     (
         "egress verify",
         &["input", "blocked_address", "host", "image", "dry_run"],
     ),
-    // systemctl, not a cluster tool: egress_schedule::sample_plans(), run
-    // offline (`systemctl --root`) by tests/schedule.rs.
     (
         "egress schedule",
         &[
@@ -243,10 +177,135 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
             "root",
         ],
     ),
-    // Run no external tool.
     ("whitelist check", &["spec_or_url", "file"]),
-    // doctor, logs, history, rollback, diff, volumes, forward, init: each
-    // module's sample_plans() gives its argv (every option that changes one).
+    (
+        "pods ls",
+        &[
+            "prefix",
+            "selector",
+            "older_than",
+            "include_protected",
+            "output",
+            "no_headers",
+        ],
+    ),
+    (
+        "pods purge",
+        &[
+            "prefix",
+            "selector",
+            "older_than",
+            "include_protected",
+            "yes",
+            "dry_run",
+            "batch_size",
+        ],
+    ),
+    ("volumes ls", &["output", "no_headers"]),
+    ("volumes rm", &["target", "prefix", "yes", "dry_run"]),
+    ("quota show", &["output", "no_headers"]),
+    ("quota apply", &["file", "dry_run"]),
+    ("nodes ls", &["output", "no_headers"]),
+    ("nodes disk", &["output", "no_headers"]),
+    ("nodes add", &["worker"]),
+    ("nodes remove", &["name", "yes", "force", "dry_run"]),
+    (
+        "nodes reserve",
+        &[
+            "cpu",
+            "memory",
+            "ephemeral_storage",
+            "kubelet_args",
+            "dry_run",
+            "nodes",
+            "all_nodes",
+            "helper_image",
+            "helper_namespace",
+            "ready_timeout",
+            "yes",
+        ],
+    ),
+    (
+        "images ls",
+        &[
+            "pattern",
+            "regex",
+            "containerd_namespace",
+            "nodes",
+            "all_nodes",
+            "helper_image",
+            "helper_namespace",
+            "output",
+            "no_headers",
+        ],
+    ),
+    (
+        "images rm",
+        &[
+            "pattern",
+            "regex",
+            "containerd_namespace",
+            "yes",
+            "dry_run",
+            "batch_size",
+            "include_system",
+            "include_in_use",
+            "nodes",
+            "all_nodes",
+            "helper_image",
+            "helper_namespace",
+        ],
+    ),
+    (
+        "registry ls",
+        &[
+            "input",
+            "prefix",
+            "secret",
+            "registry_url",
+            "api",
+            "username",
+            "timeout",
+            "retries",
+            "now",
+            "older_than",
+            "output",
+            "no_headers",
+        ],
+    ),
+    (
+        "registry prune",
+        &[
+            "input",
+            "prefix",
+            "secret",
+            "registry_url",
+            "api",
+            "username",
+            "timeout",
+            "retries",
+            "now",
+            "older_than",
+            "keep",
+            "dry_run",
+            "yes",
+            "parallel",
+        ],
+    ),
+    ("storage ls", &["output", "no_headers"]),
+    ("storage apply", &["file", "dry_run"]),
+    ("status", &["output", "no_headers"]),
+    (
+        "check",
+        &[
+            "url",
+            "hub_url",
+            "launch",
+            "timeout",
+            "output",
+            "no_headers",
+        ],
+    ),
     (
         "doctor",
         &[
@@ -266,53 +325,17 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
         "logs",
         &["target", "follow", "previous", "since", "tail", "container"],
     ),
-    ("history", &["max", "output", "no_headers"]),
-    ("rollback", &["revision", "yes", "dry_run", "wait_timeout"]),
-    (
-        "diff",
-        &[
-            "input",
-            "output",
-            "nameservers",
-            "github_meta_url",
-            "fastly_url",
-            "timeout",
-            "retries",
-            "allow_unresolved",
-            "allow_default_route",
-            "allow_special_addresses",
-            "values",
-            "secret",
-        ],
-    ),
-    ("volumes ls", &["output", "no_headers"]),
-    ("volumes rm", &["target", "prefix", "yes", "dry_run"]),
     ("forward", &["target", "port", "address"]),
     (
-        "init",
-        &[
-            "metallb_range",
-            "storage",
-            "storage_class",
-            "chart_repo_url",
-            "input",
-            "secret",
-            "dry_run",
-        ],
+        "dashboard token",
+        &["duration", "service_account", "account_namespace"],
     ),
-    // check: its one argv is status's `get services` (sampled above); the
-    // rest is HTTP.
     (
-        "check",
-        &[
-            "url",
-            "hub_url",
-            "launch",
-            "timeout",
-            "output",
-            "no_headers",
-        ],
+        "dashboard forward",
+        &["port", "address", "dashboard_namespace"],
     ),
+    ("completion", &["shell"]),
+    ("man", &[]),
 ];
 
 /// The sample files' names in the folder handed to [`every_command_line`]
