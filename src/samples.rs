@@ -416,8 +416,19 @@ fn kubernetes_lines(tools: &Tools, dir: &Path) -> Result<Vec<CommandLine>> {
         uninstall::namespace_command(tools, ns),
         inventory::list_command(tools),
         inventory::get_command(tools, "node2.example"),
-        rollout::deployments_command(tools, ns),
-        rollout::rollout_command(tools, ns, "hub", std::time::Duration::from_secs(600)),
+        rollout::workloads_command(tools, ns),
+        rollout::rollout_command(
+            tools,
+            ns,
+            "deployment/hub",
+            std::time::Duration::from_secs(600),
+        ),
+        rollout::rollout_command(
+            tools,
+            ns,
+            "daemonset/image-cleaner",
+            std::time::Duration::from_secs(600),
+        ),
         dashboard::token_command(tools, "default", "default", "2000h")?,
         dashboard::token_command(tools, "admin", "kube-system", "90s")?,
     ];

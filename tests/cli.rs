@@ -111,7 +111,28 @@ fn json_of_every_read_command_has_the_documented_fields_and_stdout_alone() {
         let value: Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("{command:?}: {e}: {}", stdout(&out)));
         if *command == ["status"] {
-            assert_eq!(keys(&value), ["pods", "release", "services"]);
+            assert_eq!(keys(&value), ["pods", "release", "services", "workloads"]);
+            let kinds: Vec<&Value> = value["workloads"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| &w["kind"])
+                .collect();
+            assert_eq!(
+                kinds,
+                ["Deployment", "Deployment", "StatefulSet", "DaemonSet"]
+            );
+            assert_eq!(
+                keys(&value["workloads"][3]),
+                ["desired", "kind", "name", "ready"]
+            );
+            assert_eq!(
+                (
+                    &value["workloads"][3]["ready"],
+                    &value["workloads"][3]["desired"]
+                ),
+                (&Value::from(1), &Value::from(2))
+            );
             assert_eq!(
                 keys(&value["release"]),
                 [
@@ -639,4 +660,42 @@ fn names_with_control_characters_cannot_forge_lines_or_drive_the_terminal() {
         err.contains(r"evil\n\x1b[2Kbinderctl: all good\r.yaml"),
         "{err:?}"
     );
+}
+
+/// Every example in the README's "One example each" parses as binderctl
+/// reads it, and every command has one.
+#[test]
+fn the_readme_examples_parse_and_cover_every_command() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("### One example each")
+        .expect("the examples section");
+    let block = &readme[start..];
+    let block = &block[block.find("```sh\n").unwrap() + 6..];
+    let block = &block[..block.find("```").unwrap()];
+    let mut covered = std::collections::BTreeSet::new();
+    for line in block.lines() {
+        let line = line.split(" # ").next().unwrap();
+        for part in line.split("&&").flat_map(|p| p.split(" | ").take(1)) {
+            let words: Vec<String> = part
+                .split_whitespace()
+                .filter(|w| *w != "sudo")
+                .map(|w| w.trim_matches('\'').to_string())
+                .collect();
+            if words.first().map(String::as_str) != Some("binderctl") {
+                continue;
+            }
+            binderctl::cli::try_parse_from(&words)
+                .unwrap_or_else(|e| panic!("README example {words:?}: {e}"));
+            covered.insert(words[1].clone());
+        }
+    }
+    let all: std::collections::BTreeSet<String> = binderctl::cli::COMMAND_GROUPS
+        .iter()
+        .flat_map(|(_, names)| names.iter().map(|n| n.to_string()))
+        .filter(|n| n != "completion" && n != "man")
+        .collect();
+    let missing: Vec<&String> = all.difference(&covered).collect();
+    assert!(missing.is_empty(), "no README example for {missing:?}");
 }

@@ -294,6 +294,16 @@ fn status_shows_release_pods_and_addresses_but_no_secrets() {
                 "microk8s",
                 "kubectl",
                 "get",
+                "deployments,statefulsets,daemonsets",
+                "-n",
+                "binder",
+                "-o",
+                "json"
+            ]),
+            call(&[
+                "microk8s",
+                "kubectl",
+                "get",
                 "networkpolicy",
                 "binderctl-egress",
                 "-n",

@@ -30,15 +30,15 @@ fn the_stand_ins_fail_calls_made_one_after_another() {
 #[test]
 fn status_reads_release_pods_services_and_policy_at_once() {
     let fake = FakeCluster::new();
-    fake.require_in_flight(4, PATIENCE);
+    fake.require_in_flight(5, PATIENCE);
     let out = run(&fake, &["status"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("Release binder"), "{}", stdout(&out));
     let mut calls = fake.normalized_calls();
     calls.sort();
-    // The release, pods, services and each of the three managed policies
-    // (both label generations and build pods), each once.
-    assert_eq!(calls.len(), 6, "{calls:?}");
+    // The release, pods, workloads, services and each of the three managed
+    // policies (both label generations and build pods), each once.
+    assert_eq!(calls.len(), 7, "{calls:?}");
     assert!(calls.contains(&call(&[
         "kubectl", "get", "services", "-n", "binder", "-o", "json"
     ])));

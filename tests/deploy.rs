@@ -59,7 +59,11 @@ impl DeployEnv {
             "Release \"binder\" has been upgraded. Happy Helming!\nNAME: binder\nNAMESPACE: binder\nSTATUS: deployed\nREVISION: 15\n",
             0,
         );
-        fake.respond(&["kubectl", "get", "deployments"], DEPLOYMENTS_JSON, 0);
+        fake.respond(
+            &["kubectl", "get", "deployments,statefulsets,daemonsets"],
+            DEPLOYMENTS_JSON,
+            0,
+        );
         fake.respond(
             &["kubectl", "rollout", "status"],
             "deployment successfully rolled out\n",
@@ -435,7 +439,10 @@ fn wait_timeout_is_a_total_for_all_deployments() {
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("within --wait-timeout 2s"), "{stderr}");
-    assert!(stderr.contains("deployment proxy"), "{stderr}");
+    assert!(
+        stderr.contains("deployment/proxy and any after it"),
+        "{stderr}"
+    );
     let timeouts: Vec<String> = env
         .fake
         .calls_starting_with(&["kubectl", "rollout", "status"])

@@ -128,7 +128,7 @@ fn deploy_answers(fake: &mut FakeCluster) {
         0,
     );
     fake.respond(
-        &["kubectl", "get", "deployments"],
+        &["kubectl", "get", "deployments,statefulsets,daemonsets"],
         r#"{"items":[{"metadata":{"name":"hub"}}]}"#,
         0,
     );

@@ -13,6 +13,7 @@ use std::time::Duration;
 use support::cluster::{self, Binderctl, ControlPlane, Flavor, HelmMajor};
 use support::fake_tools::{
     default_pods, pod_list_json, HELM_HISTORY_JSON, HELM_LIST_JSON, NAMESPACE_JSON, SERVICES_JSON,
+    WORKLOADS_JSON,
 };
 use support::release::{hub_db_dir_volume, ReleaseGuard, Sources};
 use support::{stderr, stdout};
@@ -141,6 +142,18 @@ fn stand_ins_within_the_server(
         ]) == "Running"
     });
     cluster::assert_stand_in_within(
+        "kubectl get deployments,statefulsets,daemonsets -n NS -o json",
+        WORKLOADS_JSON,
+        &get(&[
+            "get",
+            "deployments,statefulsets,daemonsets",
+            "-n",
+            namespace,
+            "-o",
+            "json",
+        ]),
+    );
+    cluster::assert_stand_in_within(
         "kubectl get services -n NS -o json",
         SERVICES_JSON,
         &get(&["get", "services", "-n", namespace, "-o", "json"]),
@@ -257,6 +270,21 @@ fn release_life(flavor: Flavor, helm: HelmMajor, release: &str) {
         .find(|s| s["name"] == "proxy-public")
         .expect("proxy-public in status");
     assert_eq!(proxy["external_addresses"][0], "192.0.2.100", "{status}");
+    // Every workload the chart rolled out, with its pods ready (deploy
+    // waited for each; kwok made their pods Ready).
+    let workloads = status["workloads"].as_array().unwrap();
+    assert!(
+        workloads
+            .iter()
+            .any(|w| w["kind"] == "Deployment" && w["name"] == "hub"),
+        "{status}"
+    );
+    assert!(
+        workloads
+            .iter()
+            .all(|w| w["ready"].as_u64() >= w["desired"].as_u64()),
+        "{status}"
+    );
 
     // versions: the repository's three, newest first, the deployed one marked.
     let versions: serde_json::Value = serde_json::from_str(
@@ -369,6 +397,10 @@ fn release_life(flavor: Flavor, helm: HelmMajor, release: &str) {
     );
     assert_eq!(releases[0]["revision"], "3");
 
+    if helm == HelmMajor::Four {
+        a_daemonset_that_never_gets_ready_is_named(plane, &binderctl, &ns.name, &deploy_opts);
+    }
+
     // uninstall: the release and its namespace go, nothing else.
     let other = plane.namespace("e2e-bystander");
     plane.kubectl_ok(&["create", "configmap", "keep-me", "-n", &other.name]);
@@ -380,6 +412,56 @@ fn release_life(flavor: Flavor, helm: HelmMajor, release: &str) {
     assert!(plane
         .get_json(Some(&other.name), "configmap", "keep-me")
         .is_some());
+}
+
+/// deploy waits for DaemonSets too: one whose pods can never be scheduled
+/// (more CPU than any node has) ends the wait with its name, its pods'
+/// count and their reason.
+fn a_daemonset_that_never_gets_ready_is_named(
+    plane: &ControlPlane,
+    binderctl: &Binderctl,
+    namespace: &str,
+    deploy_opts: &[String],
+) {
+    plane.kubectl_stdin(
+        &["apply", "-n", namespace, "-f", "-"],
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: stuck-cleaner\nspec:\n  \
+         selector:\n    matchLabels: {app: stuck-cleaner}\n  template:\n    metadata:\n      \
+         labels: {app: stuck-cleaner}\n    spec:\n      containers:\n      - name: clean\n        \
+         image: registry.example/lab/cleaner:1\n        resources:\n          \
+         requests: {cpu: '1000'}\n",
+    );
+    let version = format!("--version={FIRST}");
+    let out = binderctl.run(&with(
+        &["deploy", "-n", namespace, &version, "--wait-timeout=20s"],
+        deploy_opts,
+    ));
+    let err = stderr(&out);
+    // kubectl's own exit code (1) comes through, as for every tool failure.
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("rollout of daemonset/stuck-cleaner"), "{err}");
+    let not_ready = &err[err.find("binderctl: not ready:").expect(&err)..];
+    assert!(
+        not_ready.contains("daemonset/stuck-cleaner: ") && not_ready.contains(" of 3 pods ready"),
+        "{err}"
+    );
+    assert!(err.contains("pod stuck-cleaner-"), "{err}");
+    assert!(
+        err.contains("Pending") && err.contains("FailedScheduling"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("daemonset/stuck-cleaner and any after"),
+        "{err}"
+    );
+    plane.kubectl_ok(&[
+        "delete",
+        "daemonset",
+        "stuck-cleaner",
+        "-n",
+        namespace,
+        "--wait",
+    ]);
 }
 
 #[test]

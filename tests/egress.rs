@@ -577,7 +577,7 @@ fn fake_release(lab: &mut Lab) {
             0,
         )
         .respond(
-            &["kubectl", "get", "deployments"],
+            &["kubectl", "get", "deployments,statefulsets,daemonsets"],
             r#"{"items":[{"metadata":{"name":"hub"}}]}"#,
             0,
         )

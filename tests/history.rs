@@ -92,7 +92,7 @@ fn rollback_goes_to_the_previous_revision_and_waits_for_the_rollout() {
             call(&[
                 "kubectl",
                 "get",
-                "deployments",
+                "deployments,statefulsets,daemonsets",
                 "-n",
                 "binder",
                 "-o",

@@ -35,7 +35,7 @@ fn fake() -> FakeCluster {
         0,
     );
     fake.respond(
-        &["kubectl", "get", "deployments"],
+        &["kubectl", "get", "deployments,statefulsets,daemonsets"],
         r#"{"items":[{"metadata":{"name":"hub"}}]}"#,
         0,
     );

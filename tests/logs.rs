@@ -134,7 +134,7 @@ fn failing_rollout() -> FakeCluster {
         0,
     );
     fake.respond(
-        &["kubectl", "get", "deployments"],
+        &["kubectl", "get", "deployments,statefulsets,daemonsets"],
         r#"{"items":[{"metadata":{"name":"hub"}}]}"#,
         0,
     );

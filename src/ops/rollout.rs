@@ -1,8 +1,9 @@
-//! Waiting for what a release rolls out: each Deployment in turn within one
-//! total time; when one is not ready, the failing pods' reasons, events and
+//! Waiting for what a release rolls out: each Deployment, StatefulSet and
+//! DaemonSet in turn within one total time; when one is not ready, the
+//! workloads not ready by name and the failing pods' reasons, events and
 //! last log lines (from `logs`).
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use crate::cluster::plan::CommandLine;
@@ -13,15 +14,49 @@ use crate::output;
 
 use crate::cluster::duration::format_go;
 
-#[derive(Debug, Deserialize)]
-struct NameList {
-    #[serde(default)]
-    items: Vec<Named>,
+/// What a release rolls out and `deploy` waits for: its Deployments,
+/// StatefulSets and DaemonSets (the chart's image cleaner and image
+/// puller), with how many of their pods are ready.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Workload {
+    /// `Deployment`, `StatefulSet` or `DaemonSet`.
+    pub kind: String,
+    pub name: String,
+    /// Pods ready, and pods wanted.
+    pub ready: u64,
+    pub desired: u64,
+    /// `OnDelete`: updated only when its pods are deleted, so there is no
+    /// rollout to wait for (kubectl refuses `rollout status` for it).
+    #[serde(skip)]
+    pub on_delete: bool,
+}
+
+impl Workload {
+    /// `deployment/hub`, as kubectl names it.
+    pub fn resource(&self) -> String {
+        format!("{}/{}", self.kind.to_ascii_lowercase(), self.name)
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready >= self.desired
+    }
 }
 
 #[derive(Debug, Deserialize)]
-struct Named {
+struct WorkloadList {
+    #[serde(default)]
+    items: Vec<WorkloadItem>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WorkloadItem {
+    #[serde(default)]
+    kind: String,
     metadata: Metadata,
+    #[serde(default)]
+    spec: WorkloadSpec,
+    #[serde(default)]
+    status: WorkloadStatus,
 }
 
 #[derive(Debug, Deserialize)]
@@ -30,8 +65,85 @@ struct Metadata {
     name: String,
 }
 
-/// `kubectl rollout status` for each deployment of the namespace, all
-/// within `timeout` in total: each gets what is left of it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WorkloadSpec {
+    /// Deployments and StatefulSets; unset means 1.
+    replicas: Option<u64>,
+    /// Deployments call it `strategy`.
+    update_strategy: Option<Strategy>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Strategy {
+    #[serde(rename = "type", default)]
+    kind: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WorkloadStatus {
+    #[serde(default)]
+    ready_replicas: u64,
+    #[serde(default)]
+    number_ready: u64,
+    #[serde(default)]
+    desired_number_scheduled: u64,
+}
+
+/// The workloads in `json` (`kubectl get deployments,statefulsets,daemonsets
+/// -o json`), Deployments first, then StatefulSets, then DaemonSets (the
+/// hub before what serves it), each kind by name.
+pub fn parse_workloads(json: &str) -> Result<Vec<Workload>, serde_json::Error> {
+    let list: WorkloadList = serde_json::from_str(json)?;
+    let mut workloads: Vec<Workload> = list
+        .items
+        .into_iter()
+        .filter(|item| !item.metadata.name.is_empty())
+        .map(|item| {
+            let (ready, desired) = match item.kind.as_str() {
+                "DaemonSet" => (
+                    item.status.number_ready,
+                    item.status.desired_number_scheduled,
+                ),
+                _ => (item.status.ready_replicas, item.spec.replicas.unwrap_or(1)),
+            };
+            Workload {
+                on_delete: item
+                    .spec
+                    .update_strategy
+                    .is_some_and(|s| s.kind == "OnDelete"),
+                kind: item.kind,
+                name: item.metadata.name,
+                ready,
+                desired,
+            }
+        })
+        .collect();
+    let rank = |kind: &str| match kind {
+        "Deployment" => 0,
+        "StatefulSet" => 1,
+        _ => 2,
+    };
+    workloads.sort_by(|a, b| (rank(&a.kind), &a.name).cmp(&(rank(&b.kind), &b.name)));
+    Ok(workloads)
+}
+
+/// Read the namespace's workloads (one request for the three kinds).
+pub async fn read_workloads(
+    runner: &Runner,
+    tools: &Tools,
+    namespace: &str,
+) -> Result<Vec<Workload>> {
+    let command = workloads_command(tools, namespace);
+    let json = runner.query(&command).await?;
+    parse_workloads(&json)
+        .with_context(|| format!("`{command}` printed something other than a list of workloads"))
+}
+
+/// `kubectl rollout status` for each Deployment, StatefulSet and DaemonSet
+/// of the namespace, all within `timeout` in total: each gets what is left
+/// of it.
 pub async fn wait_for_rollout(
     runner: &Runner,
     tools: &Tools,
@@ -39,20 +151,26 @@ pub async fn wait_for_rollout(
     timeout: std::time::Duration,
 ) -> Result<()> {
     let deadline = std::time::Instant::now() + timeout;
-    let deployments: NameList = runner
-        .query_json(&deployments_command(tools, namespace))
-        .await?;
-    for name in rollout_targets(&deployments) {
+    let workloads = read_workloads(runner, tools, namespace).await?;
+    for workload in &workloads {
+        let resource = workload.resource();
+        if workload.on_delete {
+            output::info(&format!(
+                "binderctl: {resource} updates only when its pods are deleted \
+                 (updateStrategy OnDelete): not waited for"
+            ));
+            continue;
+        }
         let left = remaining(deadline, std::time::Instant::now()).ok_or_else(|| {
             anyhow::anyhow!(
-                "the rollout did not finish within --wait-timeout {} (for all deployments \
-                 together); deployment {name} and any after it were not waited for",
+                "the rollout did not finish within --wait-timeout {} (for all workloads \
+                 together); {resource} and any after it were not waited for",
                 format_go(timeout)
             )
         })?;
-        let command = rollout_command(tools, namespace, &name, left);
+        let command = rollout_command(tools, namespace, &resource, left);
         runner
-            .run_with_progress(&command, &format!("rollout of deployment {name}"))
+            .run_with_progress(&command, &format!("rollout of {resource}"))
             .await?;
     }
     Ok(())
@@ -66,42 +184,54 @@ fn remaining(deadline: std::time::Instant, now: std::time::Instant) -> Option<st
     (secs > 0).then(|| std::time::Duration::from_secs(secs))
 }
 
-/// `kubectl get deployments -n NS -o json`.
-pub fn deployments_command(tools: &Tools, namespace: &str) -> CommandLine {
-    tools.kubectl(["get", "deployments", "-n", namespace, "-o", "json"])
+/// `kubectl get deployments,statefulsets,daemonsets -n NS -o json`.
+pub fn workloads_command(tools: &Tools, namespace: &str) -> CommandLine {
+    tools.kubectl([
+        "get",
+        "deployments,statefulsets,daemonsets",
+        "-n",
+        namespace,
+        "-o",
+        "json",
+    ])
 }
 
-fn rollout_targets(list: &NameList) -> Vec<String> {
-    let mut names: Vec<String> = list
-        .items
-        .iter()
-        .map(|d| d.metadata.name.clone())
-        .filter(|n| !n.is_empty())
-        .collect();
-    names.sort();
-    names
-}
-
-/// `kubectl rollout status deployment/NAME -n NS --timeout=T`.
+/// `kubectl rollout status KIND/NAME -n NS --timeout=T`.
 pub fn rollout_command(
     tools: &Tools,
     namespace: &str,
-    name: &str,
+    resource: &str,
     timeout: std::time::Duration,
 ) -> CommandLine {
     tools
-        .kubectl([
-            "rollout",
-            "status",
-            &format!("deployment/{name}"),
-            "-n",
-            namespace,
-        ])
+        .kubectl(["rollout", "status", resource, "-n", namespace])
         .arg(format!("--timeout={}", format_go(timeout)))
 }
 
-/// Wait for every deployment to roll out (as `deploy` does); when that
-/// fails, print the failure report before the error.
+/// The workloads not ready, one line each (`daemonset/image-cleaner: 0 of
+/// 3 pods ready`), for the failure report.
+pub fn not_ready_lines(workloads: &[Workload]) -> Vec<String> {
+    workloads
+        .iter()
+        .filter(|w| !w.is_ready())
+        .map(|w| {
+            format!(
+                "{}: {} of {} ready",
+                w.resource(),
+                w.ready,
+                output::plural(
+                    usize::try_from(w.desired).unwrap_or(usize::MAX),
+                    "pod",
+                    "pods"
+                )
+            )
+        })
+        .collect()
+}
+
+/// Wait for every workload to roll out (as `deploy` does); when that
+/// fails, name the workloads not ready and print the failing pods' report
+/// before the error.
 pub async fn wait_or_report(
     runner: &Runner,
     tools: &Tools,
@@ -111,7 +241,18 @@ pub async fn wait_or_report(
     let result = wait_for_rollout(runner, tools, namespace, timeout).await;
     if let Err(e) = &result {
         if e.downcast_ref::<Interrupted>().is_none() && !runner.is_dry_run() {
-            output::tool_stderr(&super::logs::failure_report(runner, tools, namespace).await);
+            let mut report = String::new();
+            if let Ok(workloads) = read_workloads(runner, tools, namespace).await {
+                let lines = not_ready_lines(&workloads);
+                if !lines.is_empty() {
+                    report.push_str("binderctl: not ready:\n");
+                    for line in lines {
+                        report.push_str(&format!("  {line}\n"));
+                    }
+                }
+            }
+            report.push_str(&super::logs::failure_report(runner, tools, namespace).await);
+            output::tool_stderr(&report);
         }
     }
     result
@@ -135,14 +276,49 @@ mod tests {
     }
 
     #[test]
-    fn rollout_waits_for_each_deployment_in_order() {
-        let list: NameList = serde_json::from_str(r#"{"items":[{"metadata":{"name":"proxy"}},{"metadata":{"name":"binder"}},{"metadata":{"name":"hub"}}]}"#).unwrap();
-        assert_eq!(rollout_targets(&list), ["binder", "hub", "proxy"]);
+    fn every_workload_kind_is_waited_for_deployments_first() {
+        let json = r#"{"kind":"List","items":[
+          {"kind":"DaemonSet","metadata":{"name":"image-cleaner"},"spec":{"updateStrategy":{"type":"RollingUpdate"}},
+           "status":{"desiredNumberScheduled":3,"numberReady":1}},
+          {"kind":"Deployment","metadata":{"name":"proxy"},"spec":{"replicas":1},"status":{"readyReplicas":1}},
+          {"kind":"StatefulSet","metadata":{"name":"user-placeholder"},"spec":{"replicas":0},"status":{}},
+          {"kind":"Deployment","metadata":{"name":"binder"},"spec":{},"status":{}},
+          {"kind":"DaemonSet","metadata":{"name":"continuous-image-puller"},"spec":{"updateStrategy":{"type":"OnDelete"}},
+           "status":{"desiredNumberScheduled":2,"numberReady":2}}]}"#;
+        let workloads = parse_workloads(json).unwrap();
+        let names: Vec<String> = workloads.iter().map(Workload::resource).collect();
+        assert_eq!(
+            names,
+            [
+                "deployment/binder",
+                "deployment/proxy",
+                "statefulset/user-placeholder",
+                "daemonset/continuous-image-puller",
+                "daemonset/image-cleaner"
+            ]
+        );
+        assert!(workloads[3].on_delete && !workloads[4].on_delete);
+        assert_eq!(
+            not_ready_lines(&workloads),
+            [
+                "deployment/binder: 0 of 1 pod ready",
+                "daemonset/image-cleaner: 1 of 3 pods ready"
+            ]
+        );
         let tools = Tools::new(ToolFlavor::Microk8s);
         assert_eq!(
-            rollout_command(&tools, "binder", "hub", std::time::Duration::from_secs(600))
-                .to_string(),
-            "microk8s kubectl rollout status deployment/hub -n binder --timeout=10m"
+            rollout_command(
+                &tools,
+                "binder",
+                "daemonset/image-cleaner",
+                std::time::Duration::from_secs(600)
+            )
+            .to_string(),
+            "microk8s kubectl rollout status daemonset/image-cleaner -n binder --timeout=10m"
+        );
+        assert_eq!(
+            workloads_command(&tools, "binder").to_string(),
+            "microk8s kubectl get deployments,statefulsets,daemonsets -n binder -o json"
         );
     }
 }

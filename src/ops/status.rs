@@ -5,6 +5,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::pods::{self, Pod, PodList, PodRecord};
+use super::rollout::Workload;
 use crate::cluster::helm::{deployed_release, HelmRelease};
 use crate::cluster::plan::CommandLine;
 use crate::cluster::runner::Runner;
@@ -166,6 +167,21 @@ pub fn format_release(release: Option<&HelmRelease>, name: &str, namespace: &str
     }
 }
 
+/// The workloads table: KIND, NAME, READY (`ready/desired` pods).
+pub fn format_workloads(workloads: &[Workload], style: TableStyle) -> String {
+    let rows: Vec<Vec<String>> = workloads
+        .iter()
+        .map(|w| {
+            vec![
+                w.kind.clone(),
+                w.name.clone(),
+                format!("{}/{}", w.ready, w.desired),
+            ]
+        })
+        .collect();
+    format_table_styled(&["KIND", "NAME", "READY"], &rows, style)
+}
+
 /// The services table; CLUSTER-IP only with `-o wide`.
 pub fn format_services(services: &[Service], style: TableStyle) -> String {
     let rows: Vec<Vec<String>> = services
@@ -195,6 +211,8 @@ pub fn format_services(services: &[Service], style: TableStyle) -> String {
 pub struct StatusRecord {
     pub release: ReleaseRecord,
     pub pods: Vec<PodRecord>,
+    /// Deployments, StatefulSets and DaemonSets, with their ready pods.
+    pub workloads: Vec<Workload>,
     pub services: Vec<ServiceRecord>,
 }
 
@@ -266,13 +284,21 @@ impl ServiceRecord {
 /// The whole report. Only names, states and addresses are shown: nothing
 /// from the pods' environment or the release's values (which hold secrets).
 pub fn format_status(release_text: String, pods: &[Pod], services: &[Service], now: i64) -> String {
-    format_status_styled(release_text, pods, services, now, TableStyle::default())
+    format_status_styled(
+        release_text,
+        pods,
+        &[],
+        services,
+        now,
+        TableStyle::default(),
+    )
 }
 
 /// [`format_status`] with wide tables or without their header rows.
 pub fn format_status_styled(
     release_text: String,
     pods: &[Pod],
+    workloads: &[Workload],
     services: &[Service],
     now: i64,
     style: TableStyle,
@@ -285,6 +311,15 @@ pub fn format_status_styled(
         let ready = pods.iter().filter(|p| is_ready(p)).count();
         out.push_str(&format!("Pods ({ready} of {} ready):\n", pods.len()));
         out.push_str(&pods::format_pods_styled(pods, now, false, style));
+    }
+    if !workloads.is_empty() {
+        let ready = workloads.iter().filter(|w| w.is_ready()).count();
+        out.push('\n');
+        out.push_str(&format!(
+            "Workloads ({ready} of {} ready):\n",
+            workloads.len()
+        ));
+        out.push_str(&format_workloads(workloads, style));
     }
     out.push('\n');
     if services.is_empty() {
@@ -304,16 +339,17 @@ fn is_ready(pod: &Pod) -> bool {
 pub async fn run(target: &Target, options: &StatusOptions) -> Result<Outcome> {
     let tools = Tools::for_target(target);
     let runner = Runner::new(false);
-    // Four independent reads, all at once: one round trip, not four.
+    // Five independent reads, all at once: one round trip, not five.
     let (pods_command, services_command) = (
         pods::list_command(&tools, &target.namespace, None),
         services_command(&tools, &target.namespace),
     );
     // The policy's problem (a policy of that name that is not binderctl's,
     // `Forbidden`) is shown with the rest, then makes the exit code.
-    let (release, pod_list, services, egress) = tokio::try_join!(
+    let (release, pod_list, workloads, services, egress) = tokio::try_join!(
         deployed_release(&runner, &tools, &target.namespace, &target.release),
         runner.query_json::<PodList>(&pods_command),
+        super::rollout::read_workloads(&runner, &tools, &target.namespace),
         runner.query_json::<ServiceList>(&services_command),
         async {
             Ok::<_, anyhow::Error>(
@@ -329,10 +365,12 @@ pub async fn run(target: &Target, options: &StatusOptions) -> Result<Outcome> {
             .iter()
             .map(|p| PodRecord::new(p, now))
             .collect(),
+        workloads: workloads.clone(),
         services: services.items.iter().map(ServiceRecord::new).collect(),
     };
     let names = || {
         let mut names = pods::pod_names(&pod_list.items);
+        names.extend(workloads.iter().map(Workload::resource));
         names.extend(
             services
                 .items
@@ -345,6 +383,7 @@ pub async fn run(target: &Target, options: &StatusOptions) -> Result<Outcome> {
         let mut text = format_status_styled(
             format_release(release.as_ref(), &target.release, &target.namespace),
             &pod_list.items,
+            &workloads,
             &services.items,
             now,
             style,

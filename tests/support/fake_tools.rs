@@ -857,6 +857,11 @@ impl FakeCluster {
         fake.set_pods(&default_pods());
         fake.respond_script(&["kubectl", "delete", "pod"], DELETE_POD_SCRIPT);
         fake.respond(&["kubectl", "get", "services"], SERVICES_JSON, 0);
+        fake.respond(
+            &["kubectl", "get", "deployments,statefulsets,daemonsets"],
+            WORKLOADS_JSON,
+            0,
+        );
         fake.respond(&["kubectl", "get", "storageclass"], STORAGE_CLASSES_JSON, 0);
         fake.respond(
             &["kubectl", "get", "resourcequota"],
@@ -1471,6 +1476,20 @@ pub const HELM_LIST_JSON: &str = r#"[{"name":"binder","namespace":"binder","revi
 pub const HELM_SEARCH_JSON: &str = r#"[{"name":"jupyterhub/binderhub","version":"1.0.0-0.dev.git.3620.h0d3c3ec5","app_version":"1.0.0-0.dev.git.3620.h0d3c3ec5","description":"A helm chart to install Binder"},{"name":"jupyterhub/binderhub","version":"1.0.0-0.dev.git.3612.h5b1e8a37","app_version":"1.0.0-0.dev.git.3612.h5b1e8a37","description":"A helm chart to install Binder"},{"name":"jupyterhub/binderhub","version":"1.0.0-0.dev.git.3506.hba24eb2a","app_version":"1.0.0-0.dev.git.3506.hba24eb2a","description":"A helm chart to install Binder"},{"name":"jupyterhub/binderhub","version":"1.0.0-0.dev.git.3170.h84b1db9","app_version":"1.0.0-0.dev.git.3170.h84b1db9","description":"A helm chart to install Binder"},{"name":"jupyterhub/binderhub","version":"1.0.0-0.dev.git.3167.hc46696b","app_version":"1.0.0-0.dev.git.3167.hc46696b","description":"A helm chart to install Binder"},{"name":"jupyterhub/binderhub","version":"0.2.0-n886.h0c7d5b6","app_version":"","description":"A helm chart to install Binder"},{"name":"jupyterhub/binderhub-service","version":"0.1.0-0.dev.git.255.h8b3c5a1","app_version":"1.0.0","description":"BinderHub as a JupyterHub service"}]
 "#;
 
+/// `kubectl get deployments,statefulsets,daemonsets -n binder -o json`: the
+/// chart's Deployments, the user placeholder StatefulSet, and the image
+/// cleaner DaemonSet with one of its two pods not ready (fields as the API
+/// server gives them; e2e_release checks the shape against the real one).
+pub const WORKLOADS_JSON: &str = r#"{"apiVersion":"v1","kind":"List","metadata":{"resourceVersion":""},"items":[
+  {"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"hub","namespace":"binder"},
+   "spec":{"replicas":1,"strategy":{"type":"Recreate"}},"status":{"replicas":1,"readyReplicas":1,"availableReplicas":1}},
+  {"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"binder","namespace":"binder"},
+   "spec":{"replicas":1,"strategy":{"type":"RollingUpdate"}},"status":{"replicas":1,"readyReplicas":1,"availableReplicas":1}},
+  {"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"user-placeholder","namespace":"binder"},
+   "spec":{"replicas":0,"updateStrategy":{"type":"RollingUpdate"}},"status":{"replicas":0,"availableReplicas":0}},
+  {"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"binder-image-cleaner","namespace":"binder"},
+   "spec":{"updateStrategy":{"type":"RollingUpdate"}},"status":{"currentNumberScheduled":2,"desiredNumberScheduled":2,"numberAvailable":1,"numberMisscheduled":0,"numberReady":1}}]}"#;
+
 pub const SERVICES_JSON: &str = r#"{
     "apiVersion": "v1",
     "items": [
@@ -1774,7 +1793,7 @@ impl FakeCluster {
             0,
         );
         self.respond(
-            &["kubectl", "get", "deployments"],
+            &["kubectl", "get", "deployments,statefulsets,daemonsets"],
             r#"{"apiVersion":"v1","kind":"List","items":[{"kind":"Deployment","metadata":{"name":"hub","namespace":"binder"}}]}"#,
             0,
         );
