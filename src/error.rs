@@ -146,6 +146,21 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     2
 }
 
+/// An error and its causes, "outer: inner: innermost", skipping a cause
+/// its outer message already holds (reqwest's own message is terse).
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if parts.last().is_none_or(|last| !last.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -309,7 +309,12 @@ pub fn http_client(timeout: Duration, https: bool) -> Result<reqwest::Client, St
         .connect_timeout(timeout)
         .redirect(redirect_policy(https))
         .build()
-        .map_err(|err| format!("could not set up the HTTP client: {}", error_chain(&err)))
+        .map_err(|err| {
+            format!(
+                "could not set up the HTTP client: {}",
+                crate::error::error_chain(&err)
+            )
+        })
 }
 
 /// Download and parse every list concurrently. Results come back in the
@@ -398,22 +403,8 @@ fn transport_failure(err: reqwest::Error) -> ListFailure {
         ListFailure::Transport(crate::egress::dns::TOO_MANY_OPEN_FILES.to_string())
     } else {
         // The caller names the URL; keep the message to the cause.
-        ListFailure::Transport(error_chain(&err.without_url()))
+        ListFailure::Transport(crate::error::error_chain(&err.without_url()))
     }
-}
-
-/// "outer: inner: innermost", skipping repeats (reqwest's own message is terse).
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut parts: Vec<String> = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if parts.last().is_none_or(|last| !last.contains(&text)) {
-            parts.push(text);
-        }
-        source = cause.source();
-    }
-    parts.join(": ")
 }
 
 #[cfg(test)]

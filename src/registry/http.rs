@@ -48,7 +48,12 @@ pub fn client(timeout: Duration, https: bool) -> anyhow::Result<reqwest::Client>
             }
         }))
         .build()
-        .map_err(|e| anyhow::anyhow!("cannot set up the HTTP client: {}", error_chain(&e)))
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot set up the HTTP client: {}",
+                crate::error::error_chain(&e)
+            )
+        })
 }
 
 /// A response, its body read.
@@ -283,22 +288,8 @@ fn transport_failure(err: reqwest::Error) -> Failure {
         Failure::Redirect(reason.unwrap_or_else(|| "redirect refused".into()))
     } else {
         // The caller names the URL; keep the message to the cause.
-        Failure::Transport(error_chain(&err.without_url()))
+        Failure::Transport(crate::error::error_chain(&err.without_url()))
     }
-}
-
-/// "outer: inner: innermost", skipping repeats.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut parts: Vec<String> = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if parts.last().is_none_or(|last| !last.contains(&text)) {
-            parts.push(text);
-        }
-        source = cause.source();
-    }
-    parts.join(": ")
 }
 
 #[cfg(test)]

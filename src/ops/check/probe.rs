@@ -209,7 +209,12 @@ fn http_client(https: bool, follow_redirects: bool) -> Result<Client, String> {
         .connect_timeout(CONNECT_TIMEOUT)
         .redirect(policy)
         .build()
-        .map_err(|err| format!("cannot set up the HTTP client: {}", error_chain(&err)))
+        .map_err(|err| {
+            format!(
+                "cannot set up the HTTP client: {}",
+                crate::error::error_chain(&err)
+            )
+        })
 }
 
 /// An answer, its body read up to [`MAX_DOCUMENT_BYTES`].
@@ -825,21 +830,7 @@ fn describe(err: reqwest::Error, timeout: Duration) -> String {
         }
         return format!("cannot connect: {innermost}");
     }
-    error_chain(&err)
-}
-
-/// "outer: inner: innermost", skipping repeats.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut parts: Vec<String> = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if parts.last().is_none_or(|last| !last.contains(&text)) {
-            parts.push(text);
-        }
-        source = cause.source();
-    }
-    parts.join(": ")
+    crate::error::error_chain(&err)
 }
 
 /// Seconds, to the millisecond (for `-o json`).
