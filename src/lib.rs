@@ -17,4 +17,5 @@ pub mod ops;
 pub mod output;
 pub mod registry;
 pub mod samples;
+pub mod secret;
 pub mod values;

@@ -17,6 +17,7 @@
 //! join with LF), with a bound on one event's size; [`parse_event`] reads
 //! one into an [`Event`]; [`LogTail`] keeps the build log's last lines.
 
+pub use crate::secret::Secret;
 use std::collections::VecDeque;
 use std::fmt;
 
@@ -181,28 +182,6 @@ impl Phase {
 impl fmt::Display for Phase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// A credential read from a server's answer: kept for the one request that
-/// needs it, never shown (`Debug` prints `***`; there is no `Display`).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(text: impl Into<String>) -> Self {
-        Secret(text.into())
-    }
-
-    /// The credential itself, for a request header.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
     }
 }
 

@@ -26,7 +26,7 @@ pub mod http;
 pub mod reference;
 pub mod select;
 
-use std::fmt;
+pub use crate::secret::Secret;
 
 /// The most pages one listing follows (catalog, repositories, tags).
 pub const MAX_PAGES: usize = 1000;
@@ -58,27 +58,6 @@ impl Api {
             Api::DockerHub => "Docker Hub",
             Api::Distribution => "registry API v2",
         }
-    }
-}
-
-/// A password or token: never shown, not even by `Debug`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(text: impl Into<String>) -> Self {
-        Secret(text.into())
-    }
-
-    /// The secret itself, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
     }
 }
 
