@@ -1084,6 +1084,7 @@ fn doctor_all_nodes_runs_the_node_checks_on_each_ready_node_through_one_pod_each
             "firewall-routed",
             "firewall-cni",
             "kubelet-reserved",
+            "kubelet-image-gc",
             "containerd-disk"
         ]
     );
