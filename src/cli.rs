@@ -868,7 +868,7 @@ pub enum NodesCmd {
     #[command(after_help = "Examples:\n  \
         sudo binderctl nodes gc --dry-run\n  \
         sudo binderctl nodes gc --high 80 --low 70\n  \
-        binderctl --tools plain nodes gc --all-nodes --max-age 14d   # each node in turn, restarting its kubelet\n\n\
+        binderctl --tools plain nodes gc --all-nodes --max-age 14d   # node after node\n\n\
         The thresholds are percentages of the image filesystem (the kubelet's defaults: 85 and 80).\n\
         --max-age needs kubelet 1.29 or later and a KubeletConfiguration file (kubeadm's\n\
         config.yaml): the kubelet has no flag for it, so MicroK8s' arguments file cannot take it.")]

@@ -1,5 +1,5 @@
 //! `--node NAME` and `--all-nodes`: the node-level commands (`images ls`,
-//! `images rm`, `nodes reserve`, doctor's node checks) on other nodes,
+//! `images rm`, `nodes reserve`, `nodes gc`, doctor's node checks) on other nodes,
 //! through one short-lived helper pod per node (`cluster::node_helper`)
 //! instead of SSH. Runs kubectl through the runner; the helper pods are
 //! always deleted, also on a failure and on Ctrl-C.
