@@ -865,13 +865,15 @@ pub enum NodesCmd {
     /// Set the kubelet's image garbage collection: the disk usage at which
     /// it removes unused images, down to which, and how long an unused image
     /// may stay.
+    ///
+    /// The thresholds are percentages of the image filesystem (the kubelet's
+    /// defaults: 85 and 80). --max-age needs kubelet 1.29 or later and a
+    /// KubeletConfiguration file (kubeadm's config.yaml): the kubelet has no
+    /// flag for it, so MicroK8s' arguments file cannot take it.
     #[command(after_help = "Examples:\n  \
-        sudo binderctl nodes gc --dry-run\n  \
-        sudo binderctl nodes gc --high 80 --low 70\n  \
-        binderctl --tools plain nodes gc --all-nodes --max-age 14d   # node after node\n\n\
-        The thresholds are percentages of the image filesystem (the kubelet's defaults: 85 and 80).\n\
-        --max-age needs kubelet 1.29 or later and a KubeletConfiguration file (kubeadm's\n\
-        config.yaml): the kubelet has no flag for it, so MicroK8s' arguments file cannot take it.")]
+        sudo binderctl nodes gc --high 80 --low 70 --dry-run\n  \
+        binderctl nodes gc --all-nodes --high 80 --low 70   # node after node\n  \
+        sudo binderctl --tools plain nodes gc --max-age 14d")]
     Gc {
         /// Disk usage (percent of the image filesystem) at which the kubelet
         /// starts removing unused images.
