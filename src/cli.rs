@@ -862,6 +862,48 @@ pub enum NodesCmd {
         #[arg(short = 'y', long)]
         yes: bool,
     },
+    /// Set the kubelet's image garbage collection: the disk usage at which
+    /// it removes unused images, down to which, and how long an unused image
+    /// may stay.
+    ///
+    /// The thresholds are percentages of the image filesystem (the kubelet's
+    /// defaults: 85 and 80). --max-age needs kubelet 1.29 or later and a
+    /// KubeletConfiguration file (kubeadm's config.yaml): the kubelet has no
+    /// flag for it, so MicroK8s' arguments file cannot take it.
+    #[command(after_help = "Examples:\n  \
+        sudo binderctl nodes gc --high 80 --low 70 --dry-run\n  \
+        binderctl nodes gc --all-nodes --high 80 --low 70   # node after node\n  \
+        sudo binderctl --tools plain nodes gc --max-age 14d")]
+    Gc {
+        /// Disk usage (percent of the image filesystem) at which the kubelet
+        /// starts removing unused images.
+        #[arg(long, value_name = "PERCENT", default_value_t = 85)]
+        high: u32,
+        /// Disk usage (percent) down to which it removes them; below --high.
+        #[arg(long, value_name = "PERCENT", default_value_t = 80)]
+        low: u32,
+        /// Also remove every image unused for longer than this, e.g. 14d
+        /// (imageMaximumGCAge; kubelet 1.29 or later). Unset: left as it is.
+        #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
+        max_age: Option<String>,
+        /// The kubelet's settings: MicroK8s' arguments file (default
+        /// /var/snap/microk8s/current/args/kubelet) or, with --tools plain,
+        /// kubeadm's KubeletConfiguration (default /var/lib/kubelet/config.yaml).
+        #[arg(long, value_name = "PATH")]
+        kubelet_args: Option<PathBuf>,
+        /// Show the change, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        targets: NodeTargets,
+        /// With --node/--all-nodes: how long each node may take to be Ready
+        /// again after its kubelet restarts, e.g. 5m.
+        #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = positive_duration)]
+        ready_timeout: String,
+        /// With --node/--all-nodes: do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Args)]

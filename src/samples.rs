@@ -226,6 +226,22 @@ pub const ACCOUNTED_OPTIONS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "nodes gc",
+        &[
+            "high",
+            "low",
+            "max_age",
+            "kubelet_args",
+            "dry_run",
+            "nodes",
+            "all_nodes",
+            "helper_image",
+            "helper_namespace",
+            "ready_timeout",
+            "yes",
+        ],
+    ),
+    (
         "images ls",
         &[
             "pattern",

@@ -137,7 +137,7 @@ fn line<'a>(report: &'a [(String, String, String)], name: &str) -> &'a (String, 
         .unwrap_or_else(|| panic!("no {name} line in {report:?}"))
 }
 
-const ORDER: [&str; 19] = [
+const ORDER: [&str; 20] = [
     "microk8s",
     "control-plane",
     "credentials",
@@ -156,13 +156,17 @@ const ORDER: [&str; 19] = [
     "firewall-routed",
     "firewall-cni",
     "kubelet-reserved",
+    "kubelet-image-gc",
     "containerd-disk",
 ];
 
-/// MicroK8s' kubelet arguments with the reservations `nodes reserve` sets.
+/// MicroK8s' kubelet arguments with the reservations `nodes reserve` sets
+/// and the image garbage collection `nodes gc` sets.
 const KUBELET_RESERVED: &str = "--kubeconfig=${SNAP_DATA}/credentials/kubelet.config\n\
 --kube-reserved=cpu=1,memory=512Mi,ephemeral-storage=10Gi\n\
---system-reserved=cpu=1,memory=512Mi,ephemeral-storage=10Gi\n";
+--system-reserved=cpu=1,memory=512Mi,ephemeral-storage=10Gi\n\
+--image-gc-high-threshold=80\n\
+--image-gc-low-threshold=70\n";
 
 #[test]
 fn a_healthy_node_passes_every_check_in_a_fixed_order() {
@@ -614,6 +618,60 @@ fn missing_kubelet_reservations_are_a_warning_with_the_command_that_sets_them() 
     assert_eq!(status, "ok", "{message}");
     assert!(
         message.contains("/var/lib/kubelet/config.yaml"),
+        "{message}"
+    );
+}
+
+/// The chart's imageCleaner (enabled unless the values say otherwise) on
+/// a containerd node whose kubelet leaves image garbage collection at its
+/// defaults: a warning naming `nodes gc`; gone once the node's kubelet
+/// sets it, or when the rendered values turn the cleaner off.
+#[test]
+fn image_cleaner_without_kubelet_image_gc_is_a_warning_with_the_command_that_sets_it() {
+    let node = healthy();
+    let args = node.path("var/snap/microk8s/current/args/kubelet");
+    write(
+        &args,
+        "--kubeconfig=${SNAP_DATA}/credentials/kubelet.config\n--kube-reserved=cpu=1\n",
+    );
+    let out = node.doctor(&[]);
+    let (status, _, message) = line(&lines(&out), "kubelet-image-gc").clone();
+    assert_eq!(status, "warn", "{message}");
+    assert!(
+        message.contains("high 85% (the kubelet's default), low 80% (the kubelet's default)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("imageCleaner is enabled (_binder.yaml)")
+            && message.contains("never the images containerd pulled for user pods"),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("fix: sudo binderctl nodes gc"),
+        "{message}"
+    );
+    assert_eq!(out.status.code(), Some(0), "a warning keeps exit 0");
+
+    node.fake
+        .write_file("_binder.yaml", "imageCleaner:\n  enabled: false\n");
+    let out = node.doctor(&[]);
+    let (status, _, message) = line(&lines(&out), "kubelet-image-gc").clone();
+    assert_eq!(status, "ok", "{message}");
+    assert!(!message.contains("imageCleaner"), "{message}");
+
+    node.fake.write_file("_binder.yaml", "rendered: true\n");
+    let out = node.doctor(&[]);
+    assert_eq!(line(&lines(&out), "kubelet-image-gc").0, "warn");
+    let set = support::run(
+        &node.fake,
+        &["nodes", "gc", "--kubelet-args", args.to_str().unwrap()],
+    );
+    assert!(set.status.success(), "{}", stderr(&set));
+    let out = node.doctor(&[]);
+    let (status, _, message) = line(&lines(&out), "kubelet-image-gc").clone();
+    assert_eq!(status, "ok", "{message}");
+    assert!(
+        message.starts_with("image garbage collection: high 85%, low 80%, max-age unset"),
         "{message}"
     );
 }

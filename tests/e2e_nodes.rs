@@ -32,6 +32,11 @@ struct ExtraNode<'a> {
 
 impl<'a> ExtraNode<'a> {
     fn add(plane: &'a ControlPlane, name: &'static str) -> Self {
+        Self::with_kubelet(plane, name, "v1.35.4")
+    }
+
+    /// An extra node whose kubelet is of `version`.
+    fn with_kubelet(plane: &'a ControlPlane, name: &'static str, version: &str) -> Self {
         plane.kubectl_stdin(
             &["apply", "-f", "-"],
             &format!(
@@ -39,7 +44,7 @@ impl<'a> ExtraNode<'a> {
                  kwok.x-k8s.io/node: fake\n  labels:\n    kubernetes.io/hostname: {name}\n    \
                  kubernetes.io/os: linux\n    microk8s.io/cluster: \"true\"\n    \
                  node.kubernetes.io/microk8s-worker: microk8s-worker\nstatus:\n  nodeInfo:\n    \
-                 containerRuntimeVersion: containerd://1.7.28\n    kubeletVersion: v1.35.4\n"
+                 containerRuntimeVersion: containerd://1.7.28\n    kubeletVersion: {version}\n"
             ),
         );
         plane.wait_for(
@@ -226,6 +231,87 @@ fn nodes_reserve_dry_run_reads_each_kubelet_file_and_changes_nothing() {
 }
 
 #[test]
+fn nodes_gc_dry_run_reads_each_kubelet_file_and_changes_nothing() {
+    let plane = control_plane!();
+    let _nodes = cluster::cluster_wide();
+    let ns = plane.namespace("e2e-gc");
+    let binderctl = Binderctl::new(plane, Flavor::Microk8s, HelmMajor::Four);
+    let out = binderctl.run(&[
+        "nodes",
+        "gc",
+        "--all-nodes",
+        "--high",
+        "80",
+        "--low",
+        "70",
+        "--helper-namespace",
+        &ns.name,
+        "--dry-run",
+    ]);
+    let shown = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(out.status.success(), "gc --dry-run:\n{shown}");
+    for node in NODES {
+        // The node's own file (kwok serves MicroK8s' arguments), its edit,
+        // and the write and restart pods that would follow.
+        assert!(
+            shown.contains(&format!(
+                "--- {node}:/var/snap/microk8s/current/args/kubelet\n"
+            )),
+            "{node} missing:\n{shown}"
+        );
+        assert!(
+            shown.contains(&format!("# helper pod for node {node}\n")),
+            "{shown}"
+        );
+    }
+    assert_eq!(
+        stdout(&out)
+            .matches("+--image-gc-high-threshold=80\n+--image-gc-low-threshold=70\n")
+            .count(),
+        NODES.len(),
+        "{shown}"
+    );
+    assert!(shown.contains("Dry run: no node changed."), "{shown}");
+    // The read pods ran; no write pod was made.
+    no_helper_pod_left(plane, &ns.name);
+}
+
+#[test]
+fn nodes_gc_refuses_a_maximum_age_for_an_old_kubelet_before_any_helper_pod() {
+    let plane = control_plane!();
+    let _nodes = cluster::cluster_wide();
+    let ns = plane.namespace("e2e-gc-old");
+    let _old = ExtraNode::with_kubelet(plane, "lab-old-1", "v1.28.15");
+    let binderctl = Binderctl::new(plane, Flavor::Plain, HelmMajor::Four);
+    let out = binderctl.run(&[
+        "nodes",
+        "gc",
+        "--all-nodes",
+        "--max-age",
+        "14d",
+        "--helper-namespace",
+        &ns.name,
+        "--yes",
+    ]);
+    let said = stderr(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("node lab-old-1: its kubelet is v1.28.15: imageMaximumGCAge (--max-age) needs kubelet 1.29"),
+        "{said}"
+    );
+    for node in NODES {
+        assert!(!said.contains(&format!("node {node}:")), "{said}");
+    }
+    assert!(
+        stdout(&out).is_empty(),
+        "no file was read: {}",
+        stdout(&out)
+    );
+    let pods = plane.kubectl_ok(&["get", "pods", "-n", &ns.name, "-o", "name"]);
+    assert!(pods.trim().is_empty(), "no helper pod was made: {pods}");
+}
+
+#[test]
 fn doctor_checks_the_cluster_and_every_node() {
     let plane = control_plane!();
     let _nodes = cluster::cluster_wide();
@@ -277,6 +363,14 @@ fn doctor_checks_the_cluster_and_every_node() {
         );
         let (status, message) = check("kubelet-reserved", Some(node));
         assert_eq!(status, "ok", "{message}");
+        // The node's arguments set no image garbage collection: the
+        // kubelet's defaults, said so (no values file: no imageCleaner).
+        let (status, message) = check("kubelet-image-gc", Some(node));
+        assert_eq!(status, "ok", "{message}");
+        assert!(
+            message.contains("high 85% (the kubelet's default), low 80% (the kubelet's default)"),
+            "{message}"
+        );
         let (status, message) = check("containerd-disk", Some(node));
         assert_eq!(status, "skip", "{message}");
         assert!(message.contains("unavailable"), "{message}");

@@ -750,3 +750,244 @@ fn reserve_with_plain_tools_reads_kubeadms_file_by_default() {
         "{err}"
     );
 }
+
+// ---- nodes gc on this node ----
+
+const GC_HIGH: &str = "--image-gc-high-threshold=80";
+const GC_LOW: &str = "--image-gc-low-threshold=70";
+
+/// `nodes gc` on MicroK8s' arguments file: the two threshold flags, once,
+/// with one backup; a second run changes nothing and says so; the rest of
+/// the file stays byte for byte, reservations included.
+#[test]
+fn gc_sets_the_thresholds_once_with_one_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = dir.path().join("kubelet");
+    let before = format!("{STOCK_ARGS}--image-gc-high-threshold 90\n");
+    std::fs::write(&args, &before).unwrap();
+    let path = args.to_str().unwrap();
+    let gc = [
+        "nodes",
+        "gc",
+        "--high",
+        "80",
+        "--low",
+        "70",
+        "--kubelet-args",
+        path,
+    ];
+
+    let dry = binderctl(&[&gc[..], &["--dry-run"]].concat());
+    assert!(dry.status.success(), "{}", text(&dry.stderr));
+    let shown = text(&dry.stdout);
+    assert!(
+        shown.contains(&format!("\n---image-gc-high-threshold 90\n+{GC_HIGH}\n")),
+        "{shown}"
+    );
+    assert!(shown.contains(&format!("+{GC_LOW}\n")), "{shown}");
+    assert_eq!(std::fs::read_to_string(&args).unwrap(), before);
+    assert!(backups(dir.path()).is_empty());
+
+    let first = binderctl(&gc);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let said = text(&first.stdout);
+    assert!(
+        said.contains(&format!("in {path}: {GC_HIGH}, {GC_LOW}.\n")),
+        "{said}"
+    );
+    assert!(
+        said.contains("sudo snap restart microk8s.daemon-kubelite"),
+        "{said}"
+    );
+    let after = std::fs::read_to_string(&args).unwrap();
+    assert_eq!(after, format!("{STOCK_ARGS}{GC_HIGH}\n{GC_LOW}\n"));
+    let made = backups(dir.path());
+    assert_eq!(made.len(), 1);
+    assert_eq!(std::fs::read_to_string(&made[0]).unwrap(), before);
+
+    let second = binderctl(&gc);
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert!(
+        text(&second.stdout).contains(
+            "already sets image garbage collection to high 80%, low 70%; nothing to change"
+        ),
+        "{}",
+        text(&second.stdout)
+    );
+    assert_eq!(std::fs::read_to_string(&args).unwrap(), after);
+    assert_eq!(backups(dir.path()), made);
+
+    // nodes reserve afterwards keeps the thresholds, and gc the reservations.
+    assert!(binderctl(&["nodes", "reserve", "--kubelet-args", path])
+        .status
+        .success());
+    let reserved = std::fs::read_to_string(&args).unwrap();
+    assert!(
+        reserved.contains(GC_HIGH) && reserved.contains(KUBE),
+        "{reserved}"
+    );
+    assert!(text(&binderctl(&gc).stdout).contains("nothing to change"));
+}
+
+#[test]
+fn gc_refuses_thresholds_the_kubelet_would_refuse_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = dir.path().join("kubelet");
+    std::fs::write(&args, STOCK_ARGS).unwrap();
+    let path = args.to_str().unwrap();
+    for (high, low, wanted) in [
+        ("80", "80", "--low 80 must be below --high 80"),
+        ("70", "90", "--low 90 must be below --high 70"),
+        (
+            "101",
+            "80",
+            "--high 101: a percentage of the image filesystem, at most 100",
+        ),
+    ] {
+        let out = binderctl(&[
+            "nodes",
+            "gc",
+            "--high",
+            high,
+            "--low",
+            low,
+            "--kubelet-args",
+            path,
+        ]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(wanted), "{err}");
+        assert_eq!(std::fs::read_to_string(&args).unwrap(), STOCK_ARGS);
+        assert!(backups(dir.path()).is_empty());
+    }
+    let out = binderctl(&["nodes", "gc", "--low", "-1", "--kubelet-args", path]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let out = binderctl(&[
+        "nodes",
+        "gc",
+        "--max-age",
+        "two weeks",
+        "--kubelet-args",
+        path,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--max-age"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&args).unwrap(), STOCK_ARGS);
+}
+
+/// On MicroK8s (its arguments file) --max-age is refused before anything
+/// is read: the kubelet has no flag for imageMaximumGCAge.
+#[test]
+fn gc_max_age_on_microk8s_flags_is_refused_with_the_reason() {
+    let out = binderctl(&["nodes", "gc", "--max-age", "14d"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no flag for imageMaximumGCAge") && err.contains("--kubelet-args"),
+        "{err}"
+    );
+}
+
+/// This machine's host name, as binderctl reads it.
+fn this_host() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|t| t.trim().to_string())
+        .unwrap()
+}
+
+/// A fake cluster whose node named after this machine runs `version`.
+fn cluster_with_this_node(version: &str) -> FakeCluster {
+    let mut fake = FakeCluster::new();
+    let mut me = node_json(&this_host(), "True", "192.0.2.10", false);
+    me["status"]["nodeInfo"]["kubeletVersion"] = json!(version);
+    let other = node_json("some-other-node", "True", "192.0.2.11", true);
+    fake.respond(
+        &["kubectl", "get", "nodes"],
+        &nodes_list_json(&[other, me]),
+        0,
+    );
+    fake
+}
+
+/// With --tools plain on a kubeadm node: the three keys in its
+/// KubeletConfiguration, the maximum age in Go's format, once; a kubelet
+/// older than 1.29 is refused, naming the node and its version.
+#[test]
+fn gc_on_a_kubeadm_node_sets_the_maximum_age_after_checking_the_kubelet_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kubelet");
+    std::fs::write(&config, KUBEADM_CONFIG).unwrap();
+    let path = config.to_str().unwrap();
+    let args = [
+        "--tools",
+        "plain",
+        "nodes",
+        "gc",
+        "--max-age",
+        "14d",
+        "--kubelet-args",
+        path,
+    ];
+
+    let old = cluster_with_this_node("v1.28.15");
+    let (code, _, err) = run(&old, &args);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!("node {} (this machine)", this_host()))
+            && err.contains("v1.28.15")
+            && err.contains("1.29"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), KUBEADM_CONFIG);
+
+    let fake = cluster_with_this_node("v1.31.1");
+    let (code, out, err) = run(&fake, &args);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("imageMaximumGCAge: 336h"), "{out}");
+    let after = std::fs::read_to_string(&config).unwrap();
+    assert_eq!(
+        after,
+        format!(
+            "{KUBEADM_CONFIG}imageGCHighThresholdPercent: 85\nimageGCLowThresholdPercent: 80\n\
+             imageMaximumGCAge: 336h\n"
+        )
+    );
+    assert_eq!(backups(dir.path()).len(), 1);
+    let (code, out, err) = run(&fake, &args);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("nothing to change"), "{out}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), after);
+    assert_eq!(
+        fake.calls_starting_with(&["kubectl", "get", "nodes"]).len(),
+        2,
+        "one node list per run"
+    );
+
+    // Without --max-age no version is needed, and none is read.
+    let quiet = FakeCluster::new();
+    let (code, out, err) = run(
+        &quiet,
+        &[
+            "--tools",
+            "plain",
+            "nodes",
+            "gc",
+            "--high",
+            "90",
+            "--kubelet-args",
+            path,
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("-imageGCHighThresholdPercent: 85\n+imageGCHighThresholdPercent: 90\n"),
+        "{out}"
+    );
+    assert!(quiet.calls().is_empty(), "{:?}", quiet.calls());
+}

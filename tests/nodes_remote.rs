@@ -1084,6 +1084,7 @@ fn doctor_all_nodes_runs_the_node_checks_on_each_ready_node_through_one_pod_each
             "firewall-routed",
             "firewall-cni",
             "kubelet-reserved",
+            "kubelet-image-gc",
             "containerd-disk"
         ]
     );
@@ -1471,5 +1472,169 @@ fn reserve_on_kubeadm_nodes_edits_their_kubelet_configuration() {
         })
         .unwrap();
     assert!(restart.to_string().contains("\"systemctl\""), "{restart}");
+    assert!(pods_left(&fake).is_empty(), "{:?}", pods_left(&fake));
+}
+
+/// `nodes gc --all-nodes`: the thresholds in each Ready node's arguments
+/// file, node after node (write, restart, Ready again), the same helper
+/// pods as `nodes reserve`; a second run finds nothing to change.
+#[test]
+fn gc_rolls_out_the_thresholds_node_by_node() {
+    let fake = cluster();
+    without_pull_failures(&fake);
+    let done = format!("{KUBELET_ARGS}--image-gc-high-threshold=80\n--image-gc-low-threshold=70\n");
+    std::fs::write(node_dir(&fake, "w3").join("kubelet-args"), &done).unwrap();
+    let gc = [
+        "nodes",
+        "gc",
+        "--all-nodes",
+        "--high",
+        "80",
+        "--low",
+        "70",
+        "--yes",
+        "--ready-timeout",
+        "5s",
+    ];
+    let out = run(&fake, &gc);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("node w2 is NotReady: skipped"), "{err}");
+    assert!(
+        err.contains(
+            "node w3: /var/snap/microk8s/current/args/kubelet already sets image garbage \
+             collection to high 80%, low 70%; nothing to change."
+        ),
+        "{err}"
+    );
+    assert!(err.contains("node w1 is Ready again."), "{err}");
+    assert!(
+        err.contains("Set image garbage collection (high 80%, low 70%) on 2 nodes."),
+        "{err}"
+    );
+    assert_eq!(
+        stdout(&out)
+            .matches("+--image-gc-high-threshold=80\n+--image-gc-low-threshold=70\n")
+            .count(),
+        2,
+        "{}",
+        stdout(&out)
+    );
+    let order = created_in_order(&fake);
+    let changes: Vec<&String> = order.iter().filter(|p| !p.ends_with(":read")).collect();
+    assert_eq!(
+        changes,
+        ["cp1:write", "cp1:restart", "w1:write", "w1:restart"],
+        "{order:?}"
+    );
+    let write = created(&fake)
+        .into_iter()
+        .find(|p| node_of(p) == "w1" && p["metadata"]["name"].as_str().unwrap().ends_with("-write"))
+        .unwrap();
+    let command = &write["spec"]["containers"][0]["command"];
+    assert_eq!(command[13], "/var/snap/microk8s/current/args/kubelet");
+    assert_eq!(command[15], KUBELET_ARGS);
+    assert_eq!(
+        command[16],
+        done.as_str(),
+        "the edit the w3 file already has"
+    );
+    assert!(pods_left(&fake).is_empty(), "{:?}", pods_left(&fake));
+}
+
+/// --max-age on nodes whose kubelet is too old: refused before any helper
+/// pod, naming each such node and its version; on a 1.29 kubelet, only when
+/// its file turns the feature gate on.
+#[test]
+fn gc_max_age_is_refused_for_old_kubelets_before_any_helper_pod() {
+    let mut fake = cluster();
+    without_pull_failures(&fake);
+    let versioned = |name: &str, version: &str| {
+        let mut node = node_json(name, true);
+        node["status"]["nodeInfo"]["kubeletVersion"] = json!(version);
+        node
+    };
+    let nodes = json!({"items": [
+        versioned("cp1", "v1.31.2"), versioned("w1", "v1.28.15"), versioned("w3", "v1.29.4")
+    ]});
+    fake.respond(&["kubectl", "get", "nodes"], &nodes.to_string(), 0);
+    let config = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n";
+    for node in ["cp1", "w1", "w3"] {
+        std::fs::write(node_dir(&fake, node).join("kubelet-args"), config).unwrap();
+    }
+    let gc = [
+        "--tools",
+        "plain",
+        "nodes",
+        "gc",
+        "--max-age",
+        "14d",
+        "--yes",
+    ];
+    let out = run(&fake, &[&gc[..], &["--all-nodes"]].concat());
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "node w1: its kubelet is v1.28.15: imageMaximumGCAge (--max-age) needs kubelet 1.29"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("failed: w1"), "{err}");
+    assert!(!err.contains("node cp1:"), "{err}");
+    assert!(
+        created(&fake).is_empty(),
+        "no helper pod: {:?}",
+        created_in_order(&fake)
+    );
+
+    // w3 (1.29) is read, and refused for its feature gate: nothing written.
+    let out = run(
+        &fake,
+        &[&gc[..], &["--node", "w3", "--node", "cp1"]].concat(),
+    );
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("node w3: /var/lib/kubelet/config.yaml: its kubelet is v1.29.4")
+            && err.contains("feature gate ImageMaximumGCAge"),
+        "{err}"
+    );
+    assert!(
+        created_in_order(&fake).iter().all(|p| p.ends_with(":read")),
+        "{:?}",
+        created_in_order(&fake)
+    );
+
+    // With the gate turned on, both nodes get the three keys.
+    let gated = format!("{config}featureGates:\n  ImageMaximumGCAge: true\n");
+    std::fs::write(node_dir(&fake, "w3").join("kubelet-args"), &gated).unwrap();
+    let out = run(
+        &fake,
+        &[
+            &gc[..],
+            &["--node", "w3", "--node", "cp1", "--ready-timeout", "5s"],
+        ]
+        .concat(),
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("Set image garbage collection (high 85%, low 80%, max-age 336h) on 2 nodes."),
+        "{err}"
+    );
+    let writes: Vec<Value> = created(&fake)
+        .into_iter()
+        .filter(|p| p["metadata"]["name"].as_str().unwrap().ends_with("-write"))
+        .collect();
+    assert_eq!(writes.len(), 2);
+    for write in writes {
+        let new = write["spec"]["containers"][0]["command"][16]
+            .as_str()
+            .unwrap();
+        let parsed: serde_yaml::Value = serde_yaml::from_str(new).unwrap();
+        assert_eq!(parsed["imageMaximumGCAge"], "336h", "{new}");
+        assert_eq!(parsed["imageGCHighThresholdPercent"], 85, "{new}");
+    }
     assert!(pods_left(&fake).is_empty(), "{:?}", pods_left(&fake));
 }

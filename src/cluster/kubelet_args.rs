@@ -1,16 +1,20 @@
-//! Editing MicroK8s' kubelet arguments file (`/var/snap/microk8s/current/args/kubelet`)
-//! to reserve resources for Kubernetes and system daemons. Pure: text in, text out.
+//! Editing MicroK8s' kubelet arguments file (`/var/snap/microk8s/current/args/kubelet`):
+//! setting a few flags (the reservations of `nodes reserve`, the image
+//! garbage collection of `nodes gc`: a [`KubeletSettings`]). Pure: text in,
+//! text out.
 //!
 //! The file holds one flag per line, `--flag=value` or `--flag value`, with
 //! `#` comments and blank lines. MicroK8s splits it into words like a shell
 //! does, so a flag may also be alone on its line with its value on the next.
-//! Only lines that start with `--kube-reserved` or `--system-reserved` are
-//! touched; every other line is kept byte for byte.
+//! Only lines that start with one of the flags being set are touched; every
+//! other line is kept byte for byte.
 
+use crate::cluster::kubelet_settings::{KubeletSetting, KubeletSettings, SettingValue};
 use crate::error::Problems;
 
-/// The two flags this module owns.
-const FLAGS: [&str; 2] = ["--kube-reserved", "--system-reserved"];
+/// The two flags (and configuration keys) `nodes reserve` sets.
+pub const RESERVED_FLAGS: [&str; 2] = ["--kube-reserved", "--system-reserved"];
+pub const RESERVED_KEYS: [&str; 2] = ["kubeReserved", "systemReserved"];
 
 /// Resources to reserve, the same for `--kube-reserved` and `--system-reserved`.
 /// Build it with [`Reserved::new`], which checks every quantity.
@@ -60,6 +64,28 @@ impl Reserved {
         format!(
             "cpu={},memory={},ephemeral-storage={}",
             self.cpu, self.memory, self.ephemeral_storage
+        )
+    }
+
+    /// `--kube-reserved` and `--system-reserved` (`kubeReserved`,
+    /// `systemReserved`), both set to the three resources.
+    pub fn settings(&self) -> KubeletSettings {
+        let value = SettingValue::Map(
+            self.resources()
+                .into_iter()
+                .map(|(name, quantity)| (name.to_string(), quantity.to_string()))
+                .collect(),
+        );
+        KubeletSettings(
+            RESERVED_FLAGS
+                .into_iter()
+                .zip(RESERVED_KEYS)
+                .map(|(flag, key)| KubeletSetting {
+                    flag: Some(flag),
+                    key,
+                    value: value.clone(),
+                })
+                .collect(),
         )
     }
 }
@@ -142,7 +168,7 @@ pub struct Hunk {
     pub added: Vec<String>,
 }
 
-/// The result of [`edit_reserved`]: the new text and what changed.
+/// The result of an edit: the new text and what changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KubeletEdit {
     pub text: String,
@@ -185,19 +211,26 @@ fn range(start: usize, len: usize) -> String {
 }
 
 /// Set `--kube-reserved` and `--system-reserved` to `reserved` in the
-/// kubelet arguments `text`. See [`edit_reserved`].
+/// kubelet arguments `text`. See [`edit_settings`].
 pub fn set_reserved(text: &str, reserved: &Reserved) -> String {
     edit_reserved(text, reserved).text
 }
 
 /// The values `text` gives `--kube-reserved` and `--system-reserved`, in
-/// that order: the last occurrence of each, as the kubelet applies it
-/// (`None` when a flag is not set, or set to nothing).
+/// that order (see [`flag_values`]).
 pub fn reserved_values(text: &str) -> [Option<String>; 2] {
+    let mut values = flag_values(text, &RESERVED_FLAGS).into_iter();
+    [values.next().flatten(), values.next().flatten()]
+}
+
+/// The values `text` gives each of `flags`, in their order: the last
+/// occurrence of each, as the kubelet applies it (`None` when a flag is
+/// not set, or set to nothing).
+pub fn flag_values(text: &str, flags: &[&str]) -> Vec<Option<String>> {
     let lines = split_lines(text);
-    let mut values: [Option<String>; 2] = [None, None];
+    let mut values: Vec<Option<String>> = vec![None; flags.len()];
     for (i, line) in lines.iter().enumerate() {
-        let Some((flag_index, value_follows)) = flag_of(line.content) else {
+        let Some((flag_index, value_follows)) = flag_of(line.content, flags) else {
             continue;
         };
         let value = if value_follows {
@@ -207,12 +240,15 @@ pub fn reserved_values(text: &str) -> [Option<String>; 2] {
                 .map(|l| l.content.trim().to_string())
         } else {
             let rest = line.content.trim_start();
-            let rest = rest.get(FLAGS[flag_index].len()..).unwrap_or("");
+            let flag_len = flags.get(flag_index).map_or(0, |f| f.len());
+            let rest = rest.get(flag_len..).unwrap_or("");
             let rest = rest.strip_prefix('=').unwrap_or(rest).trim();
             let value = rest.split_whitespace().next().unwrap_or("");
             Some(value.trim_matches(['"', '\'']).to_string())
         };
-        values[flag_index] = value.filter(|v| !v.is_empty());
+        if let Some(slot) = values.get_mut(flag_index) {
+            *slot = value.filter(|v| !v.is_empty());
+        }
     }
     values
 }
@@ -248,11 +284,11 @@ fn split_lines(text: &str) -> Vec<Line<'_>> {
     lines
 }
 
-/// Which of [`FLAGS`] a line sets, and whether its value is on the next
+/// Which of `flags` a line sets, and whether its value is on the next
 /// line (`--kube-reserved` alone on its line).
-fn flag_of(content: &str) -> Option<(usize, bool)> {
+fn flag_of(content: &str, flags: &[&str]) -> Option<(usize, bool)> {
     let first_word = content.split_whitespace().next()?;
-    FLAGS.iter().enumerate().find_map(|(i, flag)| {
+    flags.iter().enumerate().find_map(|(i, flag)| {
         if first_word == *flag {
             let value_follows = content.trim() == *flag;
             Some((i, value_follows))
@@ -273,18 +309,28 @@ fn is_value_line(content: &str) -> bool {
     !trimmed.is_empty() && !trimmed.starts_with('-') && !trimmed.starts_with('#')
 }
 
-/// Set `--kube-reserved` and `--system-reserved` to `reserved`:
+/// Set `--kube-reserved` and `--system-reserved` to `reserved` (see
+/// [`edit_settings`]).
+pub fn edit_reserved(text: &str, reserved: &Reserved) -> KubeletEdit {
+    edit_settings(text, &reserved.settings())
+}
+
+/// Set each of `settings` that has a flag (a setting without one is not
+/// the arguments file's: `kubelet_config::edit_kubelet_file` refuses it):
 /// - the first occurrence of each flag, in any form (`--flag=v`, `--flag v`,
 ///   or `--flag` with its value on the next line), is replaced in place by
 ///   `--flag=VALUE`, keeping its indentation;
 /// - later occurrences (duplicates) are removed;
-/// - a flag that is missing is appended at the end;
+/// - a flag that is missing is appended at the end, in the settings' order;
 /// - every other line is kept byte for byte, and so is the file's convention
 ///   for the last line (with or without a newline; CRLF if the file uses it).
 ///
 /// Running it again on its own output changes nothing.
-pub fn edit_reserved(text: &str, reserved: &Reserved) -> KubeletEdit {
-    let value = reserved.value();
+pub fn edit_settings(text: &str, settings: &KubeletSettings) -> KubeletEdit {
+    let (flags, values): (Vec<&str>, Vec<String>) = settings
+        .iter()
+        .filter_map(|s| Some((s.flag?, s.value.flag_value())))
+        .unzip();
     let lines = split_lines(text);
     let eol = lines
         .first()
@@ -294,9 +340,9 @@ pub fn edit_reserved(text: &str, reserved: &Reserved) -> KubeletEdit {
 
     // Output lines with their endings; a missing ending (last line) becomes
     // `eol` here and is stripped again at the very end if the file had none.
-    let mut out: Vec<(String, String)> = Vec::with_capacity(lines.len() + 2);
+    let mut out: Vec<(String, String)> = Vec::with_capacity(lines.len() + flags.len());
     let mut hunks: Vec<Hunk> = Vec::new();
-    let mut seen = [false; 2];
+    let mut seen = vec![false; flags.len()];
     let mut i = 0;
     while i < lines.len() {
         let Some(line) = lines.get(i) else { break };
@@ -305,7 +351,7 @@ pub fn edit_reserved(text: &str, reserved: &Reserved) -> KubeletEdit {
         } else {
             line.ending
         };
-        let Some((flag_index, value_follows)) = flag_of(line.content) else {
+        let Some((flag_index, value_follows)) = flag_of(line.content, &flags) else {
             out.push((line.content.to_string(), ending.to_string()));
             i += 1;
             continue;
@@ -333,7 +379,8 @@ pub fn edit_reserved(text: &str, reserved: &Reserved) -> KubeletEdit {
                 *already = true;
                 let indent_len = line.content.len() - line.content.trim_start().len();
                 let indent = line.content.get(..indent_len).unwrap_or("");
-                let flag = FLAGS.get(flag_index).copied().unwrap_or_default();
+                let flag = flags.get(flag_index).copied().unwrap_or_default();
+                let value = values.get(flag_index).map_or("", String::as_str);
                 let new_line = format!("{indent}{flag}={value}");
                 out.push((new_line.clone(), last_ending.to_string()));
                 added.push(new_line);
@@ -355,7 +402,7 @@ pub fn edit_reserved(text: &str, reserved: &Reserved) -> KubeletEdit {
     }
 
     let mut appended = Vec::new();
-    for (flag, present) in FLAGS.iter().zip(seen) {
+    for ((flag, value), present) in flags.iter().zip(&values).zip(seen) {
         if !present {
             appended.push(format!("{flag}={value}"));
         }
@@ -625,7 +672,11 @@ mod tests {
                     assert_eq!(once.ends_with('\n'), text.ends_with('\n'), "{text:?}");
                     let others = |t: &str| -> Vec<String> {
                         t.lines()
-                            .filter(|l| flag_of(l).is_none() && *l != "cpu=3" && *l != "cpu=4")
+                            .filter(|l| {
+                                flag_of(l, &RESERVED_FLAGS).is_none()
+                                    && *l != "cpu=3"
+                                    && *l != "cpu=4"
+                            })
                             .map(str::to_string)
                             .collect()
                     };
@@ -692,5 +743,93 @@ mod tests {
         );
         let value = "cpu=1,memory=512Mi,ephemeral-storage=10Gi".to_string();
         assert_eq!(reserved_values(&edited), [Some(value.clone()), Some(value)]);
+    }
+
+    fn image_gc(high: u32, low: u32) -> KubeletSettings {
+        crate::cluster::kubelet_settings::ImageGc::new(high, low, None)
+            .unwrap()
+            .settings()
+    }
+
+    const HIGH: &str = "--image-gc-high-threshold=90";
+    const LOW: &str = "--image-gc-low-threshold=70";
+
+    #[test]
+    fn image_gc_flags_are_appended_then_left_alone() {
+        let edit = edit_settings(MICROK8S, &image_gc(90, 70));
+        assert_eq!(edit.text, format!("{MICROK8S}{HIGH}\n{LOW}\n"));
+        assert_eq!(edit.hunks.len(), 1);
+        let again = edit_settings(&edit.text, &image_gc(90, 70));
+        assert!(again.is_unchanged(), "{:?}", again.hunks);
+        assert_eq!(again.text, edit.text);
+        assert_eq!(
+            flag_values(
+                &edit.text,
+                &["--image-gc-high-threshold", "--image-gc-low-threshold"]
+            ),
+            [Some("90".to_string()), Some("70".to_string())]
+        );
+    }
+
+    #[test]
+    fn image_gc_flags_are_updated_in_any_form_and_other_lines_kept_byte_for_byte() {
+        // The high mark with its value on the next line, the low one with a
+        // space, a duplicate, the reservations (another command's flags),
+        // a comment and CRLF endings: only the image GC lines change.
+        let text = "--a=1\r\n--image-gc-high-threshold\r\n95\r\n# --image-gc-low-threshold=1\r\n\
+            --kube-reserved=cpu=1\r\n  --image-gc-low-threshold 60\r\n--image-gc-high-threshold=99\r\n\
+            --b=\"x y\"\r\n";
+        let edit = edit_settings(text, &image_gc(90, 70));
+        assert_eq!(
+            edit.text,
+            format!(
+                "--a=1\r\n{HIGH}\r\n# --image-gc-low-threshold=1\r\n--kube-reserved=cpu=1\r\n  \
+                 {LOW}\r\n--b=\"x y\"\r\n"
+            )
+        );
+        let removed: Vec<String> = edit.hunks.iter().flat_map(|h| h.removed.clone()).collect();
+        assert_eq!(
+            removed,
+            [
+                "--image-gc-high-threshold",
+                "95",
+                "  --image-gc-low-threshold 60",
+                "--image-gc-high-threshold=99"
+            ]
+        );
+        assert!(edit_settings(&edit.text, &image_gc(90, 70)).is_unchanged());
+        // New values replace the old ones in place, and nothing else moves.
+        let lower = edit_settings(&edit.text, &image_gc(80, 50));
+        assert_eq!(
+            lower.text,
+            edit.text
+                .replace(HIGH, "--image-gc-high-threshold=80")
+                .replace(LOW, "--image-gc-low-threshold=50")
+        );
+        assert_eq!(lower.hunks.len(), 2);
+        // The reservations' editor leaves the image GC flags alone, and
+        // the other way round.
+        let reserved = set_reserved(&edit.text, &reserved());
+        assert!(
+            reserved.contains(HIGH) && reserved.contains(LOW),
+            "{reserved}"
+        );
+        assert!(edit_settings(&reserved, &image_gc(90, 70)).is_unchanged());
+    }
+
+    #[test]
+    fn a_setting_without_a_flag_is_not_written_as_one() {
+        let gc = crate::cluster::kubelet_settings::ImageGc::new(
+            85,
+            80,
+            Some(std::time::Duration::from_secs(3600)),
+        )
+        .unwrap();
+        let edit = edit_settings("--a=1\n", &gc.settings());
+        assert_eq!(
+            edit.text,
+            "--a=1\n--image-gc-high-threshold=85\n--image-gc-low-threshold=80\n"
+        );
+        assert!(!edit.text.contains("maximum"), "{}", edit.text);
     }
 }

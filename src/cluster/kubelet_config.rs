@@ -1,23 +1,22 @@
 //! Editing kubeadm's kubelet configuration (`/var/lib/kubelet/config.yaml`,
-//! a `KubeletConfiguration`) to reserve resources for Kubernetes and system
-//! daemons: its top-level `kubeReserved` and `systemReserved` mappings.
-//! Pure: text in, text out.
+//! a `KubeletConfiguration`): setting a few top-level keys (the
+//! reservations `kubeReserved` and `systemReserved` of `nodes reserve`, the
+//! image garbage collection of `nodes gc`: a [`KubeletSettings`]); and
+//! reading them back, from either kind of kubelet file. Pure: text in,
+//! text out.
 //!
 //! The edit is textual, so that every other line stays byte for byte (the
-//! comments, the key order, kubeadm's layout): each of the two keys' blocks
-//! (its line and the lines that belong to it: indented, blank, comments,
-//! `- ` items of a compact sequence) is replaced in place by the same block
-//! binderctl always writes, a missing key is appended. Both texts are then
-//! read as YAML and must hold the same document but for those two keys,
-//! which must hold the reservation: anything else is refused, the file
-//! unchanged.
+//! comments, the key order, kubeadm's layout): each key's block (its line
+//! and the lines that belong to it: indented, blank, comments, `- ` items
+//! of a compact sequence) is replaced in place by the same block binderctl
+//! always writes, a missing key is appended. Both texts are then read as
+//! YAML and must hold the same document but for those keys, which must
+//! hold the values set: anything else is refused, the file unchanged.
 
 use serde_yaml::{Mapping, Value};
 
-use crate::cluster::kubelet_args::{Hunk, KubeletEdit, Reserved};
-
-/// The two keys this module owns, in the order they are appended.
-pub const KEYS: [&str; 2] = ["kubeReserved", "systemReserved"];
+use crate::cluster::kubelet_args::{self, Hunk, KubeletEdit, Reserved};
+use crate::cluster::kubelet_settings::{KubeletSettings, SettingValue};
 
 /// Whether `text` is a `KubeletConfiguration` (YAML with that `kind`), as
 /// opposed to a kubelet arguments file.
@@ -33,22 +32,103 @@ pub fn is_kubelet_configuration(text: &str) -> bool {
 }
 
 /// The edit for either kind of kubelet file: a `KubeletConfiguration`
-/// (kubeadm's `config.yaml`) or an arguments file (MicroK8s').
-pub fn edit_kubelet_file(text: &str, reserved: &Reserved) -> Result<KubeletEdit, String> {
+/// (kubeadm's `config.yaml`) or an arguments file (MicroK8s'), which can
+/// only take the settings that have a flag.
+pub fn edit_kubelet_file(text: &str, settings: &KubeletSettings) -> Result<KubeletEdit, String> {
     if is_kubelet_configuration(text) {
-        edit_reserved(text, reserved)
-    } else {
-        Ok(crate::cluster::kubelet_args::edit_reserved(text, reserved))
+        return edit_settings(text, settings);
+    }
+    let without = settings.without_flag();
+    if !without.is_empty() {
+        let config = kubelet_args::flag_values(text, &["--config"])
+            .into_iter()
+            .flatten()
+            .next();
+        let hint = match config {
+            Some(path) => format!(
+                "; this kubelet reads the configuration file {path} (--config): pass that \
+                 file's path with --kubelet-args"
+            ),
+            None => String::new(),
+        };
+        return Err(format!(
+            "a kubelet arguments file cannot set {}: the kubelet has no flag for it, only the \
+             KubeletConfiguration field (a file given with --config){hint}",
+            without.join(" or ")
+        ));
+    }
+    Ok(kubelet_args::edit_settings(text, settings))
+}
+
+/// What the file calls each of `settings`, for messages: the keys of a
+/// `KubeletConfiguration`, the flags of an arguments file.
+pub fn setting_names(text: &str, settings: &KubeletSettings) -> Vec<&'static str> {
+    let config = is_kubelet_configuration(text);
+    settings
+        .iter()
+        .map(|s| match s.flag {
+            Some(flag) if !config => flag,
+            _ => s.key,
+        })
+        .collect()
+}
+
+/// The value `text` (either kind of kubelet file) gives a setting: its
+/// `flag` in an arguments file (the last occurrence), its top-level `key`
+/// in a `KubeletConfiguration` (scalars as written, a mapping as
+/// `k=v,k=v`); `None` when not set.
+pub fn setting_value(text: &str, flag: Option<&str>, key: &str) -> Option<String> {
+    if !is_kubelet_configuration(text) {
+        return kubelet_args::flag_values(text, &[flag?])
+            .into_iter()
+            .flatten()
+            .next();
+    }
+    let config: Value = serde_yaml::from_str(text).ok()?;
+    match config.get(key)? {
+        Value::Null => None,
+        Value::Mapping(m) => Some(
+            m.iter()
+                .map(|(k, v)| format!("{}={}", scalar(k), scalar(v)))
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        v => Some(scalar(v)),
     }
 }
 
-/// What the file calls the two reservations, for messages.
-pub fn setting_names(text: &str) -> [&'static str; 2] {
-    if is_kubelet_configuration(text) {
-        KEYS
-    } else {
-        ["--kube-reserved", "--system-reserved"]
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        other => serde_yaml::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
     }
+}
+
+/// Whether the file turns feature gate `gate` on or off: `featureGates:`
+/// in a `KubeletConfiguration`, `--feature-gates=A=true,B=false` in an
+/// arguments file; `None` when it does not say.
+pub fn feature_gate(text: &str, gate: &str) -> Option<bool> {
+    if is_kubelet_configuration(text) {
+        let config: Value = serde_yaml::from_str(text).ok()?;
+        return match config.get("featureGates")?.get(gate)? {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        };
+    }
+    let gates = kubelet_args::flag_values(text, &["--feature-gates"])
+        .into_iter()
+        .flatten()
+        .next()?;
+    gates.split(',').rev().find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        (name.trim() == gate).then(|| value.trim().parse().ok())?
+    })
 }
 
 /// One physical line and its terminator (`""` for a last line without one).
@@ -78,10 +158,10 @@ fn split_lines(text: &str) -> Vec<Line<'_>> {
     lines
 }
 
-/// Which of [`KEYS`] a top-level line starts (`kubeReserved:` at column 0,
+/// Which of `keys` a top-level line starts (`kubeReserved:` at column 0,
 /// its value on the line or below).
-fn key_of(content: &str) -> Option<usize> {
-    KEYS.iter().position(|key| {
+fn key_of(content: &str, keys: &[&str]) -> Option<usize> {
+    keys.iter().position(|key| {
         content
             .strip_prefix(key)
             .and_then(|rest| rest.strip_prefix(':'))
@@ -97,27 +177,55 @@ fn continues_block(content: &str) -> bool {
         || content.starts_with("- ")
 }
 
-/// The block binderctl writes for `key`, one line per resource, every
-/// value quoted (the kubelet reads them as strings: `cpu: 1` unquoted is
-/// a number it refuses).
-fn block(key: &str, reserved: &Reserved) -> Vec<String> {
-    let mut lines = vec![format!("{key}:")];
-    for (name, value) in reserved.resources() {
-        lines.push(format!("  {name}: \"{value}\""));
+/// The block binderctl writes for `key`: one line for a scalar, one line
+/// per entry for a mapping, every mapping value quoted (the kubelet reads
+/// them as strings: `cpu: 1` unquoted is a number it refuses).
+fn block(key: &str, value: &SettingValue) -> Vec<String> {
+    match value {
+        SettingValue::Int(n) => vec![format!("{key}: {n}")],
+        SettingValue::Plain(s) => vec![format!("{key}: {s}")],
+        SettingValue::Map(pairs) => {
+            let mut lines = vec![format!("{key}:")];
+            for (name, value) in pairs {
+                lines.push(format!("  {name}: \"{value}\""));
+            }
+            lines
+        }
     }
-    lines
+}
+
+/// The value as YAML reads the block.
+fn wanted(value: &SettingValue) -> Value {
+    match value {
+        SettingValue::Int(n) => Value::from(*n),
+        SettingValue::Plain(s) => Value::from(s.as_str()),
+        SettingValue::Map(pairs) => Value::Mapping(
+            pairs
+                .iter()
+                .map(|(k, v)| (Value::from(k.as_str()), Value::from(v.as_str())))
+                .collect(),
+        ),
+    }
 }
 
 /// Set `kubeReserved` and `systemReserved` to `reserved` in the
-/// `KubeletConfiguration` `text` (see the module's description). Running it
-/// again on its own output changes nothing. An error (naming the key or
-/// the problem) when the text cannot be edited safely.
+/// `KubeletConfiguration` `text` (see [`edit_settings`]).
 pub fn edit_reserved(text: &str, reserved: &Reserved) -> Result<KubeletEdit, String> {
+    edit_settings(text, &reserved.settings())
+}
+
+/// Set each of `settings`' keys in the `KubeletConfiguration` `text` (see
+/// the module's description). Running it again on its own output changes
+/// nothing. An error (naming the key or the problem) when the text cannot
+/// be edited safely.
+pub fn edit_settings(text: &str, settings: &KubeletSettings) -> Result<KubeletEdit, String> {
     let before: Value =
         serde_yaml::from_str(text).map_err(|e| format!("not a YAML kubelet configuration: {e}"))?;
     if !before.is_mapping() {
         return Err("not a YAML mapping (a KubeletConfiguration)".to_string());
     }
+    let keys = settings.keys();
+    let values: Vec<&SettingValue> = settings.iter().map(|s| &s.value).collect();
     let lines = split_lines(text);
     let eol = lines
         .iter()
@@ -127,16 +235,16 @@ pub fn edit_reserved(text: &str, reserved: &Reserved) -> Result<KubeletEdit, Str
 
     let mut out: Vec<String> = Vec::with_capacity(lines.len() + 8);
     let mut hunks = Vec::new();
-    let mut seen = [false; 2];
+    let mut seen = vec![false; keys.len()];
     let mut i = 0;
     while i < lines.len() {
-        let Some(index) = key_of(lines[i].content) else {
+        let Some(index) = key_of(lines[i].content, &keys) else {
             out.push(lines[i].content.to_string());
             i += 1;
             continue;
         };
         if seen[index] {
-            return Err(format!("{} is set twice", KEYS[index]));
+            return Err(format!("{} is set twice", keys[index]));
         }
         seen[index] = true;
         let start = i;
@@ -158,7 +266,7 @@ pub fn edit_reserved(text: &str, reserved: &Reserved) -> Result<KubeletEdit, Str
             .iter()
             .map(|l| l.content.to_string())
             .collect();
-        let new = block(KEYS[index], reserved);
+        let new = block(keys[index], values[index]);
         if old != new {
             hunks.push(Hunk {
                 old_start: start + 1,
@@ -170,9 +278,9 @@ pub fn edit_reserved(text: &str, reserved: &Reserved) -> Result<KubeletEdit, Str
         out.extend(new);
         out.extend(lines[end..i].iter().map(|l| l.content.to_string()));
     }
-    for (index, key) in KEYS.iter().enumerate() {
+    for (index, key) in keys.iter().enumerate() {
         if !seen[index] {
-            let new = block(key, reserved);
+            let new = block(key, values[index]);
             hunks.push(Hunk {
                 old_start: lines.len(),
                 removed: Vec::new(),
@@ -193,46 +301,52 @@ pub fn edit_reserved(text: &str, reserved: &Reserved) -> Result<KubeletEdit, Str
             hunks,
         });
     }
-    verify(&before, &new_text, reserved)?;
+    verify(&before, &new_text, settings)?;
     Ok(KubeletEdit {
         text: new_text,
         hunks,
     })
 }
 
-/// The edited text must read as the original but for the two keys, which
-/// must hold exactly the reservation.
-fn verify(before: &Value, new_text: &str, reserved: &Reserved) -> Result<(), String> {
+/// The edited text must read as the original but for the keys set, which
+/// must hold exactly their values.
+fn verify(before: &Value, new_text: &str, settings: &KubeletSettings) -> Result<(), String> {
     let after: Value = serde_yaml::from_str(new_text)
         .map_err(|e| format!("the edit would not be valid YAML ({e}); the file is unchanged"))?;
+    let keys = settings.keys();
     let without = |v: &Value| -> Mapping {
         let mut m = v.as_mapping().cloned().unwrap_or_default();
-        for key in KEYS {
-            m.remove(key);
+        for key in &keys {
+            m.remove(*key);
         }
         m
     };
     if without(before) != without(&after) {
-        return Err(
-            "the edit would change more than kubeReserved and systemReserved (an unusual \
-             layout); the file is unchanged: set them by hand"
-                .to_string(),
-        );
+        return Err(format!(
+            "the edit would change more than {} (an unusual layout); the file is unchanged: set \
+             them by hand",
+            and_list(&keys)
+        ));
     }
-    let wanted: Mapping = reserved
-        .resources()
-        .into_iter()
-        .map(|(k, v)| (Value::from(k), Value::from(v)))
-        .collect();
-    for key in KEYS {
-        if after.get(key).and_then(Value::as_mapping) != Some(&wanted) {
+    for setting in settings.iter() {
+        if after.get(setting.key) != Some(&wanted(&setting.value)) {
             return Err(format!(
-                "the edit would not set {key} as intended (an unusual layout); the file is \
-                 unchanged: set it by hand"
+                "the edit would not set {} as intended (an unusual layout); the file is \
+                 unchanged: set it by hand",
+                setting.key
             ));
         }
     }
     Ok(())
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 #[cfg(test)]
@@ -331,5 +445,128 @@ systemReserved:
         // A key indented as a whole document would be: the check refuses.
         let nested = "kind: KubeletConfiguration\nkubeReserved:\nx: 1\n  cpu: 1\n";
         assert!(edit_reserved(nested, &reserved()).is_err());
+    }
+
+    fn image_gc(high: u32, low: u32, max_age_secs: Option<u64>) -> KubeletSettings {
+        crate::cluster::kubelet_settings::ImageGc::new(
+            high,
+            low,
+            max_age_secs.map(std::time::Duration::from_secs),
+        )
+        .unwrap()
+        .settings()
+    }
+
+    #[test]
+    fn image_gc_keys_are_appended_typed_and_a_second_run_changes_nothing() {
+        let settings = image_gc(90, 70, Some(14 * 86_400));
+        let edit = edit_settings(KUBEADM, &settings).unwrap();
+        assert_eq!(
+            edit.text,
+            format!(
+                "{KUBEADM}imageGCHighThresholdPercent: 90\nimageGCLowThresholdPercent: 70\n\
+                 imageMaximumGCAge: 336h\n"
+            )
+        );
+        let parsed: Value = serde_yaml::from_str(&edit.text).unwrap();
+        assert_eq!(parsed["imageGCHighThresholdPercent"], Value::from(90));
+        assert_eq!(parsed["imageMaximumGCAge"], Value::from("336h"));
+        assert!(edit_settings(&edit.text, &settings).unwrap().is_unchanged());
+        assert_eq!(
+            setting_value(
+                &edit.text,
+                Some("--image-gc-low-threshold"),
+                "imageGCLowThresholdPercent"
+            ),
+            Some("70".to_string())
+        );
+        assert_eq!(
+            setting_names(&edit.text, &settings),
+            [
+                "imageGCHighThresholdPercent",
+                "imageGCLowThresholdPercent",
+                "imageMaximumGCAge"
+            ]
+        );
+    }
+
+    #[test]
+    fn image_gc_keys_are_updated_in_place_and_comments_kept() {
+        let text = KUBEADM.replace(
+            "cgroupDriver: systemd\n",
+            "# image garbage collection, tuned by hand\nimageGCHighThresholdPercent: 95\n\
+             imageGCLowThresholdPercent: \"60\"  # a string: the kubelet refuses it\n\
+             # kept\nimageMinimumGCAge: 2m0s\ncgroupDriver: systemd\n",
+        );
+        let edit = edit_settings(&text, &image_gc(90, 70, None)).unwrap();
+        assert_eq!(
+            edit.text,
+            KUBEADM.replace(
+                "cgroupDriver: systemd\n",
+                "# image garbage collection, tuned by hand\nimageGCHighThresholdPercent: 90\n\
+                 imageGCLowThresholdPercent: 70\n# kept\nimageMinimumGCAge: 2m0s\n\
+                 cgroupDriver: systemd\n",
+            )
+        );
+        assert_eq!(edit.hunks.len(), 2);
+        // Without --max-age, a maximum age already there stays as it is.
+        let with_age = format!("{}imageMaximumGCAge: 48h\n", edit.text);
+        assert!(edit_settings(&with_age, &image_gc(90, 70, None))
+            .unwrap()
+            .is_unchanged());
+        let replaced = edit_settings(&with_age, &image_gc(90, 70, Some(7 * 86_400))).unwrap();
+        assert_eq!(
+            replaced.text,
+            format!("{}imageMaximumGCAge: 168h\n", edit.text)
+        );
+        // The reservations' keys are another edit's: left alone.
+        let both = edit_reserved(&replaced.text, &reserved()).unwrap();
+        assert!(
+            edit_settings(&both.text, &image_gc(90, 70, Some(7 * 86_400)))
+                .unwrap()
+                .is_unchanged()
+        );
+    }
+
+    #[test]
+    fn arguments_files_take_only_settings_with_flags() {
+        let args = "--cert-dir=/x\n";
+        let edit = edit_kubelet_file(args, &image_gc(85, 80, None)).unwrap();
+        assert_eq!(
+            edit.text,
+            "--cert-dir=/x\n--image-gc-high-threshold=85\n--image-gc-low-threshold=80\n"
+        );
+        let err = edit_kubelet_file(args, &image_gc(85, 80, Some(3600))).unwrap_err();
+        assert!(
+            err.contains("imageMaximumGCAge") && err.contains("no flag"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("reads the configuration file"),
+            "no configuration file to name: {err}"
+        );
+        let err = edit_kubelet_file(
+            "--config /var/snap/microk8s/current/args/kubelet.yaml\n",
+            &image_gc(85, 80, Some(3600)),
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("/var/snap/microk8s/current/args/kubelet.yaml"),
+            "{err}"
+        );
+        // A KubeletConfiguration takes all three.
+        assert!(edit_kubelet_file(KUBEADM, &image_gc(85, 80, Some(3600))).is_ok());
+    }
+
+    #[test]
+    fn feature_gates_are_read_from_either_kind_of_file() {
+        let config = format!("{KUBEADM}featureGates:\n  ImageMaximumGCAge: true\n  Other: false\n");
+        assert_eq!(feature_gate(&config, "ImageMaximumGCAge"), Some(true));
+        assert_eq!(feature_gate(&config, "Other"), Some(false));
+        assert_eq!(feature_gate(KUBEADM, "ImageMaximumGCAge"), None);
+        let args = "--feature-gates=A=true,ImageMaximumGCAge=false\n";
+        assert_eq!(feature_gate(args, "ImageMaximumGCAge"), Some(false));
+        assert_eq!(feature_gate(args, "A"), Some(true));
+        assert_eq!(feature_gate(args, "B"), None);
     }
 }

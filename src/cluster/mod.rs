@@ -1,6 +1,7 @@
 //! Cluster: the external tools and their flavours, plans (lists of commands),
 //! the one runner that prints or executes them, confirmation, durations,
-//! manifest checks, the kubelet arguments and configuration editors, the checks of names
+//! manifest checks, the kubelet arguments and configuration editors and the
+//! settings they write (`kubelet_settings`), the checks of names
 //! handed to the tools, Helm's shared command lines (`helm`), MicroK8s'
 //! wrapper checks (`microk8s`), the helper pods that reach other nodes
 //! (`node_helper`) and the permissions binderctl needs (`rbac`). Plans,
@@ -14,6 +15,7 @@ pub mod duration;
 pub mod helm;
 pub mod kubelet_args;
 pub mod kubelet_config;
+pub mod kubelet_settings;
 pub mod manifest;
 pub mod microk8s;
 pub mod names;

@@ -1,11 +1,11 @@
-//! `binderctl nodes ls|disk|add|remove|reserve` (ops::nodes).
+//! `binderctl nodes ls|disk|add|remove|reserve|gc` (ops::nodes).
 
 use anyhow::Result;
 
 use super::config;
 use crate::cli::{GlobalArgs, NodesCmd};
 use crate::error::Outcome;
-use crate::ops::nodes::{disk, list, reserve};
+use crate::ops::nodes::{disk, gc, list, reserve};
 
 pub async fn run(global: &GlobalArgs, cmd: &NodesCmd) -> Result<Outcome> {
     let target = config::target(global);
@@ -48,6 +48,28 @@ pub async fn run(global: &GlobalArgs, cmd: &NodesCmd) -> Result<Outcome> {
                 yes: *yes,
             };
             reserve::run(&target, &options).await
+        }
+        NodesCmd::Gc {
+            high,
+            low,
+            max_age,
+            kubelet_args,
+            dry_run,
+            targets,
+            ready_timeout,
+            yes,
+        } => {
+            let options = gc::GcOptions {
+                high: *high,
+                low: *low,
+                max_age: max_age.clone(),
+                kubelet_args: kubelet_args.clone(),
+                dry_run: *dry_run,
+                targets: config::node_targets(targets),
+                ready_timeout: ready_timeout.clone(),
+                yes: *yes,
+            };
+            gc::run(&target, &options).await
         }
     }
 }

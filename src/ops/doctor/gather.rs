@@ -13,7 +13,7 @@ use crate::ops::nodes::disk::NodeFs;
 use crate::ops::nodes::disk::{self};
 use crate::ops::nodes::fanout;
 use crate::ops::nodes::helper_pods::{self, NodeTargets, Remote};
-use crate::ops::nodes::inventory::parse_node_list;
+use crate::ops::nodes::inventory::{hostname_under, is_this_host, parse_node_list};
 use crate::ops::status::services_command;
 use crate::ops::storage::list_command as storage_command;
 
@@ -233,6 +233,54 @@ pub(crate) async fn gather(
         now: crate::cluster::duration::unix_now(),
     })
 }
+/// Whether the chart's imageCleaner is enabled, from the rendered values
+/// (what was deployed) when there are any, else the input; `None` when
+/// neither can be read.
+pub(crate) fn read_image_cleaner(local: &Local) -> Option<(bool, String)> {
+    [&local.rendered, &local.input]
+        .into_iter()
+        .filter(|path| path.exists())
+        .find_map(|path| {
+            let values = read_yaml(path).ok()?;
+            Some((image_cleaner_enabled(&values), path.shown().to_string()))
+        })
+}
+
+/// Each node's container runtime, from the node list; empty when it could
+/// not be read.
+pub(crate) fn node_runtimes(nodes: &Answer) -> std::collections::HashMap<String, String> {
+    nodes
+        .as_ref()
+        .map(|json| helper_pods::container_runtimes(json))
+        .unwrap_or_default()
+}
+
+/// This machine's container runtime: its node's (the node named after its
+/// host name under `--root`), else the one every node runs, else
+/// containerd on MicroK8s (its only runtime); `None` when unknown.
+pub(crate) fn local_runtime(nodes: &Answer, local: &Local) -> Option<String> {
+    let runtimes = node_runtimes(nodes);
+    let rows = nodes
+        .as_ref()
+        .ok()
+        .and_then(|json| parse_node_list(json).ok())
+        .unwrap_or_default();
+    let mine = hostname_under(&local.root).and_then(|hostname| {
+        rows.iter()
+            .find(|row| is_this_host(row, &hostname))
+            .and_then(|row| runtimes.get(&row.name).cloned())
+    });
+    let mut all: Vec<&String> = runtimes.values().collect();
+    all.sort();
+    all.dedup_by(|a, b| a.split("://").next() == b.split("://").next());
+    let shared = match all.as_slice() {
+        [one] => Some((*one).clone()),
+        _ => None,
+    };
+    mine.or(shared)
+        .or_else(|| (local.flavor == ToolFlavor::Microk8s).then(|| "containerd".to_string()))
+}
+
 /// `KEY=value` from a shell-style config file, quotes removed.
 pub(crate) fn config_value(text: &str, key: &str) -> Option<String> {
     text.lines().rev().find_map(|line| {

@@ -116,13 +116,23 @@ pub fn evaluate(facts: &ClusterFacts, local: &Local) -> Vec<Check> {
     checks.push(render_age_check(local));
     checks.push(nodes_check(&facts.nodes));
     checks.push(node_disk_check(facts.node_stats.as_deref()));
+    let image_cleaner = gather::read_image_cleaner(local);
     match &facts.remote {
         None => {
             let files = NodeFiles::read_local(local);
-            checks.extend(node_checks(&files, local.flavor, None));
+            let context = NodeContext {
+                runtime: gather::local_runtime(&facts.nodes, local),
+                image_cleaner,
+            };
+            checks.extend(node_checks(&files, local.flavor, None, &context));
             checks.push(disk_check(local));
         }
-        Some(remote) => checks.extend(remote_checks(remote, facts, local.flavor)),
+        Some(remote) => checks.extend(remote_checks(
+            remote,
+            facts,
+            local.flavor,
+            image_cleaner.as_ref(),
+        )),
     }
     checks
 }
@@ -134,6 +144,7 @@ fn remote_checks(
     remote: &std::result::Result<RemoteNodes, String>,
     facts: &ClusterFacts,
     flavor: ToolFlavor,
+    image_cleaner: Option<&(bool, String)>,
 ) -> Vec<Check> {
     const NAME: &str = "node-checks";
     let remote = match remote {
@@ -146,6 +157,7 @@ fn remote_checks(
             )]
         }
     };
+    let runtimes = gather::node_runtimes(&facts.nodes);
     let mut checks = Vec::new();
     for (node, why) in &remote.skipped {
         checks.push(Check::skip(NAME, why.clone()).on(Some(node)));
@@ -153,7 +165,13 @@ fn remote_checks(
     for (node, read) in &remote.read {
         let here = Some(node.as_str());
         match read {
-            Ok(files) => checks.extend(node_checks(files, flavor, here)),
+            Ok(files) => {
+                let context = NodeContext {
+                    runtime: runtimes.get(node).cloned(),
+                    image_cleaner: image_cleaner.cloned(),
+                };
+                checks.extend(node_checks(files, flavor, here, &context));
+            }
             Err(e) => checks.push(
                 Check::fail(
                     NAME,

@@ -175,6 +175,44 @@ pub struct NodeFiles {
     pub kubelet: FileRead,
 }
 
+/// What a node's image garbage collection check knows besides its files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeContext {
+    /// The node's container runtime as the node list says it
+    /// (`containerd://1.7.28`); `None` when unknown.
+    pub runtime: Option<String>,
+    /// Whether the chart's imageCleaner is enabled, and the values file
+    /// that says so; `None` when no values file could be read.
+    pub image_cleaner: Option<(bool, String)>,
+}
+
+impl NodeContext {
+    /// Whether the node runs containerd.
+    pub fn containerd(&self) -> bool {
+        self.runtime
+            .as_deref()
+            .is_some_and(|r| r == "containerd" || r.starts_with("containerd://"))
+    }
+}
+
+/// Whether the values enable the binderhub chart's imageCleaner (its
+/// DaemonSet renders `{{- if .Values.imageCleaner.enabled }}`): the chart's
+/// default is true, a value set to null removes it (false), and otherwise
+/// Go's template truth applies.
+pub fn image_cleaner_enabled(values: &Value) -> bool {
+    let Some(cleaner) = values.get("imageCleaner") else {
+        return true;
+    };
+    match cleaner.get("enabled") {
+        None => !cleaner.is_null(),
+        Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0),
+        Some(_) => true,
+    }
+}
+
 /// The node checks' reads on the nodes `--node`/`--all-nodes` chose.
 #[derive(Debug, Clone, Default)]
 pub struct RemoteNodes {

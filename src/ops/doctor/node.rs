@@ -1,22 +1,40 @@
 //! The node checks (here or through helper pods): ufw and the CNI's
-//! interfaces, the kubelet's reserved resources.
+//! interfaces, the kubelet's reserved resources and its image garbage
+//! collection.
 
 use serde_yaml::Value;
 
 use crate::cluster::kubelet_args::kubelet_file;
 
 use crate::cluster::kubelet_args;
+use crate::cluster::kubelet_config;
+use crate::cluster::kubelet_settings::{
+    DEFAULT_GC_HIGH, DEFAULT_GC_LOW, GC_HIGH_FLAG, GC_HIGH_KEY, GC_LOW_FLAG, GC_LOW_KEY,
+    GC_MAX_AGE_KEY,
+};
 use crate::cluster::tools::ToolFlavor;
 
 use super::model::*;
 
 use crate::ops::doctor::gather::config_value;
 
-/// The checks of one node's files: the firewall and the kubelet's
-/// reservations. `node`: another node (`None`: this one).
-pub fn node_checks(files: &NodeFiles, flavor: ToolFlavor, node: Option<&str>) -> Vec<Check> {
+/// The checks of one node's files: the firewall, the kubelet's
+/// reservations and its image garbage collection. `node`: another node
+/// (`None`: this one); `context`: what else is known of it.
+pub fn node_checks(
+    files: &NodeFiles,
+    flavor: ToolFlavor,
+    node: Option<&str>,
+    context: &NodeContext,
+) -> Vec<Check> {
     let mut checks = firewall_checks(files, node);
     checks.push(kubelet_reserved_check(&files.kubelet, flavor, node));
+    checks.push(kubelet_image_gc_check(
+        &files.kubelet,
+        flavor,
+        node,
+        context,
+    ));
     checks.into_iter().map(|c| c.on(node)).collect()
 }
 
@@ -232,6 +250,98 @@ pub(crate) fn kubelet_reserved_check(
         format!(
             "{path} does not set {}: a node full of user pods can starve its own kubelet",
             missing.join(" or ")
+        ),
+        fix,
+    )
+}
+
+/// The kubelet's image garbage collection on the node: the thresholds and
+/// the maximum age its file sets, or the kubelet's defaults. On a node
+/// running containerd, the chart's imageCleaner (when enabled) is no
+/// substitute: it cleans the build daemon's store, never the images
+/// containerd pulled for user pods, so a node whose file leaves garbage
+/// collection at the defaults is a warning.
+pub(crate) fn kubelet_image_gc_check(
+    file: &FileRead,
+    flavor: ToolFlavor,
+    node: Option<&str>,
+    context: &NodeContext,
+) -> Check {
+    const NAME: &str = "kubelet-image-gc";
+    let path = format!("/{}", kubelet_file(flavor));
+    let text = match file {
+        Ok(Some(text)) => text,
+        Ok(None) if flavor == ToolFlavor::Plain => {
+            return Check::skip(
+                NAME,
+                format!(
+                    "no {path} (kubeadm's); image garbage collection set elsewhere is not checked"
+                ),
+            )
+        }
+        Ok(None) => return Check::skip(NAME, format!("no {path}: is MicroK8s installed?")),
+        Err(e) => return Check::skip(NAME, format!("cannot read {e}")),
+    };
+    let high = kubelet_config::setting_value(text, Some(GC_HIGH_FLAG), GC_HIGH_KEY);
+    let low = kubelet_config::setting_value(text, Some(GC_LOW_FLAG), GC_LOW_KEY);
+    let config_file = if kubelet_config::is_kubelet_configuration(text) {
+        None
+    } else {
+        kubelet_args::flag_values(text, &["--config"])
+            .into_iter()
+            .flatten()
+            .next()
+    };
+    let max_age = kubelet_config::setting_value(text, None, GC_MAX_AGE_KEY);
+    let percent = |value: &Option<String>, default: u32| match value {
+        Some(v) => format!("{v}%"),
+        None => format!("{default}% (the kubelet's default)"),
+    };
+    let age = match (&max_age, &config_file) {
+        (Some(age), _) => age.clone(),
+        (None, Some(config)) => {
+            format!("not read (the kubelet's --config file {config} may set it)")
+        }
+        (None, None) => {
+            "unset (the kubelet's default: unused images stay until the disk reaches the high mark)"
+                .to_string()
+        }
+    };
+    let values = format!(
+        "image garbage collection: high {}, low {}, max-age {age}",
+        percent(&high, DEFAULT_GC_HIGH),
+        percent(&low, DEFAULT_GC_LOW)
+    );
+    let cleaner = match &context.image_cleaner {
+        Some((true, source)) if context.containerd() => Some(source),
+        _ => None,
+    };
+    let Some(source) = cleaner else {
+        return Check::ok(NAME, values);
+    };
+    if high.is_some() || low.is_some() || max_age.is_some() {
+        return Check::ok(
+            NAME,
+            format!(
+                "{values}; the kubelet, not the chart's imageCleaner, removes the images \
+                 containerd pulled"
+            ),
+        );
+    }
+    let command = match flavor {
+        ToolFlavor::Microk8s => "binderctl nodes gc",
+        ToolFlavor::Plain => "binderctl --tools plain nodes gc --max-age 14d",
+    };
+    let fix = match node {
+        Some(node) => format!("{command} --node {node}"),
+        None => format!("sudo {command}"),
+    };
+    Check::warn(
+        NAME,
+        format!(
+            "{values}; the chart's imageCleaner is enabled ({source}), but it cleans only the \
+             build daemon's store (docker/dind), never the images containerd pulled for user \
+             pods: use `binderctl nodes gc`"
         ),
         fix,
     )

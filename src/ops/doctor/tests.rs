@@ -186,3 +186,217 @@ fn samples_cover_both_flavours() {
     );
     assert!(plans[1].render().starts_with("kubectl get storageclass"));
 }
+
+fn kubelet_file(text: &str) -> FileRead {
+    Ok(Some(text.to_string()))
+}
+
+fn context(runtime: &str, cleaner: Option<bool>) -> NodeContext {
+    NodeContext {
+        runtime: Some(runtime.to_string()),
+        image_cleaner: cleaner.map(|on| (on, "_binder.yaml".to_string())),
+    }
+}
+
+#[test]
+fn image_gc_reports_the_settings_or_the_kubelets_defaults() {
+    use crate::cluster::tools::ToolFlavor;
+    let args = kubelet_file("--cert-dir=/x\n--image-gc-high-threshold=90\n");
+    let check = kubelet_image_gc_check(
+        &args,
+        ToolFlavor::Microk8s,
+        None,
+        &context("containerd://1.7.28", None),
+    );
+    assert_eq!(check.status, Status::Ok);
+    assert_eq!(
+        check.message,
+        "image garbage collection: high 90%, low 80% (the kubelet's default), max-age unset \
+         (the kubelet's default: unused images stay until the disk reaches the high mark)"
+    );
+    let config = kubelet_file(
+        "kind: KubeletConfiguration\nimageGCHighThresholdPercent: 80\n\
+         imageGCLowThresholdPercent: 60\nimageMaximumGCAge: 336h\n",
+    );
+    let check = kubelet_image_gc_check(
+        &config,
+        ToolFlavor::Plain,
+        Some("w1"),
+        &context("containerd://2.0.0", Some(true)),
+    );
+    assert_eq!(check.status, Status::Ok, "{}", check.message);
+    assert!(
+        check
+            .message
+            .starts_with("image garbage collection: high 80%, low 60%, max-age 336h; the kubelet"),
+        "{}",
+        check.message
+    );
+    // A flags file that hands the kubelet a configuration file: its maximum
+    // age is not read, and said so.
+    let delegated = kubelet_file("--config=/etc/kubelet.yaml\n");
+    let check = kubelet_image_gc_check(
+        &delegated,
+        ToolFlavor::Microk8s,
+        None,
+        &context("containerd", None),
+    );
+    assert!(
+        check
+            .message
+            .contains("max-age not read (the kubelet's --config file /etc/kubelet.yaml"),
+        "{}",
+        check.message
+    );
+    assert_eq!(
+        kubelet_image_gc_check(&Ok(None), ToolFlavor::Plain, None, &NodeContext::default()).status,
+        Status::Skip
+    );
+}
+
+#[test]
+fn image_cleaner_on_containerd_with_default_gc_is_a_warning_with_the_fix() {
+    use crate::cluster::tools::ToolFlavor;
+    let stock = kubelet_file("--cert-dir=/x\n--kube-reserved=cpu=1\n");
+    let check = kubelet_image_gc_check(
+        &stock,
+        ToolFlavor::Microk8s,
+        Some("w1"),
+        &context("containerd://1.7.28", Some(true)),
+    );
+    assert_eq!(check.status, Status::Warn);
+    assert!(
+        check.message.contains(
+            "the chart's imageCleaner is enabled (_binder.yaml), but it cleans only the build \
+             daemon's store (docker/dind), never the images containerd pulled for user pods: use \
+             `binderctl nodes gc`"
+        ),
+        "{}",
+        check.message
+    );
+    assert_eq!(check.fix.as_deref(), Some("binderctl nodes gc --node w1"));
+    let here = kubelet_image_gc_check(
+        &stock,
+        ToolFlavor::Plain,
+        None,
+        &context("containerd://1.7.28", Some(true)),
+    );
+    assert_eq!(
+        here.fix.as_deref(),
+        Some("sudo binderctl --tools plain nodes gc --max-age 14d")
+    );
+    // Not on CRI-O, not with the cleaner off, not when the node's runtime is unknown.
+    for other in [
+        context("cri-o://1.30.0", Some(true)),
+        context("containerd://1.7.28", Some(false)),
+        context("containerd://1.7.28", None),
+        NodeContext {
+            runtime: None,
+            image_cleaner: Some((true, "binder.yaml".into())),
+        },
+    ] {
+        let check = kubelet_image_gc_check(&stock, ToolFlavor::Microk8s, None, &other);
+        assert_eq!(check.status, Status::Ok, "{other:?}: {}", check.message);
+    }
+}
+
+#[test]
+fn image_cleaner_is_enabled_unless_the_values_turn_it_off() {
+    let values = |text: &str| -> Value { serde_yaml::from_str(text).unwrap() };
+    assert!(
+        image_cleaner_enabled(&values("config: {}\n")),
+        "the chart's default"
+    );
+    assert!(image_cleaner_enabled(&values(
+        "imageCleaner:\n  delay: 5\n"
+    )));
+    assert!(image_cleaner_enabled(&values(
+        "imageCleaner:\n  enabled: true\n"
+    )));
+    assert!(!image_cleaner_enabled(&values(
+        "imageCleaner:\n  enabled: false\n"
+    )));
+    assert!(!image_cleaner_enabled(&values(
+        "imageCleaner:\n  enabled: null\n"
+    )));
+    assert!(!image_cleaner_enabled(&values(
+        "imageCleaner:\n  enabled: \"\"\n"
+    )));
+}
+
+/// Through `evaluate`: the rendered values decide over the input, this
+/// machine is found in the node list by its host name under `--root`, and
+/// its kubelet file is read there.
+#[test]
+fn evaluate_checks_this_nodes_image_gc_with_the_rendered_values() {
+    use crate::cluster::tools::ToolFlavor;
+    let root = tempfile::tempdir().unwrap();
+    let write = |relative: &str, text: &str| {
+        let path = root.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    write("etc/hostname", "lab-cp-1\n");
+    write(
+        "var/lib/kubelet/config.yaml",
+        "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n",
+    );
+    let input = write("work/binder.yaml", "imageCleaner:\n  enabled: false\n");
+    let rendered = write("work/_binder.yaml", "imageCleaner:\n  enabled: true\n");
+    let node = |name: &str, runtime: &str| {
+        serde_json::json!({
+            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+            "status": {"nodeInfo": {"kubeletVersion": "v1.31.2", "containerRuntimeVersion": runtime}}
+        })
+    };
+    let nodes = serde_json::json!({"items": [
+        node("lab-cp-1", "containerd://1.7.28"), node("lab-worker-1", "cri-o://1.30.0")
+    ]});
+    let facts = ClusterFacts {
+        microk8s_status: None,
+        storage_classes: Err("not read".into()),
+        services: Err("not read".into()),
+        nodes: Ok(nodes.to_string()),
+        node_stats: None,
+        remote: None,
+        egress_applied: None,
+        now: 0,
+    };
+    let local = Local {
+        root: root.path().to_path_buf(),
+        input: input.clone(),
+        secret: root.path().join("work/secret.yaml"),
+        rendered: rendered.clone(),
+        flavor: ToolFlavor::Plain,
+    };
+    let checks = crate::ops::doctor::evaluate(&facts, &local);
+    let gc = checks
+        .iter()
+        .find(|c| c.name == "kubelet-image-gc")
+        .expect("the image GC check");
+    assert_eq!(gc.status, Status::Warn, "{}", gc.message);
+    assert!(
+        gc.message.contains("high 85% (the kubelet's default)"),
+        "{}",
+        gc.message
+    );
+    assert!(gc.message.contains("_binder.yaml"), "{}", gc.message);
+    // Without the rendered file the input says: no cleaner, no warning.
+    std::fs::remove_file(&rendered).unwrap();
+    let checks = crate::ops::doctor::evaluate(&facts, &local);
+    let gc = checks
+        .iter()
+        .find(|c| c.name == "kubelet-image-gc")
+        .unwrap();
+    assert_eq!(gc.status, Status::Ok, "{}", gc.message);
+    // This machine is the CRI-O node: no warning either.
+    std::fs::write(&rendered, "imageCleaner:\n  enabled: true\n").unwrap();
+    write("etc/hostname", "lab-worker-1\n");
+    let checks = crate::ops::doctor::evaluate(&facts, &local);
+    let gc = checks
+        .iter()
+        .find(|c| c.name == "kubelet-image-gc")
+        .unwrap();
+    assert_eq!(gc.status, Status::Ok, "{}", gc.message);
+}

@@ -1,5 +1,5 @@
 //! `--node NAME` and `--all-nodes`: the node-level commands (`images ls`,
-//! `images rm`, `nodes reserve`, doctor's node checks) on other nodes,
+//! `images rm`, `nodes reserve`, `nodes gc`, doctor's node checks) on other nodes,
 //! through one short-lived helper pod per node (`cluster::node_helper`)
 //! instead of SSH. Runs kubectl through the runner; the helper pods are
 //! always deleted, also on a failure and on Ctrl-C.
@@ -58,6 +58,8 @@ pub struct Remote {
     run_id: String,
     /// Which containerd each chosen node runs (set once the nodes are chosen).
     containerd: std::sync::OnceLock<HashMap<String, NodeContainerd>>,
+    /// Each node's kubelet version, from the same node list.
+    kubelet_versions: std::sync::OnceLock<HashMap<String, String>>,
 }
 
 /// What a finished helper pod left: each container's output, and why the
@@ -90,6 +92,7 @@ impl Remote {
             image: targets.helper_image.clone(),
             run_id: node_helper::run_id(now, std::process::id()),
             containerd: std::sync::OnceLock::new(),
+            kubelet_versions: std::sync::OnceLock::new(),
         }
     }
 
@@ -119,6 +122,7 @@ impl Remote {
         let chosen = choose_nodes(&json, targets, containerd_only)
             .with_context(|| format!("`{command}`"))?;
         let _ = self.containerd.set(node_containerds(&json));
+        let _ = self.kubelet_versions.set(kubelet_versions(&json));
         for (_, why) in &chosen.skipped {
             output::warn(why);
         }
@@ -128,6 +132,12 @@ impl Remote {
             );
         }
         Ok(chosen.ready)
+    }
+
+    /// A chosen node's kubelet version (`v1.31.2`), as the node list that
+    /// [`Remote::ready_nodes`] read says.
+    pub fn kubelet_version(&self, node: &str) -> Option<&str> {
+        self.kubelet_versions.get()?.get(node).map(String::as_str)
     }
 
     /// Before any node work: remove the helper pods an earlier run left,
@@ -395,6 +405,11 @@ pub fn node_containerds(json: &str) -> HashMap<String, NodeContainerd> {
         .into_iter()
         .map(|(name, version)| (name, NodeContainerd::from_kubelet_version(&version)))
         .collect()
+}
+
+/// Each node's kubelet version (`v1.31.2`) in `kubectl get nodes -o json`.
+pub fn kubelet_versions(json: &str) -> HashMap<String, String> {
+    node_info(json, "kubeletVersion")
 }
 
 /// One `status.nodeInfo` field of each node in `kubectl get nodes -o json`.

@@ -184,6 +184,27 @@ impl From<Node> for NodeRow {
     }
 }
 
+/// This machine's host name, if the system says.
+pub fn local_hostname() -> Option<String> {
+    hostname_under(std::path::Path::new("/"))
+}
+
+/// The host name the system under `root` says (its
+/// `/proc/sys/kernel/hostname`, else `/etc/hostname`).
+pub fn hostname_under(root: &std::path::Path) -> Option<String> {
+    ["proc/sys/kernel/hostname", "etc/hostname"]
+        .iter()
+        .filter_map(|path| std::fs::read_to_string(root.join(path)).ok())
+        .map(|text| text.trim().to_string())
+        .find(|name| !name.is_empty())
+}
+
+/// Whether `node` is the machine named `hostname`: MicroK8s names nodes
+/// after the host name, lowercased, and labels them with it.
+pub fn is_this_host(node: &NodeRow, hostname: &str) -> bool {
+    node.name.eq_ignore_ascii_case(hostname) || node.hostname.eq_ignore_ascii_case(hostname)
+}
+
 /// Parse the output of `kubectl get nodes -o json`.
 pub fn parse_node_list(json: &str) -> Result<Vec<NodeRow>, serde_json::Error> {
     let list: NodeList = serde_json::from_str(json)?;

@@ -163,21 +163,6 @@ fn check_node_name(name: &str) -> Result<()> {
         .map_err(anyhow::Error::msg)
 }
 
-/// This machine's host name, if the system says.
-fn local_hostname() -> Option<String> {
-    ["/proc/sys/kernel/hostname", "/etc/hostname"]
-        .iter()
-        .filter_map(|path| std::fs::read_to_string(path).ok())
-        .map(|text| text.trim().to_string())
-        .find(|name| !name.is_empty())
-}
-
-/// Whether `node` is the machine named `hostname`: MicroK8s names nodes
-/// after the host name, lowercased, and labels them with it.
-fn is_this_host(node: &NodeRow, hostname: &str) -> bool {
-    node.name.eq_ignore_ascii_case(hostname) || node.hostname.eq_ignore_ascii_case(hostname)
-}
-
 /// The join commands in the output of `microk8s add-node`, without any
 /// `--worker` flag, in order, each once: the first is the one for the
 /// default interface, the others are alternatives for other interfaces.
