@@ -30,7 +30,7 @@ pub const NAMESPACED: &[Rule] = &[
         group: "",
         resources: &["pods"],
         verbs: &["get", "list", "watch", "create", "delete"],
-        why: "pods ls/purge, status, logs, doctor, helper pods (images/nodes/doctor --all-nodes)",
+        why: "pods ls/purge, status, logs, doctor, helper pods (images, nodes reserve/gc, doctor --all-nodes)",
     },
     Rule {
         group: "",
@@ -72,13 +72,13 @@ pub const NAMESPACED: &[Rule] = &[
         group: "",
         resources: &["configmaps", "services", "serviceaccounts"],
         verbs: MANAGE,
-        why: "deploy (the chart's objects); status and doctor read the services",
+        why: "deploy (the chart's objects); status, check and doctor read the services",
     },
     Rule {
         group: "apps",
         resources: &["deployments", "daemonsets", "statefulsets", "replicasets"],
         verbs: MANAGE,
-        why: "deploy and rollback (the chart's workloads, the rollout wait)",
+        why: "deploy and rollback (the chart's workloads, the rollout wait); status",
     },
     Rule {
         group: "batch",
@@ -112,7 +112,7 @@ pub const CLUSTER: &[Rule] = &[
         group: "",
         resources: &["nodes"],
         verbs: &["get", "list", "watch"],
-        why: "nodes ls/disk, doctor, --node/--all-nodes",
+        why: "nodes ls/disk/reserve/gc, doctor, --node/--all-nodes",
     },
     Rule {
         group: "",
