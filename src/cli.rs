@@ -124,6 +124,22 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "NAME", env = "BINDERCTL_CONTEXT")]
     pub context: Option<String>,
 
+    /// How long kubectl may wait for the API server's answer to one request
+    /// (kubectl's --request-timeout), so that a server or etcd that stopped
+    /// answering ends the command instead of hanging it; 0: as long as the
+    /// server takes. Waits with limits of their own (the rollout, `logs
+    /// -f`, port forwarding) are not cut short; Helm has no such option
+    /// (the API server's own limit, 60s by default, ends its requests).
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        env = "BINDERCTL_REQUEST_TIMEOUT",
+        default_value = "30s",
+        value_parser = request_timeout
+    )]
+    pub request_timeout: Duration,
+
     /// Print only errors (and the results on stdout); `render --check` then
     /// prints its verdict only when the output would change.
     #[arg(short = 'q', long, global = true, conflicts_with = "verbose")]
@@ -1404,6 +1420,19 @@ fn output_file(text: &str) -> Result<PathBuf, String> {
     Ok(PathBuf::from(text))
 }
 
+/// `--request-timeout`: a duration from 1s (less would fail healthy
+/// requests) to a day, or 0 for no limit.
+fn request_timeout(text: &str) -> Result<Duration, String> {
+    let duration = crate::cluster::duration::parse_duration(text).map_err(|e| format!("{e:#}"))?;
+    if duration > Duration::from_secs(86_400) {
+        return Err("at most a day (e.g. 30s, 2m; 0 for no limit)".to_string());
+    }
+    if !duration.is_zero() && duration < Duration::from_secs(1) {
+        return Err("at least 1s (e.g. 30s, 2m; 0 for no limit)".to_string());
+    }
+    Ok(duration)
+}
+
 /// `--timeout`: a duration in the one grammar of every duration option
 /// (5s, 500ms, 1m, or a bare number of seconds), more than zero.
 fn timeout(text: &str) -> Result<Duration, String> {
@@ -1729,6 +1758,19 @@ mod tests {
         for bad in ["0", "0s", "0ms", "-1", "5x", "", "1hms", "ms"] {
             assert!(timeout(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn request_timeouts_are_a_second_to_a_day_or_none() {
+        assert_eq!(request_timeout("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(request_timeout("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(request_timeout("0"), Ok(Duration::ZERO));
+        assert_eq!(request_timeout("0s"), Ok(Duration::ZERO));
+        for bad in ["500ms", "2d", "-1", "5x", ""] {
+            assert!(request_timeout(bad).is_err(), "{bad:?}");
+        }
+        let cli = Cli::try_parse_from(["binderctl", "status"]).unwrap();
+        assert_eq!(cli.global.request_timeout, Duration::from_secs(30));
     }
 
     #[test]

@@ -97,6 +97,9 @@ pub struct ToolFailed {
     pub command: String,
     /// The child's exit code (128 + signal when it was killed).
     pub code: i32,
+    /// What it printed on stdout before it failed: what a batch did get
+    /// done (`pod/x deleted`) before the server went away.
+    pub printed: String,
 }
 
 impl fmt::Display for ToolFailed {
@@ -170,11 +173,13 @@ mod tests {
         let err = anyhow::Error::new(ToolFailed {
             command: "helm x".into(),
             code: 3,
+            printed: String::new(),
         });
         assert_eq!(exit_code(&err), 3);
         let err = anyhow::Error::new(ToolFailed {
             command: "helm x".into(),
             code: 300,
+            printed: String::new(),
         });
         assert_eq!(exit_code(&err), 2);
     }

@@ -299,7 +299,7 @@ done
         "{err}"
     );
     assert!(
-        err.contains("Deleted 2 pods. 2 pods were not deleted:"),
+        err.contains("Deleted 2 pods. 2 pods were not deleted, or the server did not confirm it:"),
         "{err}"
     );
     assert!(
@@ -438,4 +438,72 @@ fn namespaces_and_prefixes_that_look_like_options_are_refused_before_any_tool_ru
         assert_eq!(out.status.code(), Some(2), "{argv:?}: {}", stderr(&out));
     }
     assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+}
+
+#[test]
+fn kubectl_calls_get_the_request_timeout_by_default() {
+    let fake = FakeCluster::new();
+    let out = fake
+        .command(&["pods", "purge", "jupyter-", "--dry-run"])
+        .env_remove("BINDERCTL_REQUEST_TIMEOUT")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out)
+            .lines()
+            .all(|l| l.contains(" --wait=false -o name --request-timeout=30s jupyter-")),
+        "{}",
+        stdout(&out)
+    );
+    let mut listing = call(&GET_PODS);
+    listing.push("--request-timeout=30s".into());
+    assert_eq!(fake.calls(), vec![listing.clone()]);
+    let out = run(
+        &fake,
+        &["--request-timeout", "2m", "pods", "ls", "jupyter-"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    listing.pop();
+    listing.push("--request-timeout=2m".into());
+    assert_eq!(fake.calls().last(), Some(&listing));
+}
+
+#[test]
+fn a_batch_cut_short_reports_what_it_deleted_and_what_is_left() {
+    let mut fake = FakeCluster::new();
+    let names = user_pod_names();
+    // The server goes away after the first pod of the first batch.
+    fake.respond_full(
+        &["kubectl", "delete", "pod"],
+        &format!("pod/{}\n", names[0]),
+        "The connection to the server 127.0.0.1:16443 was refused - did you specify the right host or port?\n",
+        1,
+    );
+    let out = run(
+        &fake,
+        &["pods", "purge", "jupyter-", "--yes", "--batch-size", "2"],
+    );
+    let said = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("Deleted 1 pod. 3 pods were not deleted, or the server did not confirm it:"),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "Deleting pods 1-2 of 4 failed (the API server cannot be reached: it is down or \
+             restarting: `microk8s kubectl delete pod -n binder --ignore-not-found --wait=false -o \
+             name {} {}` failed with exit code 1): {}\n",
+            names[0], names[1], names[1]
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains(
+            "Run the same command again to delete what is left \
+             (`binderctl pods ls jupyter- -n binder` lists it)."
+        ),
+        "{said}"
+    );
 }

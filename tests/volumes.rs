@@ -11,7 +11,7 @@ fn fake() -> FakeCluster {
     fake.respond(&["kubectl", "get", "pods"], PODS_WITH_CLAIMS_JSON, 0);
     fake.respond(
         &["kubectl", "delete", "pvc"],
-        "persistentvolumeclaim \"claim-course2023-bob\" deleted\n",
+        "persistentvolumeclaim/claim-course2023-bob\npersistentvolumeclaim/claim-course2023-carol\n",
         0,
     );
     fake
@@ -97,6 +97,8 @@ fn rm_by_prefix_deletes_unused_claims_after_asking() {
             "binder",
             "--ignore-not-found",
             "--wait=false",
+            "-o",
+            "name",
             "claim-course2023-bob",
             "claim-course2023-carol",
         ])]
@@ -143,7 +145,7 @@ fn dry_run_prints_and_a_missing_claim_is_an_error() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
-        "microk8s kubectl delete pvc -n binder --ignore-not-found --wait=false claim-course2023-bob\n"
+        "microk8s kubectl delete pvc -n binder --ignore-not-found --wait=false -o name claim-course2023-bob\n"
     );
     assert!(fake.calls_starting_with(&["kubectl", "delete"]).is_empty());
     let out = run(&fake, &["volumes", "rm", "claim-nobody", "--yes"]);

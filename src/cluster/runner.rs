@@ -304,31 +304,76 @@ impl<'a> Batches<'a> {
         batches
     }
 
-    /// How many items the failed batches carried (not dealt with);
-    /// `base_args` is how many arguments come before the items.
-    pub fn failed_items(&self, base_args: usize) -> usize {
+    /// Each failed batch's items: those it got done before it failed
+    /// (read from what it printed, by `done`) and those it did not (or
+    /// that the server did not confirm); `base_args` is how many
+    /// arguments come before the items.
+    fn split_failed(
+        &self,
+        base_args: usize,
+        done: &dyn Fn(&str) -> Vec<String>,
+    ) -> Vec<(&Step, &anyhow::Error, Vec<String>, Vec<String>)> {
         self.failed
             .iter()
-            .map(|(step, _)| step.command.args.len().saturating_sub(base_args))
+            .map(|(step, err)| {
+                let printed = err
+                    .downcast_ref::<ToolFailed>()
+                    .map_or("", |failed| failed.printed.as_str());
+                let confirmed = done(printed);
+                let items = step.command.args.get(base_args..).unwrap_or_default();
+                let (got, left) = items
+                    .iter()
+                    .cloned()
+                    .partition(|item| confirmed.contains(item));
+                (*step, err, got, left)
+            })
+            .collect()
+    }
+
+    /// How many items the failed batches got done before they failed (see
+    /// [`Batches::failed_items`]).
+    pub fn done_before_failing(
+        &self,
+        base_args: usize,
+        done: &dyn Fn(&str) -> Vec<String>,
+    ) -> usize {
+        self.split_failed(base_args, done)
+            .iter()
+            .map(|(_, _, got, _)| got.len())
+            .sum()
+    }
+
+    /// How many items the failed batches carried and did not get done (or
+    /// not as far as they said): what `done` does not find in what each
+    /// printed before it failed; `base_args` is how many arguments come
+    /// before the items.
+    pub fn failed_items(&self, base_args: usize, done: &dyn Fn(&str) -> Vec<String>) -> usize {
+        self.split_failed(base_args, done)
+            .iter()
+            .map(|(_, _, _, left)| left.len())
             .sum()
     }
 
     /// One line per failed batch: what it was, why it failed, and the
-    /// items it carried (the first `shown` of them), which were not dealt
-    /// with; `base_args` is how many arguments come before the items.
-    pub fn failure_lines(&self, base_args: usize, shown: usize) -> Vec<String> {
-        self.failed
-            .iter()
-            .map(|(step, err)| {
-                let items = step.command.args.get(base_args..).unwrap_or_default();
-                let mut names = items
+    /// items it did not get done (the first `shown` of them; see
+    /// [`Batches::failed_items`]).
+    pub fn failure_lines(
+        &self,
+        base_args: usize,
+        shown: usize,
+        done: &dyn Fn(&str) -> Vec<String>,
+    ) -> Vec<String> {
+        self.split_failed(base_args, done)
+            .into_iter()
+            .map(|(step, err, _, left)| {
+                let mut names = left
                     .iter()
                     .take(shown)
                     .map(String::as_str)
                     .collect::<Vec<_>>()
                     .join(", ");
-                if items.len() > shown {
-                    names.push_str(&format!(" and {} more", items.len() - shown));
+                if left.len() > shown {
+                    names.push_str(&format!(" and {} more", left.len() - shown));
                 }
                 let what = step.description.as_deref().unwrap_or("a batch");
                 format!("{what} failed ({err:#}): {names}")
@@ -353,6 +398,37 @@ impl<'a> Batches<'a> {
     }
 }
 
+/// What a tool's error output says about an API server that did not
+/// answer (kubectl's and Helm's wordings, client-go's and the server's):
+/// not reached at all, or no answer in time (the server, or the etcd
+/// behind it, down or overloaded).
+pub fn unanswered(stderr: &str) -> Option<&'static str> {
+    const TIMED_OUT: [&str; 5] = [
+        "Client.Timeout exceeded",
+        "context deadline exceeded",
+        "request did not complete within requested timeout",
+        "unable to return a response in the time allotted",
+        "INTERNAL_ERROR; received from peer",
+    ];
+    const UNREACHABLE: [&str; 5] = [
+        "connection refused",
+        "The connection to the server",
+        "connection reset by peer",
+        "Unable to connect to the server",
+        "http2: client connection lost",
+    ];
+    if TIMED_OUT.iter().any(|t| stderr.contains(t)) {
+        Some(
+            "the API server did not answer in time (binderctl --request-timeout): it, or the \
+             etcd behind it, is down or overloaded",
+        )
+    } else if UNREACHABLE.iter().any(|t| stderr.contains(t)) {
+        Some("the API server cannot be reached: it is down or restarting")
+    } else {
+        None
+    }
+}
+
 /// A probed command's failure as [`Runner::query`] reports it: its stderr
 /// (and a hint for MicroK8s' wrappers) shown, a [`ToolFailed`] returned.
 pub fn failed(command: &CommandLine, captured: &Captured) -> anyhow::Error {
@@ -360,10 +436,11 @@ pub fn failed(command: &CommandLine, captured: &Captured) -> anyhow::Error {
     if let Some(hint) = microk8s::failure_hint(command, &captured.stderr) {
         stderr_line(&format!("binderctl: {hint}"));
     }
-    with_forbidden(
+    explained(
         ToolFailed {
             command: command.to_string(),
             code: captured.code,
+            printed: captured.stdout.clone(),
         }
         .into(),
         &captured.stderr,
@@ -371,9 +448,10 @@ pub fn failed(command: &CommandLine, captured: &Captured) -> anyhow::Error {
 }
 
 /// A refusal by the API server's authorization, said first as the missing
-/// permission (the tool's own line is above it).
-fn with_forbidden(err: anyhow::Error, stderr: &str) -> anyhow::Error {
-    match rbac::explain_forbidden(stderr) {
+/// permission; an API server that did not answer, said as such (the
+/// tool's own line is above it).
+fn explained(err: anyhow::Error, stderr: &str) -> anyhow::Error {
+    match rbac::explain_forbidden(stderr).or_else(|| unanswered(stderr).map(str::to_string)) {
         Some(line) => err.context(line),
         None => err,
     }
@@ -744,10 +822,14 @@ async fn run_passing_output(step: &Step, on_interrupt: OnInterrupt) -> Result<St
         if output::is_quiet() {
             output::tool_stderr(&stderr);
         }
-        return Err(with_forbidden(
+        let printed =
+            String::from_utf8_lossy(&stdout_copy.lock().unwrap_or_else(|e| e.into_inner()))
+                .into_owned();
+        return Err(explained(
             ToolFailed {
                 command: command.to_string(),
                 code,
+                printed,
             }
             .into(),
             &stderr,
@@ -1033,6 +1115,39 @@ mod tests {
         let results = Runner::new(true).execute_concurrently(&plan, 4).await;
         assert!(matches!(results.as_slice(), [Ok(out)] if out.is_empty()));
         assert!(!marker.exists());
+    }
+
+    #[test]
+    fn an_unanswering_api_server_is_named() {
+        for timed_out in [
+            "Unable to connect to the server: context deadline exceeded (Client.Timeout exceeded while awaiting headers)",
+            "Error from server (Timeout): Timeout: request did not complete within requested timeout - context deadline exceeded",
+            "Error: list: failed to list: Get \"https://127.0.0.1:6443/api/v1/namespaces/x/secrets\": stream error: stream ID 3; INTERNAL_ERROR; received from peer",
+        ] {
+            assert!(unanswered(timed_out).unwrap().contains("did not answer in time"), "{timed_out}");
+        }
+        let refused = "The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?";
+        assert!(unanswered(refused).unwrap().contains("cannot be reached"));
+        assert_eq!(
+            unanswered("Error from server (NotFound): pods \"x\" not found"),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_step_keeps_what_it_printed() {
+        let err = Runner::new(false)
+            .run_step(&Step::new(sh(
+                "echo pod/a deleted; echo connection refused >&2; exit 1",
+            )))
+            .await
+            .unwrap_err();
+        let failed = err.downcast_ref::<ToolFailed>().unwrap();
+        assert_eq!(failed.printed, "pod/a deleted\n");
+        assert!(
+            format!("{err:#}").starts_with("the API server cannot be reached"),
+            "{err:#}"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! into a config), so nothing below `commands/` knows the CLI.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Which programs binderctl drives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,4 +28,8 @@ pub struct Target {
     pub namespace: String,
     /// The Helm release's name.
     pub release: String,
+    /// kubectl's `--request-timeout` for calls that are single requests
+    /// (not the waits: `rollout status`, `logs -f`, `port-forward`);
+    /// `None`: as long as the server takes.
+    pub request_timeout: Option<Duration>,
 }

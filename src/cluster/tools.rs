@@ -2,8 +2,11 @@
 //! default) or plain `kubectl`, `helm`, `ctr` from PATH (k3s, managed
 //! clusters). Pure: this only builds command lines.
 
+use std::time::Duration;
+
 use anyhow::Result;
 
+use crate::cluster::duration::format_go;
 use crate::cluster::plan::CommandLine;
 pub use crate::cluster::target::{Target, ToolFlavor};
 
@@ -38,6 +41,8 @@ impl Tool {
 pub struct Tools {
     flavor: ToolFlavor,
     cluster: Cluster,
+    /// kubectl's `--request-timeout` for single requests ([`waits`]).
+    request_timeout: Option<Duration>,
 }
 
 /// Which cluster kubectl and Helm talk to (`--kubeconfig`, `--context`);
@@ -73,6 +78,7 @@ impl Tools {
         Tools {
             flavor,
             cluster: Cluster::default(),
+            request_timeout: None,
         }
     }
 
@@ -87,6 +93,7 @@ impl Tools {
                     .map(|p| p.to_string_lossy().into_owned()),
                 context: target.context.clone(),
             },
+            request_timeout: target.request_timeout,
         }
     }
 
@@ -110,7 +117,13 @@ impl Tools {
         };
         // After the operation's own arguments: both tools take their global
         // flags anywhere.
-        command.args(self.cluster.flags(tool))
+        let command = command.args(self.cluster.flags(tool));
+        match self.request_timeout {
+            Some(limit) if tool == Tool::Kubectl && !waits(&command.args) => {
+                command.arg(format!("--request-timeout={}", format_go(limit)))
+            }
+            _ => command,
+        }
     }
 
     /// `kubectl ARGS` in the chosen flavor.
@@ -171,6 +184,38 @@ impl Tools {
                  distribution does it"
             ),
         }
+    }
+}
+
+/// Whether the kubectl command `args` (after `microk8s kubectl`'s own
+/// `kubectl`, if any) waits or streams for as long as it takes, with a limit
+/// of its own or none: a rollout's status, `wait`, `logs -f`, a watch,
+/// port forwarding, a proxy, a session in a container. kubectl's
+/// `--request-timeout` bounds a whole request, a watch's or a stream's too,
+/// so these must not get it; every other call is a few single requests.
+pub fn waits(args: &[String]) -> bool {
+    let words: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .skip_while(|w| *w == "kubectl")
+        .collect();
+    // binderctl's builders put the verb first.
+    let verb = words.first().copied();
+    let flag = |names: &[&str]| {
+        words.iter().any(|w| {
+            names.iter().any(|n| {
+                *w == *n
+                    || (w.starts_with(n) && w[n.len()..].starts_with('=') && !w.ends_with("=false"))
+            })
+        })
+    };
+    match verb {
+        Some("wait" | "port-forward" | "proxy" | "attach" | "exec" | "run" | "cp" | "debug") => {
+            true
+        }
+        Some("rollout") => words.contains(&"status"),
+        Some("logs") => flag(&["-f", "--follow"]),
+        _ => flag(&["-w", "--watch", "--watch-only"]),
     }
 }
 
@@ -244,6 +289,7 @@ mod tests {
                 kubeconfig: Some("/etc/lab.kubeconfig".into()),
                 context: Some("lab".into()),
             },
+            request_timeout: None,
         };
         assert_eq!(
             tools.kubectl(["get", "pods"]).to_string(),
@@ -261,6 +307,73 @@ mod tests {
             Tools::new(ToolFlavor::Plain).kubectl(["get"]).to_string(),
             "kubectl get"
         );
+    }
+
+    #[test]
+    fn single_requests_get_the_request_timeout_and_waits_do_not() {
+        let tools = Tools {
+            flavor: ToolFlavor::Plain,
+            cluster: Cluster {
+                kubeconfig: Some("/etc/lab.kubeconfig".into()),
+                context: None,
+            },
+            request_timeout: Some(Duration::from_secs(30)),
+        };
+        assert_eq!(
+            tools.kubectl(["delete", "pod", "-n", "binder"]).to_string(),
+            "kubectl delete pod -n binder --kubeconfig=/etc/lab.kubeconfig --request-timeout=30s"
+        );
+        assert_eq!(
+            Tools {
+                request_timeout: Some(Duration::from_secs(90)),
+                ..Tools::new(ToolFlavor::Microk8s)
+            }
+            .kubectl(["get", "pods"])
+            .to_string(),
+            "microk8s kubectl get pods --request-timeout=1m30s"
+        );
+        // Helm and ctr have no such flag.
+        assert_eq!(
+            tools.helm(["list"]).to_string(),
+            "helm list --kubeconfig=/etc/lab.kubeconfig"
+        );
+        assert_eq!(
+            tools.ctr("k8s.io", ["images", "ls"]).to_string(),
+            "ctr --namespace k8s.io images ls"
+        );
+        for waiting in [
+            &["rollout", "status", "deployment/hub", "--timeout=10m"][..],
+            &["logs", "-n", "binder", "hub-1", "-f"],
+            &["logs", "--follow=true", "hub-1"],
+            &[
+                "port-forward",
+                "-n",
+                "binder",
+                "svc/proxy-public",
+                "8000:80",
+            ],
+            &["wait", "--for=condition=Ready", "pod/x", "-n", "binder"],
+            &["get", "pods", "-w"],
+            &["get", "pods", "--watch=true"],
+            &["exec", "-it", "x", "--", "sh"],
+        ] {
+            let line = tools.kubectl(waiting.iter().copied());
+            assert!(!line.to_string().contains("--request-timeout"), "{line}");
+        }
+        for single in [
+            &["rollout", "restart", "deployment/hub"][..],
+            &["logs", "-n", "binder", "hub-1", "--tail=20"],
+            &["logs", "--follow=false", "hub-1"],
+            &["get", "pods", "--watch=false"],
+            &["auth", "can-i", "create", "secrets"],
+            &["apply", "-f", "-"],
+        ] {
+            let line = tools.kubectl(single.iter().copied());
+            assert!(
+                line.to_string().ends_with(" --request-timeout=30s"),
+                "{line}"
+            );
+        }
     }
 
     #[test]

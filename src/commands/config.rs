@@ -16,6 +16,8 @@ pub fn target(global: &GlobalArgs) -> Target {
         context: global.context.clone(),
         namespace: global.namespace.clone(),
         release: global.release.clone(),
+        // 0 is kubectl's own "no limit": then no flag at all.
+        request_timeout: Some(global.request_timeout).filter(|t| !t.is_zero()),
     }
 }
 

@@ -62,6 +62,7 @@ async fn deployed_values(runner: &Runner, tools: &Tools, target: &Target) -> Res
         return Err(ToolFailed {
             command: command.to_string(),
             code: captured.code,
+            printed: captured.stdout.clone(),
         }
         .into());
     }

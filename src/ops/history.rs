@@ -180,6 +180,7 @@ async fn read_history(
         return Err(crate::error::ToolFailed {
             command: command.to_string(),
             code: captured.code,
+            printed: captured.stdout.clone(),
         }
         .into());
     }

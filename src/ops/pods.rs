@@ -274,26 +274,41 @@ fn purge_command(tools: &Tools, namespace: &str) -> CommandLine {
     ])
 }
 
-/// The purge's summary: what was deleted, what was already gone, and each
-/// failed batch with the pods it did not delete.
-fn report_purge(batches: &Batches, count: usize, tools: &Tools, namespace: &str) {
+/// The purge's summary: what was deleted (also by a batch that failed
+/// part-way, as far as kubectl said), what was already gone, and each
+/// failed batch with the pods it did not delete or the server did not
+/// confirm; then how to finish the job.
+fn report_purge(batches: &Batches, count: usize, tools: &Tools, namespace: &str, prefix: &str) {
     let base_args = purge_command(tools, namespace).args.len();
-    let deleted: usize = batches.outputs.iter().map(|o| deleted_names(o).len()).sum();
-    let not_tried = batches.failed_items(base_args);
-    let gone = count.saturating_sub(deleted + not_tried);
+    let done =
+        |out: &str| -> Vec<String> { deleted_names(out).into_iter().map(str::to_string).collect() };
+    let deleted: usize = batches
+        .outputs
+        .iter()
+        .map(|o| deleted_names(o).len())
+        .sum::<usize>()
+        + batches.done_before_failing(base_args, &done);
+    let not_done = batches.failed_items(base_args, &done);
+    let gone = count.saturating_sub(deleted + not_done);
     let mut summary = format!("Deleted {}.", plural(deleted, "pod", "pods"));
     if gone > 0 {
         summary.push_str(&format!(" {} already gone.", plural(gone, "was", "were")));
     }
-    if not_tried > 0 {
+    if not_done > 0 {
         summary.push_str(&format!(
-            " {} not deleted:",
-            plural(not_tried, "pod was", "pods were")
+            " {} not deleted, or the server did not confirm it:",
+            plural(not_done, "pod was", "pods were")
         ));
     }
     output::info(&summary);
-    for line in batches.failure_lines(base_args, 10) {
+    for line in batches.failure_lines(base_args, 10, &done) {
         output::info(&format!("  {line}"));
+    }
+    if not_done > 0 {
+        let left = CommandLine::new("binderctl").args(["pods", "ls", prefix, "-n", namespace]);
+        output::info(&format!(
+            "Run the same command again to delete what is left (`{left}` lists it)."
+        ));
     }
 }
 
@@ -583,7 +598,7 @@ pub async fn purge(target: &Target, options: &PurgeOptions) -> Result<Outcome> {
     let results = runner.execute_concurrently(&plan, BATCHES_AT_ONCE).await;
     let batches = Batches::new(&plan, results);
     if !*dry_run {
-        report_purge(&batches, count, &tools, &target.namespace);
+        report_purge(&batches, count, &tools, &target.namespace, prefix);
     }
     match batches.into_error() {
         Some(err) => Err(err),

@@ -128,6 +128,7 @@ mod tests {
                 tools: ToolFlavor::Plain,
                 kubeconfig: None,
                 context: None,
+                request_timeout: None,
             };
             let cmd = UninstallOptions {
                 yes: true,

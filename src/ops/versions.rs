@@ -143,6 +143,7 @@ async fn search(runner: &Runner, tools: &Tools, chart: &str) -> Result<Vec<Chart
         return Err(ToolFailed {
             command: command.to_string(),
             code: captured.code,
+            printed: captured.stdout.clone(),
         }
         .into());
     }

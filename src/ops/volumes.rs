@@ -12,7 +12,7 @@ use crate::cluster::confirm::confirm;
 use crate::cluster::duration::{format_age, parse_timestamp, unix_now};
 use crate::cluster::names::validate_object_name;
 use crate::cluster::plan::{CommandLine, Plan};
-use crate::cluster::runner::Runner;
+use crate::cluster::runner::{Batches, Runner, BATCHES_AT_ONCE};
 use crate::cluster::target::Target;
 use crate::cluster::tools::ToolFlavor;
 use crate::cluster::tools::Tools;
@@ -166,17 +166,78 @@ pub fn list_command(tools: &Tools, namespace: &str) -> CommandLine {
     tools.kubectl(["get", "pvc", "-n", namespace, "-o", "json"])
 }
 
-/// One `kubectl delete pvc` per batch; claims already gone are not an error.
+/// One `kubectl delete pvc` per batch, each claim it deleted printed as
+/// `persistentvolumeclaim/NAME`; claims already gone are not an error.
 pub fn rm_plan(tools: &Tools, namespace: &str, names: &[String]) -> Plan {
-    let base = tools.kubectl([
+    Plan::batched(
+        &rm_command(tools, namespace),
+        names,
+        DELETE_BATCH,
+        "Deleting",
+        "claims",
+    )
+}
+
+/// `kubectl delete pvc ...`, before the names.
+fn rm_command(tools: &Tools, namespace: &str) -> CommandLine {
+    tools.kubectl([
         "delete",
         "pvc",
         "-n",
         namespace,
         "--ignore-not-found",
         "--wait=false",
-    ]);
-    Plan::batched(&base, names, DELETE_BATCH, "Deleting", "claims")
+        "-o",
+        "name",
+    ])
+}
+
+/// Names of the claims a `kubectl delete pvc -o name` output reports deleted.
+fn deleted_claims(output: &str) -> Vec<String> {
+    output
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("persistentvolumeclaim/"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// What `rm` did: the claims deleted (also by a batch that failed
+/// part-way, as far as kubectl said), those already gone, and each failed
+/// batch with the claims it did not delete or the server did not confirm;
+/// then how to finish the job.
+fn report_removal(batches: &Batches, count: usize, tools: &Tools, namespace: &str) {
+    let base_args = rm_command(tools, namespace).args.len();
+    let deleted: usize = batches
+        .outputs
+        .iter()
+        .map(|o| deleted_claims(o).len())
+        .sum::<usize>()
+        + batches.done_before_failing(base_args, &deleted_claims);
+    let not_done = batches.failed_items(base_args, &deleted_claims);
+    let gone = count.saturating_sub(deleted + not_done);
+    let mut summary = format!(
+        "Deleted {}.",
+        plural(deleted, "volume claim", "volume claims")
+    );
+    if gone > 0 {
+        summary.push_str(&format!(" {} already gone.", plural(gone, "was", "were")));
+    }
+    if not_done > 0 {
+        summary.push_str(&format!(
+            " {} not deleted, or the server did not confirm it:",
+            plural(not_done, "claim was", "claims were")
+        ));
+    }
+    output::info(&summary);
+    for line in batches.failure_lines(base_args, 10, &deleted_claims) {
+        output::info(&format!("  {line}"));
+    }
+    if not_done > 0 {
+        let left = CommandLine::new("binderctl").args(["volumes", "ls", "-n", namespace]);
+        output::info(&format!(
+            "Run the same command again to delete what is left (`{left}` lists it)."
+        ));
+    }
 }
 
 /// Sample plans for the conformance registry.
@@ -413,14 +474,16 @@ pub async fn remove(target: &Target, options: &RemoveOptions) -> Result<Outcome>
             return Err(NotConfirmed("nothing deleted".into()).into());
         }
     }
-    runner.execute(&plan).await?;
+    // Independent batches, a few at once; a failed one stops none.
+    let results = runner.execute_concurrently(&plan, BATCHES_AT_ONCE).await;
+    let batches = Batches::new(&plan, results);
     if !*dry_run {
-        output::info(&format!(
-            "Deleted {}.",
-            plural(names.len(), "volume claim", "volume claims")
-        ));
+        report_removal(&batches, names.len(), &tools, &target.namespace);
     }
-    Ok(Outcome::Success)
+    match batches.into_error() {
+        Some(err) => Err(err),
+        None => Ok(Outcome::Success),
+    }
 }
 
 #[cfg(test)]
@@ -475,7 +538,7 @@ mod tests {
         assert_eq!(
             sample_plans()[1].render(),
             "kubectl get pvc -n binder -o json\nkubectl get pods -n binder -o json\n\
-             kubectl delete pvc -n binder --ignore-not-found --wait=false claim-alice claim-bob\n"
+             kubectl delete pvc -n binder --ignore-not-found --wait=false -o name claim-alice claim-bob\n"
         );
     }
 }

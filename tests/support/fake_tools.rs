@@ -1211,6 +1211,10 @@ impl FakeCluster {
             .env("HOME", self.root.path())
             .env("TMPDIR", tmp)
             .env("BINDERCTL_MICROK8S_SNAP_DATA", self.snap_dir())
+            // The calls are compared word for word: no kubectl
+            // --request-timeout unless a test asks (tests/pods.rs checks
+            // the default's).
+            .env("BINDERCTL_REQUEST_TIMEOUT", "0")
             .current_dir(self.work_dir())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -119,18 +119,25 @@ pub async fn remove(
 fn report_removal(batches: &Batches, refs: &[String], tools: &Tools, containerd_namespace: &str) {
     // ctr prints each ref it removed and only warns about missing ones.
     let wanted: HashSet<&str> = refs.iter().map(String::as_str).collect();
+    let printed = |out: &str| -> Vec<String> {
+        out.lines()
+            .map(str::trim)
+            .filter(|line| wanted.contains(line))
+            .map(str::to_string)
+            .collect()
+    };
+    let base_args = remove_command(tools, containerd_namespace).args.len();
     let removed = batches
         .outputs
         .iter()
-        .flat_map(|o| o.lines())
-        .filter(|line| wanted.contains(line.trim()))
-        .count();
-    let base_args = remove_command(tools, containerd_namespace).args.len();
+        .map(|o| printed(o).len())
+        .sum::<usize>()
+        + batches.done_before_failing(base_args, &printed);
     let mut summary = format!(
         "Removed {removed} of {}.",
         plural(refs.len(), "image ref", "image refs")
     );
-    let not_tried = batches.failed_items(base_args);
+    let not_tried = batches.failed_items(base_args, &printed);
     if not_tried > 0 {
         summary.push_str(&format!(
             " {} not removed:",
@@ -138,7 +145,7 @@ fn report_removal(batches: &Batches, refs: &[String], tools: &Tools, containerd_
         ));
     }
     output::info(&summary);
-    for line in batches.failure_lines(base_args, 10) {
+    for line in batches.failure_lines(base_args, 10, &printed) {
         output::info(&format!("  {line}"));
     }
 }
