@@ -231,8 +231,10 @@ pub async fn run(target: &Target, options: &DeployOptions) -> Result<Outcome> {
 }
 
 /// Run the plan; its last step, the upgrade, is never stopped half-way: an
-/// interrupt is passed on to Helm, and once Helm has finished the operator
-/// hears what state the release is in and how to go on.
+/// interrupt is passed on to Helm. Once Helm has ended, interrupted or
+/// failed (the API server gone, or the etcd behind it), the operator hears
+/// what state the release is in, as far as Helm can still say, and how to
+/// go on.
 async fn run_plan(runner: &Runner, tools: &Tools, target: &Target, plan: &Plan) -> Result<()> {
     let Some((upgrade, preparation)) = plan.steps.split_last() else {
         return Ok(());
@@ -242,11 +244,10 @@ async fn run_plan(runner: &Runner, tools: &Tools, target: &Target, plan: &Plan) 
     }
     let result = runner.run_to_completion(upgrade).await;
     if let Err(err) = &result {
-        if err.downcast_ref::<Interrupted>().is_some() {
-            let state = release_state(runner, tools, target).await;
-            for line in recovery_advice(tools, target, state.as_deref()) {
-                output::info(&line);
-            }
+        let interrupted = err.downcast_ref::<Interrupted>().is_some();
+        let state = release_state(runner, tools, target).await;
+        for line in recovery_advice(tools, target, &state, interrupted) {
+            output::info(&line);
         }
     }
     result.map(drop)
@@ -257,43 +258,123 @@ pub fn release_status_command(tools: &Tools, release: &str, namespace: &str) -> 
     tools.helm(["status", release, "-n", namespace, "-o", "json"])
 }
 
-/// The release's status as Helm reports it (`deployed`, `failed`,
-/// `pending-upgrade`, …), if Helm says.
-async fn release_state(runner: &Runner, tools: &Tools, target: &Target) -> Option<String> {
-    let command = release_status_command(tools, &target.release, &target.namespace);
-    let captured = runner
-        .probe_after_interrupt(&command, std::time::Duration::from_secs(20))
-        .await
-        .ok()?;
-    let status: Value = serde_json::from_str(&captured.stdout).ok()?;
-    Some(status.get("info")?.get("status")?.as_str()?.to_string())
+/// What Helm says of the release after an upgrade that did not finish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ReleaseState {
+    /// Its latest revision's status (`deployed`, `failed`,
+    /// `pending-upgrade`, …).
+    Known(String),
+    /// Helm knows no such release.
+    Absent,
+    /// Helm could not say, and why.
+    Unknown(String),
 }
 
-/// What to tell the operator after an interrupted upgrade.
-fn recovery_advice(tools: &Tools, target: &Target, state: Option<&str>) -> Vec<String> {
+/// How long asking Helm for the release's state may take: Helm has no
+/// request timeout of its own, and an API server whose etcd is gone keeps
+/// a request for a minute.
+const STATE_LIMIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The release's status as Helm reports it (also after an interrupt).
+async fn release_state(runner: &Runner, tools: &Tools, target: &Target) -> ReleaseState {
+    let command = release_status_command(tools, &target.release, &target.namespace);
+    let captured = match runner.probe_after_interrupt(&command, STATE_LIMIT).await {
+        Ok(captured) => captured,
+        Err(err) => return ReleaseState::Unknown(format!("{err:#}")),
+    };
+    if !captured.success() {
+        if captured.stderr.contains("release: not found") {
+            return ReleaseState::Absent;
+        }
+        let why = crate::cluster::runner::unanswered(&captured.stderr)
+            .map(str::to_string)
+            .unwrap_or_else(|| crate::ops::nodes::fanout::one_line(&captured.stderr));
+        return ReleaseState::Unknown(why);
+    }
+    let status: Option<String> = serde_json::from_str::<Value>(&captured.stdout)
+        .ok()
+        .and_then(|v| Some(v.get("info")?.get("status")?.as_str()?.to_string()));
+    match status {
+        Some(status) => ReleaseState::Known(status),
+        None => ReleaseState::Unknown(format!("`{command}` printed no status")),
+    }
+}
+
+/// What to tell the operator after an upgrade that was interrupted or
+/// failed: what Helm says was done, and the command that goes on from
+/// there.
+fn recovery_advice(
+    tools: &Tools,
+    target: &Target,
+    state: &ReleaseState,
+    interrupted: bool,
+) -> Vec<String> {
     let (release, namespace) = (target.release.as_str(), target.namespace.as_str());
     let history = tools.helm(["history", release, "-n", namespace]);
     let rollback = tools.helm(["rollback", release, "-n", namespace]);
-    let state = match state {
-        Some(state) => format!("Helm reports release {release} as {state}"),
-        None => format!("the state of release {release} could not be read"),
+    let status = tools.helm(["status", release, "-n", namespace]);
+    let how = if interrupted {
+        "stopped after the interrupt"
+    } else {
+        "failed"
     };
-    if state.ends_with(" as deployed") {
-        return vec![
-            format!("binderctl: the helm upgrade finished after the interrupt; {state}."),
-            "binderctl: the rollout was not waited for: check with `binderctl status`, or run \
-             `binderctl deploy` again."
-                .to_string(),
-        ];
-    }
-    vec![
-        format!("binderctl: the helm upgrade stopped after the interrupt; {state}."),
+    let state = match state {
+        ReleaseState::Known(state) if state == "deployed" && interrupted => {
+            return vec![
+                format!(
+                    "binderctl: the helm upgrade finished after the interrupt; Helm reports \
+                     release {release} as deployed."
+                ),
+                "binderctl: the rollout was not waited for: check with `binderctl status`, or run \
+                 `binderctl deploy` again."
+                    .to_string(),
+            ];
+        }
+        ReleaseState::Known(state) if state == "deployed" => {
+            return vec![format!(
+                "binderctl: the helm upgrade failed before it changed the release: Helm reports \
+                 release {release} as deployed, as it was; run `binderctl deploy` again once the \
+                 cause above is fixed."
+            )];
+        }
+        ReleaseState::Absent => {
+            return vec![format!(
+                "binderctl: the helm upgrade {how}; Helm knows no release {release} in namespace \
+                 {namespace}: nothing was installed. Run `binderctl deploy` again once the cause \
+                 above is fixed."
+            )];
+        }
+        ReleaseState::Unknown(why) => {
+            return vec![
+                format!(
+                    "binderctl: the helm upgrade {how}, and the state of release {release} could \
+                     not be read ({why}): the release may or may not have changed."
+                ),
+                format!(
+                    "binderctl: once the API server answers, `{status}` says where it stands; \
+                     `binderctl deploy` again finishes the upgrade, `{rollback}` goes back to the \
+                     previous revision."
+                ),
+            ];
+        }
+        ReleaseState::Known(state) => state,
+    };
+    let mut advice = vec![
+        format!("binderctl: the helm upgrade {how}; Helm reports release {release} as {state}."),
         format!("binderctl: see what happened with `{history}`;"),
-        format!(
+    ];
+    if state.starts_with("pending") {
+        advice.push(format!(
+            "binderctl: Helm refuses another upgrade while one is pending: `{rollback}` goes \
+             back to the previous revision, then `binderctl deploy` again."
+        ));
+    } else {
+        advice.push(format!(
             "binderctl: run `binderctl deploy` again to finish the upgrade, or `{rollback}` \
              to go back to the previous revision."
-        ),
-    ]
+        ));
+    }
+    advice
 }
 
 /// The chart version of the release already deployed.
@@ -537,9 +618,10 @@ mod tests {
     fn recovery_advice_follows_the_release_state() {
         let (target, _) = parse(&["deploy"]);
         let tools = Tools::new(ToolFlavor::Microk8s);
-        let failed = recovery_advice(&tools, &target, Some("failed")).join("\n");
+        let known = |state: &str| ReleaseState::Known(state.to_string());
+        let failed = recovery_advice(&tools, &target, &known("failed"), true).join("\n");
         assert!(
-            failed.contains("Helm reports release binder as failed"),
+            failed.contains("stopped after the interrupt; Helm reports release binder as failed"),
             "{failed}"
         );
         assert!(
@@ -550,11 +632,37 @@ mod tests {
             failed.contains("`microk8s helm rollback binder -n binder`"),
             "{failed}"
         );
-        let unknown = recovery_advice(&tools, &target, None).join("\n");
-        assert!(unknown.contains("could not be read"), "{unknown}");
-        let done = recovery_advice(&tools, &target, Some("deployed")).join("\n");
+        let unknown = recovery_advice(
+            &tools,
+            &target,
+            &ReleaseState::Unknown("the API server cannot be reached".into()),
+            false,
+        )
+        .join("\n");
+        assert!(
+            unknown.contains("upgrade failed, and the state of release binder could not be read \
+                              (the API server cannot be reached): the release may or may not have changed"),
+            "{unknown}"
+        );
+        assert!(
+            unknown.contains("`microk8s helm status binder -n binder`"),
+            "{unknown}"
+        );
+        let done = recovery_advice(&tools, &target, &known("deployed"), true).join("\n");
         assert!(done.contains("finished after the interrupt"), "{done}");
         assert!(done.contains("binderctl status"), "{done}");
+        let unchanged = recovery_advice(&tools, &target, &known("deployed"), false).join("\n");
+        assert!(
+            unchanged.contains("failed before it changed the release"),
+            "{unchanged}"
+        );
+        let absent = recovery_advice(&tools, &target, &ReleaseState::Absent, false).join("\n");
+        assert!(absent.contains("nothing was installed"), "{absent}");
+        let pending = recovery_advice(&tools, &target, &known("pending-upgrade"), false).join("\n");
+        assert!(
+            pending.contains("refuses another upgrade while one is pending"),
+            "{pending}"
+        );
     }
 
     #[test]
