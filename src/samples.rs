@@ -391,7 +391,27 @@ pub fn every_command_line(dir: &Path, chart_repo_url: &str) -> Result<Vec<Comman
     Ok(lines)
 }
 
-/// The tools as `--kubeconfig DIR/kubeconfig --context closed` sets them.
+/// The global options, each accounted for like a subcommand's: every one
+/// that reaches a tool's argv is in [`cluster_selected_tools`]'s command
+/// line (`namespace` and `release` reach it through the builders' own
+/// arguments; `quiet` and `verbose` never do).
+pub const ACCOUNTED_GLOBALS: &[&str] = &[
+    "namespace",
+    "release",
+    "tools",
+    "kubeconfig",
+    "context",
+    "request_timeout",
+    "quiet",
+    "verbose",
+];
+
+/// The `--request-timeout` the samples' cluster-selected lines carry
+/// (the default tools' lines carry none, as `--request-timeout 0`).
+pub const REQUEST_TIMEOUT: &str = "45s";
+
+/// The tools as `--kubeconfig DIR/kubeconfig --context closed
+/// --request-timeout 45s` sets them.
 fn cluster_selected_tools(flavor: ToolFlavor, dir: &Path) -> Result<Tools> {
     let kubeconfig = path(dir, KUBECONFIG_FILE);
     let tools = match flavor {
@@ -406,6 +426,8 @@ fn cluster_selected_tools(flavor: ToolFlavor, dir: &Path) -> Result<Tools> {
         &kubeconfig,
         "--context",
         CONTEXT,
+        "--request-timeout",
+        REQUEST_TIMEOUT,
         "status",
     ];
     let cli = Cli::try_parse_from(argv)?;
@@ -658,6 +680,53 @@ mod tests {
             found, accounted,
             "a subcommand or option changed: add its argv to samples.rs, then list it here"
         );
+    }
+
+    #[test]
+    fn every_global_option_is_accounted_for() {
+        let mut cli = Cli::command();
+        cli.build();
+        let globals: Vec<String> = cli
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .map(|a| a.get_id().to_string())
+            .filter(|id| id != "help")
+            .collect();
+        assert_eq!(
+            globals, ACCOUNTED_GLOBALS,
+            "a global option changed: add its argv to samples.rs, then list it here"
+        );
+    }
+
+    #[test]
+    fn samples_cover_the_request_timeout_and_its_absence() {
+        let lines = every_command_line(Path::new("/srv/binder"), "http://127.0.0.1:9/").unwrap();
+        let text: Vec<String> = lines.iter().map(ToString::to_string).collect();
+        let flag = format!("--request-timeout={REQUEST_TIMEOUT}");
+        for start in [
+            "microk8s kubectl delete pod",
+            "kubectl get pods",
+            "kubectl auth can-i",
+        ] {
+            assert!(
+                text.iter()
+                    .any(|l| l.starts_with(start) && l.contains(&flag)),
+                "{start}"
+            );
+            assert!(
+                text.iter()
+                    .any(|l| l.starts_with(start) && !l.contains("--request-timeout")),
+                "{start}"
+            );
+        }
+        assert!(
+            text.iter()
+                .all(|l| !(l.contains(" rollout status ") && l.contains("--request-timeout"))),
+            "a rollout's wait is never cut by the request timeout"
+        );
+        assert!(text
+            .iter()
+            .all(|l| !(l.starts_with("helm") && l.contains("--request-timeout"))));
     }
 
     #[test]

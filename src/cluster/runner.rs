@@ -122,8 +122,11 @@ impl Runner {
         let mut results: Vec<Option<Result<String>>> = plan.steps.iter().map(|_| None).collect();
         let mut waiting = plan.steps.iter().cloned().enumerate();
         let mut running = tokio::task::JoinSet::new();
+        // Once the API server has not answered one step, none more starts:
+        // each would wait out the request timeout in turn.
+        let mut gave_up: Option<Unanswered> = None;
         loop {
-            while running.len() < limit.max(1) {
+            while running.len() < limit.max(1) && gave_up.is_none() {
                 let Some((index, step)) = waiting.next() else {
                     break;
                 };
@@ -135,6 +138,9 @@ impl Runner {
                 break;
             };
             if let Ok((index, result)) = joined {
+                if let Err(err) = &result {
+                    gave_up = gave_up.or_else(|| err.downcast_ref::<Unanswered>().copied());
+                }
                 if let Some(slot) = results.get_mut(index) {
                     *slot = Some(result);
                 }
@@ -144,7 +150,10 @@ impl Runner {
             .iter()
             .zip(results)
             .map(|(step, result)| {
-                result.unwrap_or_else(|| Err(anyhow::anyhow!("`{}` did not finish", step.command)))
+                result.unwrap_or_else(|| match gave_up {
+                    Some(why) => Err(anyhow::anyhow!("not started: {why}")),
+                    None => Err(anyhow::anyhow!("`{}` did not finish", step.command)),
+                })
             })
             .collect()
     }
@@ -443,6 +452,7 @@ pub fn failed(command: &CommandLine, captured: &Captured) -> anyhow::Error {
             printed: captured.stdout.clone(),
         }
         .into(),
+        command,
         &captured.stderr,
     )
 }
@@ -450,11 +460,53 @@ pub fn failed(command: &CommandLine, captured: &Captured) -> anyhow::Error {
 /// A refusal by the API server's authorization, said first as the missing
 /// permission; an API server that did not answer, said as such (the
 /// tool's own line is above it).
-fn explained(err: anyhow::Error, stderr: &str) -> anyhow::Error {
-    match rbac::explain_forbidden(stderr).or_else(|| unanswered(stderr).map(str::to_string)) {
-        Some(line) => err.context(line),
+fn explained(err: anyhow::Error, command: &CommandLine, stderr: &str) -> anyhow::Error {
+    if let Some(line) = rbac::explain_forbidden(stderr) {
+        return err.context(line);
+    }
+    match unanswered(stderr).filter(|_| api_client_args(command).is_some()) {
+        Some(why) => err.context(Unanswered(why)),
         None => err,
     }
+}
+
+/// Said of a kubectl or Helm call (as its error's context) when the API
+/// server did not answer it or could not be reached ([`unanswered`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Unanswered(pub &'static str);
+
+impl std::fmt::Display for Unanswered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// The arguments of a kubectl or Helm command line (after `microk8s
+/// kubectl|helm`), the tool's name first; `None` for other programs.
+fn api_client_args(command: &CommandLine) -> Option<(&str, &[String])> {
+    let program = std::path::Path::new(&command.program)
+        .file_name()
+        .and_then(|name| name.to_str())
+        .unwrap_or_default();
+    match program {
+        tool @ ("kubectl" | "helm") => Some((tool, command.args.as_slice())),
+        "microk8s" => match command.args.split_first() {
+            Some((tool, rest)) if tool == "kubectl" || tool == "helm" => {
+                Some((tool.as_str(), rest))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether `command` is a kubectl call of a few single requests (not a
+/// wait, a watch or a stream: [`crate::cluster::tools::waits`]), which
+/// binderctl stops at its first request the API server did not answer:
+/// kubectl goes on to the next name of a batch, and with the server's
+/// storage gone each one would take the whole request timeout.
+fn stops_when_unanswered(command: &CommandLine) -> bool {
+    matches!(api_client_args(command), Some(("kubectl", args)) if !crate::cluster::tools::waits(args))
 }
 
 fn captured(output: &std::process::Output) -> Result<Captured> {
@@ -692,11 +744,13 @@ impl Screen {
 }
 
 /// Copy a child's pipe to ours as it comes, keeping a copy when asked.
+/// `unanswered`: told once the copy says the API server did not answer.
 async fn pump<R: AsyncRead + Unpin>(
     mut source: R,
     sink: Sink,
     screen: Arc<Screen>,
     copy: Option<Arc<Mutex<Vec<u8>>>>,
+    unanswered_seen: Option<Arc<tokio::sync::Notify>>,
 ) {
     let mut buffer = vec![0u8; 8192];
     loop {
@@ -706,9 +760,13 @@ async fn pump<R: AsyncRead + Unpin>(
                 let chunk = buffer.get(..n).unwrap_or_default();
                 screen.write(sink, chunk);
                 if let Some(copy) = &copy {
-                    copy.lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .extend_from_slice(chunk);
+                    let mut copy = copy.lock().unwrap_or_else(|e| e.into_inner());
+                    copy.extend_from_slice(chunk);
+                    if let Some(seen) = &unanswered_seen {
+                        if unanswered(&String::from_utf8_lossy(&copy)).is_some() {
+                            seen.notify_one();
+                        }
+                    }
                 }
             }
         }
@@ -754,9 +812,12 @@ async fn run_passing_output(step: &Step, on_interrupt: OnInterrupt) -> Result<St
             Sink::Stdout,
             screen.clone(),
             Some(stdout_copy.clone()),
+            None,
         )));
     }
     let stderr_copy = Arc::new(Mutex::new(Vec::new()));
+    let watch_unanswered = (on_interrupt == OnInterrupt::Stop && stops_when_unanswered(command))
+        .then(|| Arc::new(tokio::sync::Notify::new()));
     if let Some(err) = child.stderr.take() {
         pumps.push(tokio::spawn(pump(
             err,
@@ -765,6 +826,7 @@ async fn run_passing_output(step: &Step, on_interrupt: OnInterrupt) -> Result<St
             // Shown as it comes (unless -q) and kept: a refusal in it is
             // explained.
             Some(stderr_copy.clone()),
+            watch_unanswered.clone(),
         )));
     }
     let label = shorten(
@@ -788,9 +850,23 @@ async fn run_passing_output(step: &Step, on_interrupt: OnInterrupt) -> Result<St
         screen.clear();
     };
 
+    let unanswered_seen = async {
+        match &watch_unanswered {
+            Some(seen) => seen.notified().await,
+            None => std::future::pending().await,
+        }
+    };
+    let mut stopped_unanswered = false;
     let status = tokio::select! {
         biased;
         status = child.wait() => status.with_context(|| format!("cannot wait for `{command}`"))?,
+        () = unanswered_seen => {
+            // What it got done so far is in its output; the rest is not
+            // waited for, a request timeout at a time.
+            let _ = child.start_kill();
+            stopped_unanswered = true;
+            child.wait().await.with_context(|| format!("cannot wait for `{command}`"))?
+        }
         signal = first_signal() => {
             stop_ticker(&ticker);
             if on_interrupt == OnInterrupt::PassOnAndWait {
@@ -815,7 +891,12 @@ async fn run_passing_output(step: &Step, on_interrupt: OnInterrupt) -> Result<St
         let _ = tokio::time::timeout(DRAIN_LIMIT, pump).await;
     }
     stop_ticker(&ticker);
-    let code = exit_code_of(&status)?;
+    // Stopped by binderctl: kubectl's own code for a failed request.
+    let code = if stopped_unanswered {
+        1
+    } else {
+        exit_code_of(&status)?
+    };
     if code != 0 {
         let bytes = stderr_copy.lock().unwrap_or_else(|e| e.into_inner());
         let stderr = String::from_utf8_lossy(&bytes);
@@ -832,6 +913,7 @@ async fn run_passing_output(step: &Step, on_interrupt: OnInterrupt) -> Result<St
                 printed,
             }
             .into(),
+            command,
             &stderr,
         ));
     }
@@ -1144,10 +1226,77 @@ mod tests {
             .unwrap_err();
         let failed = err.downcast_ref::<ToolFailed>().unwrap();
         assert_eq!(failed.printed, "pod/a deleted\n");
-        assert!(
-            format!("{err:#}").starts_with("the API server cannot be reached"),
-            "{err:#}"
+        // Not kubectl: no word of an API server.
+        assert!(err.downcast_ref::<Unanswered>().is_none(), "{err:#}");
+    }
+
+    /// A stand-in `kubectl` in a folder of its own, running `script`.
+    fn fake_kubectl(dir: &std::path::Path, script: &str) -> CommandLine {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join("kubectl");
+        std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        CommandLine::new(path.to_str().unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_batch_stops_at_its_first_unanswered_request_and_no_other_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("started");
+        // Deletes one pod, then the server stops answering: kubectl would
+        // go on to the next name, each taking the whole request timeout.
+        let kubectl = fake_kubectl(
+            dir.path(),
+            &format!(
+                "echo started >> {}; echo pod/a; \
+                 echo 'Unable to connect to the server: context deadline exceeded \
+                 (Client.Timeout exceeded while awaiting headers)' >&2; sleep 20; echo pod/b",
+                log.display()
+            ),
         );
+        let mut plan = Plan::new();
+        for _ in 0..3 {
+            plan.push_command(kubectl.clone().args(["delete", "pod", "a", "b"]));
+        }
+        let started = Instant::now();
+        let results = Runner::new(false).execute_concurrently(&plan, 1).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        let first = results[0].as_ref().unwrap_err();
+        let failed = first.downcast_ref::<ToolFailed>().unwrap();
+        assert_eq!((failed.code, failed.printed.as_str()), (1, "pod/a\n"));
+        assert!(first.downcast_ref::<Unanswered>().is_some(), "{first:#}");
+        for later in &results[1..] {
+            let err = later.as_ref().unwrap_err();
+            assert!(
+                format!("{err:#}")
+                    .starts_with("not started: the API server did not answer in time"),
+                "{err:#}"
+            );
+        }
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "started\n");
+    }
+
+    #[tokio::test]
+    async fn a_wait_is_not_stopped_by_an_error_line() {
+        let dir = tempfile::tempdir().unwrap();
+        // kubectl rollout status logs its watch's errors and goes on.
+        let kubectl = fake_kubectl(
+            dir.path(),
+            "echo 'connection refused' >&2; sleep 1; echo rolled out",
+        );
+        let out = Runner::new(false)
+            .run_step(&Step::new(kubectl.args([
+                "rollout",
+                "status",
+                "deployment/hub",
+            ])))
+            .await
+            .unwrap();
+        assert_eq!(out, "rolled out\n");
     }
 
     #[test]
