@@ -412,7 +412,7 @@ impl<'a> Batches<'a> {
 /// not reached at all, or no answer in time (the server, or the etcd
 /// behind it, down or overloaded).
 pub fn unanswered(stderr: &str) -> Option<&'static str> {
-    const TIMED_OUT: [&str; 5] = [
+    const TIMED_OUT_SAYINGS: [&str; 5] = [
         "Client.Timeout exceeded",
         "context deadline exceeded",
         "request did not complete within requested timeout",
@@ -426,17 +426,18 @@ pub fn unanswered(stderr: &str) -> Option<&'static str> {
         "Unable to connect to the server",
         "http2: client connection lost",
     ];
-    if TIMED_OUT.iter().any(|t| stderr.contains(t)) {
-        Some(
-            "the API server did not answer in time (binderctl --request-timeout): it, or the \
-             etcd behind it, is down or overloaded",
-        )
+    if TIMED_OUT_SAYINGS.iter().any(|t| stderr.contains(t)) {
+        Some(TIMED_OUT)
     } else if UNREACHABLE.iter().any(|t| stderr.contains(t)) {
         Some("the API server cannot be reached: it is down or restarting")
     } else {
         None
     }
 }
+
+/// What binderctl says of an API server that did not answer in time.
+const TIMED_OUT: &str = "the API server did not answer in time (binderctl --request-timeout): \
+                         it, or the etcd behind it, is down or overloaded";
 
 /// A probed command's failure as [`Runner::query`] reports it: its stderr
 /// (and a hint for MicroK8s' wrappers) shown, a [`ToolFailed`] returned.
@@ -744,33 +745,51 @@ impl Screen {
 }
 
 /// Copy a child's pipe to ours as it comes, keeping a copy when asked.
-/// `unanswered`: told once the copy says the API server did not answer.
+/// `progress`: when the child last printed anything.
 async fn pump<R: AsyncRead + Unpin>(
     mut source: R,
     sink: Sink,
     screen: Arc<Screen>,
     copy: Option<Arc<Mutex<Vec<u8>>>>,
-    unanswered_seen: Option<Arc<tokio::sync::Notify>>,
+    progress: Arc<Mutex<Instant>>,
 ) {
     let mut buffer = vec![0u8; 8192];
     loop {
         match source.read(&mut buffer).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
+                *progress.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
                 let chunk = buffer.get(..n).unwrap_or_default();
                 screen.write(sink, chunk);
                 if let Some(copy) = &copy {
-                    let mut copy = copy.lock().unwrap_or_else(|e| e.into_inner());
-                    copy.extend_from_slice(chunk);
-                    if let Some(seen) = &unanswered_seen {
-                        if unanswered(&String::from_utf8_lossy(&copy)).is_some() {
-                            seen.notify_one();
-                        }
-                    }
+                    copy.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend_from_slice(chunk);
                 }
             }
         }
     }
+}
+
+/// How long a kubectl call of a few single requests may print nothing
+/// before binderctl takes the API server for gone: its request timeout
+/// (read from its argv) and a little more. kubectl goes on to the next
+/// name of a batch after a request timed out, and says so only at the
+/// end: with the server's storage gone, a batch of 50 would take 50
+/// request timeouts. `None`: no such limit (another program, a wait, no
+/// request timeout).
+fn silence_limit(command: &CommandLine) -> Option<Duration> {
+    if !stops_when_unanswered(command) {
+        return None;
+    }
+    let limit = command
+        .args
+        .iter()
+        .find_map(|a| a.strip_prefix("--request-timeout="))
+        .and_then(|t| crate::cluster::duration::parse_duration(t).ok())
+        .filter(|t| !t.is_zero())?;
+    let grace = (limit / 6).clamp(Duration::from_secs(1), Duration::from_secs(5));
+    Some(limit + grace)
 }
 
 fn shorten(text: &str, max: usize) -> String {
@@ -805,6 +824,7 @@ async fn run_passing_output(step: &Step, on_interrupt: OnInterrupt) -> Result<St
     let feeder = feed_stdin(&mut child, step.stdin.as_deref());
     let screen = Arc::new(Screen::default());
     let stdout_copy = Arc::new(Mutex::new(Vec::new()));
+    let progress = Arc::new(Mutex::new(Instant::now()));
     let mut pumps = Vec::new();
     if let Some(out) = child.stdout.take() {
         pumps.push(tokio::spawn(pump(
@@ -812,12 +832,11 @@ async fn run_passing_output(step: &Step, on_interrupt: OnInterrupt) -> Result<St
             Sink::Stdout,
             screen.clone(),
             Some(stdout_copy.clone()),
-            None,
+            progress.clone(),
         )));
     }
     let stderr_copy = Arc::new(Mutex::new(Vec::new()));
-    let watch_unanswered = (on_interrupt == OnInterrupt::Stop && stops_when_unanswered(command))
-        .then(|| Arc::new(tokio::sync::Notify::new()));
+    let silence_limit = silence_limit(command).filter(|_| on_interrupt == OnInterrupt::Stop);
     if let Some(err) = child.stderr.take() {
         pumps.push(tokio::spawn(pump(
             err,
@@ -826,7 +845,7 @@ async fn run_passing_output(step: &Step, on_interrupt: OnInterrupt) -> Result<St
             // Shown as it comes (unless -q) and kept: a refusal in it is
             // explained.
             Some(stderr_copy.clone()),
-            watch_unanswered.clone(),
+            progress.clone(),
         )));
     }
     let label = shorten(
@@ -850,17 +869,23 @@ async fn run_passing_output(step: &Step, on_interrupt: OnInterrupt) -> Result<St
         screen.clear();
     };
 
-    let unanswered_seen = async {
-        match &watch_unanswered {
-            Some(seen) => seen.notified().await,
-            None => std::future::pending().await,
+    let silent_too_long = async {
+        let Some(limit) = silence_limit else {
+            return std::future::pending().await;
+        };
+        loop {
+            let due = *progress.lock().unwrap_or_else(|e| e.into_inner()) + limit;
+            if Instant::now() >= due {
+                return;
+            }
+            tokio::time::sleep_until(due.into()).await;
         }
     };
     let mut stopped_unanswered = false;
     let status = tokio::select! {
         biased;
         status = child.wait() => status.with_context(|| format!("cannot wait for `{command}`"))?,
-        () = unanswered_seen => {
+        () = silent_too_long => {
             // What it got done so far is in its output; the rest is not
             // waited for, a request timeout at a time.
             let _ = child.start_kill();
@@ -906,16 +931,16 @@ async fn run_passing_output(step: &Step, on_interrupt: OnInterrupt) -> Result<St
         let printed =
             String::from_utf8_lossy(&stdout_copy.lock().unwrap_or_else(|e| e.into_inner()))
                 .into_owned();
-        return Err(explained(
-            ToolFailed {
-                command: command.to_string(),
-                code,
-                printed,
-            }
-            .into(),
-            command,
-            &stderr,
-        ));
+        let failed: anyhow::Error = ToolFailed {
+            command: command.to_string(),
+            code,
+            printed,
+        }
+        .into();
+        if stopped_unanswered {
+            return Err(failed.context(Unanswered(TIMED_OUT)));
+        }
+        return Err(explained(failed, command, &stderr));
     }
     if ticker.is_some() {
         stderr_line(&format!(
@@ -1240,23 +1265,29 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_batch_stops_at_its_first_unanswered_request_and_no_other_starts() {
+    async fn a_silent_batch_is_stopped_after_its_request_timeout_and_no_other_starts() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("started");
         // Deletes one pod, then the server stops answering: kubectl would
-        // go on to the next name, each taking the whole request timeout.
+        // go on to the next name, each taking the whole request timeout
+        // (1s here), and say so only at the end.
         let kubectl = fake_kubectl(
             dir.path(),
             &format!(
-                "echo started >> {}; echo pod/a; \
-                 echo 'Unable to connect to the server: context deadline exceeded \
-                 (Client.Timeout exceeded while awaiting headers)' >&2; sleep 20; echo pod/b",
+                "echo started >> {}; echo pod/a; sleep 20; \
+                 echo 'Unable to connect to the server: context deadline exceeded' >&2",
                 log.display()
             ),
         );
         let mut plan = Plan::new();
         for _ in 0..3 {
-            plan.push_command(kubectl.clone().args(["delete", "pod", "a", "b"]));
+            plan.push_command(kubectl.clone().args([
+                "delete",
+                "pod",
+                "--request-timeout=1s",
+                "a",
+                "b",
+            ]));
         }
         let started = Instant::now();
         let results = Runner::new(false).execute_concurrently(&plan, 1).await;
