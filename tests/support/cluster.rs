@@ -203,7 +203,7 @@ impl ControlPlane {
             .open(dir.join("logs").join(format!("{}.log", component.name)))
             .expect("the component's log");
         let (program, args) = component.argv.split_first().expect("a command line");
-        let child = Command::new(program)
+        let mut child = Command::new(program)
             .args(args)
             .current_dir(dir)
             .stdin(Stdio::null())
@@ -213,6 +213,12 @@ impl ControlPlane {
             .spawn()
             .unwrap_or_else(|e| panic!("start {} again: {e}", component.name));
         std::fs::write(&component.pid_file, child.id().to_string()).expect("the pid file");
+        // Reaped when it ends (a fault kills it again), so that it never
+        // lingers as a zombie; it outlives the test binary otherwise, as
+        // kwokctl's do.
+        std::thread::spawn(move || {
+            let _ = child.wait();
+        });
     }
 
     /// Stop `component` (SIGKILL), as a fault would.
