@@ -514,8 +514,65 @@ fn images_rm_on_every_node_when_the_server_goes_away_while_helper_pods_run() {
         !said.contains("Removed registry.example"),
         "claimed what did not happen:\n{said}"
     );
+    assert!(said.contains("Run the same command again"), "{said}");
 
     api.now();
+    let again = Binderctl::new(plane, Flavor::Plain, HelmMajor::Four);
+    let out = again.run(&args);
+    assert!(
+        out.status.success(),
+        "the re-run:\n{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    plane.wait_for("no helper pod to be left", Duration::from_secs(60), || {
+        plane
+            .names(
+                &ns.name,
+                "pods",
+                Some("app.kubernetes.io/managed-by=binderctl,app.kubernetes.io/component=node-helper"),
+            )
+            .is_empty()
+    });
+}
+
+#[test]
+fn images_rm_on_every_node_when_the_api_server_restarts_while_helper_pods_run() {
+    let Some(plane) = own_plane() else { return };
+    let _one_fault_at_a_time = cluster::cluster_wide();
+    let ns = plane.namespace("e2e-fault-images-restart");
+    let revive = Revive::new(plane);
+    let back = tempfile::tempdir().unwrap();
+    let back = back.path().join("back");
+    // Gone once the read pods exist, as the first output is read, and
+    // started again while that read waits; the other nodes' polls meet
+    // the server gone, or back.
+    let binderctl = Binderctl::new(plane, Flavor::Plain, HelmMajor::Four).stopping_before_until(
+        "kubectl",
+        &["logs"],
+        &revive.api,
+        &back,
+    );
+    let args = [
+        "images",
+        "rm",
+        "binder-",
+        "--all-nodes",
+        "--helper-namespace",
+        &ns.name,
+        "--yes",
+    ];
+    let out = through_a_restart(&revive, &binderctl, &args, &back, Duration::from_secs(90));
+    let said = stderr(&out);
+    // Completed, or failed naming the nodes and the way on.
+    if !out.status.success() {
+        assert!(
+            said.contains("failed: ") && said.contains("Run the same command again"),
+            "{said}"
+        );
+    }
+
+    revive.now();
     let again = Binderctl::new(plane, Flavor::Plain, HelmMajor::Four);
     let out = again.run(&args);
     assert!(

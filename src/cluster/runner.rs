@@ -436,8 +436,8 @@ pub fn unanswered(stderr: &str) -> Option<&'static str> {
 }
 
 /// What binderctl says of an API server that did not answer in time.
-const TIMED_OUT: &str = "the API server did not answer in time (binderctl --request-timeout): \
-                         it, or the etcd behind it, is down or overloaded";
+const TIMED_OUT: &str =
+    "the API server did not answer in time: it, or the etcd behind it, is down or overloaded";
 
 /// A probed command's failure as [`Runner::query`] reports it: its stderr
 /// (and a hint for MicroK8s' wrappers) shown, a [`ToolFailed`] returned.

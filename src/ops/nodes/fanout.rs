@@ -82,8 +82,14 @@ pub fn finish(failed: &[(String, anyhow::Error)], total: usize) -> Result<Outcom
         output::error(&format!("{err:#}"));
     }
     let names: Vec<&str> = failed.iter().map(|(n, _)| n.as_str()).collect();
+    let others = if failed.len() < total {
+        "; the others are done"
+    } else {
+        ""
+    };
     bail!(
-        "{} of {total} failed: {}",
+        "{} of {total} failed: {}{others}. Run the same command again for them once the \
+         cause above is fixed: it first removes any helper pod left behind",
         plural(failed.len(), "node", "nodes"),
         names.join(", ")
     )
