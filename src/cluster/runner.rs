@@ -412,8 +412,9 @@ impl<'a> Batches<'a> {
 /// not reached at all, or no answer in time (the server, or the etcd
 /// behind it, down or overloaded).
 pub fn unanswered(stderr: &str) -> Option<&'static str> {
-    const TIMED_OUT_SAYINGS: [&str; 5] = [
-        "Client.Timeout exceeded",
+    const TIMED_OUT_SAYINGS: [&str; 6] = [
+        "Client.Timeout",
+        "error when reading response body",
         "context deadline exceeded",
         "request did not complete within requested timeout",
         "unable to return a response in the time allotted",
@@ -745,20 +746,22 @@ impl Screen {
 }
 
 /// Copy a child's pipe to ours as it comes, keeping a copy when asked.
-/// `progress`: when the child last printed anything.
+/// `progress`: set to when the child last printed on this pipe.
 async fn pump<R: AsyncRead + Unpin>(
     mut source: R,
     sink: Sink,
     screen: Arc<Screen>,
     copy: Option<Arc<Mutex<Vec<u8>>>>,
-    progress: Arc<Mutex<Instant>>,
+    progress: Option<Arc<Mutex<Instant>>>,
 ) {
     let mut buffer = vec![0u8; 8192];
     loop {
         match source.read(&mut buffer).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                *progress.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+                if let Some(progress) = &progress {
+                    *progress.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+                }
                 let chunk = buffer.get(..n).unwrap_or_default();
                 screen.write(sink, chunk);
                 if let Some(copy) = &copy {
@@ -771,13 +774,13 @@ async fn pump<R: AsyncRead + Unpin>(
     }
 }
 
-/// How long a kubectl call of a few single requests may print nothing
-/// before binderctl takes the API server for gone: its request timeout
-/// (read from its argv) and a little more. kubectl goes on to the next
-/// name of a batch after a request timed out, and says so only at the
-/// end: with the server's storage gone, a batch of 50 would take 50
-/// request timeouts. `None`: no such limit (another program, a wait, no
-/// request timeout).
+/// How long a kubectl call of a few single requests may print nothing on
+/// stdout (where it reports each object it got done) before binderctl
+/// takes the API server for gone: its request timeout (read from its argv)
+/// and a little more. kubectl goes on to the next name of a batch after a
+/// request timed out, and gives its verdict only at the end: with the
+/// server's storage gone, a batch of 50 would take 50 request timeouts.
+/// `None`: no such limit (another program, a wait, no request timeout).
 fn silence_limit(command: &CommandLine) -> Option<Duration> {
     if !stops_when_unanswered(command) {
         return None;
@@ -832,7 +835,9 @@ async fn run_passing_output(step: &Step, on_interrupt: OnInterrupt) -> Result<St
             Sink::Stdout,
             screen.clone(),
             Some(stdout_copy.clone()),
-            progress.clone(),
+            // What kubectl got done (`pod/NAME`) comes on stdout; its
+            // errors on stderr are no progress.
+            Some(progress.clone()),
         )));
     }
     let stderr_copy = Arc::new(Mutex::new(Vec::new()));
@@ -845,7 +850,7 @@ async fn run_passing_output(step: &Step, on_interrupt: OnInterrupt) -> Result<St
             // Shown as it comes (unless -q) and kept: a refusal in it is
             // explained.
             Some(stderr_copy.clone()),
-            progress.clone(),
+            None,
         )));
     }
     let label = shorten(
@@ -1270,11 +1275,14 @@ mod tests {
         let log = dir.path().join("started");
         // Deletes one pod, then the server stops answering: kubectl would
         // go on to the next name, each taking the whole request timeout
-        // (1s here), and say so only at the end.
+        // (1s here), logging each on stderr (no progress) and giving its
+        // verdict only at the end.
         let kubectl = fake_kubectl(
             dir.path(),
             &format!(
-                "echo started >> {}; echo pod/a; sleep 20; \
+                "echo started >> {}; echo pod/a; \
+                 for i in 1 2 3 4 5 6 7 8; do sleep 0.5; echo 'E1207 request.go:1196] \
+                 Unexpected error when reading response body' >&2; done; sleep 20; \
                  echo 'Unable to connect to the server: context deadline exceeded' >&2",
                 log.display()
             ),
@@ -1284,6 +1292,7 @@ mod tests {
             plan.push_command(kubectl.clone().args([
                 "delete",
                 "pod",
+                "--wait=false",
                 "--request-timeout=1s",
                 "a",
                 "b",

@@ -189,8 +189,9 @@ impl Tools {
 
 /// Whether the kubectl command `args` (after `microk8s kubectl`'s own
 /// `kubectl`, if any) waits or streams for as long as it takes, with a limit
-/// of its own or none: a rollout's status, `wait`, `logs -f`, a watch,
-/// port forwarding, a proxy, a session in a container. kubectl's
+/// of its own or none: a rollout's status, `wait`, a `delete` without
+/// `--wait=false`, `logs -f`, a watch, port forwarding, a proxy, a session
+/// in a container. kubectl's
 /// `--request-timeout` bounds a whole request, a watch's or a stream's too,
 /// so these must not get it; every other call is a few single requests.
 pub fn waits(args: &[String]) -> bool {
@@ -214,6 +215,9 @@ pub fn waits(args: &[String]) -> bool {
             true
         }
         Some("rollout") => words.contains(&"status"),
+        // Waits until the object is gone (a namespace: its contents first)
+        // unless told not to.
+        Some("delete") => !words.contains(&"--wait=false"),
         Some("logs") => flag(&["-f", "--follow"]),
         _ => flag(&["-w", "--watch", "--watch-only"]),
     }
@@ -320,8 +324,11 @@ mod tests {
             request_timeout: Some(Duration::from_secs(30)),
         };
         assert_eq!(
-            tools.kubectl(["delete", "pod", "-n", "binder"]).to_string(),
-            "kubectl delete pod -n binder --kubeconfig=/etc/lab.kubeconfig --request-timeout=30s"
+            tools
+                .kubectl(["delete", "pod", "-n", "binder", "--wait=false"])
+                .to_string(),
+            "kubectl delete pod -n binder --wait=false --kubeconfig=/etc/lab.kubeconfig \
+             --request-timeout=30s"
         );
         assert_eq!(
             Tools {
@@ -356,6 +363,7 @@ mod tests {
             &["get", "pods", "-w"],
             &["get", "pods", "--watch=true"],
             &["exec", "-it", "x", "--", "sh"],
+            &["delete", "namespace", "binder"],
         ] {
             let line = tools.kubectl(waiting.iter().copied());
             assert!(!line.to_string().contains("--request-timeout"), "{line}");
@@ -367,6 +375,16 @@ mod tests {
             &["get", "pods", "--watch=false"],
             &["auth", "can-i", "create", "secrets"],
             &["apply", "-f", "-"],
+            &[
+                "delete",
+                "pod",
+                "-n",
+                "binder",
+                "--wait=false",
+                "-o",
+                "name",
+                "x",
+            ],
         ] {
             let line = tools.kubectl(single.iter().copied());
             assert!(
