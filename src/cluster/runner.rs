@@ -504,9 +504,8 @@ fn api_client_args(command: &CommandLine) -> Option<(&str, &[String])> {
 
 /// Whether `command` is a kubectl call of a few single requests (not a
 /// wait, a watch or a stream: [`crate::cluster::tools::waits`]), which
-/// binderctl stops at its first request the API server did not answer:
-/// kubectl goes on to the next name of a batch, and with the server's
-/// storage gone each one would take the whole request timeout.
+/// binderctl stops once it has reported nothing done for longer than its
+/// request timeout ([`silence_limit`]).
 fn stops_when_unanswered(command: &CommandLine) -> bool {
     matches!(api_client_args(command), Some(("kubectl", args)) if !crate::cluster::tools::waits(args))
 }
