@@ -331,7 +331,7 @@ fn purge_when_etcd_stops_before_the_delete() {
 }
 
 #[test]
-fn purge_when_the_control_plane_restarts_in_the_middle() {
+fn purge_when_the_api_server_restarts_in_the_middle() {
     let Some(plane) = own_plane() else { return };
     let _one_fault_at_a_time = cluster::cluster_wide();
     let ns = plane.namespace("e2e-fault-purge-restart");
