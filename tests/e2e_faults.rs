@@ -78,18 +78,20 @@ impl<'a> Revive<'a> {
             }
         }
         // kwok renews the nodes' leases again; until then the node
-        // lifecycle controller may hold them NotReady.
+        // lifecycle controller may hold them NotReady. A server still
+        // starting (refused connections) is not ready yet either.
         self.plane
             .wait_for("every node to be Ready again", Duration::from_secs(120), || {
-                self.plane
-                    .kubectl_ok(&[
-                        "get",
-                        "nodes",
-                        "-o",
-                        "jsonpath={range .items[*]}{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}",
-                    ])
-                    .lines()
-                    .all(|l| l.trim() == "True")
+                let out = self.plane.kubectl(&[
+                    "get",
+                    "nodes",
+                    "-o",
+                    "jsonpath={range .items[*]}{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}",
+                ]);
+                out.status.success()
+                    && String::from_utf8_lossy(&out.stdout)
+                        .lines()
+                        .all(|l| l.trim() == "True")
             });
     }
 }
