@@ -80,19 +80,34 @@ impl<'a> Revive<'a> {
         // kwok renews the nodes' leases again; until then the node
         // lifecycle controller may hold them NotReady. A server still
         // starting (refused connections) is not ready yet either.
-        self.plane
-            .wait_for("every node to be Ready again", Duration::from_secs(120), || {
-                let out = self.plane.kubectl(&[
-                    "get",
-                    "nodes",
-                    "-o",
-                    "jsonpath={range .items[*]}{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}",
-                ]);
-                out.status.success()
-                    && String::from_utf8_lossy(&out.stdout)
-                        .lines()
-                        .all(|l| l.trim() == "True")
-            });
+        let all_ready = || {
+            let out = self.plane.kubectl(&[
+                "get",
+                "nodes",
+                "-o",
+                "jsonpath={range .items[*]}{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}",
+            ]);
+            out.status.success()
+                && String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .all(|l| l.trim() == "True")
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !all_ready() {
+            if std::time::Instant::now() > deadline {
+                // kwok 0.8 can lose its hold on the nodes across a
+                // restart it did not see: the whole plane again, as when
+                // kwok itself stopped.
+                self.plane.restart();
+                self.plane.wait_for(
+                    "every node to be Ready again",
+                    Duration::from_secs(120),
+                    all_ready,
+                );
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 }
 
